@@ -1,0 +1,95 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "gigachat-worker",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "gigachat-worker", targets: ["gigachat-worker"]),
+        .library(name: "Kafka", targets: ["Kafka"]),
+        .library(name: "GigaChat", targets: ["GigaChat"]),
+        .library(name: "GigaChatEmulator", targets: ["GigaChatEmulator"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // librdkafka's C API, found with pkg-config (scripts/bootstrap.sh installs >= 2.1).
+        .systemLibrary(
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        .target(
+            name: "Kafka",
+            dependencies: [
+                "CRdKafka",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "GigaChat",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        .target(
+            name: "GigaChatEmulator",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        .executableTarget(
+            name: "gigachat-worker",
+            dependencies: [
+                "Kafka",
+                "GigaChat",
+                "GigaChatEmulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
+        .testTarget(name: "KafkaIntegrationTests", dependencies: ["Kafka"]),
+        .testTarget(
+            name: "GigaChatTests",
+            dependencies: ["GigaChat", "GigaChatEmulator"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(name: "GigaChatEmulatorTests", dependencies: ["GigaChatEmulator", "GigaChat"]),
+    ]
+)
+
+// Strict settings once for every target (STYLE.md): Swift 6 language mode implies complete concurrency checking.
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    settings.append(.swiftLanguageMode(.v6))
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    target.swiftSettings = settings
+}
+
+// Development aid: `GW_ONLY=Kafka swift test --scratch-path .build-kafka` builds only the targets whose names start
+// with one of the comma-separated prefixes (plus the C system library), so work on one module neither waits
+// for nor breaks on another's. Unset (CI, `make test`), the package is whole.
+if let only = Context.environment["GW_ONLY"], !only.isEmpty {
+    let prefixes = only.split(separator: ",").map(String.init)
+    let kept = Set(
+        package.targets.filter { target in
+            target.type == .system || prefixes.contains { target.name.hasPrefix($0) }
+        }.map(\.name)
+    )
+    package.targets.removeAll { !kept.contains($0.name) }
+    package.products.removeAll()  // products may name dropped targets; tests need none
+}

