@@ -1,0 +1,95 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+extension GigaChatClient {
+    /// Sends a chat request and waits for the whole answer (`stream: false`).
+    /// - Parameters:
+    ///   - request: The request; `model`, `profanity_check` and `flags` default from the configuration.
+    ///   - headers: Tracing headers (`X-Request-ID`, `X-Session-ID`, `X-Client-ID`).
+    ///   - deadline: A deadline for the whole call including retries; default: the configured one (none).
+    /// - Returns: The answer, with the model as answered, finish reason, usage and `X-Request-Id`.
+    /// - Throws: ``GigaChatError``.
+    public func chat(
+        _ request: ChatRequest,
+        headers: GigaChatRequestHeaders = .init(),
+        deadline: Duration? = nil
+    ) async throws -> ChatResponse {
+        let body = try Self.encode(self.prepared(request, stream: false))
+        var (response, responseHeaders) = try await self.callJSON(
+            .POST,
+            "/chat/completions",
+            body: body,
+            headers: headers,
+            deadline: deadline,
+            as: ChatResponse.self
+        )
+        response.xRequestID = responseHeaders.first(name: "x-request-id")
+        response.xSessionID = responseHeaders.first(name: "x-session-id")
+        return response
+    }
+
+    /// Streams a chat answer (`stream: true`, server-sent events) as ``ChatChunk``s.
+    ///
+    /// Nothing is sent until the stream is iterated. Failures before the first chunk reaches the caller
+    /// (429, 5xx, connection errors, a cut stream) are retried per the policy; a cut after output was
+    /// delivered is thrown as ``GigaChatError/Code/streamCut`` and never retried here, because a retry would
+    /// repeat deltas the caller already has (the caller may restart the answer as a new attempt).
+    /// - Parameters:
+    ///   - request: The request; `model`, `profanity_check` and `flags` default from the configuration.
+    ///   - headers: Tracing headers.
+    ///   - deadline: A deadline for the whole stream; default: the configured one (none).
+    public func stream(
+        _ request: ChatRequest,
+        headers: GigaChatRequestHeaders = .init(),
+        deadline: Duration? = nil
+    ) -> ChatStream {
+        ChatStream(client: self, request: self.prepared(request, stream: true), headers: headers, deadline: deadline)
+    }
+
+    func prepared(_ request: ChatRequest, stream: Bool) -> ChatRequest {
+        var request = request
+        request.stream = stream
+        if request.model == nil { request.model = self.configuration.model }
+        if request.profanityCheck == nil { request.profanityCheck = self.configuration.profanityCheck }
+        if request.flags == nil { request.flags = self.configuration.flags }
+        return request
+    }
+
+    /// Opens a streamed chat call: authorization (with one renewal after 401), status and content type checked.
+    func openStream(
+        body: ByteBuffer,
+        headers: GigaChatRequestHeaders,
+        deadline: NIODeadline
+    ) async throws -> HTTPClientResponse {
+        try await self.withAuthorization { token in
+            var request = self.makeRequest(
+                method: .POST,
+                path: "/chat/completions",
+                token: token,
+                headers: headers,
+                accept: "text/event-stream"
+            )
+            request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
+            request.headers.replaceOrAdd(name: "Cache-Control", value: "no-store")
+            request.body = .bytes(body)
+            let response = try await self.execute(request, deadline: deadline)
+            try await self.checkStatus(response, secrets: [token])
+            let contentType = response.headers.first(name: "content-type") ?? ""
+            guard contentType.lowercased().hasPrefix("text/event-stream") else {
+                // Like the SDK: a 200 that is not an event stream (a proxy page, a misrouted answer) is a transport
+                // failure and may be retried.
+                throw GigaChatError(
+                    code: .unexpectedStatus,
+                    message:
+                        "expected Content-Type text/event-stream, got \(contentType.isEmpty ? "none" : contentType)",
+                    httpStatus: Int(response.status.code),
+                    isRetriable: true,
+                    requestID: response.headers.first(name: "x-request-id")
+                )
+            }
+            return response
+        }
+    }
+}

@@ -1,0 +1,283 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// A client of the GigaChat REST API v1: chat (plain and streamed), models, token counting, embeddings,
+/// balance — with a shared, refreshed access token, retries and the Russian Trusted Root CA built in.
+///
+/// One client holds one connection pool; create it once and share it (it is `Sendable`).
+/// - Important: Call ``shutdown()`` before the client is released.
+public final class GigaChatClient: Sendable {
+    /// The settings the client was made with.
+    public let configuration: GigaChatConfiguration
+    /// The token provider; shared with every client of the same credentials and scope.
+    public let tokenProvider: GigaChatTokenProvider
+
+    let httpClient: HTTPClient
+    let logger: Logger
+    let retryPolicy: RetryPolicy
+    let baseURL: String
+    /// Configured secrets, scrubbed from any server text that ends up in an error.
+    let secrets: [String]
+
+    /// Creates a client.
+    /// - Parameters:
+    ///   - configuration: The settings (see ``GigaChatConfiguration/fromEnvironment(_:)``).
+    ///   - tokenProvider: A provider to use instead of the process-wide one for the configured credentials.
+    ///   - logger: Where the client logs (never secrets).
+    /// - Throws: ``GigaChatError`` with code ``GigaChatError/Code/configuration`` for invalid settings.
+    public init(
+        configuration: GigaChatConfiguration,
+        tokenProvider: GigaChatTokenProvider? = nil,
+        logger: Logger = Logger(label: "gigachat")
+    ) throws {
+        try configuration.validate()
+        var http = HTTPClient.Configuration()
+        http.tlsConfiguration = try configuration.tls.makeTLSConfiguration()
+        http.timeout = .init(connect: .init(configuration.timeouts.connect), read: .init(configuration.timeouts.idle))
+        http.connectionPool = .init(
+            idleTimeout: .seconds(60),
+            concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maxConnections
+        )
+        // The client's own retry policy decides about failed connections; AHC would otherwise keep retrying a
+        // failing connect (or TLS handshake) silently until the request's deadline.
+        http.connectionPool.retryConnectionEstablishment = false
+        http.redirectConfiguration = .disallow
+        http.decompression = .disabled
+        if let proxy = configuration.proxy {
+            let authorization = proxy.user.map {
+                HTTPClient.Authorization.basic(username: $0, password: proxy.password ?? "")
+            }
+            http.proxy = .server(host: proxy.host, port: proxy.port, authorization: authorization)
+        }
+        self.httpClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: http)
+
+        let base = configuration.baseURL
+        self.baseURL = base.hasSuffix("/") ? String(base.dropLast()) : base
+        let source: GigaChatTokenSource?
+        if let credentials = configuration.credentials {
+            source = .oauth(url: configuration.authURL, credentials: credentials, scope: configuration.scope)
+        } else if let user = configuration.user, let password = configuration.password {
+            source = .password(url: self.baseURL + "/token", user: user, password: password)
+        } else {
+            source = nil
+        }
+        if let tokenProvider {
+            self.tokenProvider = tokenProvider
+        } else if let accessToken = configuration.accessToken {
+            // A pre-issued token belongs to this client; credentials, if any, take over once it is rejected.
+            self.tokenProvider = GigaChatTokenProvider(
+                source: source,
+                initialToken: GigaChatAccessToken(value: accessToken, expiresAt: nil),
+                expiryBuffer: configuration.tokenExpiryBuffer
+            )
+        } else if let source {
+            self.tokenProvider = .shared(source: source, expiryBuffer: configuration.tokenExpiryBuffer)
+        } else {
+            throw GigaChatError(code: .configuration, message: "no authentication configured")
+        }
+        self.configuration = configuration
+        self.logger = logger
+        self.retryPolicy = RetryPolicy(configuration: configuration.retry)
+        self.secrets = [
+            configuration.credentials, configuration.accessToken, configuration.password,
+            configuration.tls.keyFilePassword, configuration.proxy?.password,
+        ].compactMap { $0 }.filter { $0.count >= 4 }
+    }
+
+    /// Closes the connection pool. Calls made afterwards fail.
+    public func shutdown() async throws {
+        try await self.httpClient.shutdown()
+    }
+
+    // MARK: - Request plumbing
+
+    func deadline(_ override: Duration?) -> NIODeadline {
+        guard let duration = override ?? self.configuration.timeouts.deadline else { return .distantFuture }
+        return .now() + TimeAmount(duration)
+    }
+
+    func makeRequest(
+        method: HTTPMethod,
+        path: String,
+        token: String,
+        headers: GigaChatRequestHeaders,
+        accept: String
+    ) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: self.baseURL + path)
+        request.method = method
+        for (name, value) in headers.additional where name.lowercased() != "authorization" {
+            request.headers.replaceOrAdd(name: name, value: value)
+        }
+        request.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(token)")
+        request.headers.replaceOrAdd(name: "Accept", value: accept)
+        request.headers.replaceOrAdd(name: "User-Agent", value: self.configuration.userAgent)
+        if let requestID = headers.requestID { request.headers.replaceOrAdd(name: "X-Request-ID", value: requestID) }
+        if let sessionID = headers.sessionID { request.headers.replaceOrAdd(name: "X-Session-ID", value: sessionID) }
+        if let clientID = headers.clientID { request.headers.replaceOrAdd(name: "X-Client-ID", value: clientID) }
+        return request
+    }
+
+    /// Runs one HTTP exchange, mapping transport failures to ``GigaChatError``.
+    func execute(_ request: HTTPClientRequest, deadline: NIODeadline) async throws -> HTTPClientResponse {
+        do {
+            return try await self.httpClient.execute(request, deadline: deadline)
+        } catch {
+            throw GigaChatError.wrapping(error)
+        }
+    }
+
+    /// Throws the mapped error of a non-2xx answer.
+    func checkStatus(_ response: HTTPClientResponse, secrets extra: [String] = []) async throws {
+        let status = Int(response.status.code)
+        guard !(200..<300).contains(status) else { return }
+        let body = try? await response.body.collect(upTo: 64 * 1024)
+        var error = GigaChatError.fromResponse(status: status, headers: response.headers, body: body)
+        error.message = self.scrub(error.message, extra: extra)
+        throw error
+    }
+
+    /// Collects a whole body within the deadline, mapping transport failures.
+    func collect(_ response: HTTPClientResponse, deadline: NIODeadline = .distantFuture) async throws -> ByteBuffer {
+        let limit = self.configuration.maxResponseBytes
+        do {
+            guard deadline != .distantFuture else { return try await response.body.collect(upTo: limit) }
+            let reader = ResponseBodyReader(response.body, deadline: deadline)
+            var result = ByteBuffer()
+            while var piece = try await reader.next() {
+                guard result.readableBytes + piece.readableBytes <= limit else {
+                    throw GigaChatError(code: .decoding, message: "the answer is larger than \(limit) bytes")
+                }
+                result.writeBuffer(&piece)
+            }
+            return result
+        } catch {
+            throw GigaChatError.wrapping(error)
+        }
+    }
+
+    func scrub(_ text: String, extra: [String] = []) -> String {
+        var text = text
+        for secret in self.secrets + extra where secret.count >= 4 && text.contains(secret) {
+            text = text.replacingOccurrences(of: secret, with: "<redacted>")
+        }
+        return text
+    }
+
+    /// Retries `operation` per the policy: retriable errors, up to `maxRetries`, within the deadline.
+    func withRetries<T>(
+        _ what: String,
+        deadline: NIODeadline,
+        _ operation: () async throws -> T
+    ) async throws -> T {
+        var attempt = 0
+        while true {
+            do {
+                return try await operation()
+            } catch {
+                let failure = GigaChatError.wrapping(error)
+                let delay = try self.retryDelay(for: failure, attempt: attempt, deadline: deadline, what: what)
+                try await Self.sleep(delay)
+                attempt += 1
+            }
+        }
+    }
+
+    /// The delay before the next attempt, or throws `failure` when it must not be retried.
+    func retryDelay(for failure: GigaChatError, attempt: Int, deadline: NIODeadline, what: String) throws -> Duration {
+        let statusAllowed = failure.httpStatus.map { self.configuration.retry.retryOnStatusCodes.contains($0) } ?? true
+        guard failure.isRetriable, statusAllowed, attempt < self.configuration.retry.maxRetries else { throw failure }
+        let delay = self.retryPolicy.delay(attempt: attempt, retryAfter: failure.retryAfter)
+        guard NIODeadline.now() + TimeAmount(delay) < deadline else { throw failure }
+        self.logger.warning(
+            "GigaChat call failed, retrying",
+            metadata: [
+                "gigachat.call": "\(what)", "gigachat.error": "\(failure.code)",
+                "gigachat.http_status": "\(failure.httpStatus.map(String.init) ?? "-")",
+                "gigachat.attempt": "\(attempt + 1)", "gigachat.delay_ms": "\(Int(delay.seconds * 1000))",
+            ]
+        )
+        return delay
+    }
+
+    static func sleep(_ delay: Duration) async throws {
+        do {
+            try await Task.sleep(for: delay)
+        } catch {
+            throw GigaChatError(code: .cancelled, message: "cancelled while waiting to retry")
+        }
+    }
+
+    /// Runs `operation` with a usable token; after a 401 it drops that token and tries once more with a new one.
+    func withAuthorization<T>(_ operation: (String) async throws -> T) async throws -> T {
+        let fetch: GigaChatTokenProvider.Fetch = { [self] source in try await self.requestToken(from: source) }
+        let token = try await self.tokenProvider.token(fetch: fetch)
+        do {
+            return try await operation(token.value)
+        } catch let error as GigaChatError where error.httpStatus == 401 {
+            await self.tokenProvider.invalidate(token)
+            guard self.tokenProvider.canRefresh else { throw error }
+            self.logger.info("GigaChat rejected the access token (401); renewing it and retrying once")
+            let fresh = try await self.tokenProvider.token(fetch: fetch)
+            return try await operation(fresh.value)
+        }
+    }
+
+    /// One JSON call: retries, authorization, status check, decoding.
+    func callJSON<T: Decodable>(
+        _ method: HTTPMethod,
+        _ path: String,
+        body: ByteBuffer? = nil,
+        headers: GigaChatRequestHeaders = .init(),
+        deadline: Duration? = nil,
+        as type: T.Type
+    ) async throws -> (T, HTTPHeaders) {
+        let deadline = self.deadline(deadline)
+        return try await self.withRetries("\(method) \(path)", deadline: deadline) {
+            try await self.withAuthorization { token in
+                var request = self.makeRequest(
+                    method: method,
+                    path: path,
+                    token: token,
+                    headers: headers,
+                    accept: "application/json"
+                )
+                if let body {
+                    request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
+                    request.body = .bytes(body)
+                }
+                let response = try await self.execute(request, deadline: deadline)
+                try await self.checkStatus(response, secrets: [token])
+                let bytes = try await self.collect(response, deadline: deadline)
+                self.logger.debug(
+                    "GigaChat call answered",
+                    metadata: [
+                        "gigachat.call": "\(method) \(path)", "gigachat.http_status": "\(response.status.code)",
+                        "gigachat.x_request_id": "\(response.headers.first(name: "x-request-id") ?? "-")",
+                    ]
+                )
+                do {
+                    return (try JSONDecoder().decode(T.self, from: Data(bytes.readableBytesView)), response.headers)
+                } catch {
+                    throw GigaChatError(
+                        code: .decoding,
+                        message: "cannot decode the answer of \(method) \(path)",
+                        httpStatus: Int(response.status.code),
+                        requestID: response.headers.first(name: "x-request-id"),
+                        underlying: "\(error)"
+                    )
+                }
+            }
+        }
+    }
+
+    static func encode(_ value: some Encodable) throws -> ByteBuffer {
+        do {
+            return ByteBuffer(bytes: try JSONEncoder().encode(value))
+        } catch {
+            throw GigaChatError(code: .badRequest, message: "cannot encode the request", underlying: "\(error)")
+        }
+    }
+}

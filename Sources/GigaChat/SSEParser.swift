@@ -1,0 +1,164 @@
+import NIOCore
+
+#if canImport(Darwin)
+    import Darwin
+#elseif canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
+/// An incremental parser of `text/event-stream` bodies.
+///
+/// Feed it the body as it arrives, split anywhere (inside a line, inside `\r\n`, inside a UTF-8 sequence);
+/// it returns complete events. It follows the WHATWG rules GigaChat needs: lines end in `\r\n`, `\n` or `\r`;
+/// `data:` with or without one following space; several `data:` lines of one event are joined with `\n`;
+/// a blank line ends an event; `:` starts a comment; `event:`, `id:`, `retry:` and unknown fields are ignored;
+/// an event whose data is exactly `[DONE]` is ``SSEEvent/done``.
+///
+/// It works on bytes only (no `String` per line): terminators are found with `memchr`, data bytes are copied
+/// once into a reused buffer, and one array is allocated per event.
+public struct SSEParser: Sendable {
+    /// Bytes of a line that started in an earlier buffer and has not ended yet.
+    private var partialLine: [UInt8] = []
+    /// Data of the event being assembled.
+    private var data: [UInt8] = []
+    /// Whether the current event has had a `data` field (an empty `data:` still makes an event).
+    private var hasData = false
+    /// The previous buffer ended in `\r`: a `\n` at the start of the next one belongs to it.
+    private var skipLeadingLF = false
+
+    /// Creates a parser at the start of a stream.
+    public init() {
+        self.partialLine.reserveCapacity(256)
+        self.data.reserveCapacity(1024)
+    }
+
+    /// Parses the next piece of the body.
+    /// - Parameters:
+    ///   - buffer: The bytes that arrived.
+    ///   - onEvent: Called for each complete event, in order.
+    public mutating func parse(_ buffer: ByteBuffer, _ onEvent: (SSEEvent) throws -> Void) rethrows {
+        try buffer.withUnsafeReadableBytes { bytes in
+            try self.parse(bytes, onEvent)
+        }
+    }
+
+    /// Parses the next piece of the body and returns the events it completed.
+    public mutating func parse(_ buffer: ByteBuffer) -> [SSEEvent] {
+        var events: [SSEEvent] = []
+        self.parse(buffer) { events.append($0) }
+        return events
+    }
+
+    /// Parses the next piece of the body given as raw bytes.
+    public mutating func parse(_ bytes: UnsafeRawBufferPointer, _ onEvent: (SSEEvent) throws -> Void) rethrows {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        let count = bytes.count
+        var position = 0
+        if self.skipLeadingLF {
+            self.skipLeadingLF = false
+            if base.load(as: UInt8.self) == UInt8(ascii: "\n") { position = 1 }
+        }
+        // Cached positions of the next LF and CR at or after `position` (count = none left in this buffer).
+        var nextLF = -1
+        var nextCR = -1
+        while position < count {
+            if nextLF < position { nextLF = Self.find(UInt8(ascii: "\n"), base, from: position, count: count) }
+            if nextCR < position { nextCR = Self.find(UInt8(ascii: "\r"), base, from: position, count: count) }
+            let end = min(nextLF, nextCR)
+            if end == count {
+                // No terminator: keep the rest for the next buffer.
+                self.partialLine.append(
+                    contentsOf: UnsafeRawBufferPointer(start: base + position, count: count - position)
+                )
+                return
+            }
+            let line = UnsafeRawBufferPointer(start: base + position, count: end - position)
+            if self.partialLine.isEmpty {
+                try self.processLine(line, onEvent)
+            } else {
+                self.partialLine.append(contentsOf: line)
+                let joined = self.partialLine
+                self.partialLine.removeAll(keepingCapacity: true)
+                try joined.withUnsafeBytes { try self.processLine($0, onEvent) }
+            }
+            position = end + 1
+            if end == nextCR {
+                // `\r\n` is one terminator; a `\r` at the very end may be followed by `\n` in the next buffer.
+                if position < count {
+                    if base.load(fromByteOffset: position, as: UInt8.self) == UInt8(ascii: "\n") { position += 1 }
+                } else {
+                    self.skipLeadingLF = true
+                }
+            }
+        }
+    }
+
+    /// Ends the stream: a last line without a terminator is processed, and a pending event without the final
+    /// blank line is delivered (lenient: some servers end with `data: [DONE]\n` only).
+    public mutating func finish(_ onEvent: (SSEEvent) throws -> Void) rethrows {
+        if !self.partialLine.isEmpty {
+            let line = self.partialLine
+            self.partialLine.removeAll()
+            try line.withUnsafeBytes { try self.processLine($0, onEvent) }
+        }
+        try self.dispatch(onEvent)
+    }
+
+    /// Ends the stream and returns the events that completes.
+    public mutating func finish() -> [SSEEvent] {
+        var events: [SSEEvent] = []
+        self.finish { events.append($0) }
+        return events
+    }
+
+    @inline(__always)
+    private static func find(_ byte: UInt8, _ base: UnsafeRawPointer, from: Int, count: Int) -> Int {
+        guard let found = memchr(base + from, Int32(byte), count - from) else { return count }
+        return base.distance(to: UnsafeRawPointer(found))
+    }
+
+    private mutating func processLine(_ line: UnsafeRawBufferPointer, _ onEvent: (SSEEvent) throws -> Void) rethrows {
+        let count = line.count
+        if count == 0 {
+            try self.dispatch(onEvent)
+            return
+        }
+        let first = line[0]
+        if first == UInt8(ascii: ":") { return }  // comment
+        // Only the `data` field matters; anything else (event, id, retry, unknown) is ignored.
+        guard first == UInt8(ascii: "d"), count >= 4, line[1] == UInt8(ascii: "a"), line[2] == UInt8(ascii: "t"),
+            line[3] == UInt8(ascii: "a")
+        else { return }
+        var valueStart: Int
+        if count == 4 {
+            valueStart = 4  // `data` without a colon: an empty value
+        } else if line[4] == UInt8(ascii: ":") {
+            valueStart = 5
+            if valueStart < count, line[valueStart] == UInt8(ascii: " ") { valueStart += 1 }
+        } else {
+            return  // a field like `database:`
+        }
+        if self.hasData { self.data.append(UInt8(ascii: "\n")) }
+        self.hasData = true
+        if valueStart < count {
+            self.data.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[valueStart..<count]))
+        }
+    }
+
+    private static let doneMarker: [UInt8] = Array("[DONE]".utf8)
+
+    private mutating func dispatch(_ onEvent: (SSEEvent) throws -> Void) rethrows {
+        guard self.hasData else { return }
+        self.hasData = false
+        if self.data == Self.doneMarker {
+            self.data.removeAll(keepingCapacity: true)
+            try onEvent(.done)
+        } else {
+            let event = SSEEvent.data(self.data)
+            self.data.removeAll(keepingCapacity: true)
+            try onEvent(event)
+        }
+    }
+}

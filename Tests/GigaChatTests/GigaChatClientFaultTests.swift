@@ -1,0 +1,189 @@
+import Foundation
+import GigaChatEmulator
+import Logging
+import Testing
+
+@testable import GigaChat
+
+@Suite("GigaChatClient faults, retries, secrets", .timeLimit(.minutes(1)))
+struct GigaChatClientFaultTests {
+    @Test(arguments: [400, 402, 403, 404, 413, 422, 429, 500, 503])
+    func everyErrorStatusIsMapped(status: Int) async throws {
+        try await EmulatorHarness.run(
+            emulator: .init(faults: .init(failFirst: [status])),
+            configure: { $0.retry.maxRetries = 0 }
+        ) { emulator, client, _ in
+            let error = await #expect(throws: GigaChatError.self) {
+                try await client.chat(ChatRequest(messages: [.user("x")]))
+            }
+            #expect(error?.code == GigaChatError.code(forStatus: status))
+            #expect(error?.httpStatus == status)
+            #expect(error?.isRetriable == [429, 500, 503].contains(status))
+            #expect(error?.message.isEmpty == false)
+            #expect(emulator.counters.chatCalls == 1)
+        }
+    }
+
+    @Test func repeated401RenewsOnceThenFails() async throws {
+        try await EmulatorHarness.run(emulator: .init(faults: .init(failFirst: [401, 401]))) { emulator, client, _ in
+            let error = await #expect(throws: GigaChatError.self) {
+                try await client.chat(ChatRequest(messages: [.user("x")]))
+            }
+            #expect(error?.code == .unauthorized)
+            #expect(emulator.counters.oauthCalls == 2)
+            #expect(emulator.counters.chatCalls == 2)
+        }
+    }
+
+    @Test func oauthErrorsAreMappedAndCarryNoSecret() async throws {
+        let (logger, logs) = RecordingLogHandler.logger()
+        let goodKey = EmulatorHarness.freshCredentials()
+        try await EmulatorHarness.run(
+            emulator: .init(authorizationKeys: [goodKey]),
+            logger: logger
+        ) { emulator, client, configuration in
+            let credentials = try #require(configuration.credentials)
+            let error = await #expect(throws: GigaChatError.self) {
+                try await client.chat(ChatRequest(messages: [.user("x")]))
+            }
+            #expect(error?.code == .unauthorized || error?.code == .badRequest)
+            #expect(error?.httpStatus == 401 || error?.httpStatus == 400)
+            #expect(emulator.counters.chatCalls == 0)
+            #expect(error.map { "\($0)".contains(credentials) } == false)
+            #expect(!logs.all.contains(credentials))
+        }
+        // A scope the key is not bound to.
+        try await EmulatorHarness.run(configure: { $0.scope = "GIGACHAT_API_NOPE" }) { _, client, _ in
+            let error = await #expect(throws: GigaChatError.self) {
+                try await client.chat(ChatRequest(messages: [.user("x")]))
+            }
+            #expect(error.map { [400, 401, 403].contains($0.httpStatus ?? 0) } == true)
+        }
+    }
+
+    @Test func secretsNeverReachErrorsOrLogs() async throws {
+        let (logger, logs) = RecordingLogHandler.logger()
+        try await EmulatorHarness.run(
+            emulator: .init(faults: .init(failFirst: [500, 429, 401, 422])),
+            logger: logger,
+            configure: { $0.retry.maxRetries = 5 }
+        ) { _, client, configuration in
+            let error = await #expect(throws: GigaChatError.self) {
+                try await client.chat(ChatRequest(messages: [.user("x")]))
+            }
+            #expect(error?.code == .unprocessable)
+            let token = try await client.tokenProvider.token { _ in throw CancellationError() }.value
+            let secrets = [try #require(configuration.credentials), token]
+            let texts = [logs.all, "\(error!)", "\(configuration)", "\(client.configuration)"]
+            for secret in secrets {
+                for text in texts { #expect(!text.contains(secret)) }
+            }
+            #expect(logs.all.contains("retrying"))
+        }
+    }
+
+    @Test func retryAfterIsHonoured() async throws {
+        try await EmulatorHarness.run(emulator: .init(faults: .init(retryAfter: 1, failFirst: [429]))) {
+            emulator,
+            client,
+            _ in
+            let clock = ContinuousClock()
+            let start = clock.now
+            let response = try await client.chat(ChatRequest(messages: [.user("x")]))
+            let elapsed = clock.now - start
+            #expect(response.content == EmulatorHarness.expectedAnswer("x"))
+            #expect(elapsed >= .seconds(1))
+            #expect(emulator.counters.chatCalls == 2)
+        }
+    }
+
+    @Test func retriesOn500And503ThenSucceeds() async throws {
+        try await EmulatorHarness.run(emulator: .init(faults: .init(failFirst: [500, 503]))) { emulator, client, _ in
+            let response = try await client.chat(ChatRequest(messages: [.user("x")]))
+            #expect(response.content == EmulatorHarness.expectedAnswer("x"))
+            #expect(emulator.counters.chatCalls == 3)
+        }
+        // Streams too: the failures come before any chunk.
+        try await EmulatorHarness.run(emulator: .init(faults: .init(failFirst: [503, 500]))) { emulator, client, _ in
+            var text = ""
+            for try await chunk in client.stream(ChatRequest(messages: [.user("y")])) { text += chunk.content }
+            #expect(text == EmulatorHarness.expectedAnswer("y"))
+            #expect(emulator.counters.streamCalls + emulator.counters.chatCalls >= 3)
+        }
+    }
+
+    @Test func noRetryOn422() async throws {
+        try await EmulatorHarness.run(emulator: .init(faults: .init(failFirst: [422]))) { emulator, client, _ in
+            let error = await #expect(throws: GigaChatError.self) {
+                try await client.chat(ChatRequest(messages: [.user("x")]))
+            }
+            #expect(error?.code == .unprocessable)
+            #expect(emulator.counters.chatCalls == 1)
+        }
+    }
+
+    @Test func retriesStopAtMaxRetries() async throws {
+        try await EmulatorHarness.run(
+            emulator: .init(faults: .init(failFirst: [500, 500, 500, 500])),
+            configure: { $0.retry.maxRetries = 2 }
+        ) { emulator, client, _ in
+            let error = await #expect(throws: GigaChatError.self) {
+                try await client.chat(ChatRequest(messages: [.user("x")]))
+            }
+            #expect(error?.code == .server)
+            #expect(emulator.counters.chatCalls == 3)
+        }
+    }
+
+    @Test func streamCutBeforeOutputIsRetriedCutAfterOutputIsThrown() async throws {
+        try await EmulatorHarness.run(emulator: .init(faults: .init(cutStreamAfterEvents: 0))) { emulator, client, _ in
+            let error = await #expect(throws: GigaChatError.self) {
+                for try await _ in client.stream(ChatRequest(messages: [.user("x")])) {}
+            }
+            #expect(error?.code == .streamCut)
+            #expect(emulator.counters.streamCalls == 4)  // 1 + maxRetries (3)
+        }
+        try await EmulatorHarness.run(
+            emulator: .init(chunkDelay: .milliseconds(30), chunkCount: 6, faults: .init(cutStreamAfterEvents: 2))
+        ) { emulator, client, _ in
+            var received: [String] = []
+            let error = await #expect(throws: GigaChatError.self) {
+                for try await chunk in client.stream(ChatRequest(messages: [.user("a longer prompt here")])) {
+                    received.append(chunk.content)
+                }
+            }
+            #expect(error?.code == .streamCut)
+            #expect(received.count == 2)
+            #expect(EmulatorHarness.expectedAnswer("a longer prompt here").hasPrefix(received.joined()))
+            #expect(emulator.counters.streamCalls == 1)
+        }
+    }
+
+    @Test func malformedEventIsADecodingError() async throws {
+        try await EmulatorHarness.run(emulator: .init(chunkCount: 4, faults: .init(malformedEventAt: 2))) {
+            _,
+            client,
+            _ in
+            let error = await #expect(throws: GigaChatError.self) {
+                for try await _ in client.stream(ChatRequest(messages: [.user("x y z")])) {}
+            }
+            #expect(error?.code == .decoding)
+        }
+    }
+}
+
+@Suite("GigaChatClient deadlines", .timeLimit(.minutes(1)))
+struct GigaChatClientDeadlineTests {
+    @Test func perCallDeadlineEndsASlowCallWithoutRetry() async throws {
+        try await EmulatorHarness.run(emulator: .init(timeToFirstToken: .seconds(3))) { emulator, client, _ in
+            let error = await #expect(throws: GigaChatError.self) {
+                for try await _ in client.stream(ChatRequest(messages: [.user("x")]), deadline: .milliseconds(300)) {}
+            }
+            #expect(error?.code == .timeout)
+            #expect(error?.isRetriable == false)
+            #expect(emulator.counters.streamCalls == 1)
+            // A generous deadline does not cut a slow answer.
+            _ = try await client.chat(ChatRequest(messages: [.user("x")]), deadline: .seconds(30))
+        }
+    }
+}

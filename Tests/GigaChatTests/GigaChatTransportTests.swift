@@ -1,0 +1,163 @@
+import Foundation
+import GigaChatEmulator
+import Testing
+
+@testable import GigaChat
+
+@Suite("GigaChatClient TLS, proxy and wire", .timeLimit(.minutes(1)))
+struct GigaChatTransportTests {
+    static func tlsEmulator() throws -> GigaChatEmulatorConfiguration {
+        GigaChatEmulatorConfiguration(
+            tls: .init(
+                certificateChainPath: try Fixtures.path("tls/server.pem"),
+                privateKeyPath: try Fixtures.path("tls/server.key")
+            )
+        )
+    }
+
+    @Test func untrustedServerCertificateIsRejected() async throws {
+        try await EmulatorHarness.run(emulator: try Self.tlsEmulator()) { emulator, client, _ in
+            #expect(emulator.baseURL.hasPrefix("https://"))
+            let error = await #expect(throws: GigaChatError.self) {
+                try await client.chat(ChatRequest(messages: [.user("x")]))
+            }
+            #expect(error?.code == .tls)
+            #expect(error?.isRetriable == false)
+            #expect(emulator.counters.oauthCalls == 0)
+        }
+    }
+
+    @Test func caBundleMakesTheServerTrusted() async throws {
+        let bundle = try Fixtures.path("tls/ca.pem")
+        try await EmulatorHarness.run(
+            emulator: try Self.tlsEmulator(),
+            configure: { $0.tls.caBundleFile = bundle }
+        ) { emulator, client, _ in
+            let response = try await client.chat(ChatRequest(messages: [.user("over tls")]))
+            #expect(response.content == EmulatorHarness.expectedAnswer("over tls"))
+            var streamed = ""
+            for try await chunk in client.stream(ChatRequest(messages: [.user("over tls")])) {
+                streamed += chunk.content
+            }
+            #expect(streamed == response.content)
+            #expect(emulator.counters.oauthCalls == 1)
+        }
+        // As in the SDK, a CA bundle keeps verification on even with GIGACHAT_VERIFY_SSL_CERTS=false; and
+        // switching verification off without a bundle accepts the server.
+        try await EmulatorHarness.run(
+            emulator: try Self.tlsEmulator(),
+            configure: { $0.tls.verifyCertificates = false }
+        ) { _, client, _ in
+            _ = try await client.chat(ChatRequest(messages: [.user("x")]))
+        }
+    }
+
+    @Test func requestsGoThroughTheConfiguredProxy() async throws {
+        let proxy = try TestConnectProxy()
+        defer { proxy.stop() }
+        try await EmulatorHarness.run(configure: { $0.proxy = .init(host: "127.0.0.1", port: proxy.port) }) {
+            emulator,
+            client,
+            _ in
+            let response = try await client.chat(ChatRequest(messages: [.user("via proxy")]))
+            #expect(response.content == EmulatorHarness.expectedAnswer("via proxy"))
+            var streamed = ""
+            for try await chunk in client.stream(ChatRequest(messages: [.user("via proxy")])) {
+                streamed += chunk.content
+            }
+            #expect(streamed == response.content)
+            let targets = proxy.targets.withLock { $0 }
+            #expect(!targets.isEmpty)
+            #expect(targets.allSatisfy { $0 == "127.0.0.1:\(emulator.port)" })
+        }
+        // TLS inside the tunnel, with the environment's proxy variable.
+        let bundle = try Fixtures.path("tls/ca.pem")
+        try await EmulatorHarness.run(
+            emulator: try Self.tlsEmulator(),
+            configure: {
+                try? $0.apply(environment: ["HTTPS_PROXY": "http://127.0.0.1:\(proxy.port)"])
+                $0.tls.caBundleFile = bundle
+            }
+        ) { emulator, client, configuration in
+            #expect(configuration.proxy?.port == proxy.port)
+            let before = proxy.targets.withLock { $0.count }
+            _ = try await client.chat(ChatRequest(messages: [.user("tls via proxy")]))
+            #expect(proxy.targets.withLock { $0.count } > before)
+            #expect(emulator.counters.chatCalls == 1)
+        }
+    }
+
+    /// A client whose token is pre-issued, for scripted servers that only answer the chat call.
+    static func scriptedClient(
+        _ server: TestScriptedHTTPServer,
+        configure: (inout GigaChatConfiguration) -> Void = { _ in }
+    ) throws -> GigaChatClient {
+        var configuration = GigaChatConfiguration(baseURL: server.baseURL, accessToken: "pre-issued")
+        configuration.retry.maxRetries = 0
+        configure(&configuration)
+        return try GigaChatClient(configuration: configuration)
+    }
+
+    @Test func streamWithWrongContentTypeIsRejected() async throws {
+        let body =
+            #"{"choices":[{"message":{"role":"assistant","content":"hi"},"index":0,"finish_reason":"stop"}],"model":"GigaChat"}"#
+        let response =
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+        let server = try TestScriptedHTTPServer(pieces: [Array(response.utf8)])
+        defer { server.stop() }
+        let client = try Self.scriptedClient(server)
+        let error = await #expect(throws: GigaChatError.self) {
+            for try await _ in client.stream(ChatRequest(messages: [.user("x")])) {}
+        }
+        try await client.shutdown()
+        #expect(error?.code == .unexpectedStatus)
+        #expect(error?.message.contains("text/event-stream") == true)
+    }
+
+    @Test func recordedStreamShapeSplitAnywhereOverTheWire() async throws {
+        // The fixture body sent as a chunked response, cut into 1-7 byte pieces (inside UTF-8 and CRLF).
+        let fixture = try Fixtures.bytes("stream_simple.sse")
+        var generator = SeededGenerator(seed: 7)
+        var pieces: [[UInt8]] = [
+            Array(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nX-Request-Id: rec-1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    .utf8
+            )
+        ]
+        var offset = 0
+        while offset < fixture.count {
+            let size = min(Int.random(in: 1...7, using: &generator), fixture.count - offset)
+            pieces.append(Array("\(String(size, radix: 16))\r\n".utf8) + fixture[offset..<(offset + size)] + [13, 10])
+            offset += size
+        }
+        pieces.append(Array("0\r\n\r\n".utf8))
+        let server = try TestScriptedHTTPServer(pieces: pieces)
+        defer { server.stop() }
+        let client = try Self.scriptedClient(server)
+        var chunks: [ChatChunk] = []
+        for try await chunk in client.stream(ChatRequest(messages: [.user("x")])) { chunks.append(chunk) }
+        try await client.shutdown()
+        let expected = SSEParserTests.parse(fixture).compactMap(SSEParserTests.text)
+            .map { try! JSONDecoder().decode(ChatChunk.self, from: Data($0.utf8)) }
+        #expect(chunks.map(\.content) == expected.map(\.content))
+        #expect(chunks.last?.usage == expected.last?.usage)
+        #expect(chunks.allSatisfy { $0.xRequestID == "rec-1" })
+    }
+
+    @Test func idleTimeoutEndsASilentStream() async throws {
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        let event = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"},\"index\":0}]}\n\n"
+        let chunk = "\(String(event.utf8.count, radix: 16))\r\n\(event)\r\n"
+        // One event, then 3 s of silence (the scripted server sleeps before closing).
+        let server = try TestScriptedHTTPServer(pieces: [Array((head + chunk).utf8), []], pause: .seconds(3))
+        defer { server.stop() }
+        let client = try Self.scriptedClient(server) { $0.timeouts.idle = .milliseconds(500) }
+        var received = 0
+        let error = await #expect(throws: GigaChatError.self) {
+            for try await _ in client.stream(ChatRequest(messages: [.user("x")])) { received += 1 }
+        }
+        try await client.shutdown()
+        #expect(received == 1)
+        #expect(error?.code == .timeout)
+    }
+}
