@@ -68,7 +68,16 @@ let package = Package(
             dependencies: ["GigaChat", "GigaChatEmulator"],
             resources: [.copy("Fixtures")]
         ),
-        .testTarget(name: "GigaChatEmulatorTests", dependencies: ["GigaChatEmulator", "GigaChat"]),
+        .testTarget(
+            name: "GigaChatEmulatorTests",
+            dependencies: [
+                "GigaChatEmulator",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            exclude: ["sdk_check.py"]
+        ),
     ]
 )
 

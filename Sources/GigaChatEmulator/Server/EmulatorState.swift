@@ -1,0 +1,178 @@
+import Synchronization
+
+/// The emulator's shared mutable state (tokens, counters, faults, concurrency) behind one lock. Every method is
+/// short and does no I/O, so event loop threads never wait long for each other.
+final class EmulatorState: Sendable {
+    /// What an access token was issued to.
+    struct IssuedToken: Sendable {
+        /// The account whose concurrency budget the token draws from: key and scope, or the user.
+        var account: String
+        var scope: String
+        var expiresAtMilliseconds: Int64
+    }
+
+    /// The outcome of looking a bearer token up.
+    enum Authorization: Sendable {
+        case valid(IssuedToken)
+        case expired
+        case unknown
+    }
+
+    /// The outcome of admitting a valid chat call.
+    enum ChatAdmission: Sendable {
+        /// Go ahead; call ``EmulatorState/finishChat(account:completed:)`` exactly once when the answer ends.
+        case admitted
+        /// Answer this status instead; nothing to finish.
+        case rejected(status: Int)
+    }
+
+    private struct Storage {
+        var faults: GigaChatEmulatorFaults
+        var failFirstPosition = 0
+        var counters = GigaChatEmulatorCounters()
+        var tokens: [String: IssuedToken] = [:]
+        var inFlightByAccount: [String: Int] = [:]
+        var random = SystemRandomNumberGenerator()
+        /// The second (Unix time) the OAuth rate window counts, and the calls counted in it.
+        var oauthWindowSecond: Int64 = 0
+        var oauthCallsInWindow = 0
+    }
+
+    private let storage: Mutex<Storage>
+
+    init(faults: GigaChatEmulatorFaults, staticAccessTokens: Set<String> = []) {
+        var initial = Storage(faults: faults)
+        for token in staticAccessTokens {
+            initial.tokens[token] = IssuedToken(
+                account: "static:\(String(GigaChatEmulator.stableHash(token), radix: 16))",
+                scope: "GIGACHAT_API_PERS",
+                expiresAtMilliseconds: .max
+            )
+        }
+        storage = Mutex(initial)
+    }
+
+    var faults: GigaChatEmulatorFaults {
+        storage.withLock { $0.faults }
+    }
+
+    func updateFaults(_ faults: GigaChatEmulatorFaults) {
+        storage.withLock {
+            $0.faults = faults
+            $0.failFirstPosition = 0
+        }
+    }
+
+    var counters: GigaChatEmulatorCounters {
+        storage.withLock { $0.counters }
+    }
+
+    func resetCounters() {
+        storage.withLock {
+            let current = $0.counters.currentConcurrentChats
+            $0.counters = GigaChatEmulatorCounters()
+            $0.counters.currentConcurrentChats = current
+            $0.counters.maxConcurrentChats = current
+        }
+    }
+
+    func count(_ update: (inout GigaChatEmulatorCounters) -> Void) {
+        storage.withLock { update(&$0.counters) }
+    }
+
+    // MARK: Tokens
+
+    /// Registers a new token; expired tokens older than an hour are dropped on the way so the table stays small.
+    func issue(token: String, to issued: IssuedToken, now: Int64) {
+        storage.withLock {
+            if $0.tokens.count >= 1024 {
+                // Static tokens never expire (Int64.max), so this keeps them.
+                $0.tokens = $0.tokens.filter { $0.value.expiresAtMilliseconds > now - 3_600_000 }
+            }
+            $0.tokens[token] = issued
+        }
+    }
+
+    func authorize(token: String, now: Int64) -> Authorization {
+        storage.withLock {
+            guard let issued = $0.tokens[token] else { return .unknown }
+            return now < issued.expiresAtMilliseconds ? .valid(issued) : .expired
+        }
+    }
+
+    /// Counts one OAuth call against the per-second limit; `false` when it is over the limit.
+    func admitOAuth(nowMilliseconds: Int64) -> Bool {
+        storage.withLock { state in
+            state.counters.oauthCalls += 1
+            guard let limit = state.faults.oauthRequestsPerSecond else { return true }
+            let second = nowMilliseconds / 1000
+            if second != state.oauthWindowSecond {
+                state.oauthWindowSecond = second
+                state.oauthCallsInWindow = 0
+            }
+            state.oauthCallsInWindow += 1
+            if state.oauthCallsInWindow > limit {
+                state.counters.oauthRateLimited += 1
+                return false
+            }
+            return true
+        }
+    }
+
+    // MARK: Chat admission
+
+    /// Applies the faults to one valid chat call and, when it may proceed, takes a concurrency slot.
+    func admitChat(account: String) -> ChatAdmission {
+        storage.withLock { state in
+            if state.failFirstPosition < state.faults.failFirst.count {
+                let status = state.faults.failFirst[state.failFirstPosition]
+                state.failFirstPosition += 1
+                if status == 429 { state.counters.rateLimited += 1 } else { state.counters.injectedErrors += 1 }
+                return .rejected(status: status)
+            }
+            let inFlight = state.inFlightByAccount[account, default: 0]
+            if let limit = state.faults.concurrencyLimitPerToken, inFlight >= limit {
+                state.counters.rateLimited += 1
+                state.counters.concurrencyRejections += 1
+                return .rejected(status: 429)
+            }
+            let faults = state.faults
+            if faults.rateLimitedRate > 0 || faults.internalErrorRate > 0 || faults.unavailableRate > 0 {
+                let draw = Double.random(in: 0..<1, using: &state.random)
+                if draw < faults.rateLimitedRate {
+                    state.counters.rateLimited += 1
+                    return .rejected(status: 429)
+                }
+                if draw < faults.rateLimitedRate + faults.internalErrorRate {
+                    state.counters.injectedErrors += 1
+                    return .rejected(status: 500)
+                }
+                if draw < faults.rateLimitedRate + faults.internalErrorRate + faults.unavailableRate {
+                    state.counters.injectedErrors += 1
+                    return .rejected(status: 503)
+                }
+            }
+            state.inFlightByAccount[account] = inFlight + 1
+            state.counters.currentConcurrentChats += 1
+            state.counters.maxConcurrentChats = max(
+                state.counters.maxConcurrentChats,
+                state.counters.currentConcurrentChats
+            )
+            return .admitted
+        }
+    }
+
+    /// Gives back the slot taken by ``admitChat(account:)``.
+    func finishChat(account: String, completed: Bool) {
+        storage.withLock { state in
+            let inFlight = state.inFlightByAccount[account, default: 0]
+            if inFlight <= 1 {
+                state.inFlightByAccount[account] = nil
+            } else {
+                state.inFlightByAccount[account] = inFlight - 1
+            }
+            state.counters.currentConcurrentChats = max(0, state.counters.currentConcurrentChats - 1)
+            if completed { state.counters.completedChats += 1 }
+        }
+    }
+}

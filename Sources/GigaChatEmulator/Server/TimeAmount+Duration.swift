@@ -1,0 +1,11 @@
+import NIOCore
+
+// MARK: - TimeAmount + Duration
+
+extension TimeAmount {
+    /// The same span as a NIO `TimeAmount` (nanosecond precision; the configuration speaks `Duration`).
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
