@@ -181,7 +181,8 @@ struct GigaChatClientDeadlineTests {
             }
             #expect(error?.code == .timeout)
             #expect(error?.isRetriable == false)
-            #expect(emulator.counters.streamCalls == 1)
+            // No retry after the deadline: at most the one call (under load the deadline may pass before it is sent).
+            #expect(emulator.counters.streamCalls <= 1)
             // A generous deadline does not cut a slow answer.
             _ = try await client.chat(ChatRequest(messages: [.user("x")]), deadline: .seconds(30))
         }

@@ -86,14 +86,15 @@ struct GigaChatClientTests {
     }
 
     @Test func tokenAboutToExpireIsRefreshedBeforeUse() async throws {
-        // Token lives 3 s; the client refreshes 2 s ahead, so after 1.5 s the next call must renew first.
+        // Token lives 8 s; the client refreshes 6 s ahead, so after 2.5 s the next call must renew first, while
+        // the server would still accept the old token (margins wide enough for a loaded 2-core machine).
         try await EmulatorHarness.run(
-            emulator: .init(tokenLifetime: .seconds(3)),
-            configure: { $0.tokenExpiryBuffer = .seconds(2) }
+            emulator: .init(tokenLifetime: .seconds(8)),
+            configure: { $0.tokenExpiryBuffer = .seconds(6) }
         ) { emulator, client, _ in
             _ = try await client.chat(ChatRequest(messages: [.user("one")]))
             #expect(emulator.counters.oauthCalls == 1)
-            try await Task.sleep(for: .milliseconds(1500))
+            try await Task.sleep(for: .milliseconds(2500))
             _ = try await client.chat(ChatRequest(messages: [.user("two")]))
             #expect(emulator.counters.oauthCalls == 2)
             #expect(emulator.counters.rejectedExpired == 0)
