@@ -1,0 +1,78 @@
+/// Settings of a ``KafkaConsumer``.
+///
+/// Typed fields cover the common settings; `properties` passes any librdkafka property through and is applied
+/// after them. `enable.auto.commit=false` and `enable.auto.offset.store=false` are always set, after
+/// `properties`: offsets move only when ``KafkaConsumer/commit(_:)`` is called. The description and mirror
+/// redact secret property values.
+public struct KafkaConsumerConfiguration: Sendable {
+    /// Brokers to bootstrap from, as `host:port` (`bootstrap.servers`).
+    public var bootstrapServers: [String]
+    /// The consumer group (`group.id`).
+    public var groupID: String
+    /// The client id sent to brokers (`client.id`). Default: `nil` (librdkafka's `rdkafka`).
+    public var clientID: String?
+    /// Where to start without a committed offset (`auto.offset.reset`). Default: `.earliest`.
+    public var autoOffsetReset: KafkaAutoOffsetReset
+    /// How long the group waits for a silent member (`session.timeout.ms`). Default: `nil` (librdkafka's 45 s).
+    /// Tests use 6 s: Tansu answers JoinGroup after about half of it.
+    public var sessionTimeout: Duration?
+    /// The longest gap between polls (`max.poll.interval.ms`). The poll thread never stops polling, so this
+    /// only trips when the process is stuck. Default: `nil` (librdkafka's 300 s).
+    public var maxPollInterval: Duration?
+    /// The assignment strategy. Default: `.range` (librdkafka's default is `range,roundrobin`).
+    public var partitionAssignment: KafkaPartitionAssignment
+    /// How many fetched messages may wait for the application before all assigned partitions are paused
+    /// (back-pressure); they resume when it has drained to half. Default: 10000.
+    public var messageBufferCapacity: Int
+    /// Raw librdkafka properties, applied after the typed fields.
+    public var properties: [String: String]
+
+    /// Creates a configuration with the defaults above.
+    /// - Parameters:
+    ///   - bootstrapServers: Brokers to bootstrap from, as `host:port`.
+    ///   - groupID: The consumer group to join.
+    public init(bootstrapServers: [String], groupID: String) {
+        self.bootstrapServers = bootstrapServers
+        self.groupID = groupID
+        self.clientID = nil
+        self.autoOffsetReset = .earliest
+        self.sessionTimeout = nil
+        self.maxPollInterval = nil
+        self.partitionAssignment = .range
+        self.messageBufferCapacity = 10_000
+        self.properties = [:]
+    }
+
+    /// The librdkafka properties this configuration sets, in the order they are applied.
+    var rdKafkaProperties: [(String, String)] {
+        var result: [(String, String)] = [
+            ("bootstrap.servers", bootstrapServers.joined(separator: ",")),
+            ("group.id", groupID),
+        ]
+        if let clientID { result.append(("client.id", clientID)) }
+        result.append(("auto.offset.reset", autoOffsetReset.rawValue))
+        if let sessionTimeout { result.append(("session.timeout.ms", RDKafkaConfig.milliseconds(sessionTimeout))) }
+        if let maxPollInterval {
+            result.append(("max.poll.interval.ms", RDKafkaConfig.milliseconds(maxPollInterval)))
+        }
+        result.append(("partition.assignment.strategy", partitionAssignment.rdKafkaValue))
+        result.append(contentsOf: properties.sorted { $0.key < $1.key })
+        // Offsets move only when the application commits them (DESIGN.md "Delivery guarantees").
+        result.append(("enable.auto.commit", "false"))
+        result.append(("enable.auto.offset.store", "false"))
+        return result
+    }
+}
+
+// MARK: - KafkaConsumerConfiguration + CustomStringConvertible
+
+extension KafkaConsumerConfiguration: CustomStringConvertible, CustomReflectable {
+    /// The settings with secret values replaced by `[REDACTED]`.
+    public var description: String {
+        "KafkaConsumerConfiguration(\(RDKafkaConfig.redactedDescription(rdKafkaProperties)))"
+    }
+
+    public var customMirror: Mirror {
+        Mirror(self, children: ["properties": RDKafkaConfig.redactedDescription(rdKafkaProperties)])
+    }
+}

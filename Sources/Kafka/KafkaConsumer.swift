@@ -1,0 +1,189 @@
+import CRdKafka
+import Dispatch
+import Logging
+
+/// Consumes records as a member of a consumer group.
+///
+/// A dedicated poll thread (`rd_kafka_consumer_poll`, never the cooperative pool) feeds ``messages`` in batches
+/// through a bounded buffer and keeps polling while the application is busy: when the buffer is full every
+/// assigned partition is paused, and resumed once an iterator drains it, so heartbeats and rebalances are
+/// always served. Offsets are committed only by ``commit(_:)`` / ``commitAsync(_:)``
+/// (`enable.auto.commit=false`, `enable.auto.offset.store=false`). Rebalances are applied by the poll thread
+/// for eager (`rd_kafka_assign`) and cooperative (`rd_kafka_incremental_assign`) protocols and reported on
+/// ``events``.
+///
+/// - Important: Call ``close()`` when done: it leaves the group and ends both sequences. Dropping the consumer
+///   without closing does the same in the background.
+public final class KafkaConsumer: Sendable {
+    let shared: RDKafkaConsumerShared
+    private let logger: Logger
+    /// Runs blocking librdkafka calls (`rd_kafka_commit`, `rd_kafka_committed`) off the cooperative pool.
+    private let blockingQueue: DispatchQueue
+
+    /// Creates a consumer and starts its poll thread; call ``subscribe(topics:)`` to join the group.
+    /// - Parameters:
+    ///   - configuration: The settings; unknown or invalid properties are rejected here.
+    ///   - logger: Receives librdkafka's logs (secret values scrubbed).
+    /// - Throws: ``KafkaError`` `.config` naming a rejected property, `.libraryVersion` or `.clientCreation`.
+    public init(configuration: KafkaConsumerConfiguration, logger: Logger) throws(KafkaError) {
+        let properties = configuration.rdKafkaProperties
+        let shared = RDKafkaConsumerShared(capacity: configuration.messageBufferCapacity, logger: logger)
+        // The context (owned by the client, which `shared` holds until close) refers back weakly.
+        let context = RDKafkaClientContext(
+            logger: logger,
+            secrets: RDKafkaConfig.secretValues(properties),
+            onRebalance: { [weak shared] handle, err, partitions in
+                shared?.applyRebalance(handle, err, partitions)
+            },
+            onError: { [weak shared] error in
+                shared?.emit(.error(error))
+                if error.isFatal { shared?.finishMessages(with: error) }
+            }
+        )
+        let client = try RDKafkaClient(type: RD_KAFKA_CONSUMER, properties: properties, context: context) { conf in
+            rd_kafka_conf_set_rebalance_cb(conf, RDKafkaCallbacks.rebalance)
+            rd_kafka_conf_set_offset_commit_cb(conf, RDKafkaCallbacks.offsetCommit)
+        }
+        // Errors and other events of the main queue are served by the consumer poll as well.
+        rd_kafka_poll_set_consumer(client.handle)
+        shared.attach(client)
+        self.shared = shared
+        self.logger = logger
+        self.blockingQueue = DispatchQueue(label: "kafka.consumer.blocking")
+        let reference = Unmanaged.passRetained(client)
+        DedicatedThread.start(name: "kafka-consumer-poll") {
+            RDKafkaConsumerShared.pollLoop(client: reference, shared: shared)
+        }
+        logger.debug("Kafka consumer started", metadata: ["client": .string(client.name)])
+    }
+
+    deinit {
+        shared.requestClose(waiter: nil)
+    }
+
+    /// Joins the group for these topics (replacing an earlier subscription).
+    /// - Parameter topics: Topic names; a name starting with `^` is a regular expression.
+    /// - Throws: ``KafkaError`` when librdkafka refuses the subscription, `.closed` after ``close()``.
+    public func subscribe(topics: [String]) throws(KafkaError) {
+        guard let client = shared.client else { throw KafkaError.closed("The consumer") }
+        let list = RDKafkaTopicPartitionList(capacity: topics.count)
+        for topic in topics { list.add(KafkaTopicPartition(topic: topic, partition: RD_KAFKA_PARTITION_UA)) }
+        let result = list.withPointer { rd_kafka_subscribe(client.handle, $0) }
+        guard result == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError.rdKafka(result, fallback: .consumer, context: "Subscribing to \(topics) failed")
+        }
+    }
+
+    /// The messages, fed by the poll thread; ends when the consumer is closed.
+    public var messages: KafkaConsumerMessages { KafkaConsumerMessages(shared: shared) }
+
+    /// Assignments, revocations and errors; ends when the consumer is closed. All iterators share one stream,
+    /// so iterate it from one task at a time.
+    public var events: KafkaConsumerEvents { KafkaConsumerEvents(stream: shared.events) }
+
+    /// Commits offsets and waits for the group coordinator to confirm them (`rd_kafka_commit`, synchronous,
+    /// run off the cooperative pool).
+    ///
+    /// - Parameter offsets: Per partition, the next offset to read: the last processed offset + 1.
+    /// - Throws: ``KafkaError`` `.commit` (or a more specific code) when the commit or any partition failed,
+    ///   or when a partition is not assigned to this consumer (any more: after its revocation the next owner's
+    ///   progress must not be overwritten); `.closed` after ``close()``.
+    public func commit(_ offsets: [KafkaTopicPartition: Int64]) async throws(KafkaError) {
+        guard !offsets.isEmpty else { return }
+        let client = try shared.clientForCommitting(offsets.keys)
+        let failure: KafkaError? = await DedicatedThread.run(on: blockingQueue) {
+            RDKafkaTopicPartitionList(offsets: offsets).withPointer { list in
+                let result = rd_kafka_commit(client.handle, list, 0)
+                if result != RD_KAFKA_RESP_ERR_NO_ERROR {
+                    return KafkaError.rdKafka(result, fallback: .commit, context: "Commit failed")
+                }
+                if let (partition, err) = RDKafkaTopicPartitionList.firstError(list) {
+                    return KafkaError.rdKafka(err, fallback: .commit, context: "Commit of \(partition) failed")
+                }
+                return nil
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Starts committing offsets and returns at once; failures are logged (warning).
+    /// - Parameter offsets: Per partition, the next offset to read: the last processed offset + 1.
+    /// - Throws: ``KafkaError`` `.commit` when librdkafka refuses to start the commit or a partition is not
+    ///   assigned to this consumer, `.closed` after ``close()``.
+    public func commitAsync(_ offsets: [KafkaTopicPartition: Int64]) throws(KafkaError) {
+        guard !offsets.isEmpty else { return }
+        let client = try shared.clientForCommitting(offsets.keys)
+        let result = RDKafkaTopicPartitionList(offsets: offsets).withPointer { rd_kafka_commit(client.handle, $0, 1) }
+        guard result == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError.rdKafka(result, fallback: .commit, context: "Commit failed")
+        }
+    }
+
+    /// Reads the group's committed offsets (`rd_kafka_committed`, run off the cooperative pool).
+    /// - Parameters:
+    ///   - partitions: The partitions to ask about.
+    ///   - timeout: The longest wait for the coordinator.
+    /// - Returns: The committed next offset per partition; partitions without a committed offset are absent.
+    /// - Throws: ``KafkaError`` `.timedOut`, `.commit` or `.closed`.
+    public func committed(
+        _ partitions: [KafkaTopicPartition],
+        timeout: Duration
+    ) async throws(KafkaError) -> [KafkaTopicPartition: Int64] {
+        guard let client = shared.client else { throw KafkaError.closed("The consumer") }
+        let milliseconds = Int32(
+            clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
+        )
+        let result: Result<[KafkaTopicPartition: Int64], KafkaError> = await DedicatedThread.run(on: blockingQueue) {
+            RDKafkaTopicPartitionList(partitions).withPointer { list in
+                let err = rd_kafka_committed(client.handle, list, milliseconds)
+                if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                    return .failure(
+                        KafkaError.rdKafka(err, fallback: .commit, context: "Reading committed offsets failed")
+                    )
+                }
+                var offsets: [KafkaTopicPartition: Int64] = [:]
+                for element in RDKafkaTopicPartitionList.elements(list) where element.offset >= 0 {
+                    let partition = KafkaTopicPartition(
+                        topic: String(cString: element.topic),
+                        partition: element.partition
+                    )
+                    offsets[partition] = element.offset
+                }
+                return .success(offsets)
+            }
+        }
+        return try result.get()
+    }
+
+    /// Stops fetching these partitions until ``resume(_:)``; the group membership is unaffected.
+    ///
+    /// Partitions not assigned yet are paused when they are assigned. Messages already buffered are still
+    /// delivered.
+    /// - Throws: ``KafkaError`` `.partitionState` or `.closed`.
+    public func pause(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {
+        try shared.pause(partitions)
+    }
+
+    /// Fetches these partitions again after ``pause(_:)``. While the consumer's own back-pressure holds all
+    /// partitions paused, they resume when the buffer drains.
+    /// - Throws: ``KafkaError`` `.partitionState` or `.closed`.
+    public func resume(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {
+        try shared.resume(partitions)
+    }
+
+    /// The partitions assigned to this member, as of the last rebalance the poll thread applied.
+    public var assignment: [KafkaTopicPartition] {
+        get throws(KafkaError) { try shared.assignment() }
+    }
+
+    /// Leaves the group (`rd_kafka_consumer_close`, serving the last revocation), ends ``messages`` and
+    /// ``events``, and destroys the client. Safe to call more than once.
+    /// - Throws: ``KafkaError`` when leaving the group reported an error (the client is destroyed anyway).
+    public func close() async throws(KafkaError) {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            shared.requestClose(waiter: continuation)
+        }
+        logger.debug("Kafka consumer closed")
+        if let error = shared.closeError { throw error }
+    }
+}

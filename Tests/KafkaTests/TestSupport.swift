@@ -1,0 +1,116 @@
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+@testable import Kafka
+
+/// A log handler that keeps every line (message and metadata) for assertions.
+final class RecordingLogHandlerStore: Sendable {
+    let lines = Mutex<[String]>([])
+
+    func logger(level: Logger.Level = .trace) -> Logger {
+        var logger = Logger(label: "kafka-tests") { _ in RecordingLogHandler(store: self) }
+        logger.logLevel = level
+        return logger
+    }
+}
+
+struct RecordingLogHandler: LogHandler {
+    let store: RecordingLogHandlerStore
+    var logLevel: Logger.Level = .trace
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let extra = (event.metadata ?? [:]).map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        store.lines.withLock { $0.append("\(event.level) \(event.message) \(extra)") }
+    }
+}
+
+/// A quiet logger for tests that do not look at logs (warnings only, to stderr).
+let testLogger: Logger = {
+    var logger = Logger(label: "kafka-tests")
+    logger.logLevel = .warning
+    return logger
+}()
+
+/// One mock cluster (three in-process brokers) shared by the clients of a test.
+struct TestCluster {
+    let mock: RDKafkaMockCluster
+    var bootstrap: [String] { [mock.bootstrapServers] }
+
+    init() throws {
+        mock = try RDKafkaMockCluster(brokers: 3, logger: testLogger)
+    }
+
+    func createTopic(partitions: Int32 = 1) async throws -> String {
+        let name = "topic-\(UUID().uuidString.prefix(8))"
+        // librdkafka's mock brokers do not serve CreateTopics (KafkaAdmin is tested against Tansu end to end).
+        try mock.createTopic(name, partitions: partitions)
+        return name
+    }
+
+    func producer() throws -> KafkaProducer {
+        try KafkaProducer(configuration: KafkaProducerConfiguration(bootstrapServers: bootstrap), logger: testLogger)
+    }
+
+    func consumerConfiguration(group: String) -> KafkaConsumerConfiguration {
+        var configuration = KafkaConsumerConfiguration(bootstrapServers: bootstrap, groupID: group)
+        configuration.sessionTimeout = .seconds(6)
+        return configuration
+    }
+}
+
+/// Reads `count` messages, failing the test (not hanging) if the sequence ends first.
+func read(_ count: Int, from consumer: KafkaConsumer) async throws -> [KafkaConsumerMessage] {
+    var result: [KafkaConsumerMessage] = []
+    for try await message in consumer.messages {
+        result.append(message)
+        if result.count == count { break }
+    }
+    try #require(result.count == count, "messages ended after \(result.count) of \(count)")
+    return result
+}
+
+/// The first event matching `predicate`.
+func firstEvent(
+    of consumer: KafkaConsumer,
+    where predicate: (KafkaConsumerEvent) -> Bool
+) async throws -> KafkaConsumerEvent {
+    for await event in consumer.events where predicate(event) { return event }
+    throw KafkaError(code: .closed, message: "events ended")
+}
+
+extension KafkaConsumerEvent {
+    var assignedPartitions: [KafkaTopicPartition]? {
+        if case .assigned(let partitions) = self { return partitions }
+        return nil
+    }
+
+    var revokedPartitions: [KafkaTopicPartition]? {
+        if case .revoked(let partitions) = self { return partitions }
+        return nil
+    }
+}
+
+/// The next message if one arrives within `window`, else `nil` (then the wait is cancelled).
+func nextMessage(of consumer: KafkaConsumer, within window: Duration) async -> KafkaConsumerMessage? {
+    await withTaskGroup(of: KafkaConsumerMessage?.self) { group in
+        group.addTask {
+            var iterator = consumer.messages.makeAsyncIterator()
+            return try? await iterator.next()
+        }
+        group.addTask {
+            try? await Task.sleep(for: window)
+            return nil
+        }
+        let first = await group.next() ?? nil
+        group.cancelAll()
+        return first
+    }
+}
