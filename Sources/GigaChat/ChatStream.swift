@@ -108,7 +108,11 @@ public struct ChatStream: AsyncSequence, Sendable {
                         "gigachat.x_request_id": "\(self.requestID ?? "-")", "gigachat.attempt": "\(self.attempt)",
                     ]
                 )
-                self.body = ResponseBodyReader(response.body, deadline: self.deadline!)
+                self.body = ResponseBodyReader(
+                    response.body,
+                    deadline: self.deadline!,
+                    eventLoop: client.httpClient.eventLoopGroup.any()
+                )
             }
             self.pending.removeAll(keepingCapacity: true)
             self.pendingIndex = 0

@@ -144,7 +144,11 @@ public final class GigaChatClient: Sendable {
         let limit = self.configuration.maxResponseBytes
         do {
             guard deadline != .distantFuture else { return try await response.body.collect(upTo: limit) }
-            let reader = ResponseBodyReader(response.body, deadline: deadline)
+            let reader = ResponseBodyReader(
+                response.body,
+                deadline: deadline,
+                eventLoop: self.httpClient.eventLoopGroup.any()
+            )
             var result = ByteBuffer()
             while var piece = try await reader.next() {
                 guard result.readableBytes + piece.readableBytes <= limit else {

@@ -187,4 +187,85 @@ struct GigaChatClientDeadlineTests {
             _ = try await client.chat(ChatRequest(messages: [.user("x")]), deadline: .seconds(30))
         }
     }
+
+    /// A prompt of `count` words; the emulator answers one event per word, so the stream has more than `count` chunks.
+    static func prompt(words count: Int) -> String {
+        (0..<count).map { "w\($0)" }.joined(separator: " ")
+    }
+
+    @Test func streamWithAFarDeadlineCompletesOverManyChunks() async throws {
+        let prompt = Self.prompt(words: 300)
+        // A small delay between events, so that most reads wait for data while the deadline's timer is armed.
+        try await EmulatorHarness.run(emulator: .init(chunkDelay: .milliseconds(1))) {
+            emulator,
+            client,
+            configuration in
+            for _ in 0..<2 {
+                var received: [String] = []
+                for try await chunk in client.stream(ChatRequest(messages: [.user(prompt)]), deadline: .seconds(600)) {
+                    received.append(chunk.content)
+                }
+                #expect(received.count > 300)
+                #expect(received.joined() == EmulatorHarness.expectedAnswer(prompt))
+            }
+            #expect(emulator.counters.streamCalls == 2)
+            #expect(emulator.counters.completedChats == 2)
+            // The configured deadline (instead of the argument) works the same, for plain and streamed calls.
+            var configured = configuration
+            configured.timeouts.deadline = .seconds(600)
+            let other = try GigaChatClient(configuration: configured)
+            do {
+                var received: [String] = []
+                for try await chunk in other.stream(ChatRequest(messages: [.user(prompt)])) {
+                    received.append(chunk.content)
+                }
+                #expect(received.joined() == EmulatorHarness.expectedAnswer(prompt))
+                let answer = try await other.chat(ChatRequest(messages: [.user(prompt)]))
+                #expect(answer.choices.first?.message.content == EmulatorHarness.expectedAnswer(prompt))
+            } catch {
+                try? await other.shutdown()
+                throw error
+            }
+            try await other.shutdown()
+        }
+    }
+
+    @Test func deadlineEndsAStreamThatAlreadyDeliveredChunks() async throws {
+        let prompt = Self.prompt(words: 200)
+        // About 20 s of events; the deadline passes after 3 s, in the middle of the stream.
+        try await EmulatorHarness.run(emulator: .init(chunkDelay: .milliseconds(100))) { emulator, client, _ in
+            var received: [String] = []
+            let error = await #expect(throws: GigaChatError.self) {
+                for try await chunk in client.stream(ChatRequest(messages: [.user(prompt)]), deadline: .seconds(3)) {
+                    received.append(chunk.content)
+                }
+            }
+            #expect(error?.code == .timeout)
+            #expect(error?.isRetriable == false)
+            #expect(!received.isEmpty)
+            #expect(received.count < 200)
+            #expect(EmulatorHarness.expectedAnswer(prompt).hasPrefix(received.joined()))
+            #expect(emulator.counters.streamCalls == 1)
+            #expect(emulator.counters.completedChats == 0)
+        }
+    }
+
+    @Test func deadlinePassingWhileTheCallerIsBusyEndsTheStream() async throws {
+        let prompt = Self.prompt(words: 50)
+        // About 1 s of events; the caller holds the first chunk past the 1 s deadline, so no read is in progress
+        // when the deadline passes, and the next read throws.
+        try await EmulatorHarness.run(emulator: .init(chunkDelay: .milliseconds(20))) { emulator, client, _ in
+            var received: [String] = []
+            let error = await #expect(throws: GigaChatError.self) {
+                for try await chunk in client.stream(ChatRequest(messages: [.user(prompt)]), deadline: .seconds(1)) {
+                    received.append(chunk.content)
+                    if received.count == 1 { try await Task.sleep(for: .milliseconds(1500)) }
+                }
+            }
+            #expect(error?.code == .timeout)
+            #expect(error?.isRetriable == false)
+            #expect(received.count >= 1)
+            #expect(emulator.counters.streamCalls == 1)
+        }
+    }
 }
