@@ -5,7 +5,7 @@ SWIFT ?= swift
 export PKG_CONFIG_PATH := /usr/local/lib/pkgconfig:$(PKG_CONFIG_PATH)
 export LD_LIBRARY_PATH := /usr/local/lib:$(LD_LIBRARY_PATH)
 
-.PHONY: setup build test lint bench broker-start broker-stop clean
+.PHONY: setup build test demo lint bench broker-start broker-stop clean
 
 setup:
 	bash scripts/bootstrap.sh
@@ -16,6 +16,9 @@ build: setup
 test: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+demo: build
+	bash scripts/demo.sh
 
 lint:
 	$(SWIFT) format lint --recursive --strict Sources Tests Benchmarks/Sources

@@ -61,11 +61,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
-        .testTarget(name: "KafkaIntegrationTests", dependencies: ["Kafka"]),
+        .testTarget(
+            name: "KafkaTests",
+            dependencies: ["Kafka", .product(name: "Logging", package: "swift-log")]
+        ),
+        // End-to-end tests against a real broker (Tansu, started by the tests) and kcat.
+        .testTarget(
+            name: "KafkaIntegrationTests",
+            dependencies: ["Kafka", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(
             name: "GigaChatTests",
-            dependencies: ["GigaChat", "GigaChatEmulator"],
+            dependencies: ["GigaChat", "GigaChatEmulator", .product(name: "Logging", package: "swift-log")],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

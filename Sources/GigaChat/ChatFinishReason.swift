@@ -16,14 +16,5 @@ public struct ChatFinishReason: RawRepresentable, Codable, Sendable, Hashable, C
     /// The function arguments were invalid.
     public static let error = ChatFinishReason(rawValue: "error")
 
-    public init(from decoder: any Decoder) throws {
-        self.rawValue = try decoder.singleValueContainer().decode(String.self)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(self.rawValue)
-    }
-
     public var description: String { self.rawValue }
 }

@@ -16,14 +16,5 @@ public struct ChatRole: RawRepresentable, Codable, Sendable, Hashable, CustomStr
     /// A built-in function is still running (server-side tools).
     public static let functionInProgress = ChatRole(rawValue: "function_in_progress")
 
-    public init(from decoder: any Decoder) throws {
-        self.rawValue = try decoder.singleValueContainer().decode(String.self)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(self.rawValue)
-    }
-
     public var description: String { self.rawValue }
 }

@@ -232,11 +232,11 @@ struct GigaChatClientDeadlineTests {
 
     @Test func deadlineEndsAStreamThatAlreadyDeliveredChunks() async throws {
         let prompt = Self.prompt(words: 200)
-        // About 20 s of events; the deadline passes after 3 s, in the middle of the stream.
+        // About 20 s of events; the deadline passes after 5 s, in the middle of the stream.
         try await EmulatorHarness.run(emulator: .init(chunkDelay: .milliseconds(100))) { emulator, client, _ in
             var received: [String] = []
             let error = await #expect(throws: GigaChatError.self) {
-                for try await chunk in client.stream(ChatRequest(messages: [.user(prompt)]), deadline: .seconds(3)) {
+                for try await chunk in client.stream(ChatRequest(messages: [.user(prompt)]), deadline: .seconds(5)) {
                     received.append(chunk.content)
                 }
             }
@@ -252,14 +252,15 @@ struct GigaChatClientDeadlineTests {
 
     @Test func deadlinePassingWhileTheCallerIsBusyEndsTheStream() async throws {
         let prompt = Self.prompt(words: 50)
-        // About 1 s of events; the caller holds the first chunk past the 1 s deadline, so no read is in progress
-        // when the deadline passes, and the next read throws.
-        try await EmulatorHarness.run(emulator: .init(chunkDelay: .milliseconds(20))) { emulator, client, _ in
+        // About 7.5 s of events; the caller holds the first chunk past the 5 s deadline, so no read is in progress
+        // when the deadline passes, and the next read throws. (Wide margins: the first chunk must arrive before the
+        // deadline even on a loaded 2-core machine.)
+        try await EmulatorHarness.run(emulator: .init(chunkDelay: .milliseconds(150))) { emulator, client, _ in
             var received: [String] = []
             let error = await #expect(throws: GigaChatError.self) {
-                for try await chunk in client.stream(ChatRequest(messages: [.user(prompt)]), deadline: .seconds(1)) {
+                for try await chunk in client.stream(ChatRequest(messages: [.user(prompt)]), deadline: .seconds(5)) {
                     received.append(chunk.content)
-                    if received.count == 1 { try await Task.sleep(for: .milliseconds(1500)) }
+                    if received.count == 1 { try await Task.sleep(for: .milliseconds(5500)) }
                 }
             }
             #expect(error?.code == .timeout)

@@ -1,0 +1,99 @@
+import Foundation
+import Kafka
+import Testing
+
+@Suite("Consumer offsets and flow control against Tansu", .timeLimit(.minutes(1)))
+struct ConsumerOffsetTests {
+    @Test func committedOffsetsSurviveAConsumerRestart() async throws {
+        try await withTansuBroker { broker in
+            let topic = TestKafka.topicName("restart")
+            let group = TestKafka.groupName("restart")
+            try await TestKafka.createTopic(topic, partitions: 3, on: broker)
+            let producer = try TestKafka.producer(broker)
+            // 30 records per partition: ids 0..<90, id % 3 is the partition, id / 3 the offset.
+            _ = try await TestKafka.produce(ids: 0..<90, to: topic, with: producer) { Int32($0 % 3) }
+
+            let first = try TestKafka.consumer(broker, group: group)
+            try first.subscribe(topics: [topic])
+            let firstRecorder = ConsumerRecorder(first)
+            let readAll = try await firstRecorder.waitForMessages(90, timeout: .seconds(30))
+            #expect(readAll, "first consumer read \(firstRecorder.messages.count) of 90")
+            // "Processed" the first 20 of each partition: commit the next offset to read, 20.
+            let partitions = (0..<3).map { KafkaTopicPartition(topic: topic, partition: Int32($0)) }
+            try await first.commit(Dictionary(uniqueKeysWithValues: partitions.map { ($0, Int64(20)) }))
+            let committed = try await first.committed(partitions, timeout: .seconds(10))
+            #expect(committed == Dictionary(uniqueKeysWithValues: partitions.map { ($0, Int64(20)) }))
+            try await first.close()
+
+            // 10 more per partition while no one is consuming: offsets 30..<40.
+            _ = try await TestKafka.produce(ids: 90..<120, to: topic, with: producer) { Int32($0 % 3) }
+            await producer.close(timeout: .seconds(5))
+
+            let second = try TestKafka.consumer(broker, group: group)
+            try second.subscribe(topics: [topic])
+            let secondRecorder = ConsumerRecorder(second)
+            let expected = Set(partitions.flatMap { partition in (20..<40).map { Position(partition, Int64($0)) } })
+            let complete = try await secondRecorder.wait(timeout: .seconds(30)) { state in
+                expected.isSubset(of: Set(state.deliveries.map { Position($0.message) }))
+            }
+            try await Task.sleep(for: .milliseconds(500))  // room for anything unexpected to arrive
+            try await second.close()
+            let positions = secondRecorder.messages.map(Position.init)
+            #expect(complete, "second consumer saw \(Set(positions).intersection(expected).count) of 60 records")
+            #expect(Set(positions) == expected, "only the records after the committed offsets")
+            #expect(positions.count == expected.count, "each exactly once")
+            #expect(positions.allSatisfy { $0.offset >= 20 })
+        }
+    }
+
+    @Test func pauseStopsDeliveryAndResumeRestartsIt() async throws {
+        try await withTansuBroker { broker in
+            let topic = TestKafka.topicName("pause")
+            try await TestKafka.createTopic(topic, partitions: 1, on: broker)
+            let partition = KafkaTopicPartition(topic: topic, partition: 0)
+            let producer = try TestKafka.producer(broker)
+            _ = try await TestKafka.produce(ids: 0..<10, to: topic, with: producer) { _ in 0 }
+
+            let consumer = try TestKafka.consumer(broker, group: TestKafka.groupName("pause"))
+            try consumer.subscribe(topics: [topic])
+            let recorder = ConsumerRecorder(consumer)
+            let before = try await recorder.waitForMessages(10, timeout: .seconds(30))
+            #expect(before, "read \(recorder.messages.count) of the first 10")
+            #expect(recorder.assignment.contains(partition))
+
+            try consumer.pause([partition])
+            _ = try await TestKafka.produce(ids: 10..<30, to: topic, with: producer) { _ in 0 }
+            // Unpaused, new records arrive within a fetch wait (fetch.wait.max.ms = 500 ms); 2 s is ample.
+            try await Task.sleep(for: .seconds(2))
+            let whilePaused = recorder.messages.compactMap(TestKafka.id(of:)).filter { $0 >= 10 }
+            #expect(whilePaused.isEmpty, "records produced after pause were delivered: \(whilePaused)")
+
+            try consumer.resume([partition])
+            let after = try await recorder.wait(timeout: .seconds(20)) { state in
+                Set(state.deliveries.compactMap { TestKafka.id(of: $0.message) }).isSuperset(of: 10..<30)
+            }
+            await producer.close(timeout: .seconds(5))
+            try await consumer.close()
+            let ids = recorder.messages.compactMap(TestKafka.id(of:))
+            #expect(after, "after resume read \(ids.filter { $0 >= 10 }.count) of 20")
+            #expect(ids == Array(0..<30), "every record once, in order")
+        }
+    }
+}
+
+/// A record's place: topic, partition and offset.
+struct Position: Hashable, Sendable, CustomStringConvertible {
+    var partition: KafkaTopicPartition
+    var offset: Int64
+
+    init(_ partition: KafkaTopicPartition, _ offset: Int64) {
+        self.partition = partition
+        self.offset = offset
+    }
+
+    init(_ message: KafkaConsumerMessage) {
+        self.init(message.topicPartition, message.offset)
+    }
+
+    var description: String { "\(partition.partition)/\(offset)" }
+}
