@@ -24,7 +24,7 @@ lint:
 	$(SWIFT) format lint --recursive --strict Sources Tests Benchmarks/Sources
 
 bench: setup
-	cd Benchmarks && $(SWIFT) run -c release Benchmarks
+	cd Benchmarks && $(SWIFT) run -c release Benchmarks $(BENCH)
 
 broker-start:
 	bash scripts/broker.sh start

@@ -20,36 +20,24 @@ struct EmulatorRouter: Sendable {
 
     func respond(to request: EmulatorRequest, allocator: ByteBufferAllocator) -> EmulatorResponse {
         let path = request.path
+        let modelPrefix = "/api/v1/models/"
+        let route: (method: HTTPMethod, handle: (EmulatorRequest, ByteBufferAllocator) -> EmulatorResponse)
         switch path {
-        case "/api/v2/oauth":
-            guard request.method == .POST else { return methodNotAllowed(request, allocator: allocator) }
-            return oauth(request, allocator: allocator)
-        case "/api/v1/token":
-            guard request.method == .POST else { return methodNotAllowed(request, allocator: allocator) }
-            return passwordToken(request, allocator: allocator)
-        case "/api/v1/chat/completions":
-            guard request.method == .POST else { return methodNotAllowed(request, allocator: allocator) }
-            return chatCompletions(request, allocator: allocator)
-        case "/api/v1/models":
-            guard request.method == .GET else { return methodNotAllowed(request, allocator: allocator) }
-            return models(request, allocator: allocator)
-        case "/api/v1/tokens/count":
-            guard request.method == .POST else { return methodNotAllowed(request, allocator: allocator) }
-            return tokensCount(request, allocator: allocator)
-        case "/api/v1/embeddings":
-            guard request.method == .POST else { return methodNotAllowed(request, allocator: allocator) }
-            return embeddings(request, allocator: allocator)
-        case "/api/v1/balance":
-            guard request.method == .GET else { return methodNotAllowed(request, allocator: allocator) }
-            return balance(request, allocator: allocator)
+        case "/api/v2/oauth": route = (.POST, self.oauth)
+        case "/api/v1/token": route = (.POST, self.passwordToken)
+        case "/api/v1/chat/completions": route = (.POST, self.chatCompletions)
+        case "/api/v1/models": route = (.GET, self.models)
+        case "/api/v1/tokens/count": route = (.POST, self.tokensCount)
+        case "/api/v1/embeddings": route = (.POST, self.embeddings)
+        case "/api/v1/balance": route = (.GET, self.balance)
+        case _ where path.hasPrefix(modelPrefix) && path.count > modelPrefix.count:
+            let id = String(path.dropFirst(modelPrefix.count))
+            route = (.GET, { self.model(id: id.removingPercentEncoding ?? id, $0, allocator: $1) })
         default:
-            if path.hasPrefix("/api/v1/models/"), path.count > "/api/v1/models/".count {
-                guard request.method == .GET else { return methodNotAllowed(request, allocator: allocator) }
-                let id = String(path.dropFirst("/api/v1/models/".count))
-                return model(id: id.removingPercentEncoding ?? id, request, allocator: allocator)
-            }
             return apiError(.notFound, "Not Found", request, allocator: allocator)
         }
+        guard request.method == route.method else { return methodNotAllowed(request, allocator: allocator) }
+        return route.handle(request, allocator)
     }
 
     func payloadTooLarge(request: EmulatorRequest, allocator: ByteBufferAllocator) -> EmulatorResponse {
