@@ -6,6 +6,6 @@ struct GigaChatWorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gigachat-worker",
         abstract: "Kafka prompt jobs in, GigaChat completions out.",
-        subcommands: [ChatCommand.self, ModelsCommand.self, EmulatorCommand.self]
+        subcommands: [ChatCommand.self, ModelsCommand.self, EmulatorCommand.self, TopicsCommand.self]
     )
 }
