@@ -85,6 +85,8 @@ let package = Package(
             ],
             exclude: ["sdk_check.py"]
         ),
+        // The executable as a user runs it (depends on it so that it is built before the tests run).
+        .testTarget(name: "GigaChatWorkerCLITests", dependencies: ["gigachat-worker", "GigaChatEmulator"]),
     ]
 )
 
