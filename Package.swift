@@ -65,10 +65,12 @@ let package = Package(
             name: "KafkaTests",
             dependencies: ["Kafka", .product(name: "Logging", package: "swift-log")]
         ),
+        // Helpers shared by the test targets (child processes without Foundation's Process).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         // End-to-end tests against a real broker (Tansu, started by the tests) and kcat.
         .testTarget(
             name: "KafkaIntegrationTests",
-            dependencies: ["Kafka", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Kafka", "TestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "GigaChatTests",
@@ -79,6 +81,7 @@ let package = Package(
             name: "GigaChatEmulatorTests",
             dependencies: [
                 "GigaChatEmulator",
+                "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -86,7 +89,10 @@ let package = Package(
             exclude: ["sdk_check.py"]
         ),
         // The executable as a user runs it (depends on it so that it is built before the tests run).
-        .testTarget(name: "GigaChatWorkerCLITests", dependencies: ["gigachat-worker", "GigaChatEmulator"]),
+        .testTarget(
+            name: "GigaChatWorkerCLITests",
+            dependencies: ["gigachat-worker", "GigaChatEmulator", "TestSupport"]
+        ),
     ]
 )
 
@@ -105,7 +111,7 @@ if let only = Context.environment["GW_ONLY"], !only.isEmpty {
     let prefixes = only.split(separator: ",").map(String.init)
     let kept = Set(
         package.targets.filter { target in
-            target.type == .system || prefixes.contains { target.name.hasPrefix($0) }
+            target.type == .system || target.name == "TestSupport" || prefixes.contains { target.name.hasPrefix($0) }
         }.map(\.name)
     )
     package.targets.removeAll { !kept.contains($0.name) }

@@ -1,5 +1,6 @@
 import Foundation
 import GigaChatEmulator
+import TestSupport
 import Testing
 
 /// The emulator against a client nobody here wrote: the official Python SDK (gigachat 0.2.0, installed into
@@ -94,29 +95,17 @@ struct SDKCompatibilityTests {
         }
     }
 
-    /// Runs a process off the cooperative pool and returns its exit status and combined output.
+    /// Runs a process and returns its exit status and combined output.
     static func run(_ executable: String, _ arguments: [String], environment: [String: String]) async throws
         -> (status: Int32, output: String)
     {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        return try await withCheckedThrowingContinuation { continuation in
-            // The read blocks until the child exits, so it runs on its own thread, not the cooperative pool.
-            Thread.detachNewThread {
-                do {
-                    try process.run()
-                    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                    process.waitUntilExit()
-                    continuation.resume(returning: (process.terminationStatus, String(decoding: data, as: UTF8.self)))
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
-        }
+        let result = try await SpawnedProcess.run(
+            executable,
+            arguments,
+            environment: environment,
+            mergeOutput: true,
+            timeout: .seconds(50)
+        )
+        return (result.status, String(decoding: result.stdout, as: UTF8.self))
     }
 }

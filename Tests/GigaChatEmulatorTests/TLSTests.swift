@@ -1,33 +1,31 @@
 import Foundation
 import GigaChatEmulator
+import TestSupport
 import Testing
 
 @Suite("HTTPS mode", .timeLimit(.minutes(1)))
 struct TLSTests {
     /// A self-signed certificate for 127.0.0.1 made with the openssl command line tool in a fresh directory.
-    static func makeCertificate() throws -> (certificate: String, key: String) {
+    static func makeCertificate() async throws -> (certificate: String, key: String) {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "emulator-tls-\(UUID().uuidString)"
         )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let certificate = directory.appendingPathComponent("cert.pem").path
         let key = directory.appendingPathComponent("key.pem").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate,
-            "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-        ]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "openssl could not make a test certificate")
+        let result = try await SpawnedProcess.run(
+            "openssl",
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate,
+                "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            ]
+        )
+        try #require(result.status == 0, "openssl could not make a test certificate: \(result.stderr)")
         return (certificate, key)
     }
 
     @Test func servesOAuthAndStreamsOverTLS() async throws {
-        let files = try Self.makeCertificate()
+        let files = try await Self.makeCertificate()
         let configuration = GigaChatEmulatorConfiguration(
             tls: .init(certificateChainPath: files.certificate, privateKeyPath: files.key)
         )

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -17,9 +18,9 @@ final class TansuBroker: Sendable {
     var bootstrap: String { "127.0.0.1:\(port)" }
     /// Where the broker's stdout and stderr go.
     let logURL: URL
-    private let process: LockedProcess
+    private let process: SpawnedProcess
 
-    private init(port: Int, logURL: URL, process: LockedProcess) {
+    private init(port: Int, logURL: URL, process: SpawnedProcess) {
         self.port = port
         self.logURL = logURL
         self.process = process
@@ -27,7 +28,7 @@ final class TansuBroker: Sendable {
 
     deinit {
         // Last resort when a test forgot to stop it; `stop()` is the normal path.
-        process.kill(signal: SIGKILL)
+        process.kill(SIGKILL)
     }
 
     /// Starts a broker and waits until it answers a Kafka Metadata request.
@@ -40,34 +41,31 @@ final class TansuBroker: Sendable {
             let port = try freePort()
             let logURL = FileManager.default.temporaryDirectory
                 .appendingPathComponent("tansu-\(port)-\(UUID().uuidString.prefix(8)).log")
-            _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
-            let log = try FileHandle(forWritingTo: logURL)
-            let process = Process()
-            process.executableURL = binary
             let url = "tcp://127.0.0.1:\(port)"
-            process.arguments = [
-                "broker", "--listener-url", url, "--advertised-listener-url", url, "--storage-engine",
-                "memory://tansu/",
-            ]
-            process.standardOutput = log
-            process.standardError = log
-            process.standardInput = FileHandle.nullDevice
+            let process: SpawnedProcess
             do {
-                try process.run()
+                process = try SpawnedProcess.start(
+                    binary.path,
+                    [
+                        "broker", "--listener-url", url, "--advertised-listener-url", url,
+                        "--storage-engine", "memory://tansu/",
+                    ],
+                    stdout: logURL.path,
+                    stderr: logURL.path
+                )
             } catch {
                 throw HarnessError("cannot launch \(binary.path): \(error)")
             }
-            try? log.close()
-            let broker = TansuBroker(port: port, logURL: logURL, process: LockedProcess(process))
+            let broker = TansuBroker(port: port, logURL: logURL, process: process)
             let clock = ContinuousClock()
             let deadline = clock.now + timeout
             while true {
                 if await KafkaProbe.answersMetadata(port: port) {
                     return broker
                 }
-                if !process.isRunning {
+                if let status = process.exitStatus {
                     lastError = HarnessError(
-                        "tansu exited with status \(process.terminationStatus) during start-up on port \(port); "
+                        "tansu exited with status \(status) during start-up on port \(port); "
                             + "log:\n\(broker.logTail())"
                     )
                     break
@@ -87,15 +85,9 @@ final class TansuBroker: Sendable {
 
     /// Stops the broker and waits until it has exited. Safe to call more than once.
     func stop(timeout: Duration = .seconds(5)) async {
-        // SIGKILL, not SIGTERM: Foundation's Process passes on the spawning thread's signal mask, in which Dispatch's
-        // worker threads block SIGTERM and SIGINT (measured: Tansu ignored SIGTERM for 5 s). Storage is in memory,
-        // so there is nothing to lose.
-        process.kill(signal: SIGKILL)
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while process.isRunning, clock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(10))
-        }
+        // SIGKILL: storage is in memory, so there is nothing to lose and no reason to wait for a clean exit.
+        process.kill(SIGKILL)
+        _ = await process.wait(timeout: timeout)
         try? FileManager.default.removeItem(at: logURL)
     }
 
@@ -181,32 +173,4 @@ func loopbackAddress(port: UInt16) -> sockaddr_in {
     address.sin_port = port.bigEndian
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     return address
-}
-
-/// `Process` guarded by a lock: it is not `Sendable`, and the broker object is shared between tasks.
-// Safe because every access to `process` goes through `lock`.
-private final class LockedProcess: @unchecked Sendable {
-    private let lock = NSLock()
-    private let process: Process
-
-    init(_ process: Process) { self.process = process }
-
-    var isRunning: Bool { lock.withLock { process.isRunning } }
-
-    func kill(signal: Int32) {
-        lock.withLock {
-            if process.isRunning {
-                sendSignal(signal, to: process.processIdentifier)
-            }
-        }
-    }
-}
-
-/// `kill(2)`, named apart from the method above.
-func sendSignal(_ signal: Int32, to pid: Int32) {
-    #if canImport(Glibc)
-        _ = Glibc.kill(pid, signal)
-    #else
-        _ = Darwin.kill(pid, signal)
-    #endif
 }
