@@ -50,20 +50,32 @@ struct ConsumerGroupTests {
             #expect(twoWay.map(\.count).sorted() == [3, 3], "\(twoWay)")
             let eventsBeforeJoin = members.map { $0.snapshot.events.count }
 
-            // A third member joins while records keep arriving.
+            // A third member joins while records keep arriving: 30 every 300 ms until the group is split in three
+            // (Tansu answers the join after about half of session.timeout.ms), then ten more batches so that every
+            // member, the new one included, consumes and commits after the rebalance. Bounded: 60 batches at most.
             let third = try member("third")
             members.append(third)
-            for chunk in 0..<10 {
-                let ids = (300 + chunk * 30)..<(330 + chunk * 30)
+            var total = 300
+            var batches = 0
+            var batchesAfterSplit = 0
+            while batches < 60 && batchesAfterSplit < 10 {
+                let ids = total..<(total + 30)
                 _ = try await TestKafka.produce(ids: ids, to: topic, with: producer, partition: partitionOf)
+                total += 30
+                batches += 1
                 try await Task.sleep(for: .milliseconds(300))
+                if assignments().count == 3 && isSplit(assignments()) { batchesAfterSplit += 1 }
             }
             await producer.close(timeout: .seconds(5))
+            let produced = total
             let splitInThree = try await eventually(timeout: .seconds(30)) {
-                isSplit(assignments()) && consumedIDs().isSuperset(of: 0..<600)
+                isSplit(assignments()) && consumedIDs().isSuperset(of: 0..<produced)
             }
             let threeWay = assignments()
-            #expect(splitInThree, "three members: assignments \(threeWay), consumed \(consumedIDs().count) of 600")
+            #expect(
+                splitInThree,
+                "three members: assignments \(threeWay), consumed \(consumedIDs().count) of \(produced)"
+            )
             #expect(threeWay.map(\.count).sorted() == [2, 2, 2], "\(threeWay)")
 
             // Let in-flight commits finish, then stop everyone and look at what happened. The events are taken
@@ -74,7 +86,7 @@ struct ConsumerGroupTests {
             let snapshots = members.map(\.snapshot)
 
             // Nothing lost: every produced id was consumed at least once.
-            #expect(consumedIDs() == Set(0..<600))
+            #expect(consumedIDs() == Set(0..<produced))
             for (member, snapshot) in zip(members, snapshots) {
                 // A commit may be refused while the group rebalances: its generation went stale (cooperative members
                 // keep consuming meanwhile; an eager member's commit can race its revocation): ILLEGAL_GENERATION 22,
