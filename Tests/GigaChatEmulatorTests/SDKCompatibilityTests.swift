@@ -12,13 +12,7 @@ struct SDKCompatibilityTests {
         .deletingLastPathComponent()
 
     @Test func officialSDKCompletesChatStreamModelsAndTokenCount() async throws {
-        let python = Self.packageRoot.appendingPathComponent(".venv/bin/python").path
-        // Fails (not skips) without the SDK: scripts/bootstrap.sh installs it.
-        try #require(
-            FileManager.default.isExecutableFile(atPath: python),
-            "no Python venv at \(python); run scripts/bootstrap.sh"
-        )
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("sdk_check.py")
+        let (python, script) = try Self.sdkCheck()
         let key = EmulatorTestSupport.key
         let configuration = GigaChatEmulatorConfiguration(authorizationKeys: [key], chunkCount: 4)
         try await EmulatorTestSupport.withEmulator(configuration) { emulator in
@@ -58,12 +52,7 @@ struct SDKCompatibilityTests {
     }
 
     @Test func officialSDKUnderstandsErrorAnswersAndRetries() async throws {
-        let python = Self.packageRoot.appendingPathComponent(".venv/bin/python").path
-        try #require(
-            FileManager.default.isExecutableFile(atPath: python),
-            "no Python venv at \(python); run scripts/bootstrap.sh"
-        )
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("sdk_check.py")
+        let (python, script) = try Self.sdkCheck()
         let configuration = GigaChatEmulatorConfiguration(faults: .init(retryAfter: 1, failFirst: [429, 503]))
         try await EmulatorTestSupport.withEmulator(configuration) { emulator in
             let prompt = "retry, please"
@@ -93,6 +82,17 @@ struct SDKCompatibilityTests {
             #expect(counters.invalidRequests == 2)
             #expect(counters.completedChats == 1)
         }
+    }
+
+    /// The venv's Python and `sdk_check.py`. Fails (not skips) without the SDK: scripts/bootstrap.sh installs it.
+    static func sdkCheck() throws -> (python: String, script: URL) {
+        let python = Self.packageRoot.appendingPathComponent(".venv/bin/python").path
+        try #require(
+            FileManager.default.isExecutableFile(atPath: python),
+            "no Python venv at \(python); run scripts/bootstrap.sh"
+        )
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("sdk_check.py")
+        return (python, script)
     }
 
     /// Runs a process and returns its exit status and combined output.

@@ -21,7 +21,7 @@ import Testing
         let group = "g-\(topic)"
         let partition = KafkaTopicPartition(topic: topic, partition: 0)
 
-        let first = try KafkaConsumer(configuration: cluster.consumerConfiguration(group: group), logger: testLogger)
+        let first = try cluster.consumer(group: group)
         try first.subscribe(topics: [topic])
         let read1 = try await read(5, from: first)
         #expect(read1.map(\.offset) == [0, 1, 2, 3, 4])
@@ -34,7 +34,7 @@ import Testing
         #expect(try await first.committed([partition], timeout: .seconds(10)) == [partition: 5])
         try await first.close()
 
-        let second = try KafkaConsumer(configuration: cluster.consumerConfiguration(group: group), logger: testLogger)
+        let second = try cluster.consumer(group: group)
         try second.subscribe(topics: [topic])
         let read2 = try await read(5, from: second)
         #expect(read2.map(\.offset) == [5, 6, 7, 8, 9])
@@ -47,12 +47,12 @@ import Testing
         let topic = try await cluster.createTopic(partitions: 1)
         try await produce(3, to: topic, in: cluster)
         let group = "g-\(topic)"
-        let first = try KafkaConsumer(configuration: cluster.consumerConfiguration(group: group), logger: testLogger)
+        let first = try cluster.consumer(group: group)
         try first.subscribe(topics: [topic])
         #expect(try await read(3, from: first).map(\.offset) == [0, 1, 2])
         try await first.close()  // nothing committed: auto commit is off
 
-        let second = try KafkaConsumer(configuration: cluster.consumerConfiguration(group: group), logger: testLogger)
+        let second = try cluster.consumer(group: group)
         try second.subscribe(topics: [topic])
         #expect(try await read(3, from: second).map(\.offset) == [0, 1, 2])
         try await second.close()
@@ -63,10 +63,7 @@ import Testing
         let topic = try await cluster.createTopic(partitions: 1)
         try await produce(3, to: topic, in: cluster)
         let partition = KafkaTopicPartition(topic: topic, partition: 0)
-        let consumer = try KafkaConsumer(
-            configuration: cluster.consumerConfiguration(group: "g-\(topic)"),
-            logger: testLogger
-        )
+        let consumer = try cluster.consumer(group: "g-\(topic)")
         try consumer.pause([partition])  // before assignment: applied when assigned
         try consumer.subscribe(topics: [topic])
         let assigned = try await firstEvent(of: consumer) { !($0.assignedPartitions ?? []).isEmpty }
@@ -85,10 +82,7 @@ import Testing
         let topic = try await cluster.createTopic(partitions: 1)
         try await produce(3, to: topic, in: cluster)
         let partition = KafkaTopicPartition(topic: topic, partition: 0)
-        let consumer = try KafkaConsumer(
-            configuration: cluster.consumerConfiguration(group: "g-\(topic)"),
-            logger: testLogger
-        )
+        let consumer = try cluster.consumer(group: "g-\(topic)")
         try consumer.subscribe(topics: [topic])
         #expect(try await read(3, from: consumer).map(\.offset) == [0, 1, 2])
         try consumer.pause([partition])
@@ -103,10 +97,7 @@ import Testing
         // librdkafka can resume a partition on its own after a quick revoke and re-assign; the poll thread then
         // holds such messages back. Feed the consumer's buffer directly to see that path.
         let cluster = try TestCluster()
-        let consumer = try KafkaConsumer(
-            configuration: cluster.consumerConfiguration(group: "g-held"),
-            logger: testLogger
-        )
+        let consumer = try cluster.consumer(group: "g-held")
         let paused = KafkaTopicPartition(topic: "t", partition: 0)
         try consumer.pause([paused])
         let client = try #require(consumer.shared.client)
@@ -223,10 +214,7 @@ import Testing
     @Test func closeEndsMessagesForAWaitingIterator() async throws {
         let cluster = try TestCluster()
         let topic = try await cluster.createTopic(partitions: 1)
-        let consumer = try KafkaConsumer(
-            configuration: cluster.consumerConfiguration(group: "g-\(topic)"),
-            logger: testLogger
-        )
+        let consumer = try cluster.consumer(group: "g-\(topic)")
         try consumer.subscribe(topics: [topic])
         let waiting = Task {
             var count = 0

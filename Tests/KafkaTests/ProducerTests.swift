@@ -24,10 +24,7 @@ import Testing
         #expect(second == KafkaRecordMetadata(topic: topic, partition: 0, offset: 1))
         await producer.close(timeout: .seconds(5))
 
-        let consumer = try KafkaConsumer(
-            configuration: cluster.consumerConfiguration(group: "g-\(topic)"),
-            logger: testLogger
-        )
+        let consumer = try cluster.consumer(group: "g-\(topic)")
         try consumer.subscribe(topics: [topic])
         let messages = try await read(2, from: consumer)
         #expect(messages[0].topic == topic)

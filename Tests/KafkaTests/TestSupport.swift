@@ -64,6 +64,11 @@ struct TestCluster {
         configuration.sessionTimeout = .seconds(6)
         return configuration
     }
+
+    /// A consumer of this cluster in `group` (not yet subscribed).
+    func consumer(group: String) throws -> KafkaConsumer {
+        try KafkaConsumer(configuration: self.consumerConfiguration(group: group), logger: testLogger)
+    }
 }
 
 /// Reads `count` messages, failing the test (not hanging) if the sequence ends first.
