@@ -63,7 +63,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KafkaTests",
-            dependencies: ["Kafka", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Kafka", "CRdKafka", .product(name: "Logging", package: "swift-log")]
         ),
         // Helpers shared by the test targets (child processes without Foundation's Process).
         .target(name: "TestSupport", path: "Tests/TestSupport"),

@@ -5,12 +5,14 @@ import Logging
 /// Consumes records as a member of a consumer group.
 ///
 /// A dedicated poll thread (`rd_kafka_consumer_poll`, never the cooperative pool) feeds ``messages`` in batches
-/// through a bounded buffer and keeps polling while the application is busy: when the buffer is full every
-/// assigned partition is paused, and resumed once an iterator drains it, so heartbeats and rebalances are
-/// always served. Offsets are committed only by ``commit(_:)`` / ``commitAsync(_:)``
-/// (`enable.auto.commit=false`, `enable.auto.offset.store=false`). Rebalances are applied by the poll thread
-/// for eager (`rd_kafka_assign`) and cooperative (`rd_kafka_incremental_assign`) protocols and reported on
-/// ``events``.
+/// through a buffer bounded in messages and bytes and keeps polling while the application is busy: when the
+/// buffer is full every assigned partition is paused, and resumed once an iterator drains it, so heartbeats and
+/// rebalances are always served. Offsets move only when the application says so: ``commit(_:)`` /
+/// ``commitAsync(_:)``, or ``storeOffsets(_:)`` with ``KafkaOffsetCommit/storedOffsets(interval:)``, where
+/// librdkafka commits what was stored periodically, on revocation and on close. Rebalances are applied by the
+/// poll thread for eager (`rd_kafka_assign`) and cooperative (`rd_kafka_incremental_assign`) protocols, reported
+/// on ``events``, and revocations are first handed to the revocation handler, synchronously, while the
+/// partitions are still assigned.
 ///
 /// - Important: Call ``close()`` when done: it leaves the group and ends both sequences. Dropping the consumer
 ///   without closing does the same in the background.
@@ -24,10 +26,25 @@ public final class KafkaConsumer: Sendable {
     /// - Parameters:
     ///   - configuration: The settings; unknown or invalid properties are rejected here.
     ///   - logger: Receives librdkafka's logs (secret values scrubbed).
+    ///   - revocationHandler: Called on the poll thread, synchronously, when partitions are revoked (by a
+    ///     rebalance, or by ``close()``), before they are given up: while it runs they are still assigned, so it
+    ///     can finish their work and ``storeOffsets(_:)`` or ``commitAsync(_:)`` them; once it returns their
+    ///     buffered messages are dropped, and with ``KafkaOffsetCommit/storedOffsets(interval:)`` librdkafka
+    ///     commits the stored offsets. Heartbeats go on while it runs, but the group's rebalance waits for it
+    ///     (up to `max.poll.interval.ms`), so keep it bounded. It must not call ``close()``.
     /// - Throws: ``KafkaError`` `.config` naming a rejected property, `.libraryVersion` or `.clientCreation`.
-    public init(configuration: KafkaConsumerConfiguration, logger: Logger) throws(KafkaError) {
+    public init(
+        configuration: KafkaConsumerConfiguration,
+        logger: Logger,
+        revocationHandler: (@Sendable (KafkaConsumerRevocation) -> Void)? = nil
+    ) throws(KafkaError) {
         let properties = configuration.rdKafkaProperties
-        let shared = RDKafkaConsumerShared(capacity: configuration.messageBufferCapacity, logger: logger)
+        let shared = RDKafkaConsumerShared(
+            capacity: configuration.messageBufferCapacity,
+            byteCapacity: configuration.messageBufferBytes,
+            logger: logger,
+            revocationHandler: revocationHandler
+        )
         // The context (owned by the client, which `shared` holds until close) refers back weakly.
         let context = RDKafkaClientContext(
             logger: logger,
@@ -46,7 +63,10 @@ public final class KafkaConsumer: Sendable {
         }
         // Errors and other events of the main queue are served by the consumer poll as well.
         rd_kafka_poll_set_consumer(client.handle)
-        shared.attach(client)
+        guard let wakeQueue = RDKafkaQueue(consumerOf: client) else {
+            throw KafkaError(code: .clientCreation, message: "librdkafka gave the consumer no queue")
+        }
+        shared.attach(client, wakeQueue: wakeQueue)
         self.shared = shared
         self.logger = logger
         self.blockingQueue = DispatchQueue(label: "kafka.consumer.blocking")
@@ -119,6 +139,29 @@ public final class KafkaConsumer: Sendable {
         }
     }
 
+    /// Stores offsets for librdkafka to commit (`rd_kafka_offsets_store`): with
+    /// ``KafkaOffsetCommit/storedOffsets(interval:)`` they are committed every interval, on revocation and on
+    /// close. Local and cheap (no request); callable from any thread, including delivery-report callbacks.
+    ///
+    /// - Parameter offsets: Per partition, the next offset to read: the last processed offset + 1.
+    /// - Throws: ``KafkaError`` `.commit` when a partition is not assigned to this consumer (any more), or
+    ///   librdkafka refuses the offsets; `.closed` after ``close()``.
+    public func storeOffsets(_ offsets: [KafkaTopicPartition: Int64]) throws(KafkaError) {
+        guard !offsets.isEmpty else { return }
+        let client = try shared.clientForCommitting(offsets.keys)
+        let failure: KafkaError? = RDKafkaTopicPartitionList(offsets: offsets).withPointer { list in
+            let result = rd_kafka_offsets_store(client.handle, list)
+            if result != RD_KAFKA_RESP_ERR_NO_ERROR {
+                return KafkaError.rdKafka(result, fallback: .commit, context: "Storing offsets failed")
+            }
+            if let (partition, err) = RDKafkaTopicPartitionList.firstError(list) {
+                return KafkaError.rdKafka(err, fallback: .commit, context: "Storing the offset of \(partition) failed")
+            }
+            return nil
+        }
+        if let failure { throw failure }
+    }
+
     /// Reads the group's committed offsets (`rd_kafka_committed`, run off the cooperative pool).
     /// - Parameters:
     ///   - partitions: The partitions to ask about.
@@ -155,10 +198,13 @@ public final class KafkaConsumer: Sendable {
         return try result.get()
     }
 
-    /// Stops fetching these partitions until ``resume(_:)``; the group membership is unaffected.
+    /// Stops fetching these partitions until ``resume(_:)`` or their revocation; the group membership is
+    /// unaffected.
     ///
-    /// Partitions not assigned yet are paused when they are assigned. Messages already buffered are still
-    /// delivered.
+    /// Returns at once: the poll thread applies the pause (librdkafka's call waits for broker threads). Messages
+    /// already buffered are still delivered; none fetched later are handed out until ``resume(_:)``. Partitions not
+    /// assigned yet are paused when they are assigned; a revoked partition is no longer paused (when it is
+    /// assigned again it is fetched, as in Kafka's Java client).
     /// - Throws: ``KafkaError`` `.partitionState` or `.closed`.
     public func pause(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {
         try shared.pause(partitions)

@@ -38,4 +38,11 @@ public struct KafkaConsumerMessage: Sendable {
 
     /// The message's topic and partition.
     public var topicPartition: KafkaTopicPartition { KafkaTopicPartition(topic: topic, partition: partition) }
+
+    /// Bytes of key, value and headers plus a fixed overhead: what the consumer buffer's byte bound counts.
+    var approximateSize: Int {
+        var size = (key?.count ?? 0) + (value?.count ?? 0) + 64
+        for header in headers { size += header.key.utf8.count + (header.value?.count ?? 0) }
+        return size
+    }
 }

@@ -13,7 +13,7 @@ import Synchronization
 ///   and destroys the client. Dropping the producer without closing purges queued records at once (their
 ///   reports fail with code `.closed`).
 public final class KafkaProducer: Sendable {
-    private let shared: RDKafkaProducerShared
+    let shared: RDKafkaProducerShared
     private let logger: Logger
     /// Runs `rd_kafka_flush` for ``flush(timeout:)``.
     private let blockingQueue: DispatchQueue
@@ -22,15 +22,29 @@ public final class KafkaProducer: Sendable {
     /// - Parameters:
     ///   - configuration: The settings; unknown or invalid properties are rejected here.
     ///   - logger: Receives librdkafka's logs (secret values scrubbed).
+    ///   - onFatalError: Called once, on a librdkafka thread, when the producer hits a fatal error (for example an
+    ///     idempotence sequence it cannot recover): from then on every record fails with that error, so an
+    ///     application that must not lose records should stop. Also readable as ``fatalError``.
     /// - Throws: ``KafkaError`` `.config` naming a rejected property, `.libraryVersion` or `.clientCreation`.
-    public init(configuration: KafkaProducerConfiguration, logger: Logger) throws(KafkaError) {
+    public init(
+        configuration: KafkaProducerConfiguration,
+        logger: Logger,
+        onFatalError: (@Sendable (KafkaError) -> Void)? = nil
+    ) throws(KafkaError) {
         let properties = configuration.rdKafkaProperties
-        let context = RDKafkaClientContext(logger: logger, secrets: RDKafkaConfig.secretValues(properties))
+        let fatal = RDKafkaFatalErrorLatch(handler: onFatalError)
+        let context = RDKafkaClientContext(
+            logger: logger,
+            secrets: RDKafkaConfig.secretValues(properties),
+            onError: { error in
+                if error.isFatal { fatal.record(error) }
+            }
+        )
         let client = try RDKafkaClient(type: RD_KAFKA_PRODUCER, properties: properties, context: context) { conf in
             rd_kafka_conf_set_dr_msg_cb(conf, RDKafkaDeliveryReport.callback)
         }
         self.logger = logger
-        self.shared = RDKafkaProducerShared(client: client)
+        self.shared = RDKafkaProducerShared(client: client, fatal: fatal)
         self.blockingQueue = DispatchQueue(label: "kafka.producer.flush")
         let reference = Unmanaged.passRetained(client)
         let shared = self.shared
@@ -94,6 +108,10 @@ public final class KafkaProducer: Sendable {
         let report = RDKafkaDeliveryReport(topic: record.topic, receiver: .callback(onDelivery))
         try shared.produce(record, report: report)
     }
+
+    /// The fatal error the producer hit, if any: once set, every record fails with it and the producer must be
+    /// closed (see `onFatalError` in ``init(configuration:logger:onFatalError:)``).
+    public var fatalError: KafkaError? { shared.fatal.error }
 
     /// Waits until every record handed over so far was acknowledged or failed (`rd_kafka_flush`).
     /// - Parameter timeout: The longest wait.

@@ -1,5 +1,6 @@
 import Foundation
 import Kafka
+import Synchronization
 import Testing
 
 @Suite("Consumer offsets and flow control against Tansu", .timeLimit(.minutes(1)))
@@ -43,6 +44,50 @@ struct ConsumerOffsetTests {
             #expect(Set(positions) == expected, "only the records after the committed offsets")
             #expect(positions.count == expected.count, "each exactly once")
             #expect(positions.allSatisfy { $0.offset >= 20 })
+        }
+    }
+
+    @Test(arguments: [KafkaPartitionAssignment.range, .cooperativeSticky])
+    func offsetsStoredByTheRevocationHandlerAreCommittedBeforeTheNextOwnerReads(
+        assignment: KafkaPartitionAssignment
+    ) async throws {
+        try await withTansuBroker { broker in
+            let topic = TestKafka.topicName("revoke-commit")
+            let group = TestKafka.groupName("revoke-commit")
+            try await TestKafka.createTopic(topic, partitions: 2, on: broker)
+            let producer = try TestKafka.producer(broker)
+            // 10 records per partition: ids 0..<20, id % 2 is the partition.
+            _ = try await TestKafka.produce(ids: 0..<20, to: topic, with: producer) { Int32($0 % 2) }
+
+            let box = StoredConsumer()
+            let handled = Mutex<[(KafkaConsumerRevocation, Bool)]>([])
+            let first = try TestKafka.consumer(broker, group: group, assignment: assignment) {
+                // Only the revocation commits within this test: the periodic commit is far away.
+                $0.offsetCommit = .storedOffsets(interval: .seconds(600))
+            } revocationHandler: { revocation in
+                // "Processed" 7 records of each partition given up: the next owner starts at offset 7.
+                let offsets = Dictionary(uniqueKeysWithValues: revocation.partitions.map { ($0, Int64(7)) })
+                let stored = (try? box.consumer?.storeOffsets(offsets)) != nil
+                handled.withLock { $0.append((revocation, stored)) }
+            }
+            box.consumer = first
+            try first.subscribe(topics: [topic])
+            let firstRecorder = ConsumerRecorder(first, name: "first")
+            #expect(try await firstRecorder.waitForMessages(20, timeout: .seconds(30)))
+
+            let second = try TestKafka.consumer(broker, group: group, assignment: assignment)
+            try second.subscribe(topics: [topic])
+            let secondRecorder = ConsumerRecorder(second, name: "second")
+            let got = try await secondRecorder.wait(timeout: .seconds(30)) { $0.deliveries.count >= 3 }
+            #expect(got, "the second member read \(secondRecorder.messages.count) records")
+            let revocations = handled.withLock { $0 }
+            #expect(!revocations.isEmpty && revocations.allSatisfy { $0.1 }, "stored inside the handler")
+            #expect(revocations.allSatisfy { !$0.0.isLost })
+            let fromSecond = secondRecorder.messages
+            #expect(fromSecond.allSatisfy { $0.offset >= 7 }, "offsets \(fromSecond.map(\.offset))")
+            try await second.close()
+            try await first.close()
+            await producer.close(timeout: .seconds(5))
         }
     }
 
@@ -96,4 +141,13 @@ struct Position: Hashable, Sendable, CustomStringConvertible {
     }
 
     var description: String { "\(partition.partition)/\(offset)" }
+}
+
+/// Lets a revocation handler reach the consumer it was given to (the handler is made before the consumer).
+final class StoredConsumer: Sendable {
+    private let stored = Mutex<KafkaConsumer?>(nil)
+    var consumer: KafkaConsumer? {
+        get { stored.withLock { $0 } }
+        set { stored.withLock { $0 = newValue } }
+    }
 }

@@ -41,7 +41,8 @@ enum TestKafka {
         _ broker: TansuBroker,
         group: String,
         assignment: KafkaPartitionAssignment = .range,
-        configure: (inout KafkaConsumerConfiguration) -> Void = { _ in }
+        configure: (inout KafkaConsumerConfiguration) -> Void = { _ in },
+        revocationHandler: (@Sendable (KafkaConsumerRevocation) -> Void)? = nil
     ) throws -> KafkaConsumer {
         var configuration = KafkaConsumerConfiguration(bootstrapServers: [broker.bootstrap], groupID: group)
         // Tansu answers JoinGroup after about half of session.timeout.ms (45 s by default).
@@ -51,7 +52,7 @@ enum TestKafka {
             configuration.properties["debug"] = debug
         }
         configure(&configuration)
-        return try KafkaConsumer(configuration: configuration, logger: logger)
+        return try KafkaConsumer(configuration: configuration, logger: logger, revocationHandler: revocationHandler)
     }
 
     /// Produces records whose values are `id-<n>` for `ids`, to `partition(n)` (or the key partitioner when it

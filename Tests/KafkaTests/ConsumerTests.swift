@@ -4,11 +4,16 @@ import Testing
 @testable import Kafka
 
 @Suite(.timeLimit(.minutes(1))) struct ConsumerTests {
-    private func produce(_ count: Int, to topic: String, in cluster: TestCluster) async throws {
+    private func produce(
+        _ count: Int,
+        to topic: String,
+        partition: Int32 = 0,
+        in cluster: TestCluster
+    ) async throws {
         let producer = try cluster.producer()
         for index in 0..<count {
-            try producer.enqueue(KafkaProducerRecord(topic: topic, partition: 0, value: Array("m\(index)".utf8))) { _ in
-            }
+            let record = KafkaProducerRecord(topic: topic, partition: partition, value: Array("m\(index)".utf8))
+            try producer.enqueue(record) { _ in }
         }
         try await producer.flush(timeout: .seconds(20))
         await producer.close(timeout: .seconds(5))
@@ -71,7 +76,7 @@ import Testing
         #expect(try consumer.assignment == [partition])
 
         // While paused, nothing arrives within a generous window (the mock broker answers in milliseconds).
-        #expect(await nextMessage(of: consumer, within: .seconds(2)) == nil)
+        #expect(try await nextMessage(of: consumer, within: .seconds(2)) == nil)
         try consumer.resume([partition])
         #expect(try await read(3, from: consumer).map(\.offset) == [0, 1, 2])
         try await consumer.close()
@@ -87,35 +92,144 @@ import Testing
         #expect(try await read(3, from: consumer).map(\.offset) == [0, 1, 2])
         try consumer.pause([partition])
         try await produce(3, to: topic, in: cluster)
-        #expect(await nextMessage(of: consumer, within: .seconds(2)) == nil)
+        #expect(try await nextMessage(of: consumer, within: .seconds(2)) == nil)
         try consumer.resume([partition])
         #expect(try await read(3, from: consumer).map(\.offset) == [3, 4, 5])
         try await consumer.close()
     }
 
     @Test func messagesOfAPausedPartitionThatArriveAnywayWaitForResume() async throws {
-        // librdkafka can resume a partition on its own after a quick revoke and re-assign; the poll thread then
-        // holds such messages back. Feed the consumer's buffer directly to see that path.
+        // The poll thread applies a pause on its next turn; messages it polled before that are held back. Feed the
+        // consumer's buffer directly to see that path.
         let cluster = try TestCluster()
         let consumer = try cluster.consumer(group: "g-held")
         let paused = KafkaTopicPartition(topic: "t", partition: 0)
+        let other = KafkaTopicPartition(topic: "t", partition: 1)
+        consumer.shared.noteAssigned([paused, other], replacing: true)
         try consumer.pause([paused])
-        let client = try #require(consumer.shared.client)
-        consumer.shared.deliver(
-            [
-                KafkaConsumerMessage(topic: "t", partition: 0, offset: 10),
-                KafkaConsumerMessage(topic: "t", partition: 1, offset: 20),
-                KafkaConsumerMessage(topic: "t", partition: 0, offset: 11),
-            ],
-            handle: client.handle
-        )
+        consumer.shared.deliver([
+            KafkaConsumerMessage(topic: "t", partition: 0, offset: 10),
+            KafkaConsumerMessage(topic: "t", partition: 1, offset: 20),
+            KafkaConsumerMessage(topic: "t", partition: 0, offset: 11),
+        ])
         var iterator = consumer.messages.makeAsyncIterator()
         let first = try await iterator.next()
-        #expect(first?.topicPartition == KafkaTopicPartition(topic: "t", partition: 1))
-        #expect(await nextMessage(of: consumer, within: .milliseconds(300)) == nil)
+        #expect(first?.topicPartition == other)
+        #expect(try await nextMessage(of: consumer, within: .milliseconds(300)) == nil)
         try consumer.resume([paused])
         #expect(try await iterator.next()?.offset == 10)
         #expect(try await iterator.next()?.offset == 11)
+        try await consumer.close()
+    }
+
+    @Test func messagesGatheredBeforeARevocationNeverReachTheApplication() async throws {
+        // The poll thread gathers a batch over several polls; a rebalance served by one of them revokes
+        // partitions whose messages are already in the batch. They must not be handed out: the next owner reads
+        // them again, and this member can no longer commit them.
+        let shared = RDKafkaConsumerShared(capacity: 100, byteCapacity: 1 << 20, logger: testLogger)
+        let kept = KafkaTopicPartition(topic: "t", partition: 1)
+        let revoked = KafkaTopicPartition(topic: "t", partition: 0)
+        shared.noteAssigned([revoked, kept], replacing: true)
+        shared.pollThread.gather(KafkaConsumerMessage(topic: "t", partition: 0, offset: 5))
+        shared.pollThread.gather(KafkaConsumerMessage(topic: "t", partition: 1, offset: 7))
+        shared.revoke([revoked], lost: false)
+        let batch = shared.pollThread.takeGathered()
+        #expect(batch.map(\.topicPartition) == [kept])
+        // A message of the revoked partition that reaches the buffer anyway is dropped too.
+        shared.deliver(batch + [KafkaConsumerMessage(topic: "t", partition: 0, offset: 6)])
+        #expect(shared.buffered.messages == 1)
+        #expect(try await shared.next()?.offset == 7)
+    }
+
+    @Test func revocationHandlerRunsWhilePartitionsAreAssignedAndItsStoredOffsetsAreCommitted() async throws {
+        let cluster = try TestCluster()
+        let topic = try await cluster.createTopic(partitions: 2)
+        for partition in 0..<2 { try await produce(10, to: topic, partition: Int32(partition), in: cluster) }
+        let group = "g-\(topic)"
+        var configuration = cluster.consumerConfiguration(group: group)
+        // Only the revocation commits within this test: the periodic commit is far away. Cooperative: the mock
+        // broker refuses commits while an eager rebalance is under way (Kafka and Tansu are tested end to end).
+        configuration.offsetCommit = .storedOffsets(interval: .seconds(600))
+        configuration.partitionAssignment = .cooperativeSticky
+
+        let firstBox = ConsumerBox()
+        let revocations = RevocationLog()
+        let first = try KafkaConsumer(configuration: configuration, logger: testLogger) { revocation in
+            // Still assigned here: storing must succeed.
+            let offsets = Dictionary(uniqueKeysWithValues: revocation.partitions.map { ($0, Int64(7)) })
+            do {
+                try firstBox.consumer?.storeOffsets(offsets)
+                revocations.record(revocation.partitions, stored: true)
+            } catch {
+                revocations.record(revocation.partitions, stored: false)
+            }
+        }
+        firstBox.consumer = first
+        try first.subscribe(topics: [topic])
+        _ = try await read(20, from: first)
+
+        // A second member joins: the first gives up one partition through the handler.
+        let second = try KafkaConsumer(configuration: configuration, logger: testLogger)
+        try second.subscribe(topics: [topic])
+        let fromSecond = try await read(3, from: second)
+        #expect(fromSecond.allSatisfy { $0.offset >= 7 }, "the second member starts at the stored offset 7")
+        #expect(fromSecond.first?.offset == 7)
+        let seen = revocations.entries
+        #expect(!seen.isEmpty && seen.allSatisfy(\.stored), "storeOffsets inside the handler: \(seen)")
+        try await second.close()
+        try await first.close()
+        // After the revocation, storing for a partition this member no longer owns is refused.
+        #expect(throws: KafkaError.self) { try first.storeOffsets([KafkaTopicPartition(topic: topic, partition: 0): 9]) }
+    }
+
+    @Test func applicationPausesEndWithTheRevocation() async throws {
+        let cluster = try TestCluster()
+        let topic = try await cluster.createTopic(partitions: 2)
+        let group = "g-\(topic)"
+        let all = (0..<2).map { KafkaTopicPartition(topic: topic, partition: $0) }
+        let first = try cluster.consumer(group: group)
+        try first.subscribe(topics: [topic])
+        _ = try await firstEvent(of: first) { ($0.assignedPartitions ?? []).count == 2 }
+        try first.pause(all)
+
+        // A second member joins: the first member's partitions are revoked and one comes back to it.
+        let second = try cluster.consumer(group: group)
+        try second.subscribe(topics: [topic])
+        _ = try await firstEvent(of: first) { $0.assignedPartitions?.count == 1 }
+        let kept = try #require(try first.assignment.first)
+        try await produce(3, to: topic, partition: kept.partition, in: cluster)
+        // The pause ended with the revocation: the re-assigned partition is fetched again.
+        #expect(try await read(3, from: first).allSatisfy { $0.topicPartition == kept })
+        try await second.close()
+        try await first.close()
+    }
+
+    @Test func bufferIsBoundedInBytesAndDrainsWithoutLoss() async throws {
+        let cluster = try TestCluster()
+        let topic = try await cluster.createTopic(partitions: 1)
+        let producer = try cluster.producer()
+        let value = [UInt8](repeating: 0x61, count: 8 * 1024)
+        for _ in 0..<200 {
+            try producer.enqueue(KafkaProducerRecord(topic: topic, partition: 0, value: value)) { _ in }
+        }
+        try await producer.flush(timeout: .seconds(20))
+        await producer.close(timeout: .seconds(5))
+
+        var configuration = cluster.consumerConfiguration(group: "g-\(topic)")
+        configuration.messageBufferBytes = 64 * 1024
+        let consumer = try KafkaConsumer(configuration: configuration, logger: testLogger)
+        try consumer.subscribe(topics: [topic])
+        _ = try await firstEvent(of: consumer) { !($0.assignedPartitions ?? []).isEmpty }
+        // Let the poll thread fill the buffer while nobody reads.
+        var largest = 0
+        for _ in 0..<30 {
+            try await Task.sleep(for: .milliseconds(100))
+            largest = max(largest, consumer.shared.buffered.bytes)
+        }
+        let oneMessage = value.count + 64
+        #expect(largest > 0)
+        #expect(largest <= 64 * 1024 + 2 * oneMessage, "buffered \(largest) bytes")
+        #expect(try await read(200, from: consumer).map(\.offset) == Array(0..<200))
         try await consumer.close()
     }
 

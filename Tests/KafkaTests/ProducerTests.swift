@@ -138,6 +138,33 @@ import Testing
         #expect(results.allSatisfy { if case .failure(let error) = $0 { error.code == .closed } else { false } })
     }
 
+    @Test func fatalErrorIsReportedOnceAndFailsLaterRecords() async throws {
+        let cluster = try TestCluster()
+        let topic = try await cluster.createTopic(partitions: 1)
+        let reported = Mutex<[KafkaError]>([])
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(bootstrapServers: cluster.bootstrap),
+            logger: testLogger,
+            onFatalError: { error in reported.withLock { $0.append(error) } }
+        )
+        _ = try await producer.send(KafkaProducerRecord(topic: topic, value: [1]))
+        #expect(producer.fatalError == nil)
+        // librdkafka's test hook raises the fatal error an idempotent producer gets for a broken sequence.
+        let client = try #require(producer.shared.client)
+        _ = rd_kafka_test_fatal_error(client.handle, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, "test")
+        for _ in 0..<50 where reported.withLock({ $0.isEmpty }) {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(reported.withLock { $0.count } == 1)
+        #expect(producer.fatalError?.isFatal == true)
+        let error = await #expect(throws: KafkaError.self) {
+            _ = try await producer.send(KafkaProducerRecord(topic: topic, value: [2]))
+        }
+        #expect(error?.isFatal == true)
+        #expect(error?.code == .fatal)
+        await producer.close(timeout: .seconds(5))
+    }
+
     @Test func droppingAnUnclosedProducerStillReportsEveryRecord() async throws {
         let reports = Mutex<[KafkaError.Code]>([])
         do {

@@ -104,18 +104,44 @@ extension KafkaConsumerEvent {
 }
 
 /// The next message if one arrives within `window`, else `nil` (then the wait is cancelled).
-func nextMessage(of consumer: KafkaConsumer, within window: Duration) async -> KafkaConsumerMessage? {
-    await withTaskGroup(of: KafkaConsumerMessage?.self) { group in
+///
+/// An error of the consumer is thrown, not taken for silence: "nothing arrives" checks must fail when the
+/// consumer failed.
+func nextMessage(of consumer: KafkaConsumer, within window: Duration) async throws -> KafkaConsumerMessage? {
+    try await withThrowingTaskGroup(of: KafkaConsumerMessage?.self) { group in
         group.addTask {
             var iterator = consumer.messages.makeAsyncIterator()
-            return try? await iterator.next()
+            return try await iterator.next()
         }
         group.addTask {
             try? await Task.sleep(for: window)
             return nil
         }
-        let first = await group.next() ?? nil
-        group.cancelAll()
-        return first
+        defer { group.cancelAll() }
+        return try await group.next() ?? nil
+    }
+}
+
+/// Lets a revocation handler reach the consumer it was given to (the handler is made before the consumer).
+final class ConsumerBox: Sendable {
+    private let stored = Mutex<KafkaConsumer?>(nil)
+    var consumer: KafkaConsumer? {
+        get { stored.withLock { $0 } }
+        set { stored.withLock { $0 = newValue } }
+    }
+}
+
+/// What a revocation handler saw: the partitions, and whether storing their offsets succeeded.
+final class RevocationLog: Sendable {
+    struct Entry: Sendable {
+        var partitions: [KafkaTopicPartition]
+        var stored: Bool
+    }
+
+    private let stored = Mutex<[Entry]>([])
+    var entries: [Entry] { stored.withLock { $0 } }
+
+    func record(_ partitions: [KafkaTopicPartition], stored success: Bool) {
+        stored.withLock { $0.append(Entry(partitions: partitions, stored: success)) }
     }
 }

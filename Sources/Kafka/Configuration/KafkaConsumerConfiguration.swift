@@ -1,9 +1,9 @@
 /// Settings of a ``KafkaConsumer``.
 ///
 /// Typed fields cover the common settings; `properties` passes any librdkafka property through and is applied
-/// after them. `enable.auto.commit=false` and `enable.auto.offset.store=false` are always set, after
-/// `properties`: offsets move only when ``KafkaConsumer/commit(_:)`` is called. The description and mirror
-/// redact secret property values.
+/// after them. `enable.auto.offset.store=false` and `enable.auto.commit` (from ``offsetCommit``) are always set,
+/// after `properties`: offsets move only when the application commits or stores them. The description and
+/// mirror redact secret property values.
 public struct KafkaConsumerConfiguration: Sendable {
     /// Brokers to bootstrap from, as `host:port` (`bootstrap.servers`).
     public var bootstrapServers: [String]
@@ -22,8 +22,14 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// The assignment strategy. Default: `.range` (librdkafka's default is `range,roundrobin`).
     public var partitionAssignment: KafkaPartitionAssignment
     /// How many fetched messages may wait for the application before all assigned partitions are paused
-    /// (back-pressure); they resume when it has drained to half. Default: 10000.
+    /// (back-pressure); they resume when both bounds have drained to half. Default: 10000.
     public var messageBufferCapacity: Int
+    /// How many bytes of fetched messages (keys, values, headers) may wait for the application before all
+    /// assigned partitions are paused. librdkafka's own pre-fetch queue (`queued.max.messages.kbytes`) comes on
+    /// top. Default: 64 MiB.
+    public var messageBufferBytes: Int
+    /// How offsets are committed. Default: ``KafkaOffsetCommit/explicit``.
+    public var offsetCommit: KafkaOffsetCommit
     /// Raw librdkafka properties, applied after the typed fields.
     public var properties: [String: String]
 
@@ -40,6 +46,8 @@ public struct KafkaConsumerConfiguration: Sendable {
         self.maxPollInterval = nil
         self.partitionAssignment = .range
         self.messageBufferCapacity = 10_000
+        self.messageBufferBytes = 64 << 20
+        self.offsetCommit = .explicit
         self.properties = [:]
     }
 
@@ -57,8 +65,14 @@ public struct KafkaConsumerConfiguration: Sendable {
         }
         result.append(("partition.assignment.strategy", partitionAssignment.rdKafkaValue))
         result.append(contentsOf: properties.sorted { $0.key < $1.key })
-        // Offsets move only when the application commits them (DESIGN.md "Delivery guarantees").
-        result.append(("enable.auto.commit", "false"))
+        // Offsets move only when the application commits or stores them (DESIGN.md "Delivery guarantees").
+        switch offsetCommit {
+        case .explicit:
+            result.append(("enable.auto.commit", "false"))
+        case .storedOffsets(let interval):
+            result.append(("enable.auto.commit", "true"))
+            result.append(("auto.commit.interval.ms", RDKafkaConfig.milliseconds(interval)))
+        }
         result.append(("enable.auto.offset.store", "false"))
         return result
     }

@@ -2,22 +2,22 @@ import CRdKafka
 import Logging
 import Synchronization
 
-/// State shared by a ``KafkaConsumer``, its message iterators and its poll thread, plus the poll loop itself.
+/// State shared by a ``KafkaConsumer``, its message iterators and its poll thread.
 ///
-/// Everything mutable is in one `Mutex`. librdkafka calls that only enqueue work (`rd_kafka_pause_partitions`,
-/// `rd_kafka_resume_partitions`) are made while holding it, so pause/resume decisions reach librdkafka in the
-/// order they were taken; nothing librdkafka calls back into takes this lock except on the poll thread, which
-/// never holds it while inside librdkafka's poll.
+/// Everything the application side touches is in one `Mutex`, and no librdkafka call that can wait is made
+/// while holding it: the application only records what it wants (pause, resume) and wakes the poll thread
+/// (`rd_kafka_queue_yield`), which applies it (``RDKafkaConsumerPollThread``). `rd_kafka_pause_partitions` and
+/// `rd_kafka_resume_partitions` are synchronous in librdkafka (they wait for the partitions' broker threads), so
+/// they run on the poll thread only, never on the cooperative pool.
 ///
-/// Back-pressure: when `messageBufferCapacity` messages wait in the buffer, the poll thread pauses every
-/// assigned partition (librdkafka then stops fetching and later re-fetches from the consumed position) and
+/// Back-pressure: when `capacity` messages or `byteCapacity` bytes wait in the buffer, the poll thread pauses
+/// every assigned partition (librdkafka then stops fetching and later re-fetches from the consumed position) and
 /// keeps polling, so heartbeats, rebalances and `max.poll.interval.ms` are served while the application is
-/// busy. When an iterator drains the buffer, the partitions the application has not paused itself resume.
+/// busy. When the buffer drains to half of both bounds, the partitions the application has not paused resume.
 ///
-/// librdkafka may resume a partition on its own: when a revocation is served after a quick re-assignment it
-/// clears the pause flags of the removed partition, possibly after the new assignment paused it again. So the
-/// poll thread treats pauses as requests: messages of partitions the application paused are held back (and
-/// the pause is requested again) until ``resume(_:)``, and a full buffer re-pauses the partitions still sending.
+/// Pauses the application asked for end with the partition's revocation: a partition assigned again starts
+/// fetching (as in Kafka's Java client). librdkafka itself keeps its application-pause flag across
+/// re-assignments, so the poll thread clears it when the partition leaves the assignment.
 final class RDKafkaConsumerShared: Sendable {
     private struct Waiter {
         var id: UInt64
@@ -27,14 +27,18 @@ final class RDKafkaConsumerShared: Sendable {
     private struct State {
         /// Held until close is requested; from then on only the poll thread has the client.
         var client: RDKafkaClient?
+        /// The consumer queue, to wake the poll thread; destroyed by the poll thread before the client.
+        var wakeQueue: RDKafkaQueue?
         var buffer = RDKafkaMessageQueue()
+        var bufferedBytes = 0
         var waiters: [Waiter] = []
         var nextWaiterID: UInt64 = 0
         var finished = false
         var failure: KafkaError?
         var assignment: Set<KafkaTopicPartition> = []
         var pausedByApplication: Set<KafkaTopicPartition> = []
-        /// Messages of application-paused partitions that librdkafka delivered anyway, released on resume.
+        /// Messages of application-paused partitions that reached the poll thread before the pause was applied,
+        /// released on resume (so nothing of a partition is handed out after `pause` returned).
         var heldBack: [KafkaTopicPartition: [KafkaConsumerMessage]] = [:]
         var pausedForBackPressure = false
         var closeRequested = false
@@ -45,28 +49,48 @@ final class RDKafkaConsumerShared: Sendable {
 
     private let state = Mutex(State())
     let capacity: Int
+    let byteCapacity: Int
     let events: AsyncStream<KafkaConsumerEvent>
     private let eventSink: AsyncStream<KafkaConsumerEvent>.Continuation
+    /// Called on the poll thread before revoked partitions are given up (see ``KafkaConsumer/init``).
+    let revocationHandler: (@Sendable (KafkaConsumerRevocation) -> Void)?
+    /// What only the poll thread touches: the batch being gathered and the pauses applied in librdkafka.
+    let pollThread = RDKafkaConsumerPollThread()
 
     let logger: Logger
 
-    init(capacity: Int, logger: Logger) {
+    init(
+        capacity: Int,
+        byteCapacity: Int,
+        logger: Logger,
+        revocationHandler: (@Sendable (KafkaConsumerRevocation) -> Void)? = nil
+    ) {
         self.capacity = max(capacity, 1)
+        self.byteCapacity = max(byteCapacity, 1)
         self.logger = logger
+        self.revocationHandler = revocationHandler
         (events, eventSink) = AsyncStream.makeStream(
             of: KafkaConsumerEvent.self,
             bufferingPolicy: .bufferingNewest(1024)
         )
     }
 
-    func attach(_ client: RDKafkaClient) {
-        state.withLock { $0.client = client }
+    func attach(_ client: RDKafkaClient, wakeQueue: RDKafkaQueue) {
+        state.withLock {
+            $0.client = client
+            $0.wakeQueue = wakeQueue
+        }
     }
 
     var client: RDKafkaClient? { state.withLock { $0.client } }
 
     func emit(_ event: KafkaConsumerEvent) {
         eventSink.yield(event)
+    }
+
+    /// Makes a waiting `rd_kafka_consumer_poll` return, so the poll thread applies pause changes at once.
+    private static func wake(_ state: State) {
+        state.wakeQueue?.yield()
     }
 
     // MARK: - Messages (iterator side)
@@ -78,7 +102,7 @@ final class RDKafkaConsumerShared: Sendable {
     /// woken once per batch, not once per message.
     func next() async throws -> KafkaConsumerMessage? {
         let id: UInt64
-        switch state.withLock({ Self.take(&$0, capacity: capacity, register: true) }) {
+        switch state.withLock({ Self.take(&$0, capacity: capacity, byteCapacity: byteCapacity, register: true) }) {
         case .message(let message): return message
         case .end: return nil
         case .failure(let error): throw error
@@ -87,7 +111,7 @@ final class RDKafkaConsumerShared: Sendable {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 let immediate: Result<KafkaConsumerMessage?, any Error>? = state.withLock { state in
-                    switch Self.take(&state, capacity: capacity, register: false) {
+                    switch Self.take(&state, capacity: capacity, byteCapacity: byteCapacity, register: false) {
                     case .message(let message): return .success(message)
                     case .end: return .success(nil)
                     case .failure(let error): return .failure(error)
@@ -115,20 +139,16 @@ final class RDKafkaConsumerShared: Sendable {
         case wait(UInt64)
     }
 
-    /// Takes the first buffered message (resuming paused partitions once the buffer has drained to half its
-    /// capacity), or says why there is none.
-    private static func take(_ state: inout State, capacity: Int, register: Bool) -> Take {
+    /// Takes the first buffered message (ending back-pressure once the buffer has drained to half of both
+    /// bounds), or says why there is none.
+    private static func take(_ state: inout State, capacity: Int, byteCapacity: Int, register: Bool) -> Take {
         if let message = state.buffer.popFirst() {
-            if state.pausedForBackPressure && state.buffer.count <= capacity / 2 {
+            state.bufferedBytes -= message.approximateSize
+            if state.pausedForBackPressure && state.buffer.count <= capacity / 2
+                && state.bufferedBytes <= byteCapacity / 2
+            {
                 state.pausedForBackPressure = false
-                if let client = state.client {
-                    let resumable = state.assignment.subtracting(state.pausedByApplication)
-                    if !resumable.isEmpty {
-                        RDKafkaTopicPartitionList(resumable).withPointer {
-                            rd_kafka_resume_partitions(client.handle, $0)
-                        }
-                    }
-                }
+                wake(state)
             }
             return .message(message)
         }
@@ -141,34 +161,33 @@ final class RDKafkaConsumerShared: Sendable {
         return .wait(state.nextWaiterID)
     }
 
+    /// Messages and bytes waiting in the buffer (for tests and diagnostics).
+    var buffered: (messages: Int, bytes: Int) { state.withLock { ($0.buffer.count, $0.bufferedBytes) } }
+
     // MARK: - Poll thread side
 
-    /// Buffers a batch and wakes waiting iterators (one message each), pausing all partitions when full.
-    func deliver(_ batch: [KafkaConsumerMessage], handle: OpaquePointer) {
+    /// How many more bytes the buffer takes before back-pressure; the poll thread gathers at most this much.
+    var roomInBytes: Int { state.withLock { max(0, byteCapacity - $0.bufferedBytes) } }
+
+    /// Buffers a batch and wakes waiting iterators (one message each); starts back-pressure when full.
+    ///
+    /// Messages of partitions that are no longer assigned are dropped (the next owner reads them again from the
+    /// committed offset); those of application-paused partitions are held back until ``resume(_:)``.
+    func deliver(_ batch: [KafkaConsumerMessage]) {
         let woken = state.withLock { state -> [(Waiter, KafkaConsumerMessage)] in
             if state.finished { return [] }
-            var accepted = batch
-            if !state.pausedByApplication.isEmpty {
-                var stray: Set<KafkaTopicPartition> = []
-                accepted.removeAll { message in
-                    let partition = message.topicPartition
-                    guard state.pausedByApplication.contains(partition) else { return false }
+            for message in batch {
+                let partition = message.topicPartition
+                guard state.assignment.contains(partition) else { continue }
+                if state.pausedByApplication.contains(partition) {
                     state.heldBack[partition, default: []].append(message)
-                    stray.insert(partition)
-                    return true
+                    continue
                 }
-                if !stray.isEmpty {
-                    RDKafkaTopicPartitionList(stray).withPointer { rd_kafka_pause_partitions(handle, $0) }
-                }
+                state.buffer.append(message)
+                state.bufferedBytes += message.approximateSize
             }
-            state.buffer.append(contentsOf: accepted)
-            if state.buffer.count >= capacity && !state.assignment.isEmpty {
-                // Everything when the buffer first fills up; later only the partitions that still send.
-                let partitions = state.pausedForBackPressure ? Set(accepted.map(\.topicPartition)) : state.assignment
+            if (state.buffer.count >= capacity || state.bufferedBytes >= byteCapacity) && !state.assignment.isEmpty {
                 state.pausedForBackPressure = true
-                if !partitions.isEmpty {
-                    RDKafkaTopicPartitionList(partitions).withPointer { rd_kafka_pause_partitions(handle, $0) }
-                }
             }
             return Self.wakeWaiters(&state)
         }
@@ -179,9 +198,19 @@ final class RDKafkaConsumerShared: Sendable {
     private static func wakeWaiters(_ state: inout State) -> [(Waiter, KafkaConsumerMessage)] {
         var woken: [(Waiter, KafkaConsumerMessage)] = []
         while !state.waiters.isEmpty, let message = state.buffer.popFirst() {
+            state.bufferedBytes -= message.approximateSize
             woken.append((state.waiters.removeFirst(), message))
         }
         return woken
+    }
+
+    /// The partitions that should be paused in librdkafka now: all assigned ones under back-pressure, plus the
+    /// assigned ones the application paused.
+    var desiredPauses: Set<KafkaTopicPartition> {
+        state.withLock { state in
+            let byApplication = state.pausedByApplication.intersection(state.assignment)
+            return state.pausedForBackPressure ? state.assignment : byApplication
+        }
     }
 
     /// Ends the messages: buffered ones are dropped (the group is left), waiting iterators get `nil`, or the
@@ -190,7 +219,10 @@ final class RDKafkaConsumerShared: Sendable {
         let (waiters, errorForFirst) = state.withLock { state -> ([Waiter], KafkaError?) in
             guard !state.finished else { return ([], nil) }
             state.finished = true
-            if error == nil { state.buffer.removeAll() }
+            if error == nil {
+                state.buffer.removeAll()
+                state.bufferedBytes = 0
+            }
             state.heldBack = [:]
             defer { state.waiters = [] }
             // Waiters exist only while the buffer is empty, so the first one may take the error at once;
@@ -207,140 +239,73 @@ final class RDKafkaConsumerShared: Sendable {
         }
     }
 
-    // MARK: - Rebalances (poll thread, inside librdkafka's poll)
+    func finishEvents() {
+        eventSink.finish()
+    }
 
-    func applyRebalance(
-        _ handle: OpaquePointer,
-        _ err: rd_kafka_resp_err_t,
-        _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
-    ) {
-        let cooperative = rd_kafka_rebalance_protocol(handle).map { String(cString: $0) } == "COOPERATIVE"
-        let partitions = RDKafkaTopicPartitionList.partitions(list)
-        switch err {
-        case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
-            if let failure = Self.assign(handle, list, cooperative: cooperative) { emit(.error(failure)) }
-            state.withLock { state in
-                if !cooperative { state.assignment = [] }
-                state.assignment.formUnion(partitions)
-                let toPause =
-                    state.pausedForBackPressure
-                    ? Set(partitions) : Set(partitions).intersection(state.pausedByApplication)
-                if !toPause.isEmpty {
-                    RDKafkaTopicPartitionList(toPause).withPointer { rd_kafka_pause_partitions(handle, $0) }
-                }
-            }
-            emit(.assigned(partitions))
-        case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
-            if rd_kafka_assignment_lost(handle) != 0 {
-                // The member was fenced out of the group (session timeout, unknown member, ...): the partitions
-                // may already belong to others, so nothing of them may be committed any more.
-                logger.warning(
-                    "Consumer group assignment lost",
-                    metadata: ["partitions": .string(partitions.map(\.description).joined(separator: ", "))]
-                )
-            }
-            revoke(partitions)
-            if cooperative {
-                if let error = rd_kafka_incremental_unassign(handle, list) {
-                    emit(
-                        .error(
-                            KafkaError.consuming(error, fallback: .rebalance, context: "Incremental unassign failed")
-                        )
-                    )
-                }
-            } else {
-                let result = rd_kafka_assign(handle, nil)
-                if result != RD_KAFKA_RESP_ERR_NO_ERROR {
-                    emit(.error(KafkaError.rdKafka(result, fallback: .rebalance, context: "Unassign failed")))
-                }
-            }
-        default:
-            // A failed rebalance: drop the whole assignment, as librdkafka's documentation asks.
-            emit(.error(KafkaError.rdKafka(err, fallback: .rebalance, context: "Rebalance failed")))
-            let all = state.withLock { Array($0.assignment) }
-            revoke(all)
-            if cooperative {
-                if let error = rd_kafka_incremental_unassign(handle, list) { rd_kafka_error_destroy(error) }
-            } else {
-                _ = rd_kafka_assign(handle, nil)
-            }
+    // MARK: - Assignment changes (poll thread, inside librdkafka's poll)
+
+    /// Records newly assigned partitions (the whole assignment for the eager protocols).
+    func noteAssigned(_ partitions: [KafkaTopicPartition], replacing: Bool) {
+        state.withLock { state in
+            if replacing { state.assignment = [] }
+            state.assignment.formUnion(partitions)
         }
     }
 
-    private static func assign(
-        _ handle: OpaquePointer,
-        _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
-        cooperative: Bool
-    ) -> KafkaError? {
-        if cooperative {
-            guard let error = rd_kafka_incremental_assign(handle, list) else { return nil }
-            return KafkaError.consuming(error, fallback: .rebalance, context: "Incremental assign failed")
-        }
-        let result = rd_kafka_assign(handle, list)
-        guard result != RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
-        return KafkaError.rdKafka(result, fallback: .rebalance, context: "Assign failed")
-    }
-
-    /// Announces a revocation, then forgets the partitions and drops their buffered messages.
-    private func revoke(_ partitions: [KafkaTopicPartition]) {
-        emit(.revoked(partitions))
+    /// Forgets revoked partitions: drops their buffered, held-back and gathered messages and the application's
+    /// pauses of them. Called after the revocation handler, before librdkafka unassigns them.
+    func forgetRevoked(_ partitions: [KafkaTopicPartition]) {
         let revoked = Set(partitions)
         state.withLock { state in
             state.assignment.subtract(revoked)
-            state.buffer.removeAll { revoked.contains($0.topicPartition) }
+            state.pausedByApplication.subtract(revoked)
             for partition in revoked { state.heldBack[partition] = nil }
+            state.buffer.removeAll { message in
+                guard revoked.contains(message.topicPartition) else { return false }
+                state.bufferedBytes -= message.approximateSize
+                return true
+            }
+            if state.assignment.isEmpty { state.pausedForBackPressure = false }
         }
+        // Messages gathered by the poll call that ran this rebalance were fetched before it.
+        pollThread.dropGathered(of: revoked)
     }
+
+    var assignedPartitions: Set<KafkaTopicPartition> { state.withLock { $0.assignment } }
 
     // MARK: - Pause / resume / assignment (application side)
 
     func pause(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {
         try state.withLock { state throws(KafkaError) in
-            guard let client = state.client else { throw KafkaError.closed("The consumer") }
-            state.pausedByApplication.formUnion(partitions)
+            guard state.client != nil else { throw KafkaError.closed("The consumer") }
             // Partitions not assigned yet are paused when they are assigned.
-            let assigned = partitions.filter { state.assignment.contains($0) }
-            if !assigned.isEmpty {
-                let result = RDKafkaTopicPartitionList(assigned).withPointer {
-                    rd_kafka_pause_partitions(client.handle, $0)
-                }
-                if result != RD_KAFKA_RESP_ERR_NO_ERROR {
-                    throw KafkaError.rdKafka(result, fallback: .partitionState, context: "Pause failed")
-                }
-            }
+            state.pausedByApplication.formUnion(partitions)
+            Self.wake(state)
         }
     }
 
     func resume(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {
-        let (woken, failure) = try state.withLock {
-            state throws(KafkaError) -> ([(Waiter, KafkaConsumerMessage)], KafkaError?) in
-            guard let client = state.client else { throw KafkaError.closed("The consumer") }
+        let woken = try state.withLock { state throws(KafkaError) -> [(Waiter, KafkaConsumerMessage)] in
+            guard state.client != nil else { throw KafkaError.closed("The consumer") }
             state.pausedByApplication.subtract(partitions)
             // Held-back messages come first: nothing newer of these partitions was fetched while they waited.
             for partition in partitions {
-                if let held = state.heldBack.removeValue(forKey: partition) { state.buffer.append(contentsOf: held) }
+                guard let held = state.heldBack.removeValue(forKey: partition) else { continue }
+                state.buffer.append(contentsOf: held)
+                state.bufferedBytes += held.reduce(0) { $0 + $1.approximateSize }
             }
-            let woken = Self.wakeWaiters(&state)
-            // While back-pressure holds everything paused, the drain resumes these.
-            let assigned = partitions.filter { state.assignment.contains($0) }
-            guard !state.pausedForBackPressure, !assigned.isEmpty else { return (woken, nil) }
-            let result = RDKafkaTopicPartitionList(assigned).withPointer {
-                rd_kafka_resume_partitions(client.handle, $0)
-            }
-            guard result == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                return (woken, KafkaError.rdKafka(result, fallback: .partitionState, context: "Resume failed"))
-            }
-            return (woken, nil)
+            Self.wake(state)
+            return Self.wakeWaiters(&state)
         }
         for (waiter, message) in woken { waiter.continuation.resume(returning: message) }
-        if let failure { throw failure }
     }
 
-    /// The client, if every partition in `offsets` is assigned to this member right now.
+    /// The client, if every partition in `partitions` is assigned to this member right now.
     ///
-    /// Committing for a partition after its revocation could overwrite the new owner's progress (the broker
-    /// checks the generation, not who owns the partition), so it is refused here (DESIGN.md "Delivery
-    /// guarantees": nothing from a revoked partition is committed after the revoke).
+    /// Committing or storing offsets for a partition after its revocation could overwrite the new owner's
+    /// progress (the broker checks the generation, not who owns the partition), so it is refused here
+    /// (DESIGN.md "Delivery guarantees": nothing from a revoked partition is committed after the revoke).
     func clientForCommitting(_ partitions: some Sequence<KafkaTopicPartition>) throws(KafkaError) -> RDKafkaClient {
         try state.withLock { state throws(KafkaError) in
             guard let client = state.client else { throw KafkaError.closed("The consumer") }
@@ -372,6 +337,7 @@ final class RDKafkaConsumerShared: Sendable {
             if let waiter { state.closeWaiters.append(waiter) }
             state.closeRequested = true
             state.client = nil
+            Self.wake(state)
             return false
         }
         if resumeNow { waiter?.resume() }
@@ -379,71 +345,24 @@ final class RDKafkaConsumerShared: Sendable {
 
     var closeError: KafkaError? { state.withLock { $0.closeError } }
 
-    private var closeRequested: Bool { state.withLock { $0.closeRequested } }
+    var closeRequested: Bool { state.withLock { $0.closeRequested } }
 
-    // MARK: - Poll loop
+    /// Called by the poll thread once it has left the group: no more wake-ups, the queue can be destroyed.
+    func takeWakeQueue() -> RDKafkaQueue? {
+        state.withLock { $0.wakeQueue.take() }
+    }
 
-    /// The poll thread: polls until close is requested, then leaves the group (serving the last revocation),
-    /// ends both sequences and destroys the client by dropping the last reference to it.
-    static func pollLoop(client reference: Unmanaged<RDKafkaClient>, shared: RDKafkaConsumerShared) {
-        pollAndClose(client: reference.takeRetainedValue(), shared: shared)
-        let waiters = shared.state.withLock { state in
+    func recordCloseError(_ error: KafkaError) {
+        state.withLock { $0.closeError = error }
+    }
+
+    /// Marks the consumer closed and resumes everyone waiting in ``requestClose(waiter:)``.
+    func markClosed() {
+        let waiters = state.withLock { state in
             state.isClosed = true
             defer { state.closeWaiters = [] }
             return state.closeWaiters
         }
         for waiter in waiters { waiter.resume() }
-    }
-
-    /// Messages gathered per wake-up before they are handed over in one batch.
-    private static let maximumBatch = 2048
-
-    private static func pollAndClose(client: RDKafkaClient, shared: RDKafkaConsumerShared) {
-        let handle = client.handle
-        var reader = RDKafkaMessageReader()
-        var batch: [KafkaConsumerMessage] = []
-        batch.reserveCapacity(maximumBatch)
-        while !shared.closeRequested {
-            guard var message = rd_kafka_consumer_poll(handle, 100) else { continue }
-            // Gather what is already fetched without waiting, then hand it over at once.
-            while true {
-                shared.handle(message, reader: &reader, into: &batch, context: client.context)
-                guard batch.count < maximumBatch, let more = rd_kafka_consumer_poll(handle, 0) else { break }
-                message = more
-            }
-            if !batch.isEmpty {
-                shared.deliver(batch, handle: handle)
-                batch.removeAll(keepingCapacity: true)
-            }
-        }
-        let result = rd_kafka_consumer_close(handle)
-        if result != RD_KAFKA_RESP_ERR_NO_ERROR {
-            let error = KafkaError.rdKafka(result, fallback: .consumer, context: "Leaving the consumer group failed")
-            client.context.logger.warning("\(error)")
-            shared.state.withLock { $0.closeError = error }
-        }
-        shared.finishMessages()
-        shared.eventSink.finish()
-    }
-
-    /// Converts and destroys one message from `rd_kafka_consumer_poll`; errors become events.
-    private func handle(
-        _ message: UnsafeMutablePointer<rd_kafka_message_t>,
-        reader: inout RDKafkaMessageReader,
-        into batch: inout [KafkaConsumerMessage],
-        context: RDKafkaClientContext
-    ) {
-        defer { rd_kafka_message_destroy(message) }
-        let err = message.pointee.err
-        if err == RD_KAFKA_RESP_ERR_NO_ERROR {
-            batch.append(reader.read(message))
-            return
-        }
-        if err == RD_KAFKA_RESP_ERR__PARTITION_EOF { return }
-        let text = rd_kafka_message_errstr(message).map { String(cString: $0) } ?? ""
-        let error = KafkaError.rdKafka(err, fallback: .consumer, context: context.scrub(text))
-        context.logger.warning("Consumer error: \(error)")
-        emit(.error(error))
-        if error.isFatal { finishMessages(with: error) }
     }
 }

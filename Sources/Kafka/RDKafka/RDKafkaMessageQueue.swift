@@ -19,6 +19,10 @@ struct RDKafkaMessageQueue {
         return message
     }
 
+    mutating func append(_ message: KafkaConsumerMessage) {
+        storage.append(message)
+    }
+
     mutating func append(contentsOf messages: some Collection<KafkaConsumerMessage>) {
         storage.append(contentsOf: messages)
     }

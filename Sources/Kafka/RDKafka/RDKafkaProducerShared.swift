@@ -15,9 +15,12 @@ final class RDKafkaProducerShared: Sendable {
     }
 
     private let state: Mutex<State>
+    /// The fatal error, once librdkafka reported one.
+    let fatal: RDKafkaFatalErrorLatch
 
-    init(client: RDKafkaClient) {
+    init(client: RDKafkaClient, fatal: RDKafkaFatalErrorLatch) {
         state = Mutex(State(client: client))
+        self.fatal = fatal
     }
 
     var client: RDKafkaClient? { state.withLock { $0.client } }
@@ -25,6 +28,7 @@ final class RDKafkaProducerShared: Sendable {
     /// Hands a record to librdkafka. The lock is held across `rd_kafka_producev` (about a microsecond) so no
     /// record can slip in after close started purging: every accepted record gets its report.
     func produce(_ record: KafkaProducerRecord, report: RDKafkaDeliveryReport) throws(KafkaError) {
+        if let error = fatal.error { throw error }
         let opaque = Unmanaged.passRetained(report).toOpaque()
         let headers = Self.makeHeaders(record.headers)
         let err: rd_kafka_resp_err_t

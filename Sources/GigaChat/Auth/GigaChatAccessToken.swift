@@ -34,11 +34,3 @@ public struct GigaChatAccessToken: Sendable, Hashable, CustomStringConvertible {
         "GigaChatAccessToken(<redacted>, expiresAt: \(self.expiresAt.map { "\($0)" } ?? "unknown"))"
     }
 }
-
-extension Duration {
-    /// The duration in seconds as a `Double`.
-    var seconds: Double {
-        let (seconds, attoseconds) = self.components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
-}

@@ -1,7 +1,9 @@
 import CRdKafka
 import Logging
 
-/// librdkafka's in-process mock cluster (`rd_kafka_mock_cluster_new`), shared by several clients.
+@testable import Kafka
+
+/// Test support: librdkafka's in-process mock cluster (`rd_kafka_mock_cluster_new`), shared by several clients.
 ///
 /// `test.mock.num.brokers` gives each client a cluster of its own; tests that produce with one client and
 /// consume with another need this shared one and pass ``bootstrapServers`` to every client.

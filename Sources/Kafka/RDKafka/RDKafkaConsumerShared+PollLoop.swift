@@ -1,0 +1,151 @@
+import CRdKafka
+import Logging
+
+// MARK: - RDKafkaConsumerShared + Poll loop and rebalances (poll thread)
+
+extension RDKafkaConsumerShared {
+    /// Messages gathered per wake-up before they are handed over in one batch.
+    private static let maximumBatch = 2048
+
+    /// The poll thread: polls until close is requested, then leaves the group (serving the last revocation),
+    /// ends both sequences and destroys the client by dropping the last reference to it.
+    static func pollLoop(client reference: Unmanaged<RDKafkaClient>, shared: RDKafkaConsumerShared) {
+        pollAndClose(client: reference.takeRetainedValue(), shared: shared)
+        shared.markClosed()
+    }
+
+    private static func pollAndClose(client: RDKafkaClient, shared: RDKafkaConsumerShared) {
+        let handle = client.handle
+        var reader = RDKafkaMessageReader()
+        while !shared.closeRequested {
+            shared.applyPauses(handle: handle)
+            guard var message = rd_kafka_consumer_poll(handle, 100) else { continue }
+            // Gather what is already fetched without waiting (at most what the buffer has room for), then hand it
+            // over at once. A rebalance served by one of these polls drops the gathered messages it revokes.
+            let room = max(shared.roomInBytes, 1)
+            while true {
+                shared.handle(message, reader: &reader, context: client.context)
+                let thread = shared.pollThread
+                guard thread.gathered.count < maximumBatch, thread.gatheredBytes < room,
+                    let more = rd_kafka_consumer_poll(handle, 0)
+                else { break }
+                message = more
+            }
+            let batch = shared.pollThread.takeGathered()
+            if !batch.isEmpty { shared.deliver(batch) }
+        }
+        let result = rd_kafka_consumer_close(handle)
+        if result != RD_KAFKA_RESP_ERR_NO_ERROR {
+            let error = KafkaError.rdKafka(result, fallback: .consumer, context: "Leaving the consumer group failed")
+            client.context.logger.warning("\(error)")
+            shared.recordCloseError(error)
+        }
+        shared.takeWakeQueue()?.destroy()
+        shared.finishMessages()
+        shared.finishEvents()
+    }
+
+    /// Applies the wanted pauses in librdkafka (blocking calls: poll thread only, no lock held).
+    func applyPauses(handle: OpaquePointer) {
+        for error in pollThread.applyPauses(desiredPauses, handle: handle) {
+            logger.warning("\(error)")
+        }
+    }
+
+    /// Converts and destroys one message from `rd_kafka_consumer_poll`; errors become events.
+    private func handle(
+        _ message: UnsafeMutablePointer<rd_kafka_message_t>,
+        reader: inout RDKafkaMessageReader,
+        context: RDKafkaClientContext
+    ) {
+        defer { rd_kafka_message_destroy(message) }
+        let err = message.pointee.err
+        if err == RD_KAFKA_RESP_ERR_NO_ERROR {
+            pollThread.gather(reader.read(message))
+            return
+        }
+        if err == RD_KAFKA_RESP_ERR__PARTITION_EOF { return }
+        let text = rd_kafka_message_errstr(message).map { String(cString: $0) } ?? ""
+        let error = KafkaError.rdKafka(err, fallback: .consumer, context: context.scrub(text))
+        context.logger.warning("Consumer error: \(error)")
+        emit(.error(error))
+        if error.isFatal { finishMessages(with: error) }
+    }
+
+    // MARK: - Rebalances (inside librdkafka's poll)
+
+    func applyRebalance(
+        _ handle: OpaquePointer,
+        _ err: rd_kafka_resp_err_t,
+        _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+    ) {
+        let cooperative = rd_kafka_rebalance_protocol(handle).map { String(cString: $0) } == "COOPERATIVE"
+        let partitions = RDKafkaTopicPartitionList.partitions(list)
+        switch err {
+        case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+            if let failure = Self.assign(handle, list, cooperative: cooperative) { emit(.error(failure)) }
+            noteAssigned(partitions, replacing: !cooperative)
+            applyPauses(handle: handle)
+            emit(.assigned(partitions))
+        case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+            let lost = rd_kafka_assignment_lost(handle) != 0
+            if lost {
+                // The member was fenced out of the group (session timeout, unknown member, ...): the partitions
+                // may already belong to others, so nothing of them may be committed any more.
+                logger.warning(
+                    "Consumer group assignment lost",
+                    metadata: ["partitions": .string(partitions.map(\.description).joined(separator: ", "))]
+                )
+            }
+            revoke(partitions, lost: lost)
+            if cooperative {
+                if let error = rd_kafka_incremental_unassign(handle, list) {
+                    emit(
+                        .error(
+                            KafkaError.consuming(error, fallback: .rebalance, context: "Incremental unassign failed")
+                        )
+                    )
+                }
+            } else {
+                let result = rd_kafka_assign(handle, nil)
+                if result != RD_KAFKA_RESP_ERR_NO_ERROR {
+                    emit(.error(KafkaError.rdKafka(result, fallback: .rebalance, context: "Unassign failed")))
+                }
+            }
+            applyPauses(handle: handle)
+        default:
+            // A failed rebalance: drop the whole assignment, as librdkafka's documentation asks.
+            emit(.error(KafkaError.rdKafka(err, fallback: .rebalance, context: "Rebalance failed")))
+            revoke(Array(assignedPartitions), lost: true)
+            if cooperative {
+                if let error = rd_kafka_incremental_unassign(handle, list) { rd_kafka_error_destroy(error) }
+            } else {
+                _ = rd_kafka_assign(handle, nil)
+            }
+            applyPauses(handle: handle)
+        }
+    }
+
+    private static func assign(
+        _ handle: OpaquePointer,
+        _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
+        cooperative: Bool
+    ) -> KafkaError? {
+        if cooperative {
+            guard let error = rd_kafka_incremental_assign(handle, list) else { return nil }
+            return KafkaError.consuming(error, fallback: .rebalance, context: "Incremental assign failed")
+        }
+        let result = rd_kafka_assign(handle, list)
+        guard result != RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
+        return KafkaError.rdKafka(result, fallback: .rebalance, context: "Assign failed")
+    }
+
+    /// Announces a revocation, lets the application finish (the partitions are still assigned while its handler
+    /// runs, so it can store or commit their offsets), then forgets the partitions and their messages.
+    func revoke(_ partitions: [KafkaTopicPartition], lost: Bool) {
+        guard !partitions.isEmpty else { return }
+        emit(.revoked(partitions))
+        revocationHandler?(KafkaConsumerRevocation(partitions: partitions, isLost: lost))
+        forgetRevoked(partitions)
+    }
+}
