@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "Kafka", targets: ["Kafka"]),
         .library(name: "GigaChat", targets: ["GigaChat"]),
         .library(name: "GigaChatEmulator", targets: ["GigaChatEmulator"]),
+        .library(name: "Worker", targets: ["Worker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -16,6 +17,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(
+            url: "https://github.com/apple/swift-configuration.git",
+            from: "1.4.0",
+            traits: [.defaults, "YAML", "CommandLineArguments"]
+        ),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
     ],
     targets: [
         // librdkafka's C API, found with pkg-config (scripts/bootstrap.sh installs >= 2.1).
@@ -51,12 +61,28 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        // The pipeline: jobs in, completions out; the delivery guarantees live here.
+        .target(
+            name: "Worker",
+            dependencies: [
+                "Kafka",
+                "GigaChat",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
         .executableTarget(
             name: "gigachat-worker",
             dependencies: [
                 "Kafka",
                 "GigaChat",
                 "GigaChatEmulator",
+                "Worker",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -87,6 +113,20 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             exclude: ["sdk_check.py"]
+        ),
+        .testTarget(
+            name: "WorkerTests",
+            dependencies: ["Worker", "Kafka", "GigaChat"]
+        ),
+        // The worker end to end: Tansu and the emulator started by the tests, the worker in-process and as the
+        // built executable.
+        .testTarget(
+            name: "WorkerIntegrationTests",
+            dependencies: [
+                "Worker", "Kafka", "GigaChat", "GigaChatEmulator", "TestSupport", "gigachat-worker",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         // The executable as a user runs it (depends on it so that it is built before the tests run).
         .testTarget(

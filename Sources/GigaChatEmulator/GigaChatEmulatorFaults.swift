@@ -24,6 +24,9 @@ public struct GigaChatEmulatorFaults: Sendable, Hashable {
     /// chunked-encoding terminator and before `data: [DONE]`; a value at or beyond the number of JSON events
     /// cuts just before `[DONE]`. `0` closes right after the response head. Default: `nil`.
     public var cutStreamAfterEvents: Int?
+    /// The fraction (0...1) of streamed answers closed after a random number of events (at least one, always
+    /// before `[DONE]`), as ``cutStreamAfterEvents`` closes them. Default: `0`.
+    public var cutStreamRate: Double
     /// Replaces SSE event number N (counting from 1) with a `data:` line of broken JSON; the events after it are
     /// sent normally. Default: `nil`.
     public var malformedEventAt: Int?
@@ -45,6 +48,7 @@ public struct GigaChatEmulatorFaults: Sendable, Hashable {
         internalErrorRate: Double = 0,
         unavailableRate: Double = 0,
         cutStreamAfterEvents: Int? = nil,
+        cutStreamRate: Double = 0,
         malformedEventAt: Int? = nil,
         oauthDelay: Duration = .zero,
         oauthRequestsPerSecond: Int? = nil,
@@ -56,6 +60,7 @@ public struct GigaChatEmulatorFaults: Sendable, Hashable {
         self.internalErrorRate = internalErrorRate
         self.unavailableRate = unavailableRate
         self.cutStreamAfterEvents = cutStreamAfterEvents
+        self.cutStreamRate = cutStreamRate
         self.malformedEventAt = malformedEventAt
         self.oauthDelay = oauthDelay
         self.oauthRequestsPerSecond = oauthRequestsPerSecond
@@ -65,7 +70,7 @@ public struct GigaChatEmulatorFaults: Sendable, Hashable {
     func validate() throws(GigaChatEmulatorError) {
         for (name, rate) in [
             ("rateLimitedRate", rateLimitedRate), ("internalErrorRate", internalErrorRate),
-            ("unavailableRate", unavailableRate),
+            ("unavailableRate", unavailableRate), ("cutStreamRate", cutStreamRate),
         ] where !(0...1).contains(rate) {
             throw GigaChatEmulatorError(code: .invalidConfiguration, message: "\(name) must be in 0...1")
         }

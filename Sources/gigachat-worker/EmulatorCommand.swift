@@ -51,6 +51,9 @@ struct EmulatorCommand: AsyncParsableCommand {
     @Option(help: "Close streams after this many events (no [DONE]).")
     var cutStreamAfter: Int?
 
+    @Option(help: "Fraction (0...1) of streams closed after a random number of events (no [DONE]).")
+    var cutStreamRate: Double = 0
+
     @Option(help: "Send broken JSON as this streamed event (1-based).")
     var malformedEventAt: Int?
 
@@ -122,6 +125,7 @@ struct EmulatorCommand: AsyncParsableCommand {
             internalErrorRate: errorRate,
             unavailableRate: unavailableRate,
             cutStreamAfterEvents: cutStreamAfter,
+            cutStreamRate: cutStreamRate,
             malformedEventAt: malformedEventAt,
             oauthDelay: .milliseconds(oauthDelayMs),
             oauthRequestsPerSecond: oauthRateLimit,

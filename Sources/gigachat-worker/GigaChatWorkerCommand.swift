@@ -6,6 +6,8 @@ struct GigaChatWorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gigachat-worker",
         abstract: "Kafka prompt jobs in, GigaChat completions out.",
-        subcommands: [ChatCommand.self, ModelsCommand.self, EmulatorCommand.self, TopicsCommand.self]
+        subcommands: [
+            RunCommand.self, ChatCommand.self, ModelsCommand.self, EmulatorCommand.self, TopicsCommand.self,
+        ]
     )
 }

@@ -402,6 +402,7 @@ extension EmulatorRouter {
                     firstEventDelay: TimeAmount(configuration.timeToFirstToken),
                     eventDelay: TimeAmount(configuration.chunkDelay),
                     cutAfter: faults.cutStreamAfterEvents.map { min($0, events.count - 1) }
+                        ?? state.randomCut(eventCount: events.count)
                 )
             )
         )

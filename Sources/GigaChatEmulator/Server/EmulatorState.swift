@@ -162,6 +162,16 @@ final class EmulatorState: Sendable {
         }
     }
 
+    /// With ``GigaChatEmulatorFaults/cutStreamRate``: whether to cut this stream, and after how many events
+    /// (1 up to the last before `[DONE]`).
+    func randomCut(eventCount: Int) -> Int? {
+        storage.withLock { state in
+            let rate = state.faults.cutStreamRate
+            guard rate > 0, eventCount >= 2, Double.random(in: 0..<1, using: &state.random) < rate else { return nil }
+            return Int.random(in: 1...(eventCount - 1), using: &state.random)
+        }
+    }
+
     /// Gives back the slot taken by ``admitChat(account:)``.
     func finishChat(account: String, completed: Bool) {
         storage.withLock { state in

@@ -140,12 +140,15 @@ extension RDKafkaConsumerShared {
         return KafkaError.rdKafka(result, fallback: .rebalance, context: "Assign failed")
     }
 
-    /// Announces a revocation, lets the application finish (the partitions are still assigned while its handler
-    /// runs, so it can store or commit their offsets), then forgets the partitions and their messages.
+    /// Announces a revocation: drops the partitions' messages not yet handed out, lets the application finish
+    /// (the partitions are still assigned while its handler runs, so it can store or commit their offsets), then
+    /// forgets the partitions.
     func revoke(_ partitions: [KafkaTopicPartition], lost: Bool) {
         guard !partitions.isEmpty else { return }
+        let revoked = Set(partitions)
+        dropMessages(of: revoked)
         emit(.revoked(partitions))
         revocationHandler?(KafkaConsumerRevocation(partitions: partitions, isLost: lost))
-        forgetRevoked(partitions)
+        removeFromAssignment(revoked)
     }
 }

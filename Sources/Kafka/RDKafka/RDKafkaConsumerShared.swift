@@ -253,23 +253,29 @@ final class RDKafkaConsumerShared: Sendable {
         }
     }
 
-    /// Forgets revoked partitions: drops their buffered, held-back and gathered messages and the application's
-    /// pauses of them. Called after the revocation handler, before librdkafka unassigns them.
-    func forgetRevoked(_ partitions: [KafkaTopicPartition]) {
-        let revoked = Set(partitions)
+    /// Drops the buffered, held-back and gathered messages of partitions being revoked; they stay assigned (so
+    /// their offsets can still be stored) until ``removeFromAssignment(_:)``. Called before the revocation
+    /// handler, so the application takes nothing more of them while its handler runs.
+    func dropMessages(of partitions: Set<KafkaTopicPartition>) {
         state.withLock { state in
-            state.assignment.subtract(revoked)
-            state.pausedByApplication.subtract(revoked)
-            for partition in revoked { state.heldBack[partition] = nil }
+            for partition in partitions { state.heldBack[partition] = nil }
             state.buffer.removeAll { message in
-                guard revoked.contains(message.topicPartition) else { return false }
+                guard partitions.contains(message.topicPartition) else { return false }
                 state.bufferedBytes -= message.approximateSize
                 return true
             }
-            if state.assignment.isEmpty { state.pausedForBackPressure = false }
         }
         // Messages gathered by the poll call that ran this rebalance were fetched before it.
-        pollThread.dropGathered(of: revoked)
+        pollThread.dropGathered(of: partitions)
+    }
+
+    /// Forgets revoked partitions and the application's pauses of them; before librdkafka unassigns them.
+    func removeFromAssignment(_ partitions: Set<KafkaTopicPartition>) {
+        state.withLock { state in
+            state.assignment.subtract(partitions)
+            state.pausedByApplication.subtract(partitions)
+            if state.assignment.isEmpty { state.pausedForBackPressure = false }
+        }
     }
 
     var assignedPartitions: Set<KafkaTopicPartition> { state.withLock { $0.assignment } }

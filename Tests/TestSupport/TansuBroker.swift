@@ -1,5 +1,4 @@
 import Foundation
-import TestSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -11,13 +10,13 @@ import TestSupport
 ///
 /// Start it with ``withTansuBroker(_:)``, which stops it in all cases. The binary comes from `TANSU_BIN`, else
 /// `/usr/local/bin/tansu`, else `tansu` on `PATH`. Start-up failures throw ``HarnessError`` (tests fail, never skip).
-final class TansuBroker: Sendable {
+public final class TansuBroker: Sendable {
     /// The port on 127.0.0.1 the broker listens on.
-    let port: Int
+    public let port: Int
     /// `127.0.0.1:port`: Tansu listens on IPv4 only, so never `localhost` (librdkafka may try ::1 first).
-    var bootstrap: String { "127.0.0.1:\(port)" }
+    public var bootstrap: String { "127.0.0.1:\(port)" }
     /// Where the broker's stdout and stderr go.
-    let logURL: URL
+    public let logURL: URL
     private let process: SpawnedProcess
 
     private init(port: Int, logURL: URL, process: SpawnedProcess) {
@@ -32,7 +31,7 @@ final class TansuBroker: Sendable {
     }
 
     /// Starts a broker and waits until it answers a Kafka Metadata request.
-    static func start(timeout: Duration = .seconds(15)) async throws -> TansuBroker {
+    public static func start(timeout: Duration = .seconds(15)) async throws -> TansuBroker {
         let binary = try locateBinary()
         var lastError: HarnessError?
         // The free port is found by binding port 0 and closing it, so another process may take it before Tansu
@@ -84,7 +83,7 @@ final class TansuBroker: Sendable {
     }
 
     /// Stops the broker and waits until it has exited. Safe to call more than once.
-    func stop(timeout: Duration = .seconds(5)) async {
+    public func stop(timeout: Duration = .seconds(5)) async {
         // SIGKILL: storage is in memory, so there is nothing to lose and no reason to wait for a clean exit.
         process.kill(SIGKILL)
         _ = await process.wait(timeout: timeout)
@@ -92,7 +91,7 @@ final class TansuBroker: Sendable {
     }
 
     /// The last lines of the broker's log, for failure messages.
-    func logTail(lines: Int = 30) -> String {
+    public func logTail(lines: Int = 30) -> String {
         guard let data = FileManager.default.contents(atPath: logURL.path) else { return "(no log)" }
         return String(decoding: data, as: UTF8.self).split(separator: "\n").suffix(lines).joined(separator: "\n")
     }
@@ -122,7 +121,7 @@ final class TansuBroker: Sendable {
     }
 
     /// A port on 127.0.0.1 that was free a moment ago.
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(socketStreamType), 0)
         guard fd >= 0 else { throw HarnessError("socket() failed: errno \(errno)") }
         defer { close(fd) }
@@ -143,7 +142,7 @@ final class TansuBroker: Sendable {
 }
 
 /// Runs `body` with a freshly started broker and stops the broker afterwards, whether `body` returns or throws.
-func withTansuBroker<T: Sendable>(_ body: (TansuBroker) async throws -> T) async throws -> T {
+public func withTansuBroker<T: Sendable>(_ body: (TansuBroker) async throws -> T) async throws -> T {
     let broker = try await TansuBroker.start()
     do {
         let result = try await body(broker)
@@ -153,24 +152,4 @@ func withTansuBroker<T: Sendable>(_ body: (TansuBroker) async throws -> T) async
         await broker.stop()
         throw error
     }
-}
-
-/// A failure of the test harness itself (broker or tool could not start, timeouts).
-struct HarnessError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
-#if os(Linux)
-    let socketStreamType = SOCK_STREAM.rawValue
-#else
-    let socketStreamType = SOCK_STREAM
-#endif
-
-func loopbackAddress(port: UInt16) -> sockaddr_in {
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = port.bigEndian
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    return address
 }

@@ -1,0 +1,168 @@
+import Foundation
+import GigaChat
+import Kafka
+
+/// Everything `gigachat-worker run` is configured with. Defaults are documented per field; ``validate()`` checks
+/// the values once, before anything connects. Load it with ``WorkerConfiguration/load(from:)`` (YAML < environment
+/// < flags).
+public struct WorkerConfiguration: Sendable {
+    /// Kafka connection and group settings.
+    public struct Kafka: Sendable {
+        /// `kafka.bootstrap_servers`: brokers as `host:port`. Required.
+        public var bootstrapServers: [String] = []
+        /// `kafka.group_id`: the consumer group. Default: `gigachat-worker`.
+        public var groupID = "gigachat-worker"
+        /// `kafka.client_id`: sent to brokers. Default: `gigachat-worker`.
+        public var clientID = "gigachat-worker"
+        /// `kafka.assignment`: `cooperative-sticky` (only moved partitions are revoked, so a rebalance does not
+        /// interrupt long generations on the others), `range` or `roundrobin`. Default: `cooperative-sticky`.
+        public var assignment: KafkaPartitionAssignment = .cooperativeSticky
+        /// `kafka.session_timeout`: `session.timeout.ms`. Default: librdkafka's (45 s).
+        public var sessionTimeout: Duration?
+        /// `kafka.commit_interval`: how often stored watermarks are committed (`auto.commit.interval.ms`); they
+        /// are also committed on revocation and shutdown. Default: 5 s.
+        public var commitInterval: Duration = .seconds(5)
+        /// `kafka.properties`: librdkafka properties for the consumer and the producer (`key=value`), applied
+        /// after the typed settings (SASL, SSL, ...).
+        public var properties: [String: String] = [:]
+        /// `kafka.consumer_properties`: librdkafka properties for the consumer only, applied last.
+        public var consumerProperties: [String: String] = [:]
+        /// `kafka.producer_properties`: librdkafka properties for the producer only, applied last.
+        public var producerProperties: [String: String] = [:]
+
+        public init() {}
+    }
+
+    /// Topic names.
+    public struct Topics: Sendable {
+        /// `topics.jobs`. Default: `gigachat.jobs`.
+        public var jobs = "gigachat.jobs"
+        /// `topics.partials`. Default: `gigachat.partials`.
+        public var partials = "gigachat.partials"
+        /// `topics.completions` (unless a job names a reply topic). Default: `gigachat.completions`.
+        public var completions = "gigachat.completions"
+        /// `topics.dead_letter`. Default: the jobs topic + `.DLT` (Spring Kafka's convention).
+        public var deadLetter: String?
+
+        /// The dead-letter topic in effect.
+        public var effectiveDeadLetter: String { deadLetter ?? jobs + ".DLT" }
+
+        public init() {}
+    }
+
+    /// How jobs are scheduled.
+    public enum Ordering: String, Sendable, CaseIterable {
+        /// Any job runs as soon as a slot is free.
+        case unordered
+        /// Jobs with the same key run one at a time, in offset order; different keys run in parallel.
+        case perKey = "per-key"
+    }
+
+    /// `concurrency`: GigaChat requests in flight at most. Default: 10.
+    public var concurrency = 10
+    /// `ordering`: `unordered` or `per-key`. Default: `unordered`.
+    public var ordering: Ordering = .unordered
+    /// `buffer.max_jobs`: jobs taken from Kafka and not started, at most. Default: 1000.
+    public var maxBufferedJobs = 1000
+    /// `buffer.max_bytes`: bytes of such jobs at most. Default: 64 MiB.
+    public var maxBufferedBytes = 64 << 20
+    /// `jobs.max_bytes`: the largest job value accepted; larger ones go to the dead-letter topic. Default: 1 MiB.
+    public var maxJobBytes = 1 << 20
+    /// `jobs.timeout`: how long a job may take from the worker taking it, when it names no earlier `deadline`.
+    /// Default: 10 minutes.
+    public var jobTimeout: Duration = .seconds(600)
+    /// `jobs.stream`: whether jobs that do not say are streamed (partials published). Default: `false`.
+    public var streamByDefault = false
+    /// `partials.interval`: how long a streamed delta may wait to be coalesced. Default: 100 ms.
+    public var partialsInterval: Duration = .milliseconds(100)
+    /// `partials.max_bytes`: pending text that is published at once. Default: 4096.
+    public var partialsMaxBytes = 4096
+    /// `retry.max_attempts`: attempts per job for transient failures (429, 5xx, connection loss, cut streams).
+    /// Default: 10.
+    public var maxAttempts = 10
+    /// `retry.initial_backoff`: the first retry waits up to this (full jitter, doubling). Default: 500 ms.
+    public var initialBackoff: Duration = .milliseconds(500)
+    /// `retry.max_backoff`: the longest wait between attempts. Default: 30 s.
+    public var maxBackoff: Duration = .seconds(30)
+    /// `shutdown.drain_timeout`: on SIGTERM/SIGINT, how long running jobs may finish. Default: 30 s.
+    public var drainTimeout: Duration = .seconds(30)
+    /// `rebalance.drain_timeout`: on revocation, how long the revoked partitions' running jobs may finish
+    /// before they are cancelled (the group's rebalance waits this long at most). Default: 10 s.
+    public var rebalanceDrainTimeout: Duration = .seconds(10)
+    /// `worker.id`: names this worker in dead letters and logs. Default: `<hostname>-<pid>`.
+    public var workerID = WorkerConfiguration.defaultWorkerID
+    /// Kafka settings.
+    public var kafka = Kafka()
+    /// Topics.
+    public var topics = Topics()
+    /// GigaChat client settings (`gigachat.*`, the SDK's `GIGACHAT_*` environment names).
+    public var gigachat = GigaChatConfiguration()
+    /// Whether `gigachat.max_connections` was set explicitly; otherwise it follows `concurrency`.
+    public var maxConnectionsIsExplicit = false
+
+    /// A configuration with every default (bootstrap servers still to be set).
+    public init() {}
+
+    /// `<hostname>-<pid>`.
+    public static var defaultWorkerID: String {
+        "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+    }
+
+    /// The GigaChat client settings the worker uses: no client-level retries (the worker retries whole
+    /// attempts, so `attempts` counts them and partials restart), and a connection pool sized from
+    /// `concurrency` unless set.
+    public var effectiveGigaChat: GigaChatConfiguration {
+        var gigachat = self.gigachat
+        gigachat.retry.maxRetries = 0
+        if !maxConnectionsIsExplicit { gigachat.maxConnections = max(concurrency + 4, 8) }
+        return gigachat
+    }
+
+    /// Checks every value once.
+    /// - Throws: ``WorkerConfigurationError`` naming the key, the problem and what is allowed.
+    public func validate() throws(WorkerConfigurationError) {
+        func fail(_ key: String, _ problem: String, _ allowed: String) -> WorkerConfigurationError {
+            WorkerConfigurationError(key: key, problem: problem, allowed: allowed)
+        }
+        if kafka.bootstrapServers.isEmpty {
+            throw fail("kafka.bootstrap_servers", "is not set", "a list of host:port")
+        }
+        for server in kafka.bootstrapServers where !server.contains(":") {
+            throw fail("kafka.bootstrap_servers", "\"\(server)\" has no port", "host:port")
+        }
+        if kafka.groupID.isEmpty { throw fail("kafka.group_id", "is empty", "a consumer group name") }
+        for (key, topic) in [
+            ("topics.jobs", topics.jobs), ("topics.partials", topics.partials),
+            ("topics.completions", topics.completions), ("topics.dead_letter", topics.effectiveDeadLetter),
+        ] where !JobDecoder.isLegalTopicName(topic) {
+            throw fail(key, "\"\(topic)\" is not a legal topic name", "1-249 of a-z A-Z 0-9 . _ -")
+        }
+        if topics.effectiveDeadLetter == topics.jobs {
+            throw fail("topics.dead_letter", "is the jobs topic", "another topic")
+        }
+        if !(1...10_000).contains(concurrency) { throw fail("concurrency", "is \(concurrency)", "1...10000") }
+        if maxBufferedJobs < 1 { throw fail("buffer.max_jobs", "is \(maxBufferedJobs)", "at least 1") }
+        if maxBufferedBytes < 1024 { throw fail("buffer.max_bytes", "is \(maxBufferedBytes)", "at least 1024") }
+        if maxJobBytes < 64 { throw fail("jobs.max_bytes", "is \(maxJobBytes)", "at least 64") }
+        if jobTimeout <= .zero { throw fail("jobs.timeout", "is not positive", "a positive duration") }
+        if partialsInterval < .zero {
+            throw fail("partials.interval", "is negative", "a duration of 0 or more")
+        }
+        if partialsMaxBytes < 1 { throw fail("partials.max_bytes", "is \(partialsMaxBytes)", "at least 1") }
+        if !(1...1000).contains(maxAttempts) { throw fail("retry.max_attempts", "is \(maxAttempts)", "1...1000") }
+        if initialBackoff < .zero || maxBackoff < initialBackoff {
+            throw fail("retry.max_backoff", "is below retry.initial_backoff", "max_backoff >= initial_backoff >= 0")
+        }
+        if drainTimeout < .zero { throw fail("shutdown.drain_timeout", "is negative", "a duration of 0 or more") }
+        if rebalanceDrainTimeout < .zero {
+            throw fail("rebalance.drain_timeout", "is negative", "a duration of 0 or more")
+        }
+        do {
+            try effectiveGigaChat.validate()
+        } catch let error as GigaChatError {
+            throw fail("gigachat", error.message, "see the GIGACHAT_* settings in the README")
+        } catch {
+            throw fail("gigachat", "\(error)", "see the GIGACHAT_* settings in the README")
+        }
+    }
+}

@@ -1,0 +1,417 @@
+import Foundation
+import GigaChat
+import Kafka
+import Logging
+
+/// Runs one admitted job from its start to its acknowledged completion: attempts, backoff, deadline, streaming.
+///
+/// The job starts holding a GigaChat slot. Each attempt is one call (the client does no retries of its own in the
+/// worker); a transient failure gives the slot back, waits (full-jitter backoff, at least `Retry-After`) and
+/// asks for a slot again. A streamed attempt publishes coalesced partials under its own `attempt_id`; the
+/// completion names the attempt whose partials were all acknowledged. The slot is given back as soon as the
+/// answer is in, before the completion is published; the run ends when the completion is acknowledged (then the
+/// offset counts as done) or when the task is cancelled (revocation, forced shutdown), which publishes nothing.
+struct JobRunner: Sendable {
+    let client: GigaChatClient
+    let publisher: OutputPublisher
+    let dispatcher: Dispatcher
+    let tracker: OffsetTracker
+    let configuration: WorkerConfiguration
+    let metrics: WorkerMetrics
+    let logger: Logger
+
+    /// What one attempt produced.
+    private enum AttemptResult {
+        case answered(Answer)
+        case failed(GigaChatError)
+        case cancelled
+    }
+
+    /// A successful attempt's answer.
+    private struct Answer {
+        var content: String
+        var finishReason: String?
+        var functionCall: ChatFunctionCall?
+        var usage: ChatUsage?
+        var model: String?
+        var timeToFirstToken: Duration
+    }
+
+    /// Runs the job; it holds one slot when called.
+    func run(_ admitted: AdmittedJob) async {
+        let slot = SlotHold(dispatcher: dispatcher)
+        metrics.jobsInFlight.increment()
+        defer {
+            slot.release()
+            metrics.jobsInFlight.decrement()
+            dispatcher.finishKey(admitted.schedulingKey)
+        }
+        let job = admitted.job
+        var logger = self.logger
+        logger[metadataKey: "job_id"] = "\(job.id)"
+        logger[metadataKey: "partition"] = "\(admitted.ticket.partition)"
+        logger[metadataKey: "offset"] = "\(admitted.ticket.offset)"
+
+        let deadline = effectiveDeadline(admitted)
+        let request: ChatRequest
+        do {
+            request = try ChatRequest(model: job.model, messages: job.messages, options: job.options)
+        } catch {
+            // The decoder checked the options already; this is a last guard.
+            slot.release()
+            await finish(admitted, failed(admitted, code: "bad_request", message: "\(error)", attempts: 0))
+            return
+        }
+        let stream = job.stream ?? configuration.streamByDefault
+        var attempts = 0
+        var countedAttempts = 0
+        var accountFaults = 0
+        while true {
+            if Task.isCancelled { return }
+            guard ContinuousClock.now < deadline else {
+                slot.release()
+                logger.info("Job deadline passed", metadata: ["attempts": "\(attempts)"])
+                await finish(admitted, deadlineExceeded(admitted, attempts: attempts))
+                return
+            }
+            attempts += 1
+            metrics.attempts.increment()
+            let attemptID = UUID().uuidString.lowercased()
+            let result =
+                stream
+                ? await streamAttempt(request, admitted, attemptID: attemptID, attempt: attempts, deadline: deadline)
+                : await plainAttempt(request, admitted, attemptID: attemptID, deadline: deadline)
+            let failure: GigaChatError
+            switch result {
+            case .cancelled:
+                return
+            case .answered(let answer):
+                slot.release()
+                if Task.isCancelled { return }
+                await finish(admitted, answered(admitted, answer, attempts: attempts, attemptID: attemptID))
+                return
+            case .failed(let error):
+                failure = error
+            }
+            if Task.isCancelled { return }
+            if ContinuousClock.now >= deadline {
+                slot.release()
+                await finish(admitted, deadlineExceeded(admitted, attempts: attempts, cause: failure))
+                return
+            }
+            let wait: Duration
+            switch FailurePolicy.decide(failure) {
+            case .fail(let reason):
+                slot.release()
+                logger.info("Job failed permanently", metadata: ["error": "\(reason.code)"])
+                await finish(admitted, failed(admitted, reason, attempts: attempts))
+                return
+            case .retry(let retryAfter):
+                countedAttempts += 1
+                guard countedAttempts < configuration.maxAttempts else {
+                    slot.release()
+                    var reason = FailurePolicy.failure(for: failure)
+                    reason.message = "gave up after \(attempts) attempts: \(reason.message)"
+                    logger.warning("Job failed: attempts exhausted", metadata: ["error": "\(reason.code)"])
+                    await finish(admitted, failed(admitted, reason, attempts: attempts))
+                    return
+                }
+                wait = FailurePolicy.backoff(
+                    attempt: countedAttempts,
+                    initial: configuration.initialBackoff,
+                    maximum: configuration.maxBackoff,
+                    retryAfter: retryAfter
+                )
+            case .accountFault(let retryAfter):
+                accountFaults += 1
+                wait = FailurePolicy.backoff(
+                    attempt: accountFaults,
+                    initial: max(configuration.initialBackoff, .seconds(1)),
+                    maximum: max(configuration.maxBackoff, .seconds(60)),
+                    retryAfter: retryAfter
+                )
+                logger.warning(
+                    "GigaChat refused the account; the job waits and tries again",
+                    metadata: ["error": "\(FailurePolicy.code(for: failure.code))", "retry_in_ms": "\(wait.milliseconds)"]
+                )
+            }
+            metrics.retries.increment()
+            logger.debug(
+                "Attempt failed; retrying",
+                metadata: [
+                    "attempt": "\(attempts)", "error": "\(FailurePolicy.code(for: failure.code))",
+                    "retry_in_ms": "\(wait.milliseconds)",
+                ]
+            )
+            slot.release()
+            if ContinuousClock.now + wait >= deadline {
+                try? await Task.sleep(until: deadline, clock: .continuous)
+                if Task.isCancelled { return }
+                await finish(admitted, deadlineExceeded(admitted, attempts: attempts, cause: failure))
+                return
+            }
+            do {
+                try await Task.sleep(for: wait)
+            } catch {
+                return
+            }
+            guard await slot.reacquire() else { return }
+        }
+    }
+
+    // MARK: - Attempts
+
+    private func requestHeaders(_ admitted: AdmittedJob, attemptID: String) -> GigaChatRequestHeaders {
+        var headers = GigaChatRequestHeaders(requestID: attemptID)
+        if let traceparent = admitted.headers.last(where: { $0.key == "traceparent" })?.value {
+            headers.additional["traceparent"] = String(decoding: traceparent, as: UTF8.self)
+        }
+        return headers
+    }
+
+    private func plainAttempt(
+        _ request: ChatRequest,
+        _ admitted: AdmittedJob,
+        attemptID: String,
+        deadline: ContinuousClock.Instant
+    ) async -> AttemptResult {
+        let start = ContinuousClock.now
+        do {
+            let response = try await client.chat(
+                request,
+                headers: requestHeaders(admitted, attemptID: attemptID),
+                deadline: deadline - start
+            )
+            return .answered(
+                Answer(
+                    content: response.content,
+                    finishReason: response.finishReason?.rawValue,
+                    functionCall: response.functionCall,
+                    usage: response.usage,
+                    model: response.model,
+                    timeToFirstToken: .now - start
+                )
+            )
+        } catch {
+            return classify(error)
+        }
+    }
+
+    private func streamAttempt(
+        _ request: ChatRequest,
+        _ admitted: AdmittedJob,
+        attemptID: String,
+        attempt: Int,
+        deadline: ContinuousClock.Instant
+    ) async -> AttemptResult {
+        let start = ContinuousClock.now
+        let partials = PartialStream(
+            publisher: publisher,
+            topic: configuration.topics.partials,
+            jobID: admitted.job.id,
+            attemptID: attemptID,
+            attempt: attempt,
+            headers: admitted.headers,
+            coalescer: PartialCoalescer(
+                interval: configuration.partialsInterval,
+                maxBytes: configuration.partialsMaxBytes,
+                start: start
+            ),
+            metrics: metrics
+        )
+        var answer = Answer(content: "", timeToFirstToken: .zero)
+        var sawChunk = false
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await partials.runTimer() }
+                defer { group.cancelAll() }
+                let chunks = client.stream(
+                    request,
+                    headers: requestHeaders(admitted, attemptID: attemptID),
+                    deadline: deadline - start
+                )
+                for try await chunk in chunks {
+                    if !sawChunk {
+                        sawChunk = true
+                        answer.timeToFirstToken = .now - start
+                    }
+                    let text = chunk.content
+                    answer.content += text
+                    if let reason = chunk.finishReason { answer.finishReason = reason.rawValue }
+                    if let call = chunk.functionCall { answer.functionCall = call }
+                    if let usage = chunk.usage { answer.usage = usage }
+                    if let model = chunk.model { answer.model = model }
+                    if !text.isEmpty { await partials.append(text) }
+                }
+            }
+        } catch {
+            // Partials already published stay under this attempt's id; the next attempt starts a new id.
+            return classify(error)
+        }
+        await partials.finish()
+        guard await partials.allAcknowledged() else {
+            return .failed(
+                GigaChatError(code: .transport, message: "a partial of the attempt was not delivered to Kafka")
+            )
+        }
+        return .answered(answer)
+    }
+
+    private func classify(_ error: any Error) -> AttemptResult {
+        if Task.isCancelled { return .cancelled }
+        if let error = error as? GigaChatError {
+            return error.code == .cancelled ? .cancelled : .failed(error)
+        }
+        if error is CancellationError { return .cancelled }
+        return .failed(GigaChatError(code: .transport, message: "\(error)"))
+    }
+
+    // MARK: - Completions
+
+    private func effectiveDeadline(_ admitted: AdmittedJob) -> ContinuousClock.Instant {
+        let timeout = admitted.receivedAt + configuration.jobTimeout
+        guard let date = admitted.job.deadline else { return timeout }
+        let remaining = date.timeIntervalSinceNow
+        let fromJob = ContinuousClock.now + .milliseconds(Int64((remaining * 1000).rounded(.down)))
+        return min(timeout, fromJob)
+    }
+
+    private func latency(_ admitted: AdmittedJob) -> Int {
+        Int((ContinuousClock.now - admitted.receivedAt).milliseconds)
+    }
+
+    private func answered(
+        _ admitted: AdmittedJob,
+        _ answer: Answer,
+        attempts: Int,
+        attemptID: String
+    ) -> CompletionRecord {
+        metrics.timeToFirstToken.record(duration: answer.timeToFirstToken)
+        if let usage = answer.usage {
+            metrics.promptTokens.increment(by: usage.promptTokens)
+            metrics.completionTokens.increment(by: usage.completionTokens)
+            metrics.precachedTokens.increment(by: usage.precachedPromptTokens)
+        }
+        // GigaChat refuses some topics with finish_reason "blacklist": the answer is a refusal, not content.
+        let refused = answer.finishReason == "blacklist"
+        return CompletionRecord(
+            id: admitted.job.id,
+            status: refused ? .failed : .ok,
+            content: answer.content,
+            finishReason: answer.finishReason,
+            functionCall: answer.functionCall,
+            usage: answer.usage,
+            model: answer.model,
+            attempts: attempts,
+            attemptID: attemptID,
+            latencyMilliseconds: latency(admitted),
+            timeToFirstTokenMilliseconds: Int(answer.timeToFirstToken.milliseconds),
+            metadata: admitted.job.metadata,
+            error: refused
+                ? CompletionRecord.Failure(code: "content_refused", message: "GigaChat refused to answer this topic")
+                : nil
+        )
+    }
+
+    private func failed(_ admitted: AdmittedJob, _ reason: CompletionRecord.Failure, attempts: Int) -> CompletionRecord {
+        CompletionRecord(
+            id: admitted.job.id,
+            status: .failed,
+            attempts: attempts,
+            latencyMilliseconds: latency(admitted),
+            metadata: admitted.job.metadata,
+            error: reason
+        )
+    }
+
+    private func failed(_ admitted: AdmittedJob, code: String, message: String, attempts: Int) -> CompletionRecord {
+        failed(admitted, CompletionRecord.Failure(code: code, message: message), attempts: attempts)
+    }
+
+    private func deadlineExceeded(
+        _ admitted: AdmittedJob,
+        attempts: Int,
+        cause: GigaChatError? = nil
+    ) -> CompletionRecord {
+        var message =
+            admitted.job.deadline != nil && attempts == 0
+            ? "the job's deadline had passed before it started; GigaChat was not called"
+            : "the job's deadline (or jobs.timeout) passed"
+        if let cause { message += "; last error: \(FailurePolicy.code(for: cause.code))" }
+        return failed(
+            admitted,
+            CompletionRecord.Failure(code: "deadline_exceeded", message: message, httpStatus: cause?.httpStatus),
+            attempts: attempts
+        )
+    }
+
+    /// Publishes the completion and waits for its acknowledgement, then counts the offset done.
+    private func finish(_ admitted: AdmittedJob, _ completion: CompletionRecord) async {
+        let destination = ReplyDestination(admitted: admitted, completionsTopic: configuration.topics.completions)
+        let record = KafkaProducerRecord(
+            topic: destination.topic,
+            partition: destination.partition,
+            key: Array(admitted.job.id.utf8),
+            value: publisher.encode(completion),
+            headers: admitted.headers
+        )
+        let publisher = self.publisher
+        let completionsTopic = configuration.topics.completions
+        let acknowledged = await AcknowledgementWait.run { done in
+            await publisher.publishReliably(
+                record,
+                replacement: { error in
+                    guard var replaced = Self.replacement(for: record, error: error, completionsTopic: completionsTopic)
+                    else { return nil }
+                    replaced.value = publisher.encode(Self.replacementCompletion(completion, error: error, record: record))
+                    return replaced
+                },
+                onOutcome: done
+            )
+        }
+        guard acknowledged else { return }
+        tracker.complete(admitted.ticket)
+        let duration = ContinuousClock.now - admitted.receivedAt
+        metrics.jobDuration.record(duration: duration)
+        switch completion.status {
+        case .ok: metrics.jobsOK.increment()
+        case .failed: metrics.jobsFailed.increment()
+        }
+    }
+
+    /// Where a permanently refused completion goes instead: the completions topic (when the reply topic does not
+    /// exist), with the content dropped when it was too large.
+    static func replacement(
+        for record: KafkaProducerRecord,
+        error: KafkaError,
+        completionsTopic: String
+    ) -> KafkaProducerRecord? {
+        var replaced = record
+        replaced.partition = nil
+        if error.code == .unknownTopic {
+            guard record.topic != completionsTopic else { return nil }
+            replaced.topic = completionsTopic
+            replaced.headers.append(
+                KafkaHeader(key: "gigachat_worker-reply-topic-unavailable", value: Array(record.topic.utf8))
+            )
+        }
+        return replaced
+    }
+
+    static func replacementCompletion(
+        _ completion: CompletionRecord,
+        error: KafkaError,
+        record: KafkaProducerRecord
+    ) -> CompletionRecord {
+        guard error.code == .messageTooLarge else { return completion }
+        var smaller = completion
+        smaller.status = .failed
+        smaller.content = nil
+        smaller.functionCall = nil
+        smaller.error = CompletionRecord.Failure(
+            code: "output_too_large",
+            message: "the completion (\(record.value?.count ?? 0) bytes) is larger than the topic accepts"
+        )
+        return smaller
+    }
+}

@@ -1,0 +1,117 @@
+import DequeModule
+
+/// The order in which admitted jobs may start: FIFO, and in per-key mode one job per key at a time.
+///
+/// Unordered: every job is ready at once, in arrival order. Per-key: a job is ready when it is the oldest of its
+/// key not yet finished; the next one of that key becomes ready when ``finish(_:)`` is called for its key. Keys of
+/// different partitions (and of different ownership epochs of one partition) never meet, so a revocation can
+/// drop a partition's keys wholesale. Pure; the dispatcher holds it behind its lock.
+public struct KeyedScheduler<Element>: Sendable where Element: Sendable {
+    /// A job's place in the order.
+    public struct Key: Sendable, Hashable {
+        /// The partition it came from, as `topic[partition]` with its ownership epoch.
+        public var partition: String
+        /// The record key's bytes (`nil`: a null key, which orders with nothing).
+        public var key: [UInt8]?
+        /// Distinguishes null-key jobs (each is its own key).
+        public var unique: Int64
+
+        /// Creates a key.
+        public init(partition: String, key: [UInt8]?, unique: Int64) {
+            self.partition = partition
+            self.key = key
+            self.unique = unique
+        }
+
+        var orderingKey: OrderingKey { OrderingKey(partition: partition, key: key, unique: key == nil ? unique : 0) }
+    }
+
+    struct OrderingKey: Hashable {
+        var partition: String
+        var key: [UInt8]?
+        var unique: Int64
+    }
+
+    /// Whether jobs with the same key run one at a time.
+    public let perKey: Bool
+    private var ready: Deque<(Key, Element)> = []
+    private var waiting: [OrderingKey: Deque<(Key, Element)>] = [:]
+    private var active: Set<OrderingKey> = []
+    /// Jobs held (ready or waiting), not started.
+    public private(set) var count = 0
+
+    /// Creates a scheduler.
+    /// - Parameter perKey: `true` for per-key order, `false` for unordered.
+    public init(perKey: Bool) {
+        self.perKey = perKey
+    }
+
+    /// Adds a job in arrival (offset) order.
+    public mutating func enqueue(_ element: Element, key: Key) {
+        count += 1
+        guard perKey else {
+            ready.append((key, element))
+            return
+        }
+        let ordering = key.orderingKey
+        if active.contains(ordering) {
+            waiting[ordering, default: []].append((key, element))
+        } else {
+            active.insert(ordering)
+            ready.append((key, element))
+        }
+    }
+
+    /// Whether a job can start now.
+    public var hasReady: Bool { !ready.isEmpty }
+
+    /// Takes the next job that may start.
+    public mutating func popReady() -> Element? {
+        guard let (_, element) = ready.popFirst() else { return nil }
+        count -= 1
+        return element
+    }
+
+    /// Says the started job of `key` is finished (its completion acknowledged): the next of that key is ready.
+    /// Does nothing in unordered mode or for a key that was dropped.
+    public mutating func finish(_ key: Key) {
+        guard perKey else { return }
+        let ordering = key.orderingKey
+        guard active.contains(ordering) else { return }
+        if var queue = waiting[ordering], let next = queue.popFirst() {
+            waiting[ordering] = queue.isEmpty ? nil : queue
+            ready.append(next)
+        } else {
+            active.remove(ordering)
+        }
+    }
+
+    /// Removes every held job of the given partitions (their keys are forgotten too).
+    /// - Returns: The removed jobs.
+    public mutating func removeAll(ofPartitions partitions: Set<String>) -> [Element] {
+        var removed: [Element] = []
+        ready.removeAll { entry in
+            guard partitions.contains(entry.0.partition) else { return false }
+            removed.append(entry.1)
+            return true
+        }
+        for (ordering, queue) in waiting where partitions.contains(ordering.partition) {
+            removed.append(contentsOf: queue.map(\.1))
+            waiting[ordering] = nil
+        }
+        active = active.filter { !partitions.contains($0.partition) }
+        count -= removed.count
+        return removed
+    }
+
+    /// Removes every held job.
+    public mutating func removeAll() -> [Element] {
+        var removed = ready.map(\.1)
+        for queue in waiting.values { removed.append(contentsOf: queue.map(\.1)) }
+        ready.removeAll()
+        waiting.removeAll()
+        active.removeAll()
+        count = 0
+        return removed
+    }
+}

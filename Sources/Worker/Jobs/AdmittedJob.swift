@@ -1,0 +1,46 @@
+import Kafka
+
+/// A job the worker has taken from Kafka: the decoded ``Job`` with where it came from.
+public struct AdmittedJob: Sendable {
+    /// The job.
+    public var job: Job
+    /// The input record's offset, registered with the ``OffsetTracker``.
+    public var ticket: OffsetTracker.Ticket
+    /// The input record's key.
+    public var key: [UInt8]?
+    /// The input record's headers (copied to every output).
+    public var headers: [KafkaHeader]
+    /// When the worker took the record.
+    public var receivedAt: ContinuousClock.Instant
+    /// The value's size in bytes (what the dispatcher's byte bound counts).
+    public var size: Int
+
+    /// Creates an admitted job.
+    public init(
+        job: Job,
+        ticket: OffsetTracker.Ticket,
+        key: [UInt8]?,
+        headers: [KafkaHeader],
+        receivedAt: ContinuousClock.Instant,
+        size: Int
+    ) {
+        self.job = job
+        self.ticket = ticket
+        self.key = key
+        self.headers = headers
+        self.receivedAt = receivedAt
+        self.size = size
+    }
+
+    /// The partition, as the scheduler and registry name it: `topic[partition]#epoch`.
+    var partitionEpoch: String { Self.partitionEpoch(ticket.partition, epoch: ticket.epoch) }
+
+    static func partitionEpoch(_ partition: KafkaTopicPartition, epoch: UInt64) -> String {
+        "\(partition)#\(epoch)"
+    }
+
+    /// Its place in the per-key order.
+    var schedulingKey: KeyedScheduler<AdmittedJob>.Key {
+        KeyedScheduler<AdmittedJob>.Key(partition: partitionEpoch, key: key, unique: ticket.offset)
+    }
+}

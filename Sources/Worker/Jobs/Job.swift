@@ -1,0 +1,45 @@
+import Foundation
+import GigaChat
+
+/// A prompt job as read from the jobs topic (DESIGN.md "Messages"): what to ask GigaChat and where to answer.
+///
+/// Only `id` and `messages` are required; the rest falls back to the worker's configuration.
+public struct Job: Sendable, Hashable {
+    /// The job's id, echoed in every output (key of partials and completions).
+    public var id: String
+    /// The model; `nil` uses the configured default.
+    public var model: String?
+    /// The conversation, in order.
+    public var messages: [ChatMessage]
+    /// Whether to stream the answer as partials; `nil` uses the configured default.
+    public var stream: Bool?
+    /// Chat parameters passed to the API as they are (`temperature`, `max_tokens`, `functions`, ...).
+    public var options: [String: JSONValue]
+    /// The topic to answer on (after the Spring `kafka_replyTopic` header, before the completions topic).
+    public var replyTo: String?
+    /// When the answer stops being useful; past it the job ends with `deadline_exceeded`.
+    public var deadline: Date?
+    /// Free-form data echoed in the completion.
+    public var metadata: JSONValue?
+
+    /// Creates a job.
+    public init(
+        id: String,
+        model: String? = nil,
+        messages: [ChatMessage],
+        stream: Bool? = nil,
+        options: [String: JSONValue] = [:],
+        replyTo: String? = nil,
+        deadline: Date? = nil,
+        metadata: JSONValue? = nil
+    ) {
+        self.id = id
+        self.model = model
+        self.messages = messages
+        self.stream = stream
+        self.options = options
+        self.replyTo = replyTo
+        self.deadline = deadline
+        self.metadata = metadata
+    }
+}

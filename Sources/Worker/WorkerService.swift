@@ -1,0 +1,330 @@
+import Foundation
+import GigaChat
+import Kafka
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// The worker: consumes jobs, runs them through GigaChat with bounded concurrency, publishes partials and
+/// completions, and commits each input offset only once its output was acknowledged (DESIGN.md "Delivery
+/// guarantees"). A ServiceLifecycle `Service`: graceful shutdown stops intake, drains running jobs up to
+/// `shutdown.drain_timeout`, flushes the producer, commits and leaves the group.
+///
+/// A record flows consumer -> ``JobDecoder`` -> ``Dispatcher`` -> `JobRunner` -> `OutputPublisher` -> delivery
+/// report -> ``OffsetTracker`` -> stored offset -> commit (librdkafka commits stored offsets every
+/// `kafka.commit_interval`, on revocation and on close).
+public final class WorkerService: Service, Sendable {
+    /// Why the worker stops.
+    private enum StopReason: Sendable {
+        case requested
+        case failed(any Error)
+    }
+
+    public let configuration: WorkerConfiguration
+    private let logger: Logger
+    private let client: GigaChatClient
+    private let producer: KafkaProducer
+    private let consumer: KafkaConsumer
+    private let dispatcher: Dispatcher
+    private let tracker: OffsetTracker
+    private let inFlight: InFlightWork
+    private let publisher: OutputPublisher
+    private let metrics: WorkerMetrics
+    private let decoder: JobDecoder
+    private let stops: AsyncStream<StopReason>
+    private let stop: AsyncStream<StopReason>.Continuation
+
+    /// Creates the worker's clients (nothing is consumed until ``run()``).
+    /// - Parameters:
+    ///   - configuration: Validated here.
+    ///   - logger: The worker's logger (never logs secrets, prompts or answers).
+    ///   - tokenProvider: A token provider to share (tests); default: the process-wide one for the credentials.
+    /// - Throws: ``WorkerConfigurationError``, or the Kafka/GigaChat client errors.
+    public init(
+        configuration: WorkerConfiguration,
+        logger: Logger,
+        tokenProvider: GigaChatTokenProvider? = nil
+    ) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        self.logger = logger
+        self.metrics = WorkerMetrics()
+        self.decoder = JobDecoder(maxBytes: configuration.maxJobBytes)
+        (stops, stop) = AsyncStream.makeStream(of: StopReason.self)
+        let stop = self.stop
+
+        var gigachatLogger = logger
+        gigachatLogger[metadataKey: "component"] = "gigachat"
+        client = try GigaChatClient(
+            configuration: configuration.effectiveGigaChat,
+            tokenProvider: tokenProvider,
+            logger: gigachatLogger
+        )
+
+        var producerConfiguration = KafkaProducerConfiguration(bootstrapServers: configuration.kafka.bootstrapServers)
+        producerConfiguration.clientID = configuration.kafka.clientID
+        producerConfiguration.properties = configuration.kafka.properties.merging(
+            configuration.kafka.producerProperties
+        ) { $1 }
+        var kafkaLogger = logger
+        kafkaLogger[metadataKey: "component"] = "kafka"
+        producer = try KafkaProducer(configuration: producerConfiguration, logger: kafkaLogger) { error in
+            stop.yield(.failed(error))
+        }
+        publisher = OutputPublisher(
+            producer: producer,
+            completionsTopic: configuration.topics.completions,
+            logger: logger
+        )
+        dispatcher = Dispatcher(
+            limit: configuration.concurrency,
+            perKey: configuration.ordering == .perKey,
+            maxBufferedJobs: configuration.maxBufferedJobs,
+            maxBufferedBytes: configuration.maxBufferedBytes
+        )
+        inFlight = InFlightWork()
+
+        var consumerConfiguration = KafkaConsumerConfiguration(
+            bootstrapServers: configuration.kafka.bootstrapServers,
+            groupID: configuration.kafka.groupID
+        )
+        consumerConfiguration.clientID = configuration.kafka.clientID
+        consumerConfiguration.partitionAssignment = configuration.kafka.assignment
+        consumerConfiguration.sessionTimeout = configuration.kafka.sessionTimeout
+        consumerConfiguration.offsetCommit = .storedOffsets(interval: configuration.kafka.commitInterval)
+        // The dispatcher's buffer is the real one; the consumer keeps what the intake has not taken yet.
+        consumerConfiguration.messageBufferCapacity = max(100, configuration.maxBufferedJobs / 2)
+        consumerConfiguration.messageBufferBytes = max(1 << 20, configuration.maxBufferedBytes / 2)
+        consumerConfiguration.properties = configuration.kafka.properties.merging(
+            configuration.kafka.consumerProperties
+        ) { $1 }
+        let consumerReference = ConsumerReference()
+        let storeLogger = kafkaLogger
+        let tracker = OffsetTracker { offsets in
+            do {
+                try consumerReference.consumer?.storeOffsets(offsets)
+            } catch {
+                // Not assigned any more (revoked between the delivery report and now): nothing to store.
+                storeLogger.debug("Offset not stored", metadata: ["error": "\(error)"])
+            }
+        }
+        self.tracker = tracker
+        let dispatcher = self.dispatcher
+        let inFlight = self.inFlight
+        let rebalanceDrain = configuration.rebalanceDrainTimeout
+        let metrics = self.metrics
+        consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: kafkaLogger) { revocation in
+            Self.revoke(
+                revocation,
+                dispatcher: dispatcher,
+                inFlight: inFlight,
+                tracker: tracker,
+                drainTimeout: rebalanceDrain,
+                logger: logger
+            )
+            metrics.partitionsAssigned.record((try? consumerReference.consumer?.assignment.count) ?? 0)
+        }
+        consumerReference.consumer = consumer
+        metrics.concurrencyLimit.record(configuration.concurrency)
+    }
+
+    /// The partitions of the jobs topic this worker owns now (empty before it joined the group or after it left).
+    public var assignedPartitions: [KafkaTopicPartition] {
+        (try? consumer.assignment) ?? []
+    }
+
+    /// Runs until graceful shutdown (or cancellation), or until Kafka fails fatally (then it throws).
+    public func run() async throws {
+        try consumer.subscribe(topics: [configuration.topics.jobs])
+        logger.info(
+            "Worker started",
+            metadata: [
+                "worker_id": "\(configuration.workerID)", "group": "\(configuration.kafka.groupID)",
+                "jobs_topic": "\(configuration.topics.jobs)", "concurrency": "\(configuration.concurrency)",
+                "ordering": "\(configuration.ordering.rawValue)",
+            ]
+        )
+        // Both loops are owned here: cancelled and awaited before run() returns.
+        let intake = Task { await self.intakeLoop() }
+        let dispatch = Task { await self.dispatchLoop() }
+        let reason = await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                var iterator = stops.makeAsyncIterator()
+                return await iterator.next() ?? .requested
+            } onCancel: {
+                stop.yield(.requested)
+            }
+        } onGracefulShutdown: {
+            self.stop.yield(.requested)
+        }
+        await shutDown(intake: intake, dispatch: dispatch, reason: reason)
+        if case .failed(let error) = reason { throw error }
+    }
+
+    private func shutDown(intake: Task<Void, Never>, dispatch: Task<Void, Never>, reason: StopReason) async {
+        let running = dispatcher.load.running
+        logger.info(
+            "Worker stopping: intake stopped, draining running jobs",
+            metadata: ["running": "\(running)", "drain_timeout_s": "\(configuration.drainTimeout.secondsDouble)"]
+        )
+        // Close first: it refuses an admission the intake may be waiting in, so the intake can end.
+        dispatcher.close()
+        intake.cancel()
+        await intake.value
+        let drained = await inFlight.waitUntilIdle(timeout: configuration.drainTimeout)
+        if !drained {
+            let cancelled = inFlight.cancel()
+            logger.warning("Drain timeout: cancelled running jobs (they will be read again)", metadata: ["jobs": "\(cancelled)"])
+        }
+        await dispatch.value
+        do {
+            try await producer.flush(timeout: .seconds(10))
+        } catch {
+            logger.warning("Producer flush incomplete", metadata: ["error": "\(error)"])
+        }
+        // Leaving the group commits the stored watermarks (the revocation handler finds nothing in flight).
+        do {
+            let consumer = self.consumer
+            if try await withTimeout(.seconds(15), { try await consumer.close() }) == nil {
+                logger.warning("Leaving the consumer group takes longer than 15 s; stopping without waiting")
+            }
+        } catch {
+            logger.warning("Leaving the consumer group did not finish cleanly", metadata: ["error": "\(error)"])
+        }
+        await producer.close(timeout: .seconds(5))
+        try? await client.shutdown()
+        logger.info("Worker stopped", metadata: ["committable": "\(tracker.committable.count) partitions"])
+    }
+
+    // MARK: - Intake
+
+    private func intakeLoop() async {
+        do {
+            for try await message in consumer.messages {
+                if Task.isCancelled { break }
+                let partition = message.topicPartition
+                guard let ticket = tracker.register(partition, offset: message.offset) else { continue }
+                switch decoder.decode(message.value) {
+                case .failure(let rejection):
+                    await deadLetter(message, ticket: ticket, rejection: rejection)
+                case .success(let job):
+                    let admitted = AdmittedJob(
+                        job: job,
+                        ticket: ticket,
+                        key: message.key,
+                        headers: message.headers,
+                        receivedAt: .now,
+                        size: message.value?.count ?? 0
+                    )
+                    guard await dispatcher.admit(admitted) else { return }
+                }
+            }
+        } catch {
+            logger.error("Consuming jobs failed", metadata: ["error": "\(error)"])
+            stop.yield(.failed(error))
+        }
+    }
+
+    private func deadLetter(_ message: KafkaConsumerMessage, ticket: OffsetTracker.Ticket, rejection: JobRejection) async {
+        logger.warning(
+            "Job rejected to the dead-letter topic",
+            metadata: [
+                "partition": "\(message.topicPartition)", "offset": "\(message.offset)",
+                "error": "\(rejection.code)", "reason": "\(rejection.message)",
+            ]
+        )
+        let token = inFlight.begin(ticket.partition)
+        let record = DeadLetterRecord.make(
+            for: message,
+            rejection: rejection,
+            topic: configuration.topics.effectiveDeadLetter,
+            group: configuration.kafka.groupID,
+            workerID: configuration.workerID
+        )
+        let tracker = self.tracker
+        let inFlight = self.inFlight
+        let metrics = self.metrics
+        await publisher.publishReliably(
+            record,
+            replacement: { error in
+                // The DLQ topic refuses the size: keep the headers and say why the value is missing.
+                guard error.code == .messageTooLarge else { return nil }
+                var smaller = record
+                smaller.value = nil
+                smaller.headers.append(
+                    KafkaHeader(key: DeadLetterRecord.valueOmittedHeader, value: Array("message_too_large".utf8))
+                )
+                return smaller
+            },
+            onOutcome: { acknowledged in
+                if acknowledged {
+                    tracker.complete(ticket)
+                    metrics.jobsDeadLettered.increment()
+                }
+                inFlight.end(token)
+            }
+        )
+    }
+
+    // MARK: - Dispatch
+
+    private func dispatchLoop() async {
+        let runner = JobRunner(
+            client: client,
+            publisher: publisher,
+            dispatcher: dispatcher,
+            tracker: tracker,
+            configuration: configuration,
+            metrics: metrics,
+            logger: logger
+        )
+        await withDiscardingTaskGroup { group in
+            while let admitted = await dispatcher.nextRunnable() {
+                let token = inFlight.begin(admitted.ticket.partition)
+                let inFlight = self.inFlight
+                group.addTask {
+                    // A task of its own so that a revocation can cancel this job alone.
+                    let task = Task { await runner.run(admitted) }
+                    inFlight.attach(task, to: token)
+                    await withTaskCancellationHandler {
+                        await task.value
+                    } onCancel: {
+                        task.cancel()
+                    }
+                    inFlight.end(token)
+                }
+            }
+        }
+    }
+
+    // MARK: - Revocation (consumer poll thread)
+
+    private static func revoke(
+        _ revocation: KafkaConsumerRevocation,
+        dispatcher: Dispatcher,
+        inFlight: InFlightWork,
+        tracker: OffsetTracker,
+        drainTimeout: Duration,
+        logger: Logger
+    ) {
+        let partitions = Set(revocation.partitions)
+        // No new job of these partitions is taken from here on (the consumer already dropped their buffered
+        // messages; this refuses one the intake may hold).
+        let epochs = tracker.fence(partitions)
+        let dropped = dispatcher.dropJobs(ofPartitions: Set(epochs.map { AdmittedJob.partitionEpoch($0.key, epoch: $0.value) }))
+        var drained = true
+        if !revocation.isLost {
+            drained = inFlight.waitBlocking(for: partitions, timeout: drainTimeout)
+        }
+        let cancelled = drained ? 0 : inFlight.cancel(partitions)
+        let committed = tracker.forget(partitions)
+        logger.info(
+            "Partitions revoked",
+            metadata: [
+                "partitions": "\(revocation.partitions.map(\.description).sorted().joined(separator: ", "))",
+                "lost": "\(revocation.isLost)", "dropped_buffered": "\(dropped)", "cancelled_running": "\(cancelled)",
+                "committed": "\(committed.map { "\($0.key)@\($0.value)" }.sorted().joined(separator: ", "))",
+            ]
+        )
+    }
+}

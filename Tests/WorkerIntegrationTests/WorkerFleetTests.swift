@@ -1,0 +1,138 @@
+import Foundation
+import GigaChatEmulator
+import Kafka
+import TestSupport
+import Testing
+import Worker
+
+/// Workers coming and going: crashes, graceful stops, groups.
+@Suite("Worker crashes, shutdowns and groups", .serialized, .timeLimit(.minutes(3)))
+struct WorkerFleetTests {
+    static var slowEmulator: GigaChatEmulatorConfiguration {
+        var emulator = GigaChatEmulatorConfiguration()
+        emulator.timeToFirstToken = .milliseconds(200)
+        emulator.chunkDelay = .milliseconds(60)
+        emulator.chunkCount = 8
+        return emulator
+    }
+
+    @Test func aKilledWorkersJobsAreAnsweredAfterARestartWithFewDuplicates() async throws {
+        try await WorkerTestBed.run(emulator: Self.slowEmulator) { bed in
+            let collector = try bed.collector()
+            let jobs = (0..<120).map { TestJob(id: "c-\($0)", prompt: "crash \($0)", stream: true) }
+            try await bed.produce(jobs)
+            let concurrency = 10
+            let environment = bed.environment(["GIGACHAT_WORKER_CONCURRENCY": "\(concurrency)"])
+            let first = try WorkerProcess.start(environment: environment)
+            // Kill it mid-run: some jobs answered, others running.
+            let someDone = try await collector.wait(timeout: .seconds(60)) { $0.completions.count >= 30 }
+            #expect(someDone)
+            first.kill(SIGKILL)
+            _ = await first.wait(timeout: .seconds(10))
+            let answeredBeforeCrash = Set(collector.snapshot.completions.map(\.record.id))
+
+            let second = try WorkerProcess.start(environment: environment)
+            #expect(try await collector.waitForCompletions(of: Set(jobs.map(\.id)), timeout: .seconds(90)))
+            second.kill(SIGTERM)
+            #expect(await second.wait(timeout: .seconds(40)) == 0, "log: \(second.logTail())")
+
+            let snapshot = collector.snapshot
+            let byID = Dictionary(grouping: snapshot.completions.map(\.record), by: \.id)
+            for job in jobs {
+                let records = byID[job.id] ?? []
+                #expect(!records.isEmpty && records.allSatisfy { $0.status == .ok })
+                // Every completion, also a duplicate, names an attempt whose partials rebuild it.
+                for record in records {
+                    let rebuilt = collector.rebuilt(attemptID: record.attemptID ?? "")
+                    #expect(rebuilt.complete && rebuilt.text == job.expectedContent, "\(job.id)")
+                }
+            }
+            let duplicates = byID.filter { $0.value.count > 1 }.map(\.key)
+            #expect(Set(duplicates).isSubset(of: answeredBeforeCrash))
+            // Answered but not yet committed when killed: at most the jobs in flight (completed above an
+            // unfinished earlier offset) plus those of the last commit interval (200 ms).
+            #expect(duplicates.count <= concurrency + 4, "\(duplicates.count) jobs answered twice")
+            try await collector.close()
+        }
+    }
+
+    @Test func sigtermLetsRunningJobsFinishCommitsAndExitsZero() async throws {
+        try await WorkerTestBed.run(emulator: Self.slowEmulator) { bed in
+            let collector = try bed.collector()
+            let jobs = (0..<200).map { TestJob(id: "s-\($0)", prompt: "term \($0)", stream: $0 % 2 == 0) }
+            let stored = try await bed.produce(jobs)
+            let worker = try WorkerProcess.start(environment: bed.environment(["GIGACHAT_WORKER_CONCURRENCY": "8"]))
+            #expect(try await collector.wait(timeout: .seconds(60)) { $0.completions.count >= 20 })
+            let callsBefore = bed.emulator.counters.chatCalls
+            worker.kill(SIGTERM)
+            let status = await worker.wait(timeout: .seconds(40))
+            #expect(status == 0, "exit status; log: \(worker.logTail())")
+            // Every job the worker had started was answered before it exited.
+            let answered = Set(collector.snapshot.completions.map(\.record.id))
+            let started = bed.emulator.counters.chatCalls  // streamed or not
+            #expect(started >= callsBefore)
+            #expect(bed.emulator.counters.completedChats == started, "no call was cut off")
+            try await Task.sleep(for: .seconds(1))
+            #expect(collector.snapshot.completions.count == answered.count, "nothing arrives after the exit")
+            #expect(answered.count == started, "every started job completed: \(answered.count) of \(started)")
+            // Offsets were committed for what was answered: a new worker runs only the rest.
+            let restarted = try bed.startWorker(bed.configuration())
+            #expect(try await collector.waitForCompletions(of: Set(jobs.map(\.id)), timeout: .seconds(90)))
+            let byID = Dictionary(grouping: collector.snapshot.completions.map(\.record), by: \.id)
+            #expect(byID.values.allSatisfy { $0.count == 1 }, "no job re-run after a graceful stop")
+            let ends = WorkerTestBed.ends(of: stored.values)
+            #expect(try await bed.waitForCommits(reaching: ends) == ends)
+            try await restarted.stop()
+            try await collector.close()
+        }
+    }
+
+    @Test func twoThenThreeWorkersSharePartitionsAndAStoppedOneLosesNothing() async throws {
+        var emulator = GigaChatEmulatorConfiguration()
+        emulator.timeToFirstToken = .milliseconds(100)
+        try await WorkerTestBed.run(partitions: 6, emulator: emulator) { bed in
+            let collector = try bed.collector()
+            let first = try bed.startWorker(bed.configuration { $0.concurrency = 6 })
+            let second = try bed.startWorker(bed.configuration { $0.concurrency = 6 })
+            var ids: Set<String> = []
+            func batch(_ name: String, _ count: Int) async throws {
+                let jobs = (0..<count).map { TestJob(id: "\(name)-\($0)", prompt: "\(name) \($0)", stream: $0 % 3 == 0) }
+                ids.formUnion(jobs.map(\.id))
+                try await bed.produce(jobs)
+            }
+            try await batch("two", 150)
+            #expect(try await collector.waitForCompletions(of: ids, timeout: .seconds(60)))
+            let third = try bed.startWorker(bed.configuration { $0.concurrency = 6 })
+            try await batch("three", 300)
+            // The three share the six partitions once the group has rebalanced.
+            let shared = try await waitUntil(timeout: .seconds(30)) {
+                let assignments = [first, second, third].map { Set($0.service.assignedPartitions) }
+                return assignments.allSatisfy { !$0.isEmpty }
+                    && assignments.reduce(0) { $0 + $1.count } == 6 && Set(assignments.flatMap { $0 }).count == 6
+            }
+            #expect(shared, "partitions spread over three workers")
+            // Stop one worker while jobs are running.
+            try await Task.sleep(for: .seconds(2))
+            try await second.stop()
+            try await batch("after", 150)
+            #expect(try await collector.waitForCompletions(of: ids, timeout: .seconds(120)))
+            let completions = collector.snapshot.completions.map(\.record)
+            #expect(Set(completions.map(\.id)) == ids, "nothing lost")
+            #expect(completions.allSatisfy { $0.status == .ok })
+            #expect(Set(first.service.assignedPartitions).union(third.service.assignedPartitions).count == 6)
+            try await first.stop()
+            try await third.stop()
+            try await collector.close()
+        }
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` passes.
+func waitUntil(timeout: Duration, _ condition: () -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    return condition()
+}

@@ -1,0 +1,136 @@
+import Foundation
+import Kafka
+import Testing
+
+@testable import Worker
+
+@Suite struct WorkerConfigurationTests {
+    private func file(_ text: String) throws -> String {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("worker-\(UUID().uuidString).yaml")
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    static let baseYAML = """
+        kafka:
+          bootstrap_servers: [127.0.0.1:9092, 127.0.0.1:9093]
+          group_id: from-file
+          properties: ["security.protocol=plaintext", "socket.timeout.ms=1000"]
+        concurrency: 5
+        ordering: per-key
+        partials:
+          interval: 250ms
+          max_bytes: 2KiB
+        topics:
+          jobs: file.jobs
+        gigachat:
+          credentials: file-secret-key
+          base_url: http://127.0.0.1:1/api/v1
+        """
+
+    @Test func flagsBeatTheEnvironmentWhichBeatsTheFile() async throws {
+        let path = try file(Self.baseYAML)
+        let configuration = try await WorkerConfiguration.load(
+            WorkerConfigurationSources(
+                file: path,
+                environment: [
+                    "GIGACHAT_WORKER_CONCURRENCY": "7", "GIGACHAT_WORKER_KAFKA_GROUP_ID": "from-env",
+                    "GIGACHAT_WORKER_TOPICS_JOBS": "env.jobs", "GIGACHAT_MODEL": "GigaChat-2-Pro",
+                ],
+                flags: ["concurrency": "9"],
+                kafkaPropertyFlags: ["socket.timeout.ms=2000", "linger.ms=1"]
+            )
+        )
+        #expect(configuration.concurrency == 9)  // flag > env > file
+        #expect(configuration.kafka.groupID == "from-env")  // env > file
+        #expect(configuration.topics.jobs == "env.jobs")
+        #expect(configuration.kafka.bootstrapServers == ["127.0.0.1:9092", "127.0.0.1:9093"])  // file
+        #expect(configuration.ordering == .perKey)
+        #expect(configuration.partialsInterval == .milliseconds(250))
+        #expect(configuration.partialsMaxBytes == 2048)
+        #expect(configuration.gigachat.model == "GigaChat-2-Pro")  // the SDK's variable name
+        #expect(configuration.gigachat.credentials == "file-secret-key")
+        #expect(configuration.topics.effectiveDeadLetter == "env.jobs.DLT")
+        // librdkafka properties merge across layers; later layers win per property.
+        #expect(
+            configuration.kafka.properties
+                == ["security.protocol": "plaintext", "socket.timeout.ms": "2000", "linger.ms": "1"]
+        )
+        // The worker sizes the HTTP pool from its concurrency and retries attempts itself.
+        #expect(configuration.effectiveGigaChat.maxConnections >= 9)
+        #expect(configuration.effectiveGigaChat.retry.maxRetries == 0)
+    }
+
+    @Test func originsSayWhereEachValueCameFrom() async throws {
+        let origins = try await WorkerConfiguration.origins(
+            WorkerConfigurationSources(
+                file: try file(Self.baseYAML),
+                environment: ["GIGACHAT_WORKER_CONCURRENCY": "7"],
+                flags: ["ordering": "unordered"]
+            )
+        )
+        #expect(origins["concurrency"] == "environment")
+        #expect(origins["ordering"] == "flag")
+        #expect(origins["kafka.group_id"] == "file")
+        #expect(origins["retry.max_attempts"] == "default")
+    }
+
+    @Test(arguments: [
+        (["concurrency": "lots"], "concurrency", "a whole number"),
+        (["concurrency": "0"], "concurrency", "1...10000"),
+        (["ordering": "random"], "ordering", "unordered, per-key"),
+        (["partials.interval": "soon"], "partials.interval", "duration"),
+        (["kafka.assignment": "sticky"], "kafka.assignment", "cooperative-sticky"),
+        (["topics.completions": "bad topic"], "topics.completions", "a-z"),
+        (["kafka.bootstrap_servers": "localhost"], "kafka.bootstrap_servers", "host:port"),
+        (["jobs.stream": "maybe"], "jobs.stream", "true or false"),
+    ])
+    func invalidValuesNameTheKeyTheProblemAndWhatIsAllowed(flags: [String: String], key: String, allowed: String)
+        async throws
+    {
+        var all = ["kafka.bootstrap_servers": "127.0.0.1:9092", "gigachat.credentials": "k"]
+        all.merge(flags) { $1 }
+        let error = await #expect(throws: WorkerConfigurationError.self) {
+            _ = try await WorkerConfiguration.load(WorkerConfigurationSources(environment: [:], flags: all))
+        }
+        #expect(error?.key == key)
+        #expect(error?.allowed.contains(allowed) == true, "\(String(describing: error))")
+    }
+
+    @Test func missingBrokersAndCredentialsAreReportedWithoutSecrets() async throws {
+        let noBrokers = await #expect(throws: WorkerConfigurationError.self) {
+            _ = try await WorkerConfiguration.load(WorkerConfigurationSources(environment: [:]))
+        }
+        #expect(noBrokers?.key == "kafka.bootstrap_servers")
+        let noAuth = await #expect(throws: WorkerConfigurationError.self) {
+            _ = try await WorkerConfiguration.load(
+                WorkerConfigurationSources(environment: [:], flags: ["kafka.bootstrap_servers": "h:1"])
+            )
+        }
+        #expect(noAuth?.key == "gigachat")
+        let badURL = await #expect(throws: WorkerConfigurationError.self) {
+            _ = try await WorkerConfiguration.load(
+                WorkerConfigurationSources(
+                    environment: ["GIGACHAT_CREDENTIALS": "super-secret-key-123", "GIGACHAT_BASE_URL": "ftp://x"],
+                    flags: ["kafka.bootstrap_servers": "h:1"]
+                )
+            )
+        }
+        #expect(badURL.map { !"\($0)".contains("super-secret-key-123") } == true)
+    }
+
+    @Test func environmentNamesFollowTheKeys() {
+        #expect(WorkerConfiguration.environmentName(of: "kafka.bootstrap_servers") == "GIGACHAT_WORKER_KAFKA_BOOTSTRAP_SERVERS")
+        #expect(WorkerConfiguration.environmentName(of: "shutdown.drain_timeout") == "GIGACHAT_WORKER_SHUTDOWN_DRAIN_TIMEOUT")
+        #expect(WorkerConfiguration.environmentName(of: "gigachat.ca_bundle_file") == "GIGACHAT_CA_BUNDLE_FILE")
+    }
+
+    @Test func durationsTakeUnits() {
+        #expect(ConfigurationLayers.parseDuration("250ms") == .milliseconds(250))
+        #expect(ConfigurationLayers.parseDuration("5s") == .seconds(5))
+        #expect(ConfigurationLayers.parseDuration("2m") == .seconds(120))
+        #expect(ConfigurationLayers.parseDuration("1.5") == .milliseconds(1500))
+        #expect(ConfigurationLayers.parseDuration("-1s") == nil)
+        #expect(ConfigurationLayers.parseDuration("soon") == nil)
+    }
+}

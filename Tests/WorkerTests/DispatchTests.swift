@@ -1,0 +1,227 @@
+import Foundation
+import GigaChat
+import Kafka
+import Synchronization
+import Testing
+
+@testable import Worker
+
+@Suite struct PartialCoalescerTests {
+    let start = ContinuousClock.now
+
+    @Test func aDeltaArrivingAnIntervalAfterTheLastFlushGoesOutAtOnce() {
+        var coalescer = PartialCoalescer(interval: .milliseconds(100), maxBytes: 1000, start: start)
+        let first = coalescer.append("Hello", at: start + .milliseconds(150))
+        #expect(first == PartialCoalescer.Flush(seq: 0, delta: "Hello", isFinal: false, newestArrival: start + .milliseconds(150)))
+        // Within the interval: held back.
+        #expect(coalescer.append(", ", at: start + .milliseconds(170)) == nil)
+        #expect(coalescer.append("world", at: start + .milliseconds(200)) == nil)
+        #expect(coalescer.nextDue == start + .milliseconds(250))
+        #expect(coalescer.due(at: start + .milliseconds(240)) == nil)
+        let due = coalescer.due(at: start + .milliseconds(250))
+        #expect(due?.delta == ", world")
+        #expect(due?.seq == 1)
+        #expect(due?.newestArrival == start + .milliseconds(200))
+        let final = coalescer.finish(at: start + .milliseconds(300))
+        #expect(final.seq == 2 && final.isFinal && final.delta.isEmpty)
+    }
+
+    @Test func sizeFlushesAtOnce() {
+        var coalescer = PartialCoalescer(interval: .seconds(10), maxBytes: 8, start: start)
+        #expect(coalescer.append("12345", at: start) == nil)
+        #expect(coalescer.append("6789", at: start)?.delta == "123456789")
+    }
+
+    @Test func thePartialsConcatenateToTheStream() {
+        var coalescer = PartialCoalescer(interval: .milliseconds(30), maxBytes: 16, start: start)
+        var pieces: [String] = []
+        var published: [PartialCoalescer.Flush] = []
+        var now = start
+        for index in 0..<200 {
+            let piece = index % 7 == 0 ? "слово " : "w\(index) "
+            pieces.append(piece)
+            now = now + .milliseconds(index % 5 * 4)
+            if let flush = coalescer.due(at: now) { published.append(flush) }
+            if let flush = coalescer.append(piece, at: now) { published.append(flush) }
+        }
+        published.append(coalescer.finish(at: now))
+        #expect(published.map(\.seq) == Array(0..<published.count))
+        #expect(published.map(\.delta).joined() == pieces.joined())
+        #expect(published.last?.isFinal == true)
+        #expect(published.dropLast().allSatisfy { !$0.isFinal })
+        #expect(published.count < 200, "coalesced, not one record per delta")
+    }
+}
+
+@Suite struct FailurePolicyTests {
+    @Test(arguments: [
+        (GigaChatError.Code.rateLimited, 429, "retry"), (.server, 503, "retry"), (.server, 500, "retry"),
+        (.transport, nil, "retry"), (.streamCut, nil, "retry"),
+        (.badRequest, 400, "fail"), (.notFound, 404, "fail"), (.payloadTooLarge, 413, "fail"),
+        (.unprocessable, 422, "fail"), (.decoding, nil, "fail"),
+        (.paymentRequired, 402, "account"), (.forbidden, 403, "account"), (.unauthorized, 401, "account"),
+    ] as [(GigaChatError.Code, Int?, String)])
+    func classifiesTransientPermanentAndAccountFaults(code: GigaChatError.Code, status: Int?, expected: String) {
+        let decision = FailurePolicy.decide(GigaChatError(code: code, message: "x", httpStatus: status))
+        switch decision {
+        case .retry: #expect(expected == "retry")
+        case .fail(let failure):
+            #expect(expected == "fail")
+            #expect(failure.httpStatus == status)
+        case .accountFault: #expect(expected == "account")
+        }
+    }
+
+    @Test func aDeadlineTimeoutIsPermanentAnIdleTimeoutTransient() {
+        let deadline = GigaChatError(code: .timeout, message: "the call's deadline passed", isRetriable: false)
+        let idle = GigaChatError(code: .timeout, message: "no data", isRetriable: true)
+        #expect({ if case .fail = FailurePolicy.decide(deadline) { true } else { false } }())
+        #expect(FailurePolicy.decide(idle) == .retry(retryAfter: nil))
+    }
+
+    @Test func backoffIsFullJitterUnderADoublingCeilingAndHonoursRetryAfter() {
+        let initial = Duration.milliseconds(100)
+        let maximum = Duration.seconds(1)
+        #expect(FailurePolicy.backoff(attempt: 1, initial: initial, maximum: maximum, retryAfter: nil, random: 1) == .milliseconds(100))
+        #expect(FailurePolicy.backoff(attempt: 3, initial: initial, maximum: maximum, retryAfter: nil, random: 1) == .milliseconds(400))
+        #expect(FailurePolicy.backoff(attempt: 9, initial: initial, maximum: maximum, retryAfter: nil, random: 1) == .seconds(1))
+        #expect(FailurePolicy.backoff(attempt: 3, initial: initial, maximum: maximum, retryAfter: nil, random: 0) == .zero)
+        #expect(FailurePolicy.backoff(attempt: 1, initial: initial, maximum: maximum, retryAfter: .milliseconds(700), random: 0) == .milliseconds(700))
+        #expect(FailurePolicy.backoff(attempt: 1, initial: initial, maximum: maximum, retryAfter: .seconds(90), random: 0) == .seconds(1))
+    }
+}
+
+@Suite struct KeyedSchedulerTests {
+    typealias Key = KeyedScheduler<Int>.Key
+
+    private func key(_ name: String?, _ offset: Int64, partition: String = "jobs[0]#1") -> Key {
+        Key(partition: partition, key: name.map { Array($0.utf8) }, unique: offset)
+    }
+
+    @Test func perKeyRunsOneJobOfAKeyAtATimeInOrder() {
+        var scheduler = KeyedScheduler<Int>(perKey: true)
+        scheduler.enqueue(0, key: key("a", 0))
+        scheduler.enqueue(1, key: key("a", 1))
+        scheduler.enqueue(2, key: key("b", 2))
+        scheduler.enqueue(3, key: key("a", 3))
+        #expect(scheduler.popReady() == 0)
+        #expect(scheduler.popReady() == 2)
+        #expect(scheduler.popReady() == nil, "a's next waits for a's first")
+        scheduler.finish(key("a", 0))
+        #expect(scheduler.popReady() == 1)
+        scheduler.finish(key("a", 1))
+        #expect(scheduler.popReady() == 3)
+        #expect(scheduler.count == 0)
+    }
+
+    @Test func nullKeysAndUnorderedModeDoNotWait() {
+        var perKey = KeyedScheduler<Int>(perKey: true)
+        perKey.enqueue(0, key: key(nil, 0))
+        perKey.enqueue(1, key: key(nil, 1))
+        #expect(perKey.popReady() == 0 && perKey.popReady() == 1)
+        var unordered = KeyedScheduler<Int>(perKey: false)
+        unordered.enqueue(0, key: key("a", 0))
+        unordered.enqueue(1, key: key("a", 1))
+        #expect(unordered.popReady() == 0 && unordered.popReady() == 1)
+    }
+
+    @Test func removingAPartitionDropsItsJobsAndKeys() {
+        var scheduler = KeyedScheduler<Int>(perKey: true)
+        scheduler.enqueue(0, key: key("a", 0, partition: "p0"))
+        scheduler.enqueue(1, key: key("a", 1, partition: "p0"))
+        scheduler.enqueue(2, key: key("a", 0, partition: "p1"))
+        #expect(scheduler.popReady() == 0)
+        #expect(Set(scheduler.removeAll(ofPartitions: ["p0"])) == [1])
+        scheduler.finish(key("a", 0, partition: "p0"))  // the running job of the dropped partition ends: no effect
+        #expect(scheduler.popReady() == 2)
+        #expect(scheduler.count == 0)
+    }
+}
+
+@Suite(.timeLimit(.minutes(1))) struct DispatcherTests {
+    private func job(_ offset: Int64, key: String? = nil, size: Int = 10) -> AdmittedJob {
+        AdmittedJob(
+            job: Job(id: "j\(offset)", messages: [.user("hi")]),
+            ticket: OffsetTracker.Ticket(partition: KafkaTopicPartition(topic: "jobs", partition: 0), offset: offset, epoch: 1),
+            key: key.map { Array($0.utf8) },
+            headers: [],
+            receivedAt: .now,
+            size: size
+        )
+    }
+
+    @Test func handsOutNoMoreThanTheLimitAndRetriesGoFirst() async {
+        let dispatcher = Dispatcher(limit: 2, perKey: false, maxBufferedJobs: 10, maxBufferedBytes: 1 << 20)
+        for offset in Int64(0)..<4 { #expect(await dispatcher.admit(job(offset))) }
+        #expect(await dispatcher.nextRunnable()?.ticket.offset == 0)
+        #expect(await dispatcher.nextRunnable()?.ticket.offset == 1)
+        #expect(dispatcher.load == (2, 2))
+        // A third waits until a slot is released; a retry waiting for a slot gets it before new jobs.
+        let retry = Task { await dispatcher.acquireSlot() }
+        try? await Task.sleep(for: .milliseconds(50))
+        let next = Task { await dispatcher.nextRunnable()?.ticket.offset }
+        try? await Task.sleep(for: .milliseconds(50))
+        dispatcher.releaseSlot()
+        #expect(await retry.value)
+        dispatcher.releaseSlot()
+        #expect(await next.value == 2)
+        #expect(dispatcher.load.running == 2)
+    }
+
+    @Test func admissionWaitsWhileTheBufferIsFull() async {
+        let dispatcher = Dispatcher(limit: 1, perKey: false, maxBufferedJobs: 2, maxBufferedBytes: 1 << 20)
+        #expect(await dispatcher.admit(job(0)))
+        #expect(await dispatcher.admit(job(1)))
+        let third = Task { await dispatcher.admit(job(2)) }
+        try? await Task.sleep(for: .milliseconds(100))
+        #expect(dispatcher.load.buffered == 2, "the third waits")
+        #expect(await dispatcher.nextRunnable()?.ticket.offset == 0)
+        #expect(await third.value)
+        #expect(dispatcher.load.buffered == 2)
+    }
+
+    @Test func admissionIsBoundedInBytesButAlwaysTakesOneJob() async {
+        let dispatcher = Dispatcher(limit: 1, perKey: false, maxBufferedJobs: 100, maxBufferedBytes: 100)
+        #expect(await dispatcher.admit(job(0, size: 500)), "one job larger than the bound is still taken")
+        let second = Task { await dispatcher.admit(job(1, size: 10)) }
+        try? await Task.sleep(for: .milliseconds(100))
+        #expect(dispatcher.load.buffered == 1)
+        _ = await dispatcher.nextRunnable()
+        #expect(await second.value)
+    }
+
+    @Test func perKeyStartsTheNextJobOfAKeyOnlyWhenTheFirstFinishes() async {
+        let dispatcher = Dispatcher(limit: 4, perKey: true, maxBufferedJobs: 10, maxBufferedBytes: 1 << 20)
+        _ = await dispatcher.admit(job(0, key: "a"))
+        _ = await dispatcher.admit(job(1, key: "a"))
+        _ = await dispatcher.admit(job(2, key: "b"))
+        let first = await dispatcher.nextRunnable()
+        let second = await dispatcher.nextRunnable()
+        #expect(first?.ticket.offset == 0 && second?.ticket.offset == 2)
+        let third = Task { await dispatcher.nextRunnable()?.ticket.offset }
+        try? await Task.sleep(for: .milliseconds(50))
+        dispatcher.finishKey(first!.schedulingKey)
+        #expect(await third.value == 1)
+    }
+
+    @Test func closeDropsHeldJobsAndEndsTheDispatchLoop() async {
+        let dispatcher = Dispatcher(limit: 1, perKey: false, maxBufferedJobs: 1, maxBufferedBytes: 1 << 20)
+        _ = await dispatcher.admit(job(0))
+        let waiting = Task { await dispatcher.admit(job(1)) }
+        try? await Task.sleep(for: .milliseconds(50))
+        dispatcher.close()
+        #expect(await waiting.value == false)
+        #expect(await dispatcher.nextRunnable() == nil)
+        #expect(await dispatcher.admit(job(2)) == false)
+    }
+
+    @Test func droppingARevokedPartitionsJobsAnswersAWaitingAdmission() async {
+        let dispatcher = Dispatcher(limit: 1, perKey: false, maxBufferedJobs: 1, maxBufferedBytes: 1 << 20)
+        _ = await dispatcher.admit(job(0))
+        let waiting = Task { await dispatcher.admit(job(1)) }
+        try? await Task.sleep(for: .milliseconds(50))
+        #expect(dispatcher.dropJobs(ofPartitions: ["jobs[0]#1"]) == 2)
+        #expect(await waiting.value, "the intake moves on")
+        #expect(dispatcher.load.buffered == 0)
+    }
+}

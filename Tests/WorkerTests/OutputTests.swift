@@ -1,0 +1,74 @@
+import Foundation
+import GigaChat
+import Kafka
+import Testing
+
+@testable import Worker
+
+@Suite struct OutputRecordTests {
+    @Test func aCompletionHasOneShapeWithNullsForMissingValues() throws {
+        let completion = CompletionRecord(id: "a", status: .failed, attempts: 2, latencyMilliseconds: 5, error: .init(code: "bad_request", message: "no", httpStatus: 400))
+        let object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(completion)) as! [String: Any]
+        #expect(Set(object.keys) == [
+            "id", "status", "content", "finish_reason", "usage", "model", "attempts", "attempt_id", "latency_ms",
+            "ttft_ms", "metadata", "error",
+        ])
+        #expect(object["content"] is NSNull)
+        let error = object["error"] as? [String: Any]
+        #expect(error?["code"] as? String == "bad_request")
+        #expect(error?["http_status"] as? Int == 400)
+        let decoded = try JSONDecoder().decode(CompletionRecord.self, from: JSONEncoder().encode(completion))
+        #expect(decoded == completion)
+    }
+
+    @Test func aPartialNamesItsAttempt() throws {
+        let partial = PartialRecord(id: "a", attemptID: "u-1", attempt: 2, seq: 0, delta: "Привет", isFinal: false)
+        let object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(partial)) as! [String: Any]
+        #expect(object["attempt_id"] as? String == "u-1")
+        #expect(object["final"] as? Bool == false)
+        #expect(object["seq"] as? Int == 0)
+    }
+
+    @Test func deadLettersKeepTheRecordAndAddSpringHeaders() {
+        let message = KafkaConsumerMessage(
+            topic: "jobs", partition: 3, offset: 258, key: [1, 2], value: Array("not json".utf8),
+            headers: [KafkaHeader(key: "traceparent", value: Array("00-abc-def-01".utf8))],
+            timestamp: Date(timeIntervalSince1970: 1.5)
+        )
+        let record = DeadLetterRecord.make(
+            for: message, rejection: JobRejection(.notJSON, "the value is not JSON"), topic: "jobs.DLT", group: "g",
+            workerID: "w-1"
+        )
+        #expect(record.topic == "jobs.DLT")
+        #expect(record.key == [1, 2])
+        #expect(record.value == Array("not json".utf8))
+        var headers: [String: [UInt8]] = [:]
+        for header in record.headers { headers[header.key] = header.value }
+        #expect(headers["traceparent"] == Array("00-abc-def-01".utf8))
+        #expect(headers["kafka_dlt-original-topic"] == Array("jobs".utf8))
+        #expect(headers["kafka_dlt-original-partition"] == [0, 0, 0, 3])
+        #expect(headers["kafka_dlt-original-offset"] == [0, 0, 0, 0, 0, 0, 1, 2])
+        #expect(headers["kafka_dlt-original-timestamp"] == [0, 0, 0, 0, 0, 0, 5, 220])
+        #expect(headers["kafka_dlt-original-consumer-group"] == Array("g".utf8))
+        #expect(headers["kafka_dlt-exception-message"] == Array("the value is not JSON".utf8))
+        #expect(headers[DeadLetterRecord.errorCodeHeader] == Array("not_json".utf8))
+        #expect(headers[DeadLetterRecord.workerIDHeader] == Array("w-1".utf8))
+    }
+
+    @Test func repliesGoToTheSpringHeaderThenReplyToThenTheCompletionsTopic() {
+        func admitted(replyTo: String?, headers: [KafkaHeader]) -> AdmittedJob {
+            AdmittedJob(
+                job: Job(id: "a", messages: [.user("x")], replyTo: replyTo),
+                ticket: OffsetTracker.Ticket(partition: KafkaTopicPartition(topic: "jobs", partition: 0), offset: 0, epoch: 1),
+                key: nil, headers: headers, receivedAt: .now, size: 1
+            )
+        }
+        let spring = [
+            KafkaHeader(key: "kafka_replyTopic", value: Array("spring.replies".utf8)),
+            KafkaHeader(key: "kafka_replyPartition", value: [0, 0, 0, 2]),
+        ]
+        #expect(ReplyDestination(admitted: admitted(replyTo: "mine", headers: spring), completionsTopic: "c") == ReplyDestination(topic: "spring.replies", partition: 2))
+        #expect(ReplyDestination(admitted: admitted(replyTo: "mine", headers: []), completionsTopic: "c").topic == "mine")
+        #expect(ReplyDestination(admitted: admitted(replyTo: nil, headers: []), completionsTopic: "c").topic == "c")
+    }
+}
