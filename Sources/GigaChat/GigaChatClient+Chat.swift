@@ -63,7 +63,7 @@ extension GigaChatClient {
         headers: GigaChatRequestHeaders,
         deadline: NIODeadline
     ) async throws -> HTTPClientResponse {
-        try await self.withAuthorization { token in
+        try await self.withAuthorization(deadline: deadline) { token in
             var request = self.makeRequest(
                 method: .POST,
                 path: "/chat/completions",
@@ -75,7 +75,7 @@ extension GigaChatClient {
             request.headers.replaceOrAdd(name: "Cache-Control", value: "no-store")
             request.body = .bytes(body)
             let response = try await self.execute(request, deadline: deadline)
-            try await self.checkStatus(response, secrets: [token])
+            try await self.checkStatus(response, deadline: deadline, secrets: [token])
             let contentType = response.headers.first(name: "content-type") ?? ""
             guard contentType.lowercased().hasPrefix("text/event-stream") else {
                 // Like the SDK: a 200 that is not an event stream (a proxy page, a misrouted answer) is a transport

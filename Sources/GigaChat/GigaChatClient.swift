@@ -129,34 +129,38 @@ public final class GigaChatClient: Sendable {
         }
     }
 
-    /// Throws the mapped error of a non-2xx answer.
-    func checkStatus(_ response: HTTPClientResponse, secrets extra: [String] = []) async throws {
+    /// Throws the mapped error of a non-2xx answer; its body is read within `deadline` (a server that sends an
+    /// error head and then stalls cannot hold the call past it).
+    func checkStatus(
+        _ response: HTTPClientResponse,
+        deadline: NIODeadline = .distantFuture,
+        secrets extra: [String] = []
+    ) async throws {
         let status = Int(response.status.code)
         guard !(200..<300).contains(status) else { return }
-        let body = try? await response.body.collect(upTo: 64 * 1024)
+        let bodyDeadline = min(deadline, .now() + TimeAmount(self.configuration.timeouts.idle))
+        let body = try? await self.collect(response, deadline: bodyDeadline, limit: 64 * 1024)
         var error = GigaChatError.fromResponse(status: status, headers: response.headers, body: body)
         error.message = self.scrub(error.message, extra: extra)
         throw error
     }
 
     /// Collects a whole body within the deadline, mapping transport failures.
-    func collect(_ response: HTTPClientResponse, deadline: NIODeadline = .distantFuture) async throws -> ByteBuffer {
-        let limit = self.configuration.maxResponseBytes
+    func collect(
+        _ response: HTTPClientResponse,
+        deadline: NIODeadline = .distantFuture,
+        limit: Int? = nil
+    ) async throws -> ByteBuffer {
+        let limit = limit ?? self.configuration.maxResponseBytes
         do {
-            guard deadline != .distantFuture else { return try await response.body.collect(upTo: limit) }
-            let reader = ResponseBodyReader(
+            return try await ResponseBodyReader.collect(
                 response.body,
+                upTo: limit,
                 deadline: deadline,
                 eventLoop: self.httpClient.eventLoopGroup.any()
             )
-            var result = ByteBuffer()
-            while var piece = try await reader.next() {
-                guard result.readableBytes + piece.readableBytes <= limit else {
-                    throw GigaChatError(code: .decoding, message: "the answer is larger than \(limit) bytes")
-                }
-                result.writeBuffer(&piece)
-            }
-            return result
+        } catch is NIOTooManyBytesError {
+            throw GigaChatError(code: .decoding, message: "the answer is larger than \(limit) bytes")
         } catch {
             throw GigaChatError.wrapping(error)
         }
@@ -215,16 +219,27 @@ public final class GigaChatClient: Sendable {
     }
 
     /// Runs `operation` with a usable token; after a 401 it drops that token and tries once more with a new one.
-    func withAuthorization<T>(_ operation: (String) async throws -> T) async throws -> T {
+    ///
+    /// Waiting for a token is bounded by ``GigaChatConfiguration/Timeouts/token`` and by `deadline`, and ends at
+    /// once when the task is cancelled.
+    func withAuthorization<T>(
+        deadline: NIODeadline = .distantFuture,
+        _ operation: (String) async throws -> T
+    ) async throws -> T {
         let fetch: GigaChatTokenProvider.Fetch = { [self] source in try await self.requestToken(from: source) }
-        let token = try await self.tokenProvider.token(fetch: fetch)
+        var wait = self.configuration.timeouts.token
+        if deadline != .distantFuture {
+            let remaining = Duration.nanoseconds((deadline - .now()).nanoseconds)
+            wait = max(.zero, min(wait, remaining))
+        }
+        let token = try await self.tokenProvider.token(timeout: wait, fetch: fetch)
         do {
             return try await operation(token.value)
         } catch let error as GigaChatError where error.httpStatus == 401 {
             await self.tokenProvider.invalidate(token)
             guard self.tokenProvider.canRefresh else { throw error }
             self.logger.info("GigaChat rejected the access token (401); renewing it and retrying once")
-            let fresh = try await self.tokenProvider.token(fetch: fetch)
+            let fresh = try await self.tokenProvider.token(timeout: wait, fetch: fetch)
             return try await operation(fresh.value)
         }
     }
@@ -240,7 +255,7 @@ public final class GigaChatClient: Sendable {
     ) async throws -> (T, HTTPHeaders) {
         let deadline = self.deadline(deadline)
         return try await self.withRetries("\(method) \(path)", deadline: deadline) {
-            try await self.withAuthorization { token in
+            try await self.withAuthorization(deadline: deadline) { token in
                 var request = self.makeRequest(
                     method: method,
                     path: path,
@@ -253,7 +268,7 @@ public final class GigaChatClient: Sendable {
                     request.body = .bytes(body)
                 }
                 let response = try await self.execute(request, deadline: deadline)
-                try await self.checkStatus(response, secrets: [token])
+                try await self.checkStatus(response, deadline: deadline, secrets: [token])
                 let bytes = try await self.collect(response, deadline: deadline)
                 self.logger.debug(
                     "GigaChat call answered",

@@ -30,6 +30,9 @@ public struct GigaChatEmulatorFaults: Sendable, Hashable {
     /// Replaces SSE event number N (counting from 1) with a `data:` line of broken JSON; the events after it are
     /// sent normally. Default: `nil`.
     public var malformedEventAt: Int?
+    /// Added to the `expires_at` OAuth answers report (not to the real expiry), as a client with a skewed clock sees
+    /// it: the API then answers 401 `Token has expired` for tokens the client believes valid. Default: `.zero`.
+    public var tokenExpiryReportedLate: Duration
     /// Extra time every OAuth answer takes. Default: `.zero`.
     public var oauthDelay: Duration
     /// OAuth calls allowed per second (the real endpoint allows 10); calls beyond it within the same second are
@@ -50,6 +53,7 @@ public struct GigaChatEmulatorFaults: Sendable, Hashable {
         cutStreamAfterEvents: Int? = nil,
         cutStreamRate: Double = 0,
         malformedEventAt: Int? = nil,
+        tokenExpiryReportedLate: Duration = .zero,
         oauthDelay: Duration = .zero,
         oauthRequestsPerSecond: Int? = nil,
         failFirst: [Int] = []
@@ -62,6 +66,7 @@ public struct GigaChatEmulatorFaults: Sendable, Hashable {
         self.cutStreamAfterEvents = cutStreamAfterEvents
         self.cutStreamRate = cutStreamRate
         self.malformedEventAt = malformedEventAt
+        self.tokenExpiryReportedLate = tokenExpiryReportedLate
         self.oauthDelay = oauthDelay
         self.oauthRequestsPerSecond = oauthRequestsPerSecond
         self.failFirst = failFirst

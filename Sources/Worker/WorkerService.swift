@@ -133,6 +133,13 @@ public final class WorkerService: Service, Sendable {
         (try? consumer.assignment) ?? []
     }
 
+    /// Whether the worker can do work now (for `/readyz`), and if not, why.
+    public var readiness: (ready: Bool, reason: String) {
+        let partitions = assignedPartitions.count
+        guard partitions > 0 else { return (false, "no partitions of \(configuration.topics.jobs) assigned") }
+        return (true, "ready: \(partitions) partitions assigned")
+    }
+
     /// Runs until graceful shutdown (or cancellation), or until Kafka fails fatally (then it throws).
     public func run() async throws {
         try consumer.subscribe(topics: [configuration.topics.jobs])

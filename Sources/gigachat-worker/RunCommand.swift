@@ -2,6 +2,8 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 import Worker
 
@@ -97,6 +99,7 @@ struct RunCommand: AsyncParsableCommand {
             CLIOutput.writeError("error: \(error)\n")
             throw ExitCode(2)
         }
+        Self.bootstrapMetrics()
         let worker: WorkerService
         do {
             worker = try WorkerService(configuration: configuration, logger: logger)
@@ -106,9 +109,23 @@ struct RunCommand: AsyncParsableCommand {
         }
         let watcher = SecondSignalWatcher()
         defer { watcher.cancel() }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: worker)]
+        if configuration.metricsEnabled {
+            services.append(
+                .init(
+                    service: OperationsServer(
+                        host: configuration.metricsHost,
+                        port: configuration.metricsPort,
+                        registry: Self.registry,
+                        logger: logger,
+                        readiness: { worker.readiness }
+                    )
+                )
+            )
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: worker)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
@@ -119,5 +136,25 @@ struct RunCommand: AsyncParsableCommand {
             CLIOutput.writeError("error: the worker stopped: \(error)\n")
             throw ExitCode.failure
         }
+    }
+
+    /// The process's metrics registry, exported on `/metrics`.
+    static let registry = PrometheusCollectorRegistry()
+
+    /// Routes swift-metrics to the Prometheus registry, with buckets sized for LLM latencies.
+    static func bootstrapMetrics() {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        let long: [Duration] = [
+            .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2),
+            .seconds(5), .seconds(10), .seconds(20), .seconds(30), .seconds(60), .seconds(120), .seconds(300),
+        ]
+        factory.durationHistogramBuckets["gigachat_worker_job_duration_seconds"] = long
+        factory.durationHistogramBuckets["gigachat_worker_time_to_first_token_seconds"] = long
+        factory.durationHistogramBuckets["gigachat_worker_partial_publish_delay_seconds"] = [
+            .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(20),
+            .milliseconds(30), .milliseconds(50), .milliseconds(75), .milliseconds(100), .milliseconds(250),
+            .milliseconds(1000),
+        ]
+        MetricsSystem.bootstrap(factory)
     }
 }

@@ -15,12 +15,13 @@ struct FaultTests {
 
     @Test func concurrencyLimitAnswers429WhileASlotIsTaken() async throws {
         let faults = GigaChatEmulatorFaults(concurrencyLimitPerToken: 1, retryAfter: 2)
-        // One event per word, 250 ms apart: the 40-word prompt's stream holds the slot for over 12 s (until the
-        // test hangs up), while the one-token answers (max_tokens 1) of the other calls take 0.5 s.
+        // One event per word, 250 ms apart: the 120-word prompt's stream holds the slot for over 30 s (until the
+        // test hangs up; margin for a loaded machine), while the one-token answers (max_tokens 1) of the other
+        // calls take 0.5 s.
         let configuration = GigaChatEmulatorConfiguration(chunkDelay: .milliseconds(250), faults: faults)
         try await EmulatorTestSupport.withEmulator(configuration) { emulator in
             let token = try await EmulatorTestSupport.token(emulator)
-            let prompt = (1...40).map(String.init).joined(separator: " ")
+            let prompt = (1...120).map(String.init).joined(separator: " ")
             let streamBody = try EmulatorTestSupport.chatBody(messages: [("user", prompt)], stream: true)
             let body = try EmulatorTestSupport.chatBody(messages: [("user", "second")], extra: ["max_tokens": 1])
             let held = try await RawHTTPClient.hold(

@@ -85,17 +85,18 @@ struct GigaChatClientTests {
         }
     }
 
-    @Test func tokenAboutToExpireIsRefreshedBeforeUse() async throws {
-        // Token lives 8 s; the client refreshes 6 s ahead, so after 2.5 s the next call must renew first, while
-        // the server would still accept the old token (margins wide enough for a loaded 2-core machine).
+    @Test func tokenAboutToExpireIsRefreshedInTheBackground() async throws {
+        // Token lives 8 s; the refresh window is min(6 s buffer, half the lifetime) = 4 s, so after 4.5 s the next
+        // call still uses the valid token and starts one refresh beside it (margins for a loaded 2-core machine).
         try await EmulatorHarness.run(
             emulator: .init(tokenLifetime: .seconds(8)),
             configure: { $0.tokenExpiryBuffer = .seconds(6) }
         ) { emulator, client, _ in
             _ = try await client.chat(ChatRequest(messages: [.user("one")]))
             #expect(emulator.counters.oauthCalls == 1)
-            try await Task.sleep(for: .milliseconds(2500))
+            try await Task.sleep(for: .milliseconds(4500))
             _ = try await client.chat(ChatRequest(messages: [.user("two")]))
+            for _ in 0..<100 where emulator.counters.oauthCalls < 2 { try await Task.sleep(for: .milliseconds(10)) }
             #expect(emulator.counters.oauthCalls == 2)
             #expect(emulator.counters.rejectedExpired == 0)
             #expect(emulator.counters.rejectedUnauthorized == 0)
@@ -103,12 +104,11 @@ struct GigaChatClientTests {
     }
 
     @Test func expiredTokenMidRunCostsOneRetryNotAFailure() async throws {
-        // The client is told to trust tokens long past their expiry (as with clock skew), so the server's
+        // The emulator reports tokens as living an hour longer than they do (a skewed clock), so the server's
         // 401 "Token has expired" is what renews it: 20 concurrent calls then cost one extra OAuth call.
-        try await EmulatorHarness.run(
-            emulator: .init(tokenLifetime: .seconds(2)),
-            configure: { $0.tokenExpiryBuffer = .seconds(-3600) }
-        ) { emulator, client, _ in
+        var emulator = GigaChatEmulatorConfiguration(tokenLifetime: .seconds(2))
+        emulator.faults.tokenExpiryReportedLate = .seconds(3600)
+        try await EmulatorHarness.run(emulator: emulator) { emulator, client, _ in
             _ = try await client.chat(ChatRequest(messages: [.user("before")]))
             try await Task.sleep(for: .milliseconds(2500))
             let answers = try await withThrowingTaskGroup(of: String.self) { group in

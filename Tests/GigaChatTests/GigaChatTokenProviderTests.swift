@@ -28,26 +28,110 @@ struct GigaChatTokenProviderTests {
         #expect(values == ["token-1"])
     }
 
-    @Test func refreshesAheadOfExpiryAndAfterInvalidation() async throws {
-        let provider = GigaChatTokenProvider(source: Self.source, expiryBuffer: .seconds(60))
-        let calls = Calls()
-        let lifetime = Mutex<TimeInterval>(30)
-        let fetch: GigaChatTokenProvider.Fetch = { _ in
-            let n = calls.count.add(1, ordering: .relaxed).newValue
-            return GigaChatAccessToken(value: "t\(n)", expiresAt: Date().addingTimeInterval(lifetime.withLock { $0 }))
+    /// A wall clock the test moves.
+    final class TestClock: Sendable {
+        let offset = Mutex<TimeInterval>(0)
+        let start = Date()
+        var now: Date { start.addingTimeInterval(offset.withLock { $0 }) }
+        func advance(_ seconds: TimeInterval) { offset.withLock { $0 += seconds } }
+    }
+
+    /// A fetch that hands out t1, t2, ... living `lifetime` seconds on the test clock, and can be held.
+    final class HeldFetch: Sendable {
+        let calls = Atomic<Int>(0)
+        let held = Mutex(false)
+        let clock: TestClock
+        let lifetime: TimeInterval
+        init(clock: TestClock, lifetime: TimeInterval) {
+            self.clock = clock
+            self.lifetime = lifetime
         }
-        // Lives 30 s < 60 s buffer: used by the call that fetched it, then replaced on the next call.
-        #expect(try await provider.token(fetch: fetch).value == "t1")
-        #expect(try await provider.token(fetch: fetch).value == "t2")
-        lifetime.withLock { $0 = 1800 }
-        #expect(try await provider.token(fetch: fetch).value == "t3")
-        #expect(try await provider.token(fetch: fetch).value == "t3")
+        var fetch: GigaChatTokenProvider.Fetch {
+            { [self] _ in
+                let n = calls.add(1, ordering: .relaxed).newValue
+                while held.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
+                return GigaChatAccessToken(value: "t\(n)", expiresAt: clock.now.addingTimeInterval(lifetime))
+            }
+        }
+    }
+
+    @Test func refreshesInTheBackgroundAheadOfExpiryWhileServingTheCurrentToken() async throws {
+        let clock = TestClock()
+        let provider = GigaChatTokenProvider(source: Self.source, expiryBuffer: .seconds(60), now: { clock.now })
+        let fetcher = HeldFetch(clock: clock, lifetime: 1800)
+        #expect(try await provider.token(fetch: fetcher.fetch).value == "t1")
+        // Long before expiry: no refresh.
+        clock.advance(1000)
+        #expect(try await provider.token(fetch: fetcher.fetch).value == "t1")
+        #expect(fetcher.calls.load(ordering: .relaxed) == 1)
+        // Within 60 s of expiry, with the token endpoint stalled: t1 is still served at once, one refresh runs.
+        fetcher.held.withLock { $0 = true }
+        clock.advance(760)
+        for _ in 0..<100 { #expect(try await provider.token(fetch: fetcher.fetch).value == "t1") }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(fetcher.calls.load(ordering: .relaxed) == 2, "one background refresh, however many callers")
+        fetcher.held.withLock { $0 = false }
+        var fresh = ""
+        for _ in 0..<200 where fresh != "t2" {
+            fresh = try await provider.token(fetch: fetcher.fetch).value
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(fresh == "t2")
+        #expect(await provider.refreshCount == 2)
+    }
+
+    @Test func shortLivedTokensAreRefreshedAtHalfTheirLifetimeNotOnEveryCall() async throws {
+        let clock = TestClock()
+        let provider = GigaChatTokenProvider(source: Self.source, expiryBuffer: .seconds(60), now: { clock.now })
+        let fetcher = HeldFetch(clock: clock, lifetime: 30)
+        #expect(try await provider.token(fetch: fetcher.fetch).value == "t1")
+        clock.advance(10)
+        #expect(try await provider.token(fetch: fetcher.fetch).value == "t1")
+        #expect(fetcher.calls.load(ordering: .relaxed) == 1, "30 s tokens within the 60 s buffer are not refetched")
+        clock.advance(6)  // past half the lifetime
+        _ = try await provider.token(fetch: fetcher.fetch)
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(fetcher.calls.load(ordering: .relaxed) == 2)
+    }
+
+    @Test func anExpiredTokenIsWaitedForAndInvalidationReplacesOnlyTheCurrentToken() async throws {
+        let clock = TestClock()
+        let provider = GigaChatTokenProvider(source: Self.source, expiryBuffer: .seconds(60), now: { clock.now })
+        let fetcher = HeldFetch(clock: clock, lifetime: 1800)
+        #expect(try await provider.token(fetch: fetcher.fetch).value == "t1")
+        clock.advance(1799)  // 1 s left: not usable for a new request
+        #expect(try await provider.token(fetch: fetcher.fetch).value == "t2")
         // Invalidating a token that was already replaced changes nothing.
+        await provider.invalidate(GigaChatAccessToken(value: "t1", expiresAt: nil))
+        #expect(try await provider.token(fetch: fetcher.fetch).value == "t2")
         await provider.invalidate(GigaChatAccessToken(value: "t2", expiresAt: nil))
-        #expect(try await provider.token(fetch: fetch).value == "t3")
-        await provider.invalidate(GigaChatAccessToken(value: "t3", expiresAt: nil))
-        #expect(try await provider.token(fetch: fetch).value == "t4")
-        #expect(calls.count.load(ordering: .relaxed) == 4)
+        #expect(try await provider.token(fetch: fetcher.fetch).value == "t3")
+    }
+
+    @Test func aWaitForATokenEndsAtOnceWhenCancelledAndIsBounded() async throws {
+        let clock = TestClock()
+        let provider = GigaChatTokenProvider(source: Self.source, now: { clock.now })
+        let fetcher = HeldFetch(clock: clock, lifetime: 1800)
+        fetcher.held.withLock { $0 = true }  // the token endpoint stalls
+        let waiting = Task { try await provider.token(fetch: fetcher.fetch) }
+        try await Task.sleep(for: .milliseconds(100))
+        let cancelledAt = ContinuousClock.now
+        waiting.cancel()
+        let cancelled = await waiting.result
+        // At once, not when the stalled refresh ends (which it never does here); the margin is for a loaded machine.
+        #expect(ContinuousClock.now - cancelledAt < .seconds(5), "returned \(ContinuousClock.now - cancelledAt) later")
+        #expect((cancelled.error as? GigaChatError)?.code == .cancelled)
+
+        let start = ContinuousClock.now
+        let timedOut = await #expect(throws: GigaChatError.self) {
+            try await provider.token(timeout: .milliseconds(200), fetch: fetcher.fetch)
+        }
+        #expect(timedOut?.code == .timeout)
+        #expect(ContinuousClock.now - start < .seconds(2))
+        // The stalled refresh was shared: still one call.
+        #expect(fetcher.calls.load(ordering: .relaxed) == 1)
+        fetcher.held.withLock { $0 = false }
+        #expect(try await provider.token(fetch: fetcher.fetch).value == "t1")
     }
 
     @Test func failedFetchReachesEveryWaiterAndIsNotCached() async throws {
@@ -99,5 +183,12 @@ struct GigaChatTokenProviderTests {
         #expect(s.timeIntervalSince1970 == 1_706_026_848)
         #expect(!"\(GigaChatAccessToken(value: "secret-token", expiresAt: nil))".contains("secret-token"))
         #expect(!"\(GigaChatTokenSource.oauth(url: "u", credentials: "secret-key", scope: "S"))".contains("secret-key"))
+    }
+}
+
+extension Result {
+    var error: Failure? {
+        if case .failure(let error) = self { return error }
+        return nil
     }
 }

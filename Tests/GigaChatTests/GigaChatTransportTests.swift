@@ -114,6 +114,49 @@ struct GigaChatTransportTests {
         #expect(error?.message.contains("text/event-stream") == true)
     }
 
+    @Test func theFinalChunkWithUsageDoesNotWaitForTheServerToCloseTheBody() async throws {
+        // The whole stream, [DONE] included, then 3 s of silence before the chunked terminator.
+        let fixture = try Fixtures.bytes("stream_simple.sse")
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        let body = Array("\(String(fixture.count, radix: 16))\r\n".utf8) + fixture + [13, 10]
+        let server = try TestScriptedHTTPServer(
+            pieces: [Array(head.utf8) + body, Array("0\r\n\r\n".utf8)],
+            pause: .seconds(3)
+        )
+        defer { server.stop() }
+        let client = try Self.scriptedClient(server)
+        let start = ContinuousClock.now
+        var iterator = client.stream(ChatRequest(messages: [.user("x")])).makeAsyncIterator()
+        var usageAt: Duration?
+        while let chunk = try await iterator.next() {
+            if chunk.usage != nil {
+                usageAt = ContinuousClock.now - start
+                break
+            }
+        }
+        #expect(usageAt != nil)
+        #expect((usageAt ?? .seconds(9)) < .seconds(2), "the usage chunk came \(String(describing: usageAt)) after the start")
+        try await client.shutdown()
+    }
+
+    @Test func anErrorBodyIsReadWithinTheCallsDeadline() async throws {
+        // A 503 head and half a body, then silence for 5 s.
+        let head = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n"
+        let server = try TestScriptedHTTPServer(
+            pieces: [Array((head + #"{"status":503,"#).utf8), Array(String(repeating: " ", count: 186).utf8)],
+            pause: .seconds(5)
+        )
+        defer { server.stop() }
+        let client = try Self.scriptedClient(server)
+        let start = ContinuousClock.now
+        let error = await #expect(throws: GigaChatError.self) {
+            _ = try await client.chat(ChatRequest(messages: [.user("x")]), deadline: .seconds(1))
+        }
+        #expect(ContinuousClock.now - start < .seconds(3), "not held by the stalled body")
+        #expect(error?.httpStatus == 503)
+        try await client.shutdown()
+    }
+
     @Test func recordedStreamShapeSplitAnywhereOverTheWire() async throws {
         // The fixture body sent as a chunked response, cut into 1-7 byte pieces (inside UTF-8 and CRLF).
         let fixture = try Fixtures.bytes("stream_simple.sse")

@@ -146,4 +146,24 @@ struct SSEParserTests {
         let empty = try JSONDecoder().decode(ChatChunk.self, from: Data(#"{"choices":[]}"#.utf8))
         #expect(empty.content == "")
     }
+
+    @Test func aLineThatNeverEndsStopsAtTheBound() {
+        var parser = SSEParser()
+        parser.maximumEventBytes = 1024
+        var events = 0
+        let piece = ByteBuffer(bytes: Array("data: ".utf8) + [UInt8](repeating: 0x61, count: 700))
+        parser.parse(piece) { _ in events += 1 }
+        #expect(!parser.overflowed)
+        parser.parse(ByteBuffer(bytes: [UInt8](repeating: 0x61, count: 700))) { _ in events += 1 }
+        #expect(parser.overflowed)
+        #expect(events == 0)
+    }
+
+    @Test func anEventOfManyDataLinesStopsAtTheBound() {
+        var parser = SSEParser()
+        parser.maximumEventBytes = 1024
+        let line = "data: " + String(repeating: "b", count: 100) + "\n"
+        parser.parse(ByteBuffer(string: String(repeating: line, count: 20))) { _ in }
+        #expect(parser.overflowed)
+    }
 }

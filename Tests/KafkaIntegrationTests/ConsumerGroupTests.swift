@@ -146,4 +146,35 @@ struct ConsumerGroupTests {
             }
         }
     }
+
+    /// A member that closes (leaves the group) hands its partitions to the others, repeatedly, in both protocols.
+    @Test(arguments: [KafkaPartitionAssignment.range, .cooperativeSticky])
+    func partitionsOfAMemberThatLeavesGoToTheOthers(assignment: KafkaPartitionAssignment) async throws {
+        try await withTansuBroker { broker in
+            let topic = TestKafka.topicName("leave")
+            let group = TestKafka.groupName("leave")
+            try await TestKafka.createTopic(topic, partitions: 6, on: broker)
+            let all = Set((0..<6).map { KafkaTopicPartition(topic: topic, partition: Int32($0)) })
+            var members: [KafkaConsumer] = []
+            for _ in 0..<3 {
+                let consumer = try TestKafka.consumer(broker, group: group, assignment: assignment)
+                try consumer.subscribe(topics: [topic])
+                members.append(consumer)
+            }
+            func covered(_ consumers: [KafkaConsumer]) -> Bool {
+                let sets = consumers.map { Set((try? $0.assignment) ?? []) }
+                return sets.reduce(0) { $0 + $1.count } == 6 && sets.reduce(Set()) { $0.union($1) } == all
+                    && sets.allSatisfy { !$0.isEmpty }
+            }
+            #expect(try await eventually(timeout: .seconds(30)) { covered(members) }, "three members share six")
+            // One leaves: the two left own everything again.
+            try await members.removeFirst().close()
+            let afterFirst = try await eventually(timeout: .seconds(30)) { covered(members) }
+            #expect(afterFirst, "assignments after a leave: \(members.map { (try? $0.assignment) ?? [] })")
+            try await members.removeFirst().close()
+            let afterSecond = try await eventually(timeout: .seconds(30)) { covered(members) }
+            #expect(afterSecond, "assignment of the last member: \(members.map { (try? $0.assignment) ?? [] })")
+            for member in members { try await member.close() }
+        }
+    }
 }

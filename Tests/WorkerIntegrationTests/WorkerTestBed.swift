@@ -103,6 +103,7 @@ struct WorkerTestBed: Sendable {
             "GIGACHAT_AUTH_URL": emulator.authURL,
             "GIGACHAT_CREDENTIALS": credentials,
             "GIGACHAT_WORKER_LOG_LEVEL": "info",
+            "GIGACHAT_WORKER_METRICS_PORT": "0",
         ]
         environment.merge(extra) { $1 }
         return environment

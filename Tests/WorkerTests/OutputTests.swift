@@ -21,6 +21,28 @@ import Testing
         #expect(decoded == completion)
     }
 
+    @Test func theWrittenJSONIsTheCodableFormByteForByteInMeaning() throws {
+        let tricky = "quote \" backslash \\ newline \n tab \t bell \u{07} null \u{0} é 漢字 🎉 </script>"
+        let completion = CompletionRecord(
+            id: tricky, status: .ok, content: tricky, finishReason: "function_call",
+            functionCall: ChatFunctionCall(name: "f", arguments: ["x": 1, "y": [1.5, true, nil, "s"], "z": ["a": -3]]),
+            usage: ChatUsage(promptTokens: 1, completionTokens: 2, totalTokens: 3, precachedPromptTokens: 4),
+            model: "GigaChat:2", attempts: 2, attemptID: "a-1", latencyMilliseconds: 7, timeToFirstTokenMilliseconds: 3,
+            metadata: ["nested": ["k": [1, 2e-5, 1e300]], "text": .string(tricky)],
+            error: nil
+        )
+        let failed = CompletionRecord(id: "b", status: .failed, attempts: 0, latencyMilliseconds: 1, error: .init(code: "c", message: tricky))
+        for record in [completion, failed] {
+            let decoded = try JSONDecoder().decode(CompletionRecord.self, from: Data(record.jsonBytes))
+            #expect(decoded == record)
+            let written = try JSONSerialization.jsonObject(with: Data(record.jsonBytes)) as! NSDictionary
+            let encoded = try JSONSerialization.jsonObject(with: JSONEncoder().encode(record)) as! NSDictionary
+            #expect(written == encoded)
+        }
+        let partial = PartialRecord(id: tricky, attemptID: "u", attempt: 1, seq: 3, delta: tricky, isFinal: true)
+        #expect(try JSONDecoder().decode(PartialRecord.self, from: Data(partial.jsonBytes)) == partial)
+    }
+
     @Test func aPartialNamesItsAttempt() throws {
         let partial = PartialRecord(id: "a", attemptID: "u-1", attempt: 2, seq: 0, delta: "Привет", isFinal: false)
         let object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(partial)) as! [String: Any]

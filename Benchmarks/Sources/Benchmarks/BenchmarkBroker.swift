@@ -56,6 +56,9 @@ final class BenchmarkBroker {
         throw BenchmarkError("tansu did not answer metadata on \(broker.bootstrap) within 15 s")
     }
 
+    /// The broker's process id, when this object started it.
+    var pid: Int32? { process?.processIdentifier }
+
     /// Kills the broker this object started (memory storage: nothing to flush). Does nothing for `KAFKA_BOOTSTRAP`.
     func stop() {
         // SIGKILL: a Process spawned from a Dispatch thread inherits a mask that blocks SIGTERM.

@@ -74,18 +74,63 @@ public struct ChatRequest: Codable, Sendable, Hashable {
     /// the same keys in `options`.
     /// - Throws: ``GigaChatError`` with code ``GigaChatError/Code/badRequest`` when an option has the wrong type.
     public init(model: String? = nil, messages: [ChatMessage], options: [String: JSONValue]) throws {
-        var object = options
-        object["messages"] = .array([])
-        do {
-            let data = try JSONEncoder().encode(JSONValue.object(object))
-            self = try JSONDecoder().decode(ChatRequest.self, from: data)
-        } catch let error as DecodingError {
-            throw GigaChatError(code: .badRequest, message: "invalid chat options: \(Self.describe(error))")
-        } catch {
-            throw GigaChatError(code: .badRequest, message: "invalid chat options: \(error)")
+        self.init(model: model, messages: messages)
+        // Read the typed parameters straight from the values (no JSON round trip: the worker does this per job).
+        for (key, value) in options {
+            switch key {
+            case "messages", "stream":
+                continue  // set by the caller and by the client
+            case "model":
+                if model == nil { self.model = try Self.string(value, key) }
+            case "temperature": self.temperature = try Self.number(value, key)
+            case "top_p": self.topP = try Self.number(value, key)
+            case "repetition_penalty": self.repetitionPenalty = try Self.number(value, key)
+            case "update_interval": self.updateInterval = try Self.number(value, key)
+            case "n": self.n = try Self.integer(value, key)
+            case "max_tokens": self.maxTokens = try Self.integer(value, key)
+            case "profanity_check":
+                guard case .bool(let flag) = value else { throw Self.invalid(key, "true or false") }
+                self.profanityCheck = flag
+            case "flags":
+                guard case .array(let items) = value else { throw Self.invalid(key, "an array of strings") }
+                self.flags = try items.map { try Self.string($0, key) }
+            case "functions": self.functions = try Self.decoded([ChatFunction].self, from: value, key)
+            case "function_call": self.functionCall = try Self.decoded(ChatFunctionCallMode.self, from: value, key)
+            default: self.extraParameters[key] = value
+            }
         }
-        self.messages = messages
-        if let model { self.model = model }
+    }
+
+    private static func invalid(_ key: String, _ expected: String) -> GigaChatError {
+        GigaChatError(code: .badRequest, message: "invalid chat options: \(key): expected \(expected)")
+    }
+
+    private static func string(_ value: JSONValue, _ key: String) throws -> String {
+        guard case .string(let text) = value else { throw invalid(key, "a string") }
+        return text
+    }
+
+    private static func number(_ value: JSONValue, _ key: String) throws -> Double {
+        guard case .number(let number) = value else { throw invalid(key, "a number") }
+        return number
+    }
+
+    private static func integer(_ value: JSONValue, _ key: String) throws -> Int {
+        guard case .number(let number) = value, number.rounded() == number, abs(number) < 9.0e15 else {
+            throw invalid(key, "a whole number")
+        }
+        return Int(number)
+    }
+
+    /// The rare structured parameters go through Codable, for their nested validation.
+    private static func decoded<T: Decodable>(_ type: T.Type, from value: JSONValue, _ key: String) throws -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: JSONEncoder().encode(value))
+        } catch let error as DecodingError {
+            throw GigaChatError(code: .badRequest, message: "invalid chat options: \(key): \(Self.describe(error))")
+        } catch {
+            throw GigaChatError(code: .badRequest, message: "invalid chat options: \(key): \(error)")
+        }
     }
 
     private static func describe(_ error: DecodingError) -> String {

@@ -5,8 +5,11 @@ import Synchronization
 ///
 /// - Refresh is single-flight: however many requests wait, one call goes to the token endpoint and all of
 ///   them get its result (the endpoint allows 10 requests/s; unguarded refreshes are a known cause of 429s).
-/// - A token is refreshed ahead of expiry (``expiryBuffer``, default 60 s), so requests do not start with a
-///   token that dies on the way.
+/// - A token is refreshed ahead of expiry, in the background: from ``expiryBuffer`` before it expires (at most
+///   half its lifetime), requests go on using it while one refresh runs, so a slow or stalled token endpoint
+///   holds nobody up while the current token is valid. Only when there is no valid token do requests wait.
+/// - Waiting for a token is bounded (the `timeout` of ``token(timeout:fetch:)``) and ends at once when the
+///   waiting task is cancelled; the refresh itself goes on for the others.
 /// - ``invalidate(_:)`` after a 401 drops the token only if it is still the one that failed, so a burst of
 ///   401s from one expired token causes one refresh, not one per request.
 ///
@@ -18,13 +21,30 @@ public actor GigaChatTokenProvider {
 
     /// Where tokens come from; `nil` for a pre-issued token alone (it cannot be renewed).
     public nonisolated let source: GigaChatTokenSource?
-    /// How long before expiry a token is refreshed.
+    /// How long before expiry a token starts being refreshed (in the background while it is valid).
     public nonisolated let expiryBuffer: Duration
 
     private var current: GigaChatAccessToken?
-    private var refresh: Task<GigaChatAccessToken, any Error>?
+    /// When ``current`` was obtained (for its lifetime).
+    private var obtainedAt: Date?
+    private var refreshing = false
+    /// When the last background refresh failed; the next one waits a little.
+    private var lastFailure: Date?
+    /// Callers waiting for a refresh. Outside the actor's state so that a cancellation or a timeout resumes its
+    /// waiter at once, without waiting for a turn on the actor.
+    private nonisolated let waiters = Waiters()
+    private var nextWaiter: UInt64 = 0
     /// Number of refreshes started (for metrics and tests).
     public private(set) var refreshCount = 0
+
+    /// A request does not start with a token expiring sooner than this (it could die on the way); a quarter of
+    /// the lifetime for tokens that live less than 20 s.
+    static let minimumRemaining: TimeInterval = 5
+    /// After a failed background refresh, the next one waits this long (the current token is still valid).
+    static let refreshRetryDelay: TimeInterval = 1
+
+    /// The wall clock (tests move it).
+    private let now: @Sendable () -> Date
 
     /// Creates a provider.
     /// - Parameters:
@@ -36,9 +56,20 @@ public actor GigaChatTokenProvider {
         initialToken: GigaChatAccessToken? = nil,
         expiryBuffer: Duration = .seconds(60)
     ) {
+        self.init(source: source, initialToken: initialToken, expiryBuffer: expiryBuffer, now: { Date() })
+    }
+
+    init(
+        source: GigaChatTokenSource?,
+        initialToken: GigaChatAccessToken? = nil,
+        expiryBuffer: Duration = .seconds(60),
+        now: @escaping @Sendable () -> Date
+    ) {
         self.source = source
         self.current = initialToken
+        self.obtainedAt = initialToken == nil ? nil : now()
         self.expiryBuffer = expiryBuffer
+        self.now = now
     }
 
     private static let registry = Mutex<[GigaChatTokenSource: GigaChatTokenProvider]>([:])
@@ -59,41 +90,159 @@ public actor GigaChatTokenProvider {
     /// Whether a new token can be obtained (false for a pre-issued token without credentials).
     public nonisolated var canRefresh: Bool { self.source != nil }
 
-    /// A token usable now: the current one if it does not expire within ``expiryBuffer``, else a fresh one.
-    /// - Parameter fetch: Performs the token call when one is needed (at most one runs at a time).
-    /// - Throws: The fetch's error (every waiter of that fetch gets it), or
+    /// A token usable now.
+    ///
+    /// The current one while it is valid for ``minimumRemaining`` more seconds (starting a background refresh once
+    /// it is within the refresh window); otherwise the result of the refresh, waited for at most `timeout`.
+    /// - Parameters:
+    ///   - timeout: The longest wait for a refresh; `nil` waits as long as the refresh takes.
+    ///   - fetch: Performs the token call when one is needed (at most one runs at a time).
+    /// - Throws: The fetch's error (every waiter of that fetch gets it); ``GigaChatError/Code/timeout`` after
+    ///   `timeout`; ``GigaChatError/Code/cancelled`` when the waiting task is cancelled;
     ///   ``GigaChatError/Code/unauthorized`` when the token was rejected and there is no source to renew it.
-    public func token(fetch: @escaping Fetch) async throws -> GigaChatAccessToken {
-        if let current, current.isUsable(buffer: self.expiryBuffer) { return current }
-        if let refresh { return try await refresh.value }
-        guard let source else {
+    public func token(timeout: Duration? = nil, fetch: @escaping Fetch) async throws -> GigaChatAccessToken {
+        let now = self.now()
+        if let current, self.remaining(current, now: now) > self.minimumRemaining(current) {
+            if self.shouldRefresh(current, now: now) { self.startRefresh(fetch) }
+            return current
+        }
+        guard self.source != nil else {
             throw GigaChatError(
                 code: .unauthorized,
                 message: "the access token was rejected or has expired and no credentials are configured to renew it"
             )
         }
-        // An unstructured task, so that a waiter's cancellation does not fail the others waiting on it.
-        let task = Task { try await fetch(source) }
-        self.refresh = task
-        self.refreshCount += 1
-        do {
-            let token = try await task.value
-            self.current = token
-            self.refresh = nil
-            return token
-        } catch {
-            self.refresh = nil
-            throw error
-        }
+        self.startRefresh(fetch)
+        return try await self.waitForRefresh(timeout: timeout)
+    }
+
+    /// Backward-compatible form of ``token(timeout:fetch:)`` without a bound.
+    public func token(fetch: @escaping Fetch) async throws -> GigaChatAccessToken {
+        try await self.token(timeout: nil, fetch: fetch)
     }
 
     /// Drops `token` after the API rejected it with 401, unless a newer token has replaced it already.
     public func invalidate(_ token: GigaChatAccessToken) {
-        if self.current?.value == token.value { self.current = nil }
+        if self.current?.value == token.value {
+            self.current = nil
+            self.obtainedAt = nil
+        }
     }
 
     /// Drops the current token whatever it is (the next request fetches a new one).
     public func reset() {
         self.current = nil
+        self.obtainedAt = nil
+    }
+
+    // MARK: - Refresh
+
+    private func minimumRemaining(_ token: GigaChatAccessToken) -> TimeInterval {
+        guard let expiresAt = token.expiresAt, let obtainedAt else { return Self.minimumRemaining }
+        return min(Self.minimumRemaining, expiresAt.timeIntervalSince(obtainedAt) / 4)
+    }
+
+    private func remaining(_ token: GigaChatAccessToken, now: Date) -> TimeInterval {
+        guard let expiresAt = token.expiresAt else { return .infinity }
+        return expiresAt.timeIntervalSince(now)
+    }
+
+    /// Whether a token still valid should be replaced in the background: within ``expiryBuffer`` of expiry, or
+    /// past half its lifetime when that is shorter (so short-lived tokens are not refreshed on every call).
+    private func shouldRefresh(_ token: GigaChatAccessToken, now: Date) -> Bool {
+        guard self.source != nil, !self.refreshing, let expiresAt = token.expiresAt else { return false }
+        if let lastFailure, now.timeIntervalSince(lastFailure) < Self.refreshRetryDelay { return false }
+        var window = self.expiryBuffer.seconds
+        if let obtainedAt { window = min(window, expiresAt.timeIntervalSince(obtainedAt) / 2) }
+        return expiresAt.timeIntervalSince(now) <= window
+    }
+
+    private func startRefresh(_ fetch: @escaping Fetch) {
+        guard !self.refreshing, let source = self.source else { return }
+        self.refreshing = true
+        self.refreshCount += 1
+        // An unstructured task: no waiter's cancellation may cancel the call the others wait for.
+        Task {
+            let result: Result<GigaChatAccessToken, any Error>
+            do {
+                result = .success(try await fetch(source))
+            } catch {
+                result = .failure(error)
+            }
+            self.finishRefresh(result)
+        }
+    }
+
+    private func finishRefresh(_ result: Result<GigaChatAccessToken, any Error>) {
+        self.refreshing = false
+        switch result {
+        case .success(let token):
+            self.current = token
+            self.obtainedAt = self.now()
+            self.lastFailure = nil
+        case .failure:
+            self.lastFailure = self.now()
+        }
+        for waiter in self.waiters.takeAll() { waiter.resume(with: result) }
+    }
+
+    private func waitForRefresh(timeout: Duration?) async throws -> GigaChatAccessToken {
+        self.nextWaiter += 1
+        let id = self.nextWaiter
+        let waiters = self.waiters
+        if let timeout {
+            Task {
+                try? await Task.sleep(for: timeout)
+                waiters.end(id, GigaChatError(code: .timeout, message: "no access token within \(timeout) (the token endpoint is slow)"))
+            }
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                waiters.add(id, continuation)
+            }
+        } onCancel: {
+            waiters.end(id, GigaChatError(code: .cancelled, message: "cancelled while waiting for a token"))
+        }
+    }
+
+    /// The callers waiting for a refresh, behind a lock of their own.
+    final class Waiters: Sendable {
+        private struct State {
+            var waiting: [UInt64: CheckedContinuation<GigaChatAccessToken, any Error>] = [:]
+            /// Ended before they were added (a cancellation can come first).
+            var ended: [UInt64: GigaChatError] = [:]
+        }
+
+        private let state = Mutex(State())
+
+        func add(_ id: UInt64, _ continuation: CheckedContinuation<GigaChatAccessToken, any Error>) {
+            let early = state.withLock { state -> GigaChatError? in
+                if let error = state.ended.removeValue(forKey: id) { return error }
+                if Task.isCancelled { return GigaChatError(code: .cancelled, message: "cancelled while waiting for a token") }
+                state.waiting[id] = continuation
+                return nil
+            }
+            if let early { continuation.resume(throwing: early) }
+        }
+
+        func end(_ id: UInt64, _ error: GigaChatError) {
+            let waiter = state.withLock { state -> CheckedContinuation<GigaChatAccessToken, any Error>? in
+                if let waiter = state.waiting.removeValue(forKey: id) { return waiter }
+                // Not added yet (cancelled first) or already answered: remember cancellations only briefly.
+                if error.code == .cancelled { state.ended[id] = error }
+                return nil
+            }
+            waiter?.resume(throwing: error)
+        }
+
+        func takeAll() -> [CheckedContinuation<GigaChatAccessToken, any Error>] {
+            state.withLock { state in
+                defer {
+                    state.waiting = [:]
+                    state.ended = [:]
+                }
+                return Array(state.waiting.values)
+            }
+        }
     }
 }

@@ -15,12 +15,22 @@ public struct GigaChatConfiguration: Sendable, CustomStringConvertible {
         /// Optional deadline for one whole call including retries and, for streams, the whole body.
         /// Default: `nil` (none).
         public var deadline: Duration?
+        /// The longest a call waits for an access token when there is no valid one (a valid token is served while
+        /// it is refreshed in the background, so this only matters when the token endpoint is slow and the token
+        /// expired). Default: 30 s.
+        public var token: Duration
 
         /// Creates timeouts.
-        public init(connect: Duration = .seconds(10), idle: Duration = .seconds(120), deadline: Duration? = nil) {
+        public init(
+            connect: Duration = .seconds(10),
+            idle: Duration = .seconds(120),
+            deadline: Duration? = nil,
+            token: Duration = .seconds(30)
+        ) {
             self.connect = connect
             self.idle = idle
             self.deadline = deadline
+            self.token = token
         }
     }
 

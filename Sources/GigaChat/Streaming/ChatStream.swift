@@ -50,7 +50,11 @@ public struct ChatStream: AsyncSequence, Sendable {
                     self.delivered = true
                     return chunk
                 }
-                if self.finished { return nil }
+                if self.finished {
+                    // The chunk with finish_reason and usage went out first; only now read what follows [DONE].
+                    if self.body != nil { await self.drain() }
+                    return nil
+                }
                 do {
                     try await self.fill()
                 } catch {
@@ -138,6 +142,13 @@ public struct ChatStream: AsyncSequence, Sendable {
                 } else {
                     self.parser.finish { events.append($0) }
                 }
+                if self.parser.overflowed {
+                    throw GigaChatError(
+                        code: .decoding,
+                        message: "a stream event is larger than \(SSEParser.defaultMaximumEventBytes) bytes",
+                        requestID: self.requestID
+                    )
+                }
                 for event in events {
                     switch event {
                     case .done:
@@ -155,7 +166,6 @@ public struct ChatStream: AsyncSequence, Sendable {
                     )
                 }
             }
-            if self.finished { await self.drain() }
         }
 
         /// Reads what follows `[DONE]` (normally just the end of the body) so the connection goes back to the

@@ -19,6 +19,16 @@ import NIOCore
 /// It works on bytes only (no `String` per line): terminators are found with `memchr`, data bytes are copied
 /// once into a reused buffer, and one array is allocated per event.
 public struct SSEParser: Sendable {
+    /// The most bytes one event (or one unterminated line) may take: 16 MiB. A server that never ends a line
+    /// or an event cannot grow the parser's buffers past it.
+    public static let defaultMaximumEventBytes = 16 << 20
+
+    /// The bound on an event's size (see ``defaultMaximumEventBytes``).
+    public var maximumEventBytes = SSEParser.defaultMaximumEventBytes
+    /// Set once an event or line went over ``maximumEventBytes``; what was over is dropped, so the stream is
+    /// broken and the caller should stop.
+    public private(set) var overflowed = false
+
     /// Bytes of a line that started in an earlier buffer and has not ended yet.
     private var partialLine: [UInt8] = []
     /// Data of the event being assembled.
@@ -68,7 +78,12 @@ public struct SSEParser: Sendable {
             if nextCR < position { nextCR = Self.find(UInt8(ascii: "\r"), base, from: position, count: count) }
             let end = min(nextLF, nextCR)
             if end == count {
-                // No terminator: keep the rest for the next buffer.
+                // No terminator: keep the rest for the next buffer (within the bound).
+                guard self.partialLine.count + (count - position) <= self.maximumEventBytes else {
+                    self.overflowed = true
+                    self.partialLine.removeAll()
+                    return
+                }
                 self.partialLine.append(
                     contentsOf: UnsafeRawBufferPointer(start: base + position, count: count - position)
                 )
@@ -139,6 +154,12 @@ public struct SSEParser: Sendable {
             if valueStart < count, line[valueStart] == UInt8(ascii: " ") { valueStart += 1 }
         } else {
             return  // a field like `database:`
+        }
+        guard self.data.count + count - valueStart + 1 <= self.maximumEventBytes else {
+            self.overflowed = true
+            self.data.removeAll()
+            self.hasData = false
+            return
         }
         if self.hasData { self.data.append(UInt8(ascii: "\n")) }
         self.hasData = true

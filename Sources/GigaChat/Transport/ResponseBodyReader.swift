@@ -12,11 +12,11 @@ import Synchronization
 /// A `Task.sleep` per read would be simpler, but a cancelled `Task.sleep` stays queued in the runtime until its
 /// original wake-up time (swiftlang/swift#60441, still so in 6.3.1): a benchmark measured ~850 B of growth per
 /// read with a 60 s deadline. NIO removes a cancelled scheduled task at once.
-// @unchecked Sendable: the iterator is used by one task at a time. The owning `ChatStream.AsyncIterator` awaits
-// every read before starting the next, and `next` awaits the read task before it returns. The timer touches only
-// `DeadlineState`, which is behind a lock.
-final class ResponseBodyReader: @unchecked Sendable {
-    private var iterator: HTTPClientResponse.Body.AsyncIterator
+///
+/// Not `Sendable`: one task reads at a time (the owning `ChatStream.AsyncIterator`). Only the tiny
+/// ``BodyIterator`` box crosses into the read task.
+final class ResponseBodyReader {
+    private let body: BodyIterator
     private let deadline: NIODeadline
     private let state: DeadlineState?
     private var timer: Scheduled<Void>?
@@ -26,7 +26,7 @@ final class ResponseBodyReader: @unchecked Sendable {
     ///   - deadline: When reading must have ended; `.distantFuture` for none (no timer, plain reads).
     ///   - eventLoop: Where the deadline's timer runs.
     init(_ body: HTTPClientResponse.Body, deadline: NIODeadline, eventLoop: any EventLoop) {
-        self.iterator = body.makeAsyncIterator()
+        self.body = BodyIterator(body.makeAsyncIterator())
         self.deadline = deadline
         guard deadline != .distantFuture else {
             self.state = nil
@@ -46,14 +46,48 @@ final class ResponseBodyReader: @unchecked Sendable {
     /// - Throws: the transport's error, `CancellationError` when the calling task is cancelled, or
     ///   ``GigaChatError/Code/timeout`` when the deadline passes.
     func next() async throws -> ByteBuffer? {
-        guard let state = self.state else { return try await self.iterator.next() }
+        let body = self.body
+        guard let state = self.state else { return try await body.next() }
         guard !state.isExpired, self.deadline > .now() else {
             self.stopTimer()
             throw Self.deadlineError()
         }
         // `immediate`: a piece that is already buffered is read on the calling thread without a hop.
-        let read = Task.immediate { try await self.iterator.next() }
-        if !state.register(read) {
+        let read = Task.immediate { try await body.next() }
+        let result = await Self.run(read, under: state)
+        switch result {
+        case .success(let buffer):
+            if buffer == nil { self.stopTimer() }
+            return buffer
+        case .failure(let error):
+            self.stopTimer()
+            throw error
+        }
+    }
+
+    /// Collects a whole body of at most `limit` bytes within `deadline`: one read task for the whole body.
+    static func collect(
+        _ body: HTTPClientResponse.Body,
+        upTo limit: Int,
+        deadline: NIODeadline,
+        eventLoop: any EventLoop
+    ) async throws -> ByteBuffer {
+        guard deadline != .distantFuture else { return try await body.collect(upTo: limit) }
+        guard deadline > .now() else { throw Self.deadlineError() }
+        let state = DeadlineState()
+        let timer = eventLoop.scheduleTask(deadline: deadline) { state.expire() }
+        defer { timer.cancel() }
+        let read = Task.immediate { try await body.collect(upTo: limit) }
+        return try await Self.run(read, under: state).get()
+    }
+
+    /// Awaits `read`, cancelling it when the caller is cancelled or the deadline passes (then the error is the
+    /// deadline's, whatever the read threw).
+    private static func run<Value: Sendable>(
+        _ read: Task<Value, any Error>,
+        under state: DeadlineState
+    ) async -> Result<Value, any Error> {
+        if !state.register({ read.cancel() }) {
             // The timer fired while the read was starting: it found no read to cancel.
             read.cancel()
         }
@@ -63,17 +97,8 @@ final class ResponseBodyReader: @unchecked Sendable {
             read.cancel()
         }
         state.unregister()
-        switch result {
-        case .success(let buffer):
-            if buffer == nil { self.stopTimer() }
-            return buffer
-        case .failure(let error):
-            self.stopTimer()
-            // The cancelled read ends with `CancellationError` (or whatever the transport threw meanwhile); the
-            // deadline is the reason, and like before it is not retriable.
-            if state.isExpired { throw Self.deadlineError() }
-            throw error
-        }
+        if case .failure = result, state.isExpired { return .failure(Self.deadlineError()) }
+        return result
     }
 
     private func stopTimer() {
@@ -83,41 +108,5 @@ final class ResponseBodyReader: @unchecked Sendable {
 
     static func deadlineError() -> GigaChatError {
         GigaChatError(code: .timeout, message: "the call's deadline passed", isRetriable: false)
-    }
-}
-
-extension ResponseBodyReader {
-    /// What the timer and the reading task share: whether the deadline passed, and the read to cancel then.
-    final class DeadlineState: Sendable {
-        private struct Fields {
-            var expired = false
-            var read: Task<ByteBuffer?, any Error>?
-        }
-
-        private let fields = Mutex(Fields())
-
-        var isExpired: Bool { self.fields.withLock { $0.expired } }
-
-        /// Marks the deadline passed and cancels the read in progress, if any (outside the lock).
-        func expire() {
-            let read = self.fields.withLock { fields in
-                fields.expired = true
-                return fields.read.take()
-            }
-            read?.cancel()
-        }
-
-        /// Records the read in progress; `false` if the deadline already passed (the caller cancels it).
-        func register(_ read: Task<ByteBuffer?, any Error>) -> Bool {
-            self.fields.withLock { fields in
-                guard !fields.expired else { return false }
-                fields.read = read
-                return true
-            }
-        }
-
-        func unregister() {
-            self.fields.withLock { $0.read = nil }
-        }
     }
 }

@@ -53,7 +53,9 @@ extension EmulatorRouter {
             now: Self.nowMilliseconds()
         )
         var buffer = allocator.buffer(capacity: 128)
-        EmulatorJSON.object([("access_token", .string(token)), ("expires_at", .number(Double(expiresAt)))])
+        // A clock-skew fault can make the answer say the token lives longer than it does.
+        let reported = expiresAt + Int64(TimeAmount(state.faults.tokenExpiryReportedLate).nanoseconds / 1_000_000)
+        EmulatorJSON.object([("access_token", .string(token)), ("expires_at", .number(Double(reported)))])
             .write(into: &buffer)
         return EmulatorResponse(status: .ok, headers: oauthHeaders(), body: .bytes(buffer))
     }

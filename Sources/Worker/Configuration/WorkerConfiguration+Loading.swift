@@ -41,6 +41,7 @@ extension WorkerConfiguration {
         "jobs.max_bytes", "jobs.timeout", "jobs.stream", "partials.interval", "partials.max_bytes",
         "retry.max_attempts", "retry.initial_backoff", "retry.max_backoff",
         "shutdown.drain_timeout", "rebalance.drain_timeout", "worker.id",
+        "metrics.enabled", "metrics.host", "metrics.port",
     ] + gigachatKeys
 
     /// The `gigachat.*` keys, named after the official SDK's environment variables.
@@ -130,6 +131,9 @@ extension WorkerConfiguration {
         if let duration = try values.duration("shutdown.drain_timeout") { drainTimeout = duration }
         if let duration = try values.duration("rebalance.drain_timeout") { rebalanceDrainTimeout = duration }
         if let text = values.string("worker.id") { workerID = text }
+        if let flag = try values.bool("metrics.enabled") { metricsEnabled = flag }
+        if let text = values.string("metrics.host") { metricsHost = text }
+        if let number = try values.int("metrics.port") { metricsPort = number }
 
         // The GigaChat settings: the SDK's variable names, so the client's own reader parses and checks them.
         var gigachatEnvironment: [String: String] = [:]

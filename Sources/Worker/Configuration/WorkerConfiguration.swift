@@ -89,6 +89,12 @@ public struct WorkerConfiguration: Sendable {
     /// `rebalance.drain_timeout`: on revocation, how long the revoked partitions' running jobs may finish
     /// before they are cancelled (the group's rebalance waits this long at most). Default: 10 s.
     public var rebalanceDrainTimeout: Duration = .seconds(10)
+    /// `metrics.enabled`: serve `/metrics`, `/healthz` and `/readyz`. Default: `true`.
+    public var metricsEnabled = true
+    /// `metrics.host`: the address the operations port binds. Default: `127.0.0.1` (containers set `0.0.0.0`).
+    public var metricsHost = "127.0.0.1"
+    /// `metrics.port`: the operations port; 0 picks a free one. Default: 9464.
+    public var metricsPort = 9464
     /// `worker.id`: names this worker in dead letters and logs. Default: `<hostname>-<pid>`.
     public var workerID = WorkerConfiguration.defaultWorkerID
     /// Kafka settings.
@@ -154,6 +160,7 @@ public struct WorkerConfiguration: Sendable {
             throw fail("retry.max_backoff", "is below retry.initial_backoff", "max_backoff >= initial_backoff >= 0")
         }
         if drainTimeout < .zero { throw fail("shutdown.drain_timeout", "is negative", "a duration of 0 or more") }
+        if !(0...65535).contains(metricsPort) { throw fail("metrics.port", "is \(metricsPort)", "0...65535") }
         if rebalanceDrainTimeout < .zero {
             throw fail("rebalance.drain_timeout", "is negative", "a duration of 0 or more")
         }

@@ -47,10 +47,8 @@ struct JobRunner: Sendable {
             dispatcher.finishKey(admitted.schedulingKey)
         }
         let job = admitted.job
-        var logger = self.logger
-        logger[metadataKey: "job_id"] = "\(job.id)"
-        logger[metadataKey: "partition"] = "\(admitted.ticket.partition)"
-        logger[metadataKey: "offset"] = "\(admitted.ticket.offset)"
+        // Metadata is made only when something is logged (most jobs log nothing).
+        let logger = JobLogger(logger: self.logger, admitted: admitted)
 
         let deadline = effectiveDeadline(admitted)
         let request: ChatRequest
@@ -352,7 +350,7 @@ struct JobRunner: Sendable {
             topic: destination.topic,
             partition: destination.partition,
             key: Array(admitted.job.id.utf8),
-            value: publisher.encode(completion),
+            value: completion.jsonBytes,
             headers: admitted.headers
         )
         let publisher = self.publisher
@@ -363,7 +361,7 @@ struct JobRunner: Sendable {
                 replacement: { error in
                     guard var replaced = Self.replacement(for: record, error: error, completionsTopic: completionsTopic)
                     else { return nil }
-                    replaced.value = publisher.encode(Self.replacementCompletion(completion, error: error, record: record))
+                    replaced.value = Self.replacementCompletion(completion, error: error, record: record).jsonBytes
                     return replaced
                 },
                 onOutcome: done

@@ -135,7 +135,7 @@ final class PartialStream: Sendable {
             let kafkaRecord = KafkaProducerRecord(
                 topic: topic,
                 key: Array(jobID.utf8),
-                value: publisher.encode(record),
+                value: record.jsonBytes,
                 headers: headers
             )
             let arrival = flush.newestArrival

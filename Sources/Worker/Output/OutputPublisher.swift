@@ -15,20 +15,11 @@ final class OutputPublisher: Sendable {
     let producer: KafkaProducer
     let completionsTopic: String
     let logger: Logger
-    private let encoder: JSONEncoder
 
     init(producer: KafkaProducer, completionsTopic: String, logger: Logger) {
         self.producer = producer
         self.completionsTopic = completionsTopic
         self.logger = logger
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        self.encoder = encoder
-    }
-
-    func encode(_ value: some Encodable) -> [UInt8] {
-        // Our own types with String/Int/JSONValue fields: encoding cannot fail.
-        (try? Array(encoder.encode(value))) ?? Array("{}".utf8)
     }
 
     /// Hands a record to librdkafka, waiting (1 ms at a time) while its local queue is full.

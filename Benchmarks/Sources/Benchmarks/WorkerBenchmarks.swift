@@ -1,0 +1,364 @@
+import Foundation
+import GigaChat
+import Kafka
+import Logging
+import Synchronization
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `worker`: the whole pipeline (Tansu, the emulator in a child process, `gigachat-worker run` as a release
+/// binary) against the GigaChat client alone driving the same emulator at the same concurrency.
+enum WorkerBenchmarks {
+    static let all: [Benchmark] = [
+        Benchmark(
+            name: "worker",
+            summary: "jobs/s, CPU per job per process, RSS and partial delay of the worker vs the client alone",
+            run: run
+        )
+    ]
+
+    struct Setting {
+        var name: String
+        var jobs: Int
+        var concurrency: Int
+        var stream: Bool
+        var chunkCount: Int
+        var chunkDelay: Duration
+        /// The answer time the emulator is set to (for the ideal throughput).
+        var answerTime: Duration
+    }
+
+    static func run() async throws {
+        let binary = try workerBinary()
+        let settings = [
+            Setting(
+                name: "zero-latency, not streamed",
+                jobs: KafkaBenchmarks.environmentInt("WORKER_BENCH_JOBS", default: 20_000),
+                concurrency: KafkaBenchmarks.environmentInt("WORKER_BENCH_CONCURRENCY", default: 64),
+                stream: false, chunkCount: 1, chunkDelay: .zero, answerTime: .zero
+            ),
+            Setting(
+                name: "2 s answers in 40 chunks, streamed",
+                jobs: KafkaBenchmarks.environmentInt("WORKER_BENCH_STREAM_JOBS", default: 4000),
+                concurrency: KafkaBenchmarks.environmentInt("WORKER_BENCH_STREAM_CONCURRENCY", default: 1000),
+                stream: true, chunkCount: 40, chunkDelay: .milliseconds(50), answerTime: .seconds(2)
+            ),
+        ]
+        for setting in settings {
+            try await measure(setting, binary: binary)
+        }
+    }
+
+    static func workerBinary() throws -> String {
+        if let path = ProcessInfo.processInfo.environment["GIGACHAT_WORKER_BIN"], !path.isEmpty { return path }
+        let candidate = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+            .deletingLastPathComponent().appendingPathComponent(".build/release/gigachat-worker").path
+        guard FileManager.default.isExecutableFile(atPath: candidate) else {
+            throw BenchmarkError("no release gigachat-worker at \(candidate): run `swift build -c release` first or set GIGACHAT_WORKER_BIN")
+        }
+        return candidate
+    }
+
+    static func measure(_ setting: Setting, binary: String) async throws {
+        print("-- \(setting.name): \(setting.jobs) jobs of 1 KiB prompts, concurrency \(setting.concurrency)")
+        var logger = Logger(label: "benchmarks.worker")
+        logger.logLevel = .warning
+        let broker = try await BenchmarkBroker.start()
+        defer { broker.stop() }
+        let emulator = try await GigaChatEmulatorProcess.start(chunkCount: setting.chunkCount, chunkDelay: setting.chunkDelay)
+        defer { emulator.stop() }
+        let suffix = UUID().uuidString.prefix(6).lowercased()
+        let jobsTopic = "bench-jobs-\(suffix)"
+        let completionsTopic = "bench-completions-\(suffix)"
+        let partialsTopic = "bench-partials-\(suffix)"
+        let admin = try KafkaAdmin(bootstrapServers: [broker.bootstrap], logger: logger)
+        try await admin.createTopic(jobsTopic, partitions: 12)
+        try await admin.createTopic(completionsTopic, partitions: 6)
+        try await admin.createTopic(partialsTopic, partitions: 6)
+        try await admin.createTopic(jobsTopic + ".DLT", partitions: 1)
+
+        // The jobs are all in Kafka before the worker starts: the run measures the pipeline, not the producer.
+        let prompt = String(repeating: "слово word ", count: 80)  // about 1 KiB of UTF-8
+        try await produceJobs(count: setting.jobs, prompt: prompt, stream: setting.stream, topic: jobsTopic, broker: broker)
+
+        let collector = try CompletionCounter(bootstrap: broker.bootstrap, topic: completionsTopic, expected: setting.jobs)
+        let metricsPort = 20_000 + Int.random(in: 0..<20_000)
+        let credentials = Data("bench:secret".utf8).base64EncodedString()
+        let worker = Process()
+        worker.executableURL = URL(fileURLWithPath: binary)
+        worker.arguments = ["run"]
+        var environment: [String: String] = [:]
+        environment["GIGACHAT_WORKER_KAFKA_BOOTSTRAP_SERVERS"] = broker.bootstrap
+        environment["GIGACHAT_WORKER_KAFKA_GROUP_ID"] = "bench-" + suffix
+        environment["GIGACHAT_WORKER_KAFKA_SESSION_TIMEOUT"] = "6s"
+        environment["GIGACHAT_WORKER_TOPICS_JOBS"] = jobsTopic
+        environment["GIGACHAT_WORKER_TOPICS_COMPLETIONS"] = completionsTopic
+        environment["GIGACHAT_WORKER_TOPICS_PARTIALS"] = partialsTopic
+        environment["GIGACHAT_WORKER_CONCURRENCY"] = String(setting.concurrency)
+        environment["GIGACHAT_WORKER_BUFFER_MAX_JOBS"] = String(max(1000, setting.concurrency * 2))
+        environment["GIGACHAT_WORKER_METRICS_PORT"] = String(metricsPort)
+        environment["GIGACHAT_WORKER_LOG_LEVEL"] = "warning"
+        environment["GIGACHAT_BASE_URL"] = emulator.baseURL
+        environment["GIGACHAT_AUTH_URL"] = emulator.authURL
+        environment["GIGACHAT_CREDENTIALS"] = credentials
+        environment["LD_LIBRARY_PATH"] = ProcessInfo.processInfo.environment["LD_LIBRARY_PATH"]
+        worker.environment = environment
+        worker.standardOutput = FileHandle.standardError
+        worker.standardError = FileHandle.standardError
+        let launched = ContinuousClock.now
+        try worker.run()
+        let pid = worker.processIdentifier
+        defer { if worker.isRunning { kill(pid, SIGKILL) } }
+
+        // The measured window starts at the first completion (the group join, ~3.6 s on Tansu, is reported apart).
+        let first = try await collector.waitForFirst(timeout: .seconds(60))
+        let workerCPU0: Double = ProcessStats.cpuSeconds(pid) ?? 0
+        let brokerCPU0: Double = brokerCPUSeconds(broker)
+        let emulatorCPU0: Double = try await emulatorCPUSeconds(emulator)
+        let counted0 = collector.count
+        let last = try await collector.waitForAll(timeout: .seconds(600))
+        let workerCPU1: Double = ProcessStats.cpuSeconds(pid) ?? 0
+        let workerCPU: Double = workerCPU1 - workerCPU0
+        let brokerCPU: Double = brokerCPUSeconds(broker) - brokerCPU0
+        let emulatorCPU1: Double = try await emulatorCPUSeconds(emulator)
+        let emulatorCPU: Double = emulatorCPU1 - emulatorCPU0
+        let window = KafkaBenchmarks.seconds(of: last - first)
+        let measured = setting.jobs - counted0
+        let jobsPerSecond = Double(measured) / window
+        let peak = ProcessStats.peakRSS(pid) ?? 0
+        let metrics = (try? await scrape(port: metricsPort)) ?? ""
+        kill(pid, SIGTERM)
+        worker.waitUntilExit()
+        let exitStatus = worker.terminationStatus
+
+        let jobs = Double(measured)
+        let join: Double = KafkaBenchmarks.seconds(of: first - launched)
+        let workerPerJob: Double = workerCPU * 1000 / jobs
+        let emulatorPerJob: Double = emulatorCPU * 1000 / jobs
+        let brokerPerJob: Double = brokerCPU * 1000 / jobs
+        let peakMiB: Double = Double(peak) / 1_048_576
+        print("worker:   \(fixed(jobsPerSecond, 0)) jobs/s over \(fixed(window, 2)) s (\(measured) jobs after the first; join \(fixed(join, 1)) s), exit \(exitStatus)")
+        print("CPU/job:  worker \(fixed(workerPerJob, 3)) ms, emulator \(fixed(emulatorPerJob, 3)) ms, tansu \(fixed(brokerPerJob, 3)) ms")
+        print("memory:   worker peak RSS \(fixed(peakMiB, 1)) MiB")
+        if setting.answerTime > .zero {
+            let ideal: Double = Double(setting.concurrency) / KafkaBenchmarks.seconds(of: setting.answerTime)
+            let fraction: Double = jobsPerSecond / ideal
+            print("ideal:    \(fixed(ideal, 0)) jobs/s (concurrency / answer time): \(fixed(fraction, 2)) of ideal")
+        }
+        if setting.stream, let quantiles = histogramQuantiles(metrics, name: "gigachat_worker_partial_publish_delay_seconds") {
+            let p50: Double = quantiles.0 * 1000
+            let p99: Double = quantiles.1 * 1000
+            let within: Double = quantiles.2 * 100
+            print("partials: chunk received -> partial acknowledged p50 <= \(fixed(p50, 0)) ms, p99 <= \(fixed(p99, 0)) ms (\(fixed(within, 2))% within 50 ms)")
+        }
+        try await collector.close()
+
+        // The client alone against the same emulator at the same concurrency.
+        let client = try GigaChatClient(
+            configuration: GigaChatConfiguration(
+                baseURL: emulator.baseURL, authURL: emulator.authURL, credentials: credentials,
+                retry: .init(maxRetries: 0), maxConnections: setting.concurrency + 4
+            ),
+            logger: logger
+        )
+        let request = ChatRequest(messages: [.user(prompt)])
+        let clientCPU0 = ProcessStats.selfCPUSeconds()
+        let start = ContinuousClock.now
+        let failures = Tally()
+        let next = Tally()
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<setting.concurrency {
+                group.addTask {
+                    while next.take(below: setting.jobs) {
+                        do {
+                            if setting.stream {
+                                for try await _ in client.stream(request) {}
+                            } else {
+                                _ = try await client.chat(request)
+                            }
+                        } catch {
+                            failures.add()
+                        }
+                    }
+                }
+            }
+        }
+        let clientWindow = KafkaBenchmarks.seconds(of: ContinuousClock.now - start)
+        let clientCPU = ProcessStats.selfCPUSeconds() - clientCPU0
+        try await client.shutdown()
+        let requestsPerSecond: Double = Double(setting.jobs) / clientWindow
+        let clientPerRequest: Double = clientCPU * 1000 / Double(setting.jobs)
+        let failed: Int = failures.value
+        let ratio: Double = jobsPerSecond / requestsPerSecond
+        print("client:   \(fixed(requestsPerSecond, 0)) requests/s alone (\(failed) failed), \(fixed(clientPerRequest, 3)) ms CPU/request")
+        print("pipeline: worker jobs/s / client requests/s = \(fixed(ratio, 2))")
+    }
+
+    static func brokerCPUSeconds(_ broker: BenchmarkBroker) -> Double {
+        guard let pid = broker.pid else { return 0 }
+        return ProcessStats.cpuSeconds(pid) ?? 0
+    }
+
+    static func emulatorCPUSeconds(_ emulator: GigaChatEmulatorProcess) async throws -> Double {
+        let counters: [String: Int] = try await emulator.counters()
+        let microseconds: Int = counters["cpuMicroseconds"] ?? 0
+        return Double(microseconds) / 1e6
+    }
+
+    static func fixed(_ value: Double, _ digits: Int) -> String {
+        String(format: "%.\(digits)f", value)
+    }
+
+    static func produceJobs(count: Int, prompt: String, stream: Bool, topic: String, broker: BenchmarkBroker) async throws {
+        var configuration = KafkaProducerConfiguration(bootstrapServers: [broker.bootstrap])
+        configuration.linger = .milliseconds(20)
+        var logger = Logger(label: "benchmarks.worker.producer")
+        logger.logLevel = .warning
+        let producer = try KafkaProducer(configuration: configuration, logger: logger)
+        let reports = DeliveryCounter()
+        let streamText = stream ? "true" : "false"
+        for index in 0..<count {
+            let id = "job-" + String(index)
+            let value = "{\"id\":\"" + id + "\",\"stream\":" + streamText + ",\"messages\":[{\"role\":\"user\",\"content\":\""
+                + prompt + " " + String(index) + "\"}]}"
+            let record = KafkaProducerRecord(topic: topic, key: Array(id.utf8), value: Array(value.utf8))
+            try await enqueue(record, producer: producer, reports: reports)
+        }
+        try await producer.flush(timeout: .seconds(120))
+        await producer.close(timeout: .seconds(5))
+    }
+
+    /// Hands a record over, waiting while librdkafka's queue is full.
+    static func enqueue(_ record: KafkaProducerRecord, producer: KafkaProducer, reports: DeliveryCounter) async throws {
+        while true {
+            do {
+                try producer.enqueue(record) { reports.record($0) }
+                return
+            } catch {
+                guard error.code == .queueFull else { throw error }
+            }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+    }
+    static func scrape(port: Int) async throws -> String {
+        let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// p50 and p99 upper bounds (the first bucket reaching the fraction) of a Prometheus histogram, and the fraction
+    /// within 50 ms.
+    static func histogramQuantiles(_ text: String, name: String) -> (Double, Double, Double)? {
+        var buckets: [(Double, Double)] = []
+        for line in text.split(separator: "\n") where line.hasPrefix(name + "_bucket{") {
+            guard let leStart = line.range(of: "le=\""), let leEnd = line[leStart.upperBound...].firstIndex(of: "\""),
+                let last = line.split(separator: " ").last, let count = Double(last)
+            else { continue }
+            let text = String(line[leStart.upperBound..<leEnd])
+            let bound: Double = text == "+Inf" ? Double.infinity : (Double(text) ?? 0)
+            buckets.append((bound, count))
+        }
+        buckets.sort { $0.0 < $1.0 }
+        guard let total = buckets.last?.1, total > 0 else { return nil }
+        func quantile(_ q: Double) -> Double { buckets.first { $0.1 >= q * total }?.0 ?? .infinity }
+        let within50 = (buckets.first { $0.0 >= 0.05 }?.1 ?? 0) / total
+        return (quantile(0.5), quantile(0.99), within50)
+    }
+}
+
+/// Counts completions on a topic as they arrive.
+final class CompletionCounter: Sendable {
+    private let consumer: KafkaConsumer
+    private let arrivals: Arrivals
+    private let expected: Int
+    private let task: Task<Void, Never>
+
+    init(bootstrap: String, topic: String, expected: Int) throws {
+        var configuration = KafkaConsumerConfiguration(bootstrapServers: [bootstrap], groupID: "counter-\(UUID().uuidString)")
+        configuration.sessionTimeout = .seconds(6)
+        var logger = Logger(label: "benchmarks.worker.counter")
+        logger.logLevel = .warning
+        let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
+        try consumer.subscribe(topics: [topic])
+        let arrivals = Arrivals()
+        self.consumer = consumer
+        self.arrivals = arrivals
+        self.expected = expected
+        task = Task {
+            do {
+                for try await _ in consumer.messages { arrivals.arrived() }
+            } catch {}
+        }
+    }
+
+    var count: Int { arrivals.snapshot.count }
+
+    func waitForFirst(timeout: Duration) async throws -> ContinuousClock.Instant {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let first = arrivals.snapshot.first { return first }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        throw BenchmarkError("no completion within \(timeout)")
+    }
+
+    func waitForAll(timeout: Duration) async throws -> ContinuousClock.Instant {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let snapshot = arrivals.snapshot
+            if snapshot.count >= expected, let last = snapshot.last { return last }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        throw BenchmarkError("\(count) of \(expected) completions within \(timeout)")
+    }
+
+    func close() async throws {
+        try await consumer.close()
+        await task.value
+    }
+}
+
+/// How many records arrived, and when the first and the last did.
+final class Arrivals: Sendable {
+    struct Snapshot: Sendable {
+        var count = 0
+        var first: ContinuousClock.Instant?
+        var last: ContinuousClock.Instant?
+    }
+
+    private let state = Mutex(Snapshot())
+
+    func arrived() {
+        state.withLock { state in
+            state.count += 1
+            let now = ContinuousClock.now
+            if state.first == nil { state.first = now }
+            state.last = now
+        }
+    }
+
+    var snapshot: Snapshot { state.withLock { $0 } }
+}
+
+/// A counter shared by tasks.
+final class Tally: Sendable {
+    private let count = Mutex(0)
+
+    var value: Int { count.withLock { $0 } }
+
+    func add() { count.withLock { $0 += 1 } }
+
+    /// Counts one more if the count is below `limit`.
+    func take(below limit: Int) -> Bool {
+        count.withLock { value in
+            guard value < limit else { return false }
+            value += 1
+            return true
+        }
+    }
+}
