@@ -16,7 +16,7 @@ extension GigaChatClient {
         headers: GigaChatRequestHeaders = .init(),
         deadline: Duration? = nil
     ) async throws -> ChatResponse {
-        let body = try Self.encode(self.prepared(request, stream: false))
+        let body = try Self.encodeRequest(self.prepared(request, stream: false))
         var (response, responseHeaders) = try await self.callJSON(
             .POST,
             "/chat/completions",

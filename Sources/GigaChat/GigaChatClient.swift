@@ -278,6 +278,9 @@ public final class GigaChatClient: Sendable {
                     ]
                 )
                 do {
+                    if let fast = T.self as? any FastJSONDecodable.Type {
+                        return (try fast.init(json: Array(bytes.readableBytesView)) as! T, response.headers)
+                    }
                     return (try JSONDecoder().decode(T.self, from: Data(bytes.readableBytesView)), response.headers)
                 } catch {
                     throw GigaChatError(
@@ -289,6 +292,15 @@ public final class GigaChatClient: Sendable {
                     )
                 }
             }
+        }
+    }
+
+    /// A chat request body, written directly.
+    static func encodeRequest(_ request: ChatRequest) throws -> ByteBuffer {
+        do {
+            return ByteBuffer(bytes: try request.jsonBytes())
+        } catch {
+            throw GigaChatError(code: .badRequest, message: "cannot encode the request", underlying: "\(error)")
         }
     }
 

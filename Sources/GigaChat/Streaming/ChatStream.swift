@@ -34,7 +34,6 @@ public struct ChatStream: AsyncSequence, Sendable {
         private var attempt = 0
         private var deadline: NIODeadline?
         private var encodedBody: ByteBuffer?
-        private let decoder = JSONDecoder()
 
         init(stream: ChatStream) {
             self.stream = stream
@@ -99,7 +98,7 @@ public struct ChatStream: AsyncSequence, Sendable {
             let client = self.stream.client
             if self.body == nil {
                 if self.deadline == nil { self.deadline = client.deadline(self.stream.deadline) }
-                if self.encodedBody == nil { self.encodedBody = try GigaChatClient.encode(self.stream.request) }
+                if self.encodedBody == nil { self.encodedBody = try GigaChatClient.encodeRequest(self.stream.request) }
                 let response = try await client.openStream(
                     body: self.encodedBody!,
                     headers: self.stream.headers,
@@ -180,7 +179,7 @@ public struct ChatStream: AsyncSequence, Sendable {
 
         private mutating func decode(_ bytes: [UInt8]) throws {
             do {
-                var chunk = try self.decoder.decode(ChatChunk.self, from: Data(bytes))
+                var chunk = try ChatChunk(json: bytes)
                 chunk.xRequestID = self.requestID
                 self.pending.append(chunk)
             } catch {

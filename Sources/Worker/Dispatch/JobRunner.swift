@@ -75,10 +75,17 @@ struct JobRunner: Sendable {
             attempts += 1
             metrics.attempts.increment()
             let attemptID = UUID().uuidString.lowercased()
-            let result =
+            let attempt = attempts
+            let (result, expired) = await DeadlineTask.run(until: deadline) { [self] in
                 stream
-                ? await streamAttempt(request, admitted, attemptID: attemptID, attempt: attempts, deadline: deadline)
-                : await plainAttempt(request, admitted, attemptID: attemptID, deadline: deadline)
+                    ? await streamAttempt(request, admitted, attemptID: attemptID, attempt: attempt)
+                    : await plainAttempt(request, admitted, attemptID: attemptID)
+            }
+            if expired {
+                slot.release()
+                await finish(admitted, deadlineExceeded(admitted, attempts: attempts))
+                return
+            }
             let failure: GigaChatError
             switch result {
             case .cancelled:
@@ -167,19 +174,10 @@ struct JobRunner: Sendable {
         return headers
     }
 
-    private func plainAttempt(
-        _ request: ChatRequest,
-        _ admitted: AdmittedJob,
-        attemptID: String,
-        deadline: ContinuousClock.Instant
-    ) async -> AttemptResult {
+    private func plainAttempt(_ request: ChatRequest, _ admitted: AdmittedJob, attemptID: String) async -> AttemptResult {
         let start = ContinuousClock.now
         do {
-            let response = try await client.chat(
-                request,
-                headers: requestHeaders(admitted, attemptID: attemptID),
-                deadline: deadline - start
-            )
+            let response = try await client.chat(request, headers: requestHeaders(admitted, attemptID: attemptID))
             return .answered(
                 Answer(
                     content: response.content,
@@ -199,8 +197,7 @@ struct JobRunner: Sendable {
         _ request: ChatRequest,
         _ admitted: AdmittedJob,
         attemptID: String,
-        attempt: Int,
-        deadline: ContinuousClock.Instant
+        attempt: Int
     ) async -> AttemptResult {
         let start = ContinuousClock.now
         let partials = PartialStream(
@@ -223,11 +220,7 @@ struct JobRunner: Sendable {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await partials.runTimer() }
                 defer { group.cancelAll() }
-                let chunks = client.stream(
-                    request,
-                    headers: requestHeaders(admitted, attemptID: attemptID),
-                    deadline: deadline - start
-                )
+                let chunks = client.stream(request, headers: requestHeaders(admitted, attemptID: attemptID))
                 for try await chunk in chunks {
                     if !sawChunk {
                         sawChunk = true

@@ -38,54 +38,140 @@ public struct JobDecoder: Sendable {
         guard String(validating: value, as: UTF8.self) != nil else {
             return .failure(JobRejection(.invalidUTF8, "the value is not valid UTF-8"))
         }
+        let json: JSONValue
         do {
-            return .success(try JSONDecoder().decode(WireJob.self, from: Data(value)).job)
+            json = try JSONValue(parsing: value)
+        } catch {
+            return .failure(JobRejection(.notJSON, "the value is not JSON (\(error.reason) at byte \(error.offset))"))
+        }
+        guard case .object(let members) = json else {
+            return .failure(JobRejection(.notAnObject, "the value is JSON but not an object"))
+        }
+        do {
+            return .success(try Self.job(from: members))
         } catch let rejection as JobRejection {
             return .failure(rejection)
-        } catch let error as DecodingError {
-            return .failure(Self.rejection(for: error))
         } catch {
-            return .failure(JobRejection(.notJSON, "the value is not JSON"))
+            return .failure(JobRejection(.wrongType, "\(error)"))
         }
     }
 
-    private static func rejection(for error: DecodingError) -> JobRejection {
-        switch error {
-        case .dataCorrupted(let context) where context.codingPath.isEmpty:
-            return JobRejection(.notJSON, "the value is not JSON")
-        case .typeMismatch(_, let context) where context.codingPath.isEmpty:
-            return JobRejection(.notAnObject, "the value is JSON but not an object")
-        case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
-            return JobRejection(.wrongType, "\(path(context.codingPath)): expected \(describe(type))")
-        case .keyNotFound(let key, let context):
-            return JobRejection(.missingField, "\(path(context.codingPath + [key])) is missing")
-        case .dataCorrupted(let context):
-            return JobRejection(.wrongType, "\(path(context.codingPath)): \(context.debugDescription)")
-        @unknown default:
-            return JobRejection(.notJSON, "the value cannot be decoded")
+    /// Validates the members of a job object and builds the job.
+    static func job(from members: [String: JSONValue]) throws -> Job {
+        let known = Set(fields)
+        if let unknown = members.keys.sorted().first(where: { !known.contains($0) }) {
+            throw JobRejection(.unknownField, "unknown field \"\(unknown)\"; a job has \(fields.joined(separator: ", "))")
         }
+        guard let idValue = members["id"] else { throw JobRejection(.missingField, "id is missing") }
+        guard case .string(let id) = idValue else { throw JobRejection(.wrongType, "id: expected a string") }
+        guard !id.isEmpty else { throw JobRejection(.emptyField, "id is empty") }
+        guard let messagesValue = members["messages"] else { throw JobRejection(.missingField, "messages is missing") }
+        guard case .array(let items) = messagesValue else {
+            throw JobRejection(.wrongType, "messages: expected an array")
+        }
+        guard !items.isEmpty else { throw JobRejection(.emptyField, "messages is empty") }
+        var messages: [ChatMessage] = []
+        messages.reserveCapacity(items.count)
+        for (index, item) in items.enumerated() { messages.append(try message(item, at: index)) }
+
+        let model = try optionalString(members, "model")
+        var stream: Bool?
+        if let value = present(members, "stream") {
+            guard case .bool(let flag) = value else { throw JobRejection(.wrongType, "stream: expected true or false") }
+            stream = flag
+        }
+        var options: [String: JSONValue] = [:]
+        if let value = present(members, "options") {
+            guard case .object(let object) = value else { throw JobRejection(.wrongType, "options: expected an object") }
+            options = object
+        }
+        for reserved in ["messages", "stream", "model"] where options[reserved] != nil {
+            throw JobRejection(.unknownField, "options.\(reserved) is not allowed; it is a field of the job itself")
+        }
+        do {
+            // The typed chat parameters are checked here, so a wrong type fails the record, not a GigaChat call.
+            _ = try ChatRequest(messages: [], options: options)
+        } catch let error as GigaChatError {
+            throw JobRejection(.wrongType, error.message.replacingOccurrences(of: "invalid chat options: ", with: "options."))
+        }
+        let replyTo = try optionalString(members, "reply_to")
+        if let replyTo, !isLegalTopicName(replyTo) {
+            throw JobRejection(.invalidReplyTo, "reply_to is not a legal topic name (1-249 of a-z A-Z 0-9 . _ -)")
+        }
+        var deadline: Date?
+        if let text = try optionalString(members, "deadline") {
+            guard let date = parseDeadline(text) else {
+                throw JobRejection(.invalidDeadline, "deadline is not an RFC 3339 date-time (2026-11-24T20:00:00Z)")
+            }
+            deadline = date
+        }
+        return Job(
+            id: id,
+            model: model,
+            messages: messages,
+            stream: stream,
+            options: options,
+            replyTo: replyTo,
+            deadline: deadline,
+            metadata: present(members, "metadata")
+        )
     }
 
-    static func path(_ codingPath: [any CodingKey]) -> String {
-        var text = ""
-        for key in codingPath {
-            if let index = key.intValue {
-                text += "[\(index)]"
-            } else {
-                text += text.isEmpty ? key.stringValue : ".\(key.stringValue)"
+    /// A member that is there and not `null`.
+    private static func present(_ members: [String: JSONValue], _ key: String) -> JSONValue? {
+        guard let value = members[key], value != .null else { return nil }
+        return value
+    }
+
+    private static func optionalString(_ members: [String: JSONValue], _ key: String, path: String? = nil) throws -> String? {
+        guard let value = present(members, key) else { return nil }
+        guard case .string(let text) = value else { throw JobRejection(.wrongType, "\(path ?? key): expected a string") }
+        return text
+    }
+
+    /// One message of the job.
+    private static func message(_ value: JSONValue, at index: Int) throws -> ChatMessage {
+        let path = "messages[\(index)]"
+        guard case .object(let members) = value else { throw JobRejection(.wrongType, "\(path): expected an object") }
+        guard let roleValue = members["role"] else { throw JobRejection(.missingField, "\(path).role is missing") }
+        guard case .string(let role) = roleValue else { throw JobRejection(.wrongType, "\(path).role: expected a string") }
+        guard roles.contains(role) else {
+            throw JobRejection(
+                .invalidRole,
+                "\(path).role \"\(role.prefix(40))\" is not one of \(roles.sorted().joined(separator: ", "))"
+            )
+        }
+        let content = try optionalString(members, "content", path: "\(path).content")
+        if (role == "user" || role == "system") && content == nil {
+            throw JobRejection(.missingField, "\(path).content is missing")
+        }
+        var functionCall: ChatFunctionCall?
+        if let value = present(members, "function_call") {
+            guard case .object(let call) = value, case .string(let name)? = call["name"] else {
+                throw JobRejection(.wrongType, "\(path).function_call: expected an object with a name")
+            }
+            functionCall = ChatFunctionCall(name: name, arguments: call["arguments"])
+        }
+        var attachments: [String]?
+        if let value = present(members, "attachments") {
+            guard case .array(let items) = value else {
+                throw JobRejection(.wrongType, "\(path).attachments: expected an array of strings")
+            }
+            attachments = try items.map { item in
+                guard case .string(let text) = item else {
+                    throw JobRejection(.wrongType, "\(path).attachments: expected an array of strings")
+                }
+                return text
             }
         }
-        return text.isEmpty ? "the value" : text
-    }
-
-    private static func describe(_ type: Any.Type) -> String {
-        switch type {
-        case is String.Type: "a string"
-        case is Bool.Type: "true or false"
-        case is [JSONValue].Type, is [WireMessage].Type: "an array"
-        case is [String: JSONValue].Type: "an object"
-        default: "another type (\(type))"
-        }
+        return ChatMessage(
+            role: ChatRole(rawValue: role),
+            content: content,
+            name: try optionalString(members, "name", path: "\(path).name"),
+            attachments: attachments,
+            functionCall: functionCall,
+            functionsStateID: try optionalString(members, "functions_state_id", path: "\(path).functions_state_id")
+        )
     }
 
     /// RFC 3339 date-times, with and without fractional seconds.
@@ -105,110 +191,5 @@ public struct JobDecoder: Sendable {
             (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
                 || byte == 0x2E || byte == 0x5F || byte == 0x2D
         }
-    }
-}
-
-/// Any string key: lets the job decoder see every top-level key (to reject unknown ones).
-struct JobWireKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(_ string: String) { self.stringValue = string }
-    init?(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
-}
-
-/// The wire form of a job, validated while decoding.
-private struct WireJob: Decodable {
-    let job: Job
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: JobWireKey.self)
-        let known = Set(JobDecoder.fields)
-        if let unknown = container.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
-            throw JobRejection(
-                .unknownField,
-                "unknown field \"\(unknown)\"; a job has \(JobDecoder.fields.joined(separator: ", "))"
-            )
-        }
-        let id = try container.decode(String.self, forKey: JobWireKey("id"))
-        guard !id.isEmpty else { throw JobRejection(.emptyField, "id is empty") }
-        let wireMessages = try container.decode([WireMessage].self, forKey: JobWireKey("messages"))
-        guard !wireMessages.isEmpty else { throw JobRejection(.emptyField, "messages is empty") }
-        let model = try container.decodeIfPresent(String.self, forKey: JobWireKey("model"))
-        let stream = try container.decodeIfPresent(Bool.self, forKey: JobWireKey("stream"))
-        let options = try container.decodeIfPresent([String: JSONValue].self, forKey: JobWireKey("options")) ?? [:]
-        for reserved in ["messages", "stream", "model"] where options[reserved] != nil {
-            throw JobRejection(.unknownField, "options.\(reserved) is not allowed; it is a field of the job itself")
-        }
-        do {
-            // The typed chat parameters are checked here, so a wrong type fails the record, not a GigaChat call.
-            _ = try ChatRequest(messages: [], options: options)
-        } catch let error as GigaChatError {
-            throw JobRejection(.wrongType, error.message.replacingOccurrences(of: "invalid chat options: ", with: "options."))
-        }
-        let replyTo = try container.decodeIfPresent(String.self, forKey: JobWireKey("reply_to"))
-        if let replyTo, !JobDecoder.isLegalTopicName(replyTo) {
-            throw JobRejection(.invalidReplyTo, "reply_to is not a legal topic name (1-249 of a-z A-Z 0-9 . _ -)")
-        }
-        var deadline: Date?
-        if let text = try container.decodeIfPresent(String.self, forKey: JobWireKey("deadline")) {
-            guard let date = JobDecoder.parseDeadline(text) else {
-                throw JobRejection(.invalidDeadline, "deadline is not an RFC 3339 date-time (2026-11-24T20:00:00Z)")
-            }
-            deadline = date
-        }
-        let metadata = try container.decodeIfPresent(JSONValue.self, forKey: JobWireKey("metadata"))
-        var messages: [ChatMessage] = []
-        messages.reserveCapacity(wireMessages.count)
-        for (index, wire) in wireMessages.enumerated() {
-            messages.append(try wire.message(at: index))
-        }
-        job = Job(
-            id: id,
-            model: model,
-            messages: messages,
-            stream: stream,
-            options: options,
-            replyTo: replyTo,
-            deadline: deadline,
-            metadata: metadata
-        )
-    }
-}
-
-/// One message of a job, as sent.
-struct WireMessage: Decodable {
-    var role: String
-    var content: String?
-    var name: String?
-    var functionCall: ChatFunctionCall?
-    var functionsStateID: String?
-    var attachments: [String]?
-
-    private enum CodingKeys: String, CodingKey {
-        case role, content, name, attachments
-        case functionCall = "function_call"
-        case functionsStateID = "functions_state_id"
-    }
-
-    func message(at index: Int) throws -> ChatMessage {
-        guard JobDecoder.roles.contains(role) else {
-            throw JobRejection(
-                .invalidRole,
-                "messages[\(index)].role \"\(role.prefix(40))\" is not one of "
-                    + JobDecoder.roles.sorted().joined(separator: ", ")
-            )
-        }
-        if role == "user" || role == "system", content == nil {
-            throw JobRejection(.missingField, "messages[\(index)].content is missing")
-        }
-        return ChatMessage(
-            role: ChatRole(rawValue: role),
-            content: content,
-            name: name,
-            attachments: attachments,
-            functionCall: functionCall,
-            functionsStateID: functionsStateID
-        )
     }
 }

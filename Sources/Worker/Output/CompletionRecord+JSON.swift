@@ -5,7 +5,7 @@ import GigaChat
 extension CompletionRecord {
     /// The record as published: the same fields and names as its `Codable` form, written directly.
     public var jsonBytes: [UInt8] {
-        var json = JSONOutput(capacity: 256 + (content?.utf8.count ?? 0))
+        var json = JSONWriter(capacity: 256 + (content?.utf8.count ?? 0))
         json.beginObject()
         json.key("id")
         json.string(id)

@@ -1,9 +1,11 @@
+import GigaChat
+
 // MARK: - PartialRecord + JSON bytes
 
 extension PartialRecord {
     /// The record as published: the same fields and names as its `Codable` form, written directly.
     public var jsonBytes: [UInt8] {
-        var json = JSONOutput(capacity: 128 + delta.utf8.count)
+        var json = JSONWriter(capacity: 128 + delta.utf8.count)
         json.beginObject()
         json.key("id")
         json.string(id)

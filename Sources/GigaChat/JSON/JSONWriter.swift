@@ -1,31 +1,34 @@
-import GigaChat
-
-/// Writes the worker's output records as JSON bytes directly: a completion or a partial per job (and up to dozens
-/// of partials per streamed job) made `JSONEncoder` the largest single cost of the pipeline.
+/// Writes JSON bytes directly, field by field: the fast path for the shapes written on every call (chat requests,
+/// the worker's completions and partials), where `JSONEncoder` was the largest single cost.
 ///
 /// Strings are escaped per RFC 8259 (quote, backslash and control characters; everything else as UTF-8).
 /// Numbers of a `JSONValue` that are whole go out as integers, others in Swift's shortest form; a value JSON
 /// cannot hold (infinity, NaN) is written as `null`.
-struct JSONOutput {
-    private(set) var bytes: [UInt8] = []
+public struct JSONWriter {
+    /// The bytes written so far.
+    public private(set) var bytes: [UInt8] = []
     private var needsComma = false
 
-    init(capacity: Int = 256) {
+    /// Creates a writer.
+    public init(capacity: Int = 256) {
         bytes.reserveCapacity(capacity)
     }
 
-    mutating func beginObject() {
+    /// Starts an object (after a key, or as a value).
+    public mutating func beginObject() {
         separate()
         bytes.append(UInt8(ascii: "{"))
         needsComma = false
     }
 
-    mutating func endObject() {
+    /// Ends the object.
+    public mutating func endObject() {
         bytes.append(UInt8(ascii: "}"))
         needsComma = true
     }
 
-    mutating func key(_ name: StaticString) {
+    /// Writes a member name (a literal that needs no escaping) and the colon.
+    public mutating func key(_ name: StaticString) {
         separate()
         bytes.append(UInt8(ascii: "\""))
         name.withUTF8Buffer { bytes.append(contentsOf: $0) }
@@ -33,33 +36,46 @@ struct JSONOutput {
         needsComma = false
     }
 
-    mutating func string(_ value: String?) {
+    /// Writes a member name that may need escaping, and the colon.
+    public mutating func rawKey(_ name: String) {
+        separate()
+        Self.writeString(name, into: &bytes)
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    /// Writes a string (`null` for `nil`).
+    public mutating func string(_ value: String?) {
         separate()
         guard let value else { return null() }
         Self.writeString(value, into: &bytes)
         needsComma = true
     }
 
-    mutating func int(_ value: Int?) {
+    /// Writes an integer (`null` for `nil`).
+    public mutating func int(_ value: Int?) {
         separate()
         guard let value else { return null() }
         bytes.append(contentsOf: String(value).utf8)
         needsComma = true
     }
 
-    mutating func bool(_ value: Bool) {
+    /// Writes `true` or `false`.
+    public mutating func bool(_ value: Bool) {
         separate()
         bytes.append(contentsOf: (value ? "true" : "false").utf8)
         needsComma = true
     }
 
-    mutating func null() {
+    /// Writes `null`.
+    public mutating func null() {
         separate()
         bytes.append(contentsOf: "null".utf8)
         needsComma = true
     }
 
-    mutating func value(_ value: JSONValue?) {
+    /// Writes a JSON value (`null` for `nil`).
+    public mutating func value(_ value: JSONValue?) {
         guard let value else { return null() }
         switch value {
         case .null: null()
@@ -96,6 +112,31 @@ struct JSONOutput {
         }
     }
 
+    /// Starts an array.
+    public mutating func beginArray() {
+        separate()
+        bytes.append(UInt8(ascii: "["))
+        needsComma = false
+    }
+
+    /// Ends the array.
+    public mutating func endArray() {
+        bytes.append(UInt8(ascii: "]"))
+        needsComma = true
+    }
+
+    /// Writes a number.
+    public mutating func double(_ value: Double) {
+        self.value(.number(value))
+    }
+
+    /// Writes bytes that already are one JSON value.
+    public mutating func raw(_ json: [UInt8]) {
+        separate()
+        bytes.append(contentsOf: json)
+        needsComma = true
+    }
+
     private mutating func separate() {
         if needsComma {
             bytes.append(UInt8(ascii: ","))
@@ -105,7 +146,8 @@ struct JSONOutput {
 
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
-    static func writeString(_ value: String, into bytes: inout [UInt8]) {
+    /// Appends `value` as a JSON string literal.
+    public static func writeString(_ value: String, into bytes: inout [UInt8]) {
         bytes.append(UInt8(ascii: "\""))
         for byte in value.utf8 {
             switch byte {

@@ -1,0 +1,110 @@
+import Foundation
+
+// MARK: - ChatRequest + JSON bytes
+
+extension ChatRequest {
+    /// The request body, written directly (the same members as `encode(to:)`); functions and the function-call
+    /// mode, rare and nested, go through `JSONEncoder`.
+    func jsonBytes() throws -> [UInt8] {
+        var json = JSONWriter(capacity: 256 + messages.reduce(0) { $0 + ($1.content?.utf8.count ?? 0) })
+        json.beginObject()
+        var typed: Set<String> = ["messages"]
+        if let model {
+            json.key("model")
+            json.string(model)
+            typed.insert("model")
+        }
+        json.key("messages")
+        json.beginArray()
+        for message in messages { Self.write(message, into: &json) }
+        json.endArray()
+        func number(_ key: StaticString, _ name: String, _ value: Double?) {
+            guard let value else { return }
+            json.key(key)
+            json.double(value)
+            typed.insert(name)
+        }
+        func integer(_ key: StaticString, _ name: String, _ value: Int?) {
+            guard let value else { return }
+            json.key(key)
+            json.int(value)
+            typed.insert(name)
+        }
+        number("temperature", "temperature", temperature)
+        number("top_p", "top_p", topP)
+        integer("n", "n", n)
+        if let stream {
+            json.key("stream")
+            json.bool(stream)
+            typed.insert("stream")
+        }
+        integer("max_tokens", "max_tokens", maxTokens)
+        number("repetition_penalty", "repetition_penalty", repetitionPenalty)
+        number("update_interval", "update_interval", updateInterval)
+        if let functions {
+            json.key("functions")
+            json.raw(Array(try JSONEncoder().encode(functions)))
+            typed.insert("functions")
+        }
+        if let functionCall {
+            json.key("function_call")
+            json.raw(Array(try JSONEncoder().encode(functionCall)))
+            typed.insert("function_call")
+        }
+        if let profanityCheck {
+            json.key("profanity_check")
+            json.bool(profanityCheck)
+            typed.insert("profanity_check")
+        }
+        if let flags {
+            json.key("flags")
+            json.value(.array(flags.map(JSONValue.string)))
+            typed.insert("flags")
+        }
+        // An extra parameter named like a typed field is sent only when that field is unset.
+        for (name, value) in extraParameters.sorted(by: { $0.key < $1.key }) where !typed.contains(name) {
+            json.rawKey(name)
+            json.value(value)
+        }
+        json.endObject()
+        return json.bytes
+    }
+
+    private static func write(_ message: ChatMessage, into json: inout JSONWriter) {
+        json.beginObject()
+        json.key("role")
+        json.string(message.role.rawValue)
+        if let content = message.content {
+            json.key("content")
+            json.string(content)
+        }
+        if let name = message.name {
+            json.key("name")
+            json.string(name)
+        }
+        if let attachments = message.attachments {
+            json.key("attachments")
+            json.value(.array(attachments.map(JSONValue.string)))
+        }
+        if let call = message.functionCall {
+            json.key("function_call")
+            json.beginObject()
+            json.key("name")
+            json.string(call.name)
+            if let arguments = call.arguments {
+                json.key("arguments")
+                json.value(arguments)
+            }
+            json.endObject()
+        }
+        if let state = message.functionsStateID {
+            json.key("functions_state_id")
+            json.string(state)
+        }
+        if let reasoning = message.reasoningContent {
+            json.key("reasoning_content")
+            json.string(reasoning)
+        }
+        json.endObject()
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import NIOCore
+import Testing
+
+@testable import GigaChat
+
+/// The JSON fast paths (parser, writer, model readers) against Foundation's decoder and encoder.
+@Suite struct JSONFastPathTests {
+    /// Foundation's reading of the same text, as a `JSONValue`.
+    static func reference(_ text: String) throws -> JSONValue {
+        try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+    }
+
+    @Test(arguments: [
+        #"{"a":1,"b":[true,false,null],"c":{"d":"e"}}"#,
+        #"  [ 1 , -2.5e3 , 0.000001 , 12345678901234567 , -0 ]  "#,
+        #""escapes: \" \\ \/ \b \f \n \r \t \u0041 \u00e9 \u6f22 \ud83c\udf89""#,
+        #"{"unicode":"Привет, 漢字 🎉","empty":"","nested":[[[[{}]]]]}"#,
+        #"{"dup":1,"dup":2}"#,
+        "12", "true", "null", #""""#,
+    ])
+    func parsesLikeFoundation(text: String) throws {
+        #expect(try JSONValue(parsing: Array(text.utf8)) == (try Self.reference(text)))
+    }
+
+    @Test(arguments: [
+        "", "{", "[1,]", #"{"a":}"#, #"{"a" 1}"#, "01", "1.", "-", ".5", "tru", #""\x""#, #""\ud800""#,
+        "\"tab\there\"", "[1] 2", #"{"a":1,}"#, "nul",
+    ])
+    func rejectsWhatIsNotJSON(text: String) {
+        #expect(throws: JSONValue.ParseError.self) { try JSONValue(parsing: Array(text.utf8)) }
+    }
+
+    @Test func limitsNesting() {
+        let deep = String(repeating: "[", count: 600) + String(repeating: "]", count: 600)
+        #expect(throws: JSONValue.ParseError.self) { try JSONValue(parsing: Array(deep.utf8)) }
+    }
+
+    @Test func chunksOfTheRecordedStreamReadLikeCodable() throws {
+        let fixture = try Fixtures.bytes("stream_simple.sse")
+        let texts = SSEParserTests.parse(fixture).compactMap(SSEParserTests.text)
+        #expect(texts.count > 2)
+        for text in texts {
+            let fast = try ChatChunk(json: Array(text.utf8))
+            let codable = try JSONDecoder().decode(ChatChunk.self, from: Data(text.utf8))
+            #expect(fast == codable, "\(text)")
+        }
+    }
+
+    @Test func answersReadLikeCodable() throws {
+        for name in ["chat_response.json", "function_call_response.json"] {
+            let bytes = try Fixtures.bytes(name)
+            let fast = try ChatResponse(json: bytes)
+            let codable = try JSONDecoder().decode(ChatResponse.self, from: Data(bytes))
+            #expect(fast == codable, "\(name)")
+        }
+        #expect(throws: (any Error).self) { try ChatResponse(json: Array(#"{"model":"m"}"#.utf8)) }
+        #expect(throws: (any Error).self) { try ChatChunk(json: Array(#"{"choices":"no"}"#.utf8)) }
+    }
+
+    @Test func requestsAreWrittenLikeCodable() throws {
+        let requests = [
+            ChatRequest(model: "GigaChat", messages: [.system("Be brief."), .user("Привет \"quoted\"\n")]),
+            ChatRequest(
+                model: "GigaChat-2-Max",
+                messages: [
+                    .user("x"),
+                    ChatMessage(role: .assistant, content: nil, functionCall: ChatFunctionCall(name: "f", arguments: ["a": 1])),
+                    ChatMessage(role: .function, content: "{\"r\":2}", name: "f"),
+                ],
+                temperature: 0.25, topP: 0.9, n: 1, maxTokens: 512, repetitionPenalty: 1.1, updateInterval: 0.5,
+                functions: [ChatFunction(name: "f", description: "d", parameters: ["type": "object"])],
+                functionCall: .auto, profanityCheck: true, flags: ["x"],
+                extraParameters: ["response_format": ["type": "json_object"], "temperature": 9, "custom": [1, "two"]]
+            ),
+        ]
+        for var request in requests {
+            request.stream = true
+            let fast = try JSONSerialization.jsonObject(with: Data(request.jsonBytes())) as! NSDictionary
+            let codable = try JSONSerialization.jsonObject(with: JSONEncoder().encode(request)) as! NSDictionary
+            #expect(fast == codable)
+        }
+    }
+}
