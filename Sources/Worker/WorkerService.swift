@@ -31,6 +31,7 @@ public final class WorkerService: Service, Sendable {
     private let publisher: OutputPublisher
     private let metrics: WorkerMetrics
     private let decoder: JobDecoder
+    private let deadlines = AttemptDeadlines()
     private let stops: AsyncStream<StopReason>
     private let stop: AsyncStream<StopReason>.Continuation
 
@@ -154,6 +155,8 @@ public final class WorkerService: Service, Sendable {
         // Both loops are owned here: cancelled and awaited before run() returns.
         let intake = Task { await self.intakeLoop() }
         let dispatch = Task { await self.dispatchLoop() }
+        let sweeper = Task { await self.deadlines.runSweeper() }
+        defer { sweeper.cancel() }
         let reason = await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
                 var iterator = stops.makeAsyncIterator()
@@ -283,6 +286,7 @@ public final class WorkerService: Service, Sendable {
             tracker: tracker,
             configuration: configuration,
             metrics: metrics,
+            deadlines: deadlines,
             logger: logger
         )
         await withDiscardingTaskGroup { group in

@@ -225,3 +225,24 @@ import Testing
         #expect(dispatcher.load.buffered == 0)
     }
 }
+
+@Suite(.timeLimit(.minutes(1))) struct AttemptDeadlinesTests {
+    @Test func anAttemptPastItsDeadlineIsCancelledAndSaysSo() async {
+        let deadlines = AttemptDeadlines(interval: .milliseconds(20))
+        let sweeper = Task { await deadlines.runSweeper() }
+        defer { sweeper.cancel() }
+        let start = ContinuousClock.now
+        let (value, expired) = await deadlines.run(until: .now + .milliseconds(200)) {
+            do {
+                try await Task.sleep(for: .seconds(30))
+                return "finished"
+            } catch {
+                return "cancelled"
+            }
+        }
+        #expect(value == "cancelled" && expired)
+        #expect(ContinuousClock.now - start < .seconds(5))
+        let (quick, late) = await deadlines.run(until: .now + .seconds(30)) { "done" }
+        #expect(quick == "done" && !late)
+    }
+}

@@ -108,6 +108,10 @@ enum WorkerBenchmarks {
         environment["GIGACHAT_AUTH_URL"] = emulator.authURL
         environment["GIGACHAT_CREDENTIALS"] = credentials
         environment["LD_LIBRARY_PATH"] = ProcessInfo.processInfo.environment["LD_LIBRARY_PATH"]
+        // Optional: another coalescing interval for the streamed setting (default: the worker's 100 ms).
+        if let interval = ProcessInfo.processInfo.environment["WORKER_BENCH_PARTIALS_INTERVAL"] {
+            environment["GIGACHAT_WORKER_PARTIALS_INTERVAL"] = interval
+        }
         worker.environment = environment
         worker.standardOutput = FileHandle.standardError
         worker.standardError = FileHandle.standardError

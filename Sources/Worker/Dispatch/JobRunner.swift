@@ -18,6 +18,7 @@ struct JobRunner: Sendable {
     let tracker: OffsetTracker
     let configuration: WorkerConfiguration
     let metrics: WorkerMetrics
+    let deadlines: AttemptDeadlines
     let logger: Logger
 
     /// What one attempt produced.
@@ -76,7 +77,7 @@ struct JobRunner: Sendable {
             metrics.attempts.increment()
             let attemptID = UUID().uuidString.lowercased()
             let attempt = attempts
-            let (result, expired) = await DeadlineTask.run(until: deadline) { [self] in
+            let (result, expired) = await deadlines.run(until: deadline) { [self] in
                 stream
                     ? await streamAttempt(request, admitted, attemptID: attemptID, attempt: attempt)
                     : await plainAttempt(request, admitted, attemptID: attemptID)
