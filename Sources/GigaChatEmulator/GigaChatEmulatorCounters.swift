@@ -21,6 +21,8 @@ public struct GigaChatEmulatorCounters: Sendable, Hashable {
     public var rateLimited: Int = 0
     /// Chat calls answered 429 because the account's concurrency limit was reached.
     public var concurrencyRejections: Int = 0
+    /// Chat calls answered 402 because ``GigaChatEmulatorFaults/balanceTokens`` ran out.
+    public var paymentRequired: Int = 0
     /// Chat calls answered an injected error other than 429 (failFirst, internalErrorRate, unavailableRate).
     public var injectedErrors: Int = 0
     /// Chat calls answered 4xx because the request was invalid (bad JSON, unknown model, invalid params).
@@ -35,6 +37,9 @@ public struct GigaChatEmulatorCounters: Sendable, Hashable {
     public var currentConcurrentChats: Int = 0
     /// The highest ``currentConcurrentChats`` seen.
     public var maxConcurrentChats: Int = 0
+    /// The time integral of ``currentConcurrentChats``, in stream-seconds: divided by the elapsed time it is the
+    /// average number of chats running, the utilisation of an account's concurrency limit.
+    public var concurrentChatSeconds: Double = 0
 
     /// All zero.
     public init() {}

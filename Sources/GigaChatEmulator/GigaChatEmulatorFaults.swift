@@ -30,6 +30,12 @@ public struct GigaChatEmulatorFaults: Sendable, Hashable {
     /// Replaces SSE event number N (counting from 1) with a `data:` line of broken JSON; the events after it are
     /// sent normally. Default: `nil`.
     public var malformedEventAt: Int?
+    /// Every chat call is answered 503 `Service Unavailable` while set: an outage. Default: `false`.
+    public var outage: Bool
+    /// The account's remaining tokens: each answered chat uses its `usage.total_tokens`, and at 0 or below every
+    /// chat call is answered 402 `{"status":402,"message":"Payment Required"}` until it is topped up (set again).
+    /// `nil` = unlimited. Default: `nil`.
+    public var balanceTokens: Int?
     /// Added to the `expires_at` OAuth answers report (not to the real expiry), as a client with a skewed clock sees
     /// it: the API then answers 401 `Token has expired` for tokens the client believes valid. Default: `.zero`.
     public var tokenExpiryReportedLate: Duration
@@ -53,6 +59,8 @@ public struct GigaChatEmulatorFaults: Sendable, Hashable {
         cutStreamAfterEvents: Int? = nil,
         cutStreamRate: Double = 0,
         malformedEventAt: Int? = nil,
+        outage: Bool = false,
+        balanceTokens: Int? = nil,
         tokenExpiryReportedLate: Duration = .zero,
         oauthDelay: Duration = .zero,
         oauthRequestsPerSecond: Int? = nil,
@@ -66,6 +74,8 @@ public struct GigaChatEmulatorFaults: Sendable, Hashable {
         self.cutStreamAfterEvents = cutStreamAfterEvents
         self.cutStreamRate = cutStreamRate
         self.malformedEventAt = malformedEventAt
+        self.outage = outage
+        self.balanceTokens = balanceTokens
         self.tokenExpiryReportedLate = tokenExpiryReportedLate
         self.oauthDelay = oauthDelay
         self.oauthRequestsPerSecond = oauthRequestsPerSecond

@@ -198,6 +198,35 @@ public final class KafkaConsumer: Sendable {
         return try result.get()
     }
 
+    /// The number of partitions of `topic`, from the cluster's metadata (`rd_kafka_metadata`, run off the
+    /// cooperative pool).
+    /// - Throws: ``KafkaError`` `.unknownTopic`, `.timedOut` or `.closed`.
+    public func partitionCount(of topic: String, timeout: Duration) async throws(KafkaError) -> Int {
+        guard let client = shared.client else { throw KafkaError.closed("The consumer") }
+        let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let result: Result<Int, KafkaError> = await DedicatedThread.run(on: blockingQueue) {
+            guard let handle = rd_kafka_topic_new(client.handle, topic, nil) else {
+                return .failure(KafkaError.rdKafka(rd_kafka_last_error(), fallback: .unknownTopic, context: "Topic \"\(topic)\""))
+            }
+            defer { rd_kafka_topic_destroy(handle) }
+            var metadata: UnsafePointer<rd_kafka_metadata_t>?
+            let err = rd_kafka_metadata(client.handle, 0, handle, &metadata, milliseconds)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
+                return .failure(KafkaError.rdKafka(err, fallback: .timedOut, context: "Metadata of \"\(topic)\""))
+            }
+            defer { rd_kafka_metadata_destroy(metadata) }
+            guard metadata.pointee.topic_cnt > 0 else {
+                return .failure(KafkaError(code: .unknownTopic, message: "No metadata for topic \"\(topic)\""))
+            }
+            let entry = metadata.pointee.topics[0]
+            guard entry.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                return .failure(KafkaError.rdKafka(entry.err, fallback: .unknownTopic, context: "Topic \"\(topic)\""))
+            }
+            return .success(Int(entry.partition_cnt))
+        }
+        return try result.get()
+    }
+
     /// Stops fetching these partitions until ``resume(_:)`` or their revocation; the group membership is
     /// unaffected.
     ///

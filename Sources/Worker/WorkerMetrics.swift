@@ -21,6 +21,7 @@ final class WorkerMetrics: Sendable {
     let precachedTokens = Counter(label: "gigachat_worker_tokens_total", dimensions: [("kind", "precached")])
     let concurrencyLimit = Gauge(label: "gigachat_worker_concurrency_limit")
     let partitionsAssigned = Gauge(label: "gigachat_worker_partitions_assigned")
+    let circuitOpen = Gauge(label: "gigachat_worker_circuit_open")
 
     init() {}
 }

@@ -32,6 +32,7 @@ public final class WorkerService: Service, Sendable {
     private let metrics: WorkerMetrics
     private let decoder: JobDecoder
     private let deadlines = AttemptDeadlines()
+    private let flow: FlowController
     private let stops: AsyncStream<StopReason>
     private let stop: AsyncStream<StopReason>.Continuation
 
@@ -127,6 +128,21 @@ public final class WorkerService: Service, Sendable {
         }
         consumerReference.consumer = consumer
         metrics.concurrencyLimit.record(configuration.concurrency)
+        flow = FlowController(
+            settings: FlowController.Settings(
+                concurrency: configuration.concurrency,
+                accountConcurrency: configuration.accountConcurrency,
+                rotation: configuration.budgetRotation,
+                adaptive: configuration.adaptive ?? (configuration.accountConcurrency != nil),
+                requestsPerMinute: configuration.requestsPerMinute,
+                tokensPerMinute: configuration.tokensPerMinute
+            ),
+            topic: configuration.topics.jobs,
+            dispatcher: dispatcher,
+            consumer: consumerReference,
+            metrics: metrics,
+            logger: logger
+        )
     }
 
     /// The partitions of the jobs topic this worker owns now (empty before it joined the group or after it left).
@@ -134,15 +150,33 @@ public final class WorkerService: Service, Sendable {
         (try? consumer.assignment) ?? []
     }
 
-    /// Whether the worker can do work now (for `/readyz`), and if not, why.
+    /// Whether the worker can do work now (for `/readyz`), and if not, why: it owns partitions of the jobs topic,
+    /// and the GigaChat account's circuit is closed.
     public var readiness: (ready: Bool, reason: String) {
         let partitions = assignedPartitions.count
         guard partitions > 0 else { return (false, "no partitions of \(configuration.topics.jobs) assigned") }
-        return (true, "ready: \(partitions) partitions assigned")
+        let circuit = flow.circuit
+        guard circuit.closed else { return (false, "GigaChat account circuit open: \(circuit.reason ?? "-")") }
+        return (true, "ready: \(partitions) partitions assigned, concurrency limit \(flow.currentLimit ?? 0)")
+    }
+
+    /// Checks that GigaChat accepts the credentials (one token call).
+    /// - Throws: ``WorkerStartError`` when the token endpoint rejects them; other failures (the endpoint is
+    ///   unreachable) are only logged: the worker's retries and circuit deal with them.
+    public func checkCredentials() async throws {
+        do {
+            try await client.authorize(timeout: .seconds(30))
+        } catch let error as GigaChatError where [.unauthorized, .badRequest, .forbidden].contains(error.code) {
+            throw WorkerStartError(message: "GigaChat rejected the credentials: \(error.message)")
+        } catch {
+            logger.warning("Could not obtain a GigaChat token at start-up; going on", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Runs until graceful shutdown (or cancellation), or until Kafka fails fatally (then it throws).
+    /// - Throws: ``WorkerStartError`` when GigaChat rejects the credentials at start-up; Kafka's fatal errors.
     public func run() async throws {
+        try await checkCredentials()
         try consumer.subscribe(topics: [configuration.topics.jobs])
         logger.info(
             "Worker started",
@@ -156,7 +190,11 @@ public final class WorkerService: Service, Sendable {
         let intake = Task { await self.intakeLoop() }
         let dispatch = Task { await self.dispatchLoop() }
         let sweeper = Task { await self.deadlines.runSweeper() }
-        defer { sweeper.cancel() }
+        let flowLoop = Task { await self.flow.run() }
+        defer {
+            sweeper.cancel()
+            flowLoop.cancel()
+        }
         let reason = await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
                 var iterator = stops.makeAsyncIterator()
@@ -287,6 +325,7 @@ public final class WorkerService: Service, Sendable {
             configuration: configuration,
             metrics: metrics,
             deadlines: deadlines,
+            flow: flow,
             logger: logger
         )
         await withDiscardingTaskGroup { group in

@@ -132,6 +132,9 @@ struct RunCommand: AsyncParsableCommand {
         )
         do {
             try await group.run()
+        } catch let error as WorkerStartError {
+            CLIOutput.writeError("error: \(error.message)\n")
+            throw ExitCode.failure
         } catch {
             CLIOutput.writeError("error: the worker stopped: \(error)\n")
             throw ExitCode.failure

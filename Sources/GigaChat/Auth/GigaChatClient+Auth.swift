@@ -74,6 +74,15 @@ extension GigaChatClient {
         return token
     }
 
+    /// Obtains an access token now (an OAuth call unless a valid token is at hand): checks at start-up that the
+    /// credentials work.
+    /// - Throws: ``GigaChatError``: ``GigaChatError/Code/unauthorized`` when the token endpoint rejects the key,
+    ///   others when it cannot be reached. Never contains the credentials.
+    public func authorize(timeout: Duration = .seconds(30)) async throws {
+        let fetch: GigaChatTokenProvider.Fetch = { [self] source in try await self.requestToken(from: source) }
+        _ = try await self.tokenProvider.token(timeout: timeout, fetch: fetch)
+    }
+
     static func formEncode(_ text: String) -> String {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")

@@ -310,6 +310,7 @@ extension EmulatorRouter {
         -> EmulatorResponse
     {
         let generation = generate(chat)
+        state.charge(tokens: generation.usage["total_tokens"]?.intValue ?? 0)
         var message: [(String, EmulatorJSON)] = [
             ("content", .string(generation.content)), ("role", .string("assistant")),
         ]
@@ -340,6 +341,7 @@ extension EmulatorRouter {
         -> EmulatorResponse
     {
         let generation = generate(chat)
+        state.charge(tokens: generation.usage["total_tokens"]?.intValue ?? 0)
         let chunks = contentChunks(of: generation)
         // All events go into one buffer and are handed out as slices of it: one allocation per stream. The part
         // after "choices" is the same in every event, so it is rendered once.

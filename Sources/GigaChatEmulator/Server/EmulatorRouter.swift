@@ -30,6 +30,10 @@ struct EmulatorRouter: Sendable {
         case "/api/v1/tokens/count": route = (.POST, self.tokensCount)
         case "/api/v1/embeddings": route = (.POST, self.embeddings)
         case "/api/v1/balance": route = (.GET, self.balance)
+        case "/admin/faults":
+            guard request.method == .GET || request.method == .POST else { return methodNotAllowed(request, allocator: allocator) }
+            return adminFaults(request, allocator: allocator)
+        case "/admin/counters": route = (.GET, self.adminCounters)
         case _ where path.hasPrefix(modelPrefix) && path.count > modelPrefix.count:
             let id = String(path.dropFirst(modelPrefix.count))
             route = (.GET, { self.model(id: id.removingPercentEncoding ?? id, $0, allocator: $1) })

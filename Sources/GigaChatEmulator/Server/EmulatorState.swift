@@ -36,6 +36,17 @@ final class EmulatorState: Sendable {
         /// The second (Unix time) the OAuth rate window counts, and the calls counted in it.
         var oauthWindowSecond: Int64 = 0
         var oauthCallsInWindow = 0
+        /// When ``GigaChatEmulatorCounters/concurrentChatSeconds`` was last brought up to date.
+        var busyAccruedAt = ContinuousClock.now
+
+        /// Adds the time since the last change times the chats running through it.
+        mutating func accrueBusyTime() {
+            let now = ContinuousClock.now
+            let elapsed = now - busyAccruedAt
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            counters.concurrentChatSeconds += Double(counters.currentConcurrentChats) * seconds
+            busyAccruedAt = now
+        }
     }
 
     private let storage: Mutex<Storage>
@@ -64,11 +75,15 @@ final class EmulatorState: Sendable {
     }
 
     var counters: GigaChatEmulatorCounters {
-        storage.withLock { $0.counters }
+        storage.withLock {
+            $0.accrueBusyTime()
+            return $0.counters
+        }
     }
 
     func resetCounters() {
         storage.withLock {
+            $0.busyAccruedAt = .now
             let current = $0.counters.currentConcurrentChats
             $0.counters = GigaChatEmulatorCounters()
             $0.counters.currentConcurrentChats = current
@@ -130,6 +145,14 @@ final class EmulatorState: Sendable {
                 if status == 429 { state.counters.rateLimited += 1 } else { state.counters.injectedErrors += 1 }
                 return .rejected(status: status)
             }
+            if state.faults.outage {
+                state.counters.injectedErrors += 1
+                return .rejected(status: 503)
+            }
+            if let balance = state.faults.balanceTokens, balance <= 0 {
+                state.counters.paymentRequired += 1
+                return .rejected(status: 402)
+            }
             let inFlight = state.inFlightByAccount[account, default: 0]
             if let limit = state.faults.concurrencyLimitPerToken, inFlight >= limit {
                 state.counters.rateLimited += 1
@@ -153,12 +176,20 @@ final class EmulatorState: Sendable {
                 }
             }
             state.inFlightByAccount[account] = inFlight + 1
+            state.accrueBusyTime()
             state.counters.currentConcurrentChats += 1
             state.counters.maxConcurrentChats = max(
                 state.counters.maxConcurrentChats,
                 state.counters.currentConcurrentChats
             )
             return .admitted
+        }
+    }
+
+    /// Charges an answer's tokens to the balance, when one is set.
+    func charge(tokens: Int) {
+        storage.withLock { state in
+            if let balance = state.faults.balanceTokens { state.faults.balanceTokens = balance - tokens }
         }
     }
 
@@ -181,6 +212,7 @@ final class EmulatorState: Sendable {
             } else {
                 state.inFlightByAccount[account] = inFlight - 1
             }
+            state.accrueBusyTime()
             state.counters.currentConcurrentChats = max(0, state.counters.currentConcurrentChats - 1)
             if completed { state.counters.completedChats += 1 }
         }

@@ -94,6 +94,14 @@ struct ConfigurationLayers {
         throw WorkerConfigurationError(key: key, problem: "is \"\(text)\"", allowed: "a whole number")
     }
 
+    func double(_ key: String) throws -> Double? {
+        guard let text = string(key) else { return nil }
+        guard let number = Double(text), number.isFinite else {
+            throw WorkerConfigurationError(key: key, problem: "is \"\(text)\"", allowed: "a number")
+        }
+        return number
+    }
+
     func bool(_ key: String) throws -> Bool? {
         guard let text = string(key) else { return nil }
         switch text.lowercased() {

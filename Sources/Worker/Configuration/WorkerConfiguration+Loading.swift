@@ -42,6 +42,8 @@ extension WorkerConfiguration {
         "retry.max_attempts", "retry.initial_backoff", "retry.max_backoff",
         "shutdown.drain_timeout", "rebalance.drain_timeout", "worker.id",
         "metrics.enabled", "metrics.host", "metrics.port",
+        "gigachat.account_concurrency", "gigachat.requests_per_minute", "gigachat.tokens_per_minute",
+        "flow.rotation", "flow.adaptive",
     ] + gigachatKeys
 
     /// The `gigachat.*` keys, named after the official SDK's environment variables.
@@ -131,6 +133,11 @@ extension WorkerConfiguration {
         if let duration = try values.duration("shutdown.drain_timeout") { drainTimeout = duration }
         if let duration = try values.duration("rebalance.drain_timeout") { rebalanceDrainTimeout = duration }
         if let text = values.string("worker.id") { workerID = text }
+        if let number = try values.int("gigachat.account_concurrency") { accountConcurrency = number }
+        if let number = try values.double("gigachat.requests_per_minute") { requestsPerMinute = number }
+        if let number = try values.double("gigachat.tokens_per_minute") { tokensPerMinute = number }
+        if let duration = try values.duration("flow.rotation") { budgetRotation = duration }
+        if let flag = try values.bool("flow.adaptive") { adaptive = flag }
         if let flag = try values.bool("metrics.enabled") { metricsEnabled = flag }
         if let text = values.string("metrics.host") { metricsHost = text }
         if let number = try values.int("metrics.port") { metricsPort = number }

@@ -89,6 +89,22 @@ public struct WorkerConfiguration: Sendable {
     /// `rebalance.drain_timeout`: on revocation, how long the revoked partitions' running jobs may finish
     /// before they are cancelled (the group's rebalance waits this long at most). Default: 10 s.
     public var rebalanceDrainTimeout: Duration = .seconds(10)
+    /// `gigachat.account_concurrency`: the GigaChat account's stream limit (1 for personal accounts, 10 by default
+    /// for businesses), shared by every worker of the fleet: each worker's bound follows from its share of the jobs
+    /// topic's partitions. `nil`: each worker uses `concurrency` alone. Default: `nil`.
+    public var accountConcurrency: Int?
+    /// `gigachat.requests_per_minute`: the account's request rate, split across the fleet like the concurrency.
+    /// Default: `nil` (none).
+    public var requestsPerMinute: Double?
+    /// `gigachat.tokens_per_minute`: the account's token rate (prompt estimated before the call, corrected with the
+    /// answer's usage), split across the fleet. Default: `nil` (none).
+    public var tokensPerMinute: Double?
+    /// `flow.rotation`: how long budget units stay on a partition before moving on (when they do not divide evenly
+    /// among the partitions). Default: 30 s.
+    public var budgetRotation: Duration = .seconds(30)
+    /// `flow.adaptive`: halve the limit on 429, grow it back by one per round of successes. Default: on when
+    /// `gigachat.account_concurrency` is set.
+    public var adaptive: Bool?
     /// `metrics.enabled`: serve `/metrics`, `/healthz` and `/readyz`. Default: `true`.
     public var metricsEnabled = true
     /// `metrics.host`: the address the operations port binds. Default: `127.0.0.1` (containers set `0.0.0.0`).
@@ -160,6 +176,16 @@ public struct WorkerConfiguration: Sendable {
             throw fail("retry.max_backoff", "is below retry.initial_backoff", "max_backoff >= initial_backoff >= 0")
         }
         if drainTimeout < .zero { throw fail("shutdown.drain_timeout", "is negative", "a duration of 0 or more") }
+        if let accountConcurrency, !(1...10_000).contains(accountConcurrency) {
+            throw fail("gigachat.account_concurrency", "is \(accountConcurrency)", "1...10000")
+        }
+        if let requestsPerMinute, !(requestsPerMinute > 0) {
+            throw fail("gigachat.requests_per_minute", "is \(requestsPerMinute)", "a positive number")
+        }
+        if let tokensPerMinute, !(tokensPerMinute > 0) {
+            throw fail("gigachat.tokens_per_minute", "is \(tokensPerMinute)", "a positive number")
+        }
+        if budgetRotation <= .zero { throw fail("flow.rotation", "is not positive", "a positive duration") }
         if !(0...65535).contains(metricsPort) { throw fail("metrics.port", "is \(metricsPort)", "0...65535") }
         if rebalanceDrainTimeout < .zero {
             throw fail("rebalance.drain_timeout", "is negative", "a duration of 0 or more")

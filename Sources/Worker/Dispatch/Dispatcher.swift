@@ -36,7 +36,7 @@ public final class Dispatcher: Sendable {
     ///   - maxBufferedJobs: Most jobs held before ``admit(_:)`` waits.
     ///   - maxBufferedBytes: Most bytes held before ``admit(_:)`` waits (one job is always admitted).
     public init(limit: Int, perKey: Bool, maxBufferedJobs: Int, maxBufferedBytes: Int) {
-        self.state = Mutex(State(scheduler: KeyedScheduler(perKey: perKey), limit: max(1, limit)))
+        self.state = Mutex(State(scheduler: KeyedScheduler(perKey: perKey), limit: max(0, limit)))
         self.maxBufferedJobs = max(1, maxBufferedJobs)
         self.maxBufferedBytes = max(1, maxBufferedBytes)
     }
@@ -159,11 +159,13 @@ public final class Dispatcher: Sendable {
         )
     }
 
-    /// Changes the bound on requests in flight (at least 1); running requests are not interrupted.
+    /// Changes the bound on requests in flight (0 stops new ones, as while the account's circuit is open); running
+    /// requests are not interrupted.
     public func setLimit(_ limit: Int) {
         wake(
             state.withLock { state in
-                state.limit = max(1, limit)
+                guard state.limit != max(0, limit) else { return (nil, [], []) }
+                state.limit = max(0, limit)
                 return dispatch(&state)
             }
         )

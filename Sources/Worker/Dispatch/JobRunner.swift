@@ -19,6 +19,7 @@ struct JobRunner: Sendable {
     let configuration: WorkerConfiguration
     let metrics: WorkerMetrics
     let deadlines: AttemptDeadlines
+    let flow: FlowController
     let logger: Logger
 
     /// What one attempt produced.
@@ -62,9 +63,9 @@ struct JobRunner: Sendable {
             return
         }
         let stream = job.stream ?? configuration.streamByDefault
+        let estimatedTokens = Self.estimatedPromptTokens(job)
         var attempts = 0
         var countedAttempts = 0
-        var accountFaults = 0
         while true {
             if Task.isCancelled { return }
             guard ContinuousClock.now < deadline else {
@@ -73,6 +74,8 @@ struct JobRunner: Sendable {
                 await finish(admitted, deadlineExceeded(admitted, attempts: attempts))
                 return
             }
+            await flow.beforeAttempt(estimatedTokens: estimatedTokens)
+            if Task.isCancelled { return }
             attempts += 1
             metrics.attempts.increment()
             let attemptID = UUID().uuidString.lowercased()
@@ -92,6 +95,7 @@ struct JobRunner: Sendable {
             case .cancelled:
                 return
             case .answered(let answer):
+                flow.afterAttempt(.answered(totalTokens: answer.usage?.totalTokens), estimatedTokens: estimatedTokens)
                 slot.release()
                 if Task.isCancelled { return }
                 await finish(admitted, answered(admitted, answer, attempts: attempts, attemptID: attemptID))
@@ -100,19 +104,21 @@ struct JobRunner: Sendable {
                 failure = error
             }
             if Task.isCancelled { return }
+            let decision = FailurePolicy.decide(failure)
+            let circuitOpen = flow.afterAttempt(Self.outcome(decision, failure), estimatedTokens: estimatedTokens)
             if ContinuousClock.now >= deadline {
                 slot.release()
                 await finish(admitted, deadlineExceeded(admitted, attempts: attempts, cause: failure))
                 return
             }
-            let wait: Duration
-            switch FailurePolicy.decide(failure) {
+            var wait: Duration = .zero
+            switch decision {
             case .fail(let reason):
                 slot.release()
                 logger.info("Job failed permanently", metadata: ["error": "\(reason.code)"])
                 await finish(admitted, failed(admitted, reason, attempts: attempts))
                 return
-            case .retry(let retryAfter):
+            case .retry(let retryAfter) where !circuitOpen:
                 countedAttempts += 1
                 guard countedAttempts < configuration.maxAttempts else {
                     slot.release()
@@ -128,41 +134,58 @@ struct JobRunner: Sendable {
                     maximum: configuration.maxBackoff,
                     retryAfter: retryAfter
                 )
-            case .accountFault(let retryAfter):
-                accountFaults += 1
-                wait = FailurePolicy.backoff(
-                    attempt: accountFaults,
-                    initial: max(configuration.initialBackoff, .seconds(1)),
-                    maximum: max(configuration.maxBackoff, .seconds(60)),
-                    retryAfter: retryAfter
-                )
-                logger.warning(
-                    "GigaChat refused the account; the job waits and tries again",
-                    metadata: ["error": "\(FailurePolicy.code(for: failure.code))", "retry_in_ms": "\(wait.milliseconds)"]
-                )
+                metrics.retries.increment()
+            case .retry, .accountFault:
+                // The account's circuit is open: the job waits for a slot, which comes back when a probe may go out
+                // or the circuit closes; the attempt is not counted against it.
+                break
             }
-            metrics.retries.increment()
             logger.debug(
                 "Attempt failed; retrying",
                 metadata: [
                     "attempt": "\(attempts)", "error": "\(FailurePolicy.code(for: failure.code))",
-                    "retry_in_ms": "\(wait.milliseconds)",
+                    "retry_in_ms": "\(wait.milliseconds)", "circuit_open": "\(circuitOpen)",
                 ]
             )
             slot.release()
-            if ContinuousClock.now + wait >= deadline {
-                try? await Task.sleep(until: deadline, clock: .continuous)
-                if Task.isCancelled { return }
-                await finish(admitted, deadlineExceeded(admitted, attempts: attempts, cause: failure))
-                return
-            }
-            do {
-                try await Task.sleep(for: wait)
-            } catch {
-                return
+            if wait > .zero {
+                if ContinuousClock.now + wait >= deadline {
+                    try? await Task.sleep(until: deadline, clock: .continuous)
+                    if Task.isCancelled { return }
+                    await finish(admitted, deadlineExceeded(admitted, attempts: attempts, cause: failure))
+                    return
+                }
+                do {
+                    try await Task.sleep(for: wait)
+                } catch {
+                    return
+                }
             }
             guard await slot.reacquire() else { return }
         }
+    }
+
+    /// What a failed attempt means for the account's flow control.
+    private static func outcome(_ decision: FailurePolicy.Decision, _ failure: GigaChatError) -> FlowController.Outcome {
+        switch decision {
+        case .fail:
+            return .answered(totalTokens: nil)
+        case .retry(let retryAfter):
+            return failure.code == .rateLimited ? .rateLimited(retryAfter: retryAfter) : .serverFailure
+        case .accountFault:
+            switch failure.code {
+            case .paymentRequired: return .accountFault(.paymentRequired)
+            case .forbidden: return .accountFault(.forbidden)
+            default: return .accountFault(.unauthorized)
+            }
+        }
+    }
+
+    /// A prompt's tokens before the call, for `gigachat.tokens_per_minute`: a quarter of its UTF-8 bytes (about
+    /// what GigaChat's tokenizer gives for Russian and English text); corrected with the answer's usage after.
+    static func estimatedPromptTokens(_ job: Job) -> Int {
+        let bytes = job.messages.reduce(0) { $0 + ($1.content?.utf8.count ?? 0) }
+        return max(1, bytes / 4)
     }
 
     // MARK: - Attempts

@@ -1,0 +1,273 @@
+import Foundation
+import Kafka
+import Logging
+import Synchronization
+
+/// Decides how many GigaChat requests this worker may have in flight, and when the next may start: the fleet's
+/// concurrency budget (``ConcurrencyBudget``), adaptation to 429 (``AdaptiveLimit``), requests and tokens per
+/// minute (``TokenBucket``), and the account's circuit (``AccountCircuit``). It sets the ``Dispatcher``'s limit, and
+/// pauses the consumer's partitions while the circuit is open.
+final class FlowController: Sendable {
+    /// The flow settings of a worker.
+    struct Settings: Sendable {
+        /// This worker's own cap (`concurrency`).
+        var concurrency: Int
+        /// The account's limit shared by the fleet (`gigachat.account_concurrency`); `nil`: no fleet budget.
+        var accountConcurrency: Int?
+        /// How long budget units stay on a partition (`flow.rotation`).
+        var rotation: Duration
+        /// AIMD on 429 (`flow.adaptive`).
+        var adaptive: Bool
+        /// The account's requests per minute, shared by the fleet (`gigachat.requests_per_minute`).
+        var requestsPerMinute: Double?
+        /// The account's tokens per minute, shared by the fleet (`gigachat.tokens_per_minute`).
+        var tokensPerMinute: Double?
+    }
+
+    /// What an attempt came to, for the flow's bookkeeping.
+    enum Outcome: Sendable {
+        /// An answer (also a permanent error: the API answered); the tokens it used, when known.
+        case answered(totalTokens: Int?)
+        /// 429.
+        case rateLimited(retryAfter: Duration?)
+        /// 402, 403, or 401 with a fresh token.
+        case accountFault(AccountCircuit.Reason)
+        /// 5xx, connection failure, timeout, cut stream.
+        case serverFailure
+    }
+
+    /// What to tell the consumer about intake, decided under the lock and done outside it.
+    private enum IntakeChange {
+        case none
+        case pauseAssignment
+        case resume([KafkaTopicPartition])
+    }
+
+    private struct State {
+        var owned: Set<Int32> = []
+        var partitionCount = 0
+        var ceiling: Int
+        var adaptive: AdaptiveLimit
+        var circuit = AccountCircuit()
+        var requests: TokenBucket?
+        var tokens: TokenBucket?
+        var applied: Int?
+        var intakePaused = false
+        var pausedPartitions: [KafkaTopicPartition] = []
+        var lastLimitLog: ContinuousClock.Instant?
+        var lastCircuitLog: ContinuousClock.Instant?
+    }
+
+    let settings: Settings
+    private let budget: ConcurrencyBudget?
+    private let state: Mutex<State>
+    private let dispatcher: Dispatcher
+    private let consumer: ConsumerReference
+    private let topic: String
+    private let metrics: WorkerMetrics
+    private let logger: Logger
+
+    init(
+        settings: Settings,
+        topic: String,
+        dispatcher: Dispatcher,
+        consumer: ConsumerReference,
+        metrics: WorkerMetrics,
+        logger: Logger
+    ) {
+        self.settings = settings
+        self.budget = settings.accountConcurrency.map {
+            ConcurrencyBudget(accountConcurrency: $0, rotation: settings.rotation)
+        }
+        let now = ContinuousClock.now
+        // Without a fleet budget the worker's own cap applies until the assignment is known.
+        let ceiling = budget == nil ? settings.concurrency : 0
+        self.state = Mutex(
+            State(
+                ceiling: ceiling,
+                adaptive: AdaptiveLimit(ceiling: settings.concurrency),
+                requests: settings.requestsPerMinute.map { TokenBucket(perMinute: $0, now: now) },
+                tokens: settings.tokensPerMinute.map { TokenBucket(perMinute: $0, burst: $0 / 60, now: now) }
+            )
+        )
+        self.dispatcher = dispatcher
+        self.consumer = consumer
+        self.topic = topic
+        self.metrics = metrics
+        self.logger = logger
+        if budget != nil { dispatcher.setLimit(0) }
+    }
+
+    // MARK: - The loop
+
+    /// Follows the assignment and the clock (rotation, pauses, probes) until cancelled.
+    func run() async {
+        var knownCount: Int?
+        var lastOwned: Set<Int32>?
+        while !Task.isCancelled {
+            let owned = Set((consumer.consumer.flatMap { try? $0.assignment } ?? []).map(\.partition))
+            if budget != nil || settings.requestsPerMinute != nil || settings.tokensPerMinute != nil,
+                owned != lastOwned || knownCount == nil
+            {
+                if let count = try? await consumer.consumer?.partitionCount(of: topic, timeout: .seconds(5)) {
+                    knownCount = count
+                }
+            }
+            lastOwned = owned
+            update(owned: owned, partitionCount: knownCount ?? 0, now: .now, date: Date())
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    /// Recomputes the limit from the assignment and the time, and applies it.
+    func update(owned: Set<Int32>, partitionCount: Int, now: ContinuousClock.Instant, date: Date) {
+        let (limit, intake, log) = state.withLock { state -> (Int, IntakeChange, String?) in
+            state.owned = owned
+            state.partitionCount = partitionCount
+            var share = 1.0
+            if partitionCount > 0 { share = Double(owned.filter { $0 < partitionCount }.count) / Double(partitionCount) }
+            if let budget {
+                let units = budget.share(of: owned.map(Int.init), partitionCount: partitionCount, step: budget.step(at: date))
+                state.ceiling = min(settings.concurrency, units)
+            } else {
+                state.ceiling = settings.concurrency
+            }
+            state.adaptive.setCeiling(state.ceiling)
+            if let rpm = settings.requestsPerMinute { state.requests?.setRate(perMinute: rpm * share, now: now) }
+            if let tpm = settings.tokensPerMinute { state.tokens?.setRate(perMinute: tpm * share, now: now) }
+            state.circuit.tick(at: now)
+            return Self.apply(&state, settings: settings, now: now)
+        }
+        act(limit: limit, intake: intake, log: log)
+    }
+
+    /// The limit in force, and what to tell the consumer (outside the lock).
+    private static func apply(
+        _ state: inout State,
+        settings: Settings,
+        now: ContinuousClock.Instant
+    ) -> (Int, IntakeChange, String?) {
+        var limit = settings.adaptive ? state.adaptive.effective(at: now) : state.ceiling
+        if let allowed = state.circuit.allowedInFlight { limit = min(limit, allowed) }
+        var intake = IntakeChange.none
+        if state.circuit.state != .closed, !state.intakePaused {
+            state.intakePaused = true
+            intake = .pauseAssignment
+        } else if state.circuit.state == .closed, state.intakePaused {
+            intake = .resume(state.pausedPartitions)
+            state.intakePaused = false
+            state.pausedPartitions = []
+        }
+        var log: String?
+        if state.applied != limit {
+            let quiet = state.lastLimitLog.map { now - $0 < .seconds(10) } ?? false
+            if !quiet || limit == 0 || state.applied == 0 {
+                state.lastLimitLog = now
+                log = "ceiling \(state.ceiling)" + (settings.adaptive ? ", adaptive \(Int(state.adaptive.limit))" : "")
+            }
+            state.applied = limit
+        }
+        return (limit, intake, log)
+    }
+
+    private func act(limit: Int, intake: IntakeChange, log: String?) {
+        dispatcher.setLimit(limit)
+        metrics.concurrencyLimit.record(limit)
+        if let log {
+            logger.info("GigaChat concurrency limit", metadata: ["limit": "\(limit)", "basis": "\(log)"])
+        }
+        switch intake {
+        case .none:
+            break
+        case .pauseAssignment:
+            // The poll thread goes on polling (heartbeats, rebalances); partitions assigned later are not paused,
+            // but no job starts while the circuit is open (the limit is 0).
+            if let consumer = consumer.consumer, let assignment = try? consumer.assignment {
+                try? consumer.pause(assignment)
+                state.withLock { $0.pausedPartitions = assignment }
+            }
+        case .resume(let partitions):
+            if !partitions.isEmpty { try? consumer.consumer?.resume(partitions) }
+        }
+    }
+
+    // MARK: - Attempts
+
+    /// Waits until the request and token rates allow an attempt of about `estimatedTokens` (or the task is
+    /// cancelled). While this worker has no share of a rate (no partitions), it asks again every 200 ms.
+    func beforeAttempt(estimatedTokens: Int) async {
+        guard settings.requestsPerMinute != nil || settings.tokensPerMinute != nil else { return }
+        while !Task.isCancelled {
+            let wait = state.withLock { state -> Duration? in
+                let now = ContinuousClock.now
+                // Both rates must have a share before either is charged.
+                if state.requests?.rate == 0 || state.tokens?.rate == 0 { return nil }
+                var wait = state.requests?.take(1, now: now) ?? .zero
+                if let tokensWait = state.tokens?.take(Double(estimatedTokens), now: now) {
+                    wait = max(wait, tokensWait)
+                }
+                return wait
+            }
+            guard let wait else {
+                try? await Task.sleep(for: .milliseconds(200))
+                continue
+            }
+            if wait > .zero { try? await Task.sleep(for: wait) }
+            return
+        }
+    }
+
+    /// Records what an attempt came to.
+    /// - Returns: Whether the account's circuit is open now (then the job waits without spending an attempt).
+    @discardableResult
+    func afterAttempt(_ outcome: Outcome, estimatedTokens: Int) -> Bool {
+        let now = ContinuousClock.now
+        let (result, limit, intake, log, circuitLog) = state.withLock {
+            state -> (Bool, Int, IntakeChange, String?, String?) in
+            var circuitLog: String?
+            switch outcome {
+            case .answered(let total):
+                if state.circuit.recordSuccess(at: now) { circuitLog = "closed" }
+                if settings.adaptive { state.adaptive.recordSuccess() }
+                if let total { state.tokens?.adjust(by: Double(total - estimatedTokens), now: now) }
+            case .rateLimited(let retryAfter):
+                if state.circuit.recordSuccess(at: now) { circuitLog = "closed" }
+                if settings.adaptive { state.adaptive.recordRateLimited(at: now, retryAfter: retryAfter) }
+            case .accountFault(let reason):
+                if state.circuit.recordAccountFault(reason, at: now) { circuitLog = "opened: \(reason.rawValue)" }
+            case .serverFailure:
+                if state.circuit.recordServerFailure(at: now) { circuitLog = "opened: outage" }
+            }
+            if circuitLog == nil, state.circuit.state != .closed,
+                state.lastCircuitLog.map({ now - $0 > .seconds(30) }) ?? true
+            {
+                circuitLog = "still open: \(state.circuit.reason?.rawValue ?? "-")"
+            }
+            if circuitLog != nil { state.lastCircuitLog = now }
+            let open = state.circuit.state != .closed
+            let (limit, intake, log) = Self.apply(&state, settings: settings, now: now)
+            return (open, limit, intake, log, circuitLog)
+        }
+        if let circuitLog {
+            if result {
+                logger.warning(
+                    "GigaChat account circuit \(circuitLog): no new requests until a probe succeeds",
+                    metadata: ["intake": "paused"]
+                )
+            } else {
+                logger.info("GigaChat account circuit \(circuitLog): requests flow again")
+            }
+            metrics.circuitOpen.record(result ? 1 : 0)
+        }
+        act(limit: limit, intake: intake, log: log)
+        return result
+    }
+
+    /// Whether the circuit is closed, and if not, why (for `/readyz`).
+    var circuit: (closed: Bool, reason: String?) {
+        state.withLock { ($0.circuit.state == .closed, $0.circuit.reason?.rawValue) }
+    }
+
+    /// The limit applied last.
+    var currentLimit: Int? { state.withLock { $0.applied } }
+}

@@ -1,0 +1,233 @@
+import Foundation
+import Testing
+
+@testable import Worker
+
+@Suite struct ConcurrencyBudgetTests {
+    /// Every partition has one owner, so the fleet holds the sum over all partitions: it must be the account's limit.
+    @Test(arguments: [(10, 3), (10, 12), (1, 6), (4, 4), (7, 50), (10, 1)])
+    func thePartitionsHoldExactlyTheAccountsUnitsAtEveryStep(limit: Int, partitions: Int) {
+        let budget = ConcurrencyBudget(accountConcurrency: limit, rotation: .seconds(30))
+        for step in 0..<(2 * partitions + 3) {
+            let total = budget.share(of: 0..<partitions, partitionCount: partitions, step: step)
+            #expect(total == limit, "step \(step): \(total) units")
+        }
+    }
+
+    /// More partitions than units (a personal account has 1): every partition gets a unit within one round.
+    @Test(arguments: [(1, 6), (10, 12), (3, 7)])
+    func noPartitionStarves(limit: Int, partitions: Int) {
+        let budget = ConcurrencyBudget(accountConcurrency: limit, rotation: .seconds(30))
+        for partition in 0..<partitions {
+            let held = (0..<partitions).map {
+                budget.units(onPartition: partition, partitionCount: partitions, step: $0)
+            }
+            #expect(held.contains { $0 > 0 }, "partition \(partition) never holds a unit: \(held)")
+            // A fair share over a round: the limit spread over the partitions.
+            #expect(held.reduce(0, +) == limit, "partition \(partition) over a round: \(held)")
+        }
+    }
+
+    @Test func workersShareByPartitionsAndTheRemainderRotates() {
+        let budget = ConcurrencyBudget(accountConcurrency: 10, rotation: .seconds(30))
+        // Three workers on 3, 3 and 2 of 8 partitions.
+        let workers: [[Int]] = [[0, 1, 2], [3, 4, 5], [6, 7]]
+        var seen: [Set<Int>] = Array(repeating: [], count: 3)
+        for step in 0..<8 {
+            let shares = workers.map { budget.share(of: $0, partitionCount: 8, step: step) }
+            #expect(shares.reduce(0, +) == 10)
+            for (index, share) in shares.enumerated() { seen[index].insert(share) }
+            // 10 units on 8 partitions: each partition holds 1 or 2.
+            #expect(shares[0] >= 3 && shares[0] <= 5 && shares[2] >= 2 && shares[2] <= 4, "\(shares)")
+        }
+        #expect(seen.allSatisfy { $0.count > 1 }, "the two extra units visit every worker: \(seen)")
+    }
+
+    @Test func theStepFollowsTheWallClock() {
+        let budget = ConcurrencyBudget(accountConcurrency: 1, rotation: .seconds(2))
+        let date = Date(timeIntervalSince1970: 1_000_001)
+        #expect(budget.step(at: date) == 500_000)
+        #expect(budget.nextStep(after: date) == Date(timeIntervalSince1970: 1_000_002))
+        #expect(budget.step(at: Date(timeIntervalSince1970: 1_000_002)) == 500_001)
+    }
+
+    @Test func noPartitionsOrNoLimitHoldNothing() {
+        let budget = ConcurrencyBudget(accountConcurrency: 10, rotation: .seconds(1))
+        #expect(budget.share(of: [0, 1], partitionCount: 0, step: 3) == 0)
+        #expect(budget.share(of: [Int](), partitionCount: 4, step: 3) == 0)
+        #expect(ConcurrencyBudget(accountConcurrency: 0, rotation: .seconds(1)).units(onPartition: 0, partitionCount: 1, step: 0) == 0)
+    }
+}
+
+@Suite struct AdaptiveLimitTests {
+    let start = ContinuousClock.now
+
+    @Test func a429HalvesOncePerCooldownAndSuccessesGrowItBackAdditively() {
+        var limit = AdaptiveLimit(ceiling: 10)
+        #expect(limit.effective(at: start) == 10)
+        let result1 = limit.recordRateLimited(at: start, retryAfter: nil)
+        #expect(result1)
+        #expect(limit.effective(at: start) == 5)
+        // A burst of 429s within the cooldown is one decrease.
+        let result2 = limit.recordRateLimited(at: start + .milliseconds(300), retryAfter: nil)
+        #expect(!result2)
+        #expect(limit.effective(at: start) == 5)
+        let result3 = limit.recordRateLimited(at: start + .milliseconds(1100), retryAfter: nil)
+        #expect(result3)
+        #expect(limit.effective(at: start) == 2)
+        // About one more per round of requests.
+        var successes = 0
+        while limit.effective(at: start) < 10 {
+            limit.recordSuccess()
+            successes += 1
+        }
+        #expect(successes > 8 && successes < 60, "\(successes) successes from 2 back to 10")
+        limit.recordSuccess()
+        #expect(limit.effective(at: start) == 10, "never above the ceiling")
+    }
+
+    @Test func neverBelowOne() {
+        var limit = AdaptiveLimit(ceiling: 2)
+        for index in 0..<10 { limit.recordRateLimited(at: start + .seconds(index * 2), retryAfter: nil) }
+        #expect(limit.effective(at: start) == 1)
+    }
+
+    @Test func retryAfterPausesEveryRequest() {
+        var limit = AdaptiveLimit(ceiling: 4)
+        limit.recordRateLimited(at: start, retryAfter: .seconds(3))
+        #expect(limit.effective(at: start + .seconds(2)) == 0)
+        #expect(limit.effective(at: start + .seconds(3)) == 2)
+    }
+
+    @Test func aLowerCeilingCapsTheLimitAndZeroStopsAll() {
+        var limit = AdaptiveLimit(ceiling: 10)
+        limit.setCeiling(3)
+        #expect(limit.effective(at: start) == 3)
+        limit.setCeiling(0)
+        #expect(limit.effective(at: start) == 0)
+        limit.setCeiling(8)
+        #expect(limit.effective(at: start) == 3, "grows back additively, not at once")
+    }
+}
+
+@Suite struct TokenBucketTests {
+    let start = ContinuousClock.now
+
+    @Test func requestsArePacedAtTheRateAfterTheBurst() {
+        var bucket = TokenBucket(perMinute: 120, now: start)  // 2 per second, burst 2
+        let waits = (0..<6).map { _ in bucket.take(1, now: start)! }
+        #expect(waits == [.zero, .zero, .milliseconds(500), .milliseconds(1000), .milliseconds(1500), .milliseconds(2000)])
+    }
+
+    @Test func aCorrectionAfterTheAnswerMovesLaterCallers() {
+        var bucket = TokenBucket(perMinute: 6000, burst: 100, now: start)  // 100 tokens per second
+        let result4 = bucket.take(100, now: start)
+        #expect(result4 == .zero)
+        // The answer used 300 tokens, not 100: 200 more of debt, two seconds.
+        bucket.adjust(by: 200, now: start)
+        let result5 = bucket.take(0, now: start)
+        #expect(result5 == .seconds(2))
+        // Less than estimated gives the rest back, up to the burst.
+        var other = TokenBucket(perMinute: 6000, burst: 100, now: start)
+        _ = other.take(100, now: start)
+        other.adjust(by: -1000, now: start)
+        let result6 = other.take(100, now: start)
+        #expect(result6 == .zero)
+        let result7 = other.take(1, now: start)
+        #expect(result7! > .zero)
+    }
+
+    @Test func noShareTakesNothing() {
+        var bucket = TokenBucket(perMinute: 60, now: start)
+        bucket.setRate(perMinute: 0, now: start)
+        let result8 = bucket.take(1, now: start)
+        #expect(result8 == nil)
+        bucket.setRate(perMinute: 60, now: start + .seconds(1))
+        let result9 = bucket.take(1, now: start + .seconds(1))
+        #expect(result9 == .zero)
+    }
+}
+
+@Suite struct AccountCircuitTests {
+    let start = ContinuousClock.now
+
+    @Test func anAccountFaultOpensAndAProbeClosesIt() {
+        var circuit = AccountCircuit()
+        #expect(circuit.allowedInFlight == nil)
+        let result10 = circuit.recordAccountFault(.paymentRequired, at: start)
+        #expect(result10)
+        #expect(circuit.allowedInFlight == 0 && circuit.reason == .paymentRequired)
+        let result11 = circuit.tick(at: start + .milliseconds(900))
+        #expect(!result11)
+        let result12 = circuit.tick(at: start + .seconds(1))
+        #expect(result12)
+        #expect(circuit.allowedInFlight == 1, "one probe")
+        let result13 = circuit.recordSuccess(at: start + .seconds(2))
+        #expect(result13)
+        #expect(circuit.state == .closed)
+    }
+
+    @Test func aFailedProbeDoublesTheWaitUpToTheMaximum() {
+        var circuit = AccountCircuit()
+        circuit.maximumBackoff = .seconds(4)
+        var now = start
+        circuit.recordAccountFault(.forbidden, at: now)
+        var waits: [Duration] = []
+        for _ in 0..<5 {
+            guard case .open(_, let probeAt) = circuit.state else {
+                Issue.record("not open: \(circuit.state)")
+                return
+            }
+            waits.append(probeAt - now)
+            now = probeAt
+            circuit.tick(at: now)
+            let result14 = circuit.recordAccountFault(.forbidden, at: now)
+            #expect(result14)
+        }
+        #expect(waits == [.seconds(1), .seconds(2), .seconds(4), .seconds(4), .seconds(4)])
+        // A success resets the wait.
+        circuit.tick(at: now + .seconds(4))
+        circuit.recordSuccess(at: now + .seconds(4))
+        circuit.recordAccountFault(.forbidden, at: now + .seconds(5))
+        #expect(circuit.state == .open(.forbidden, probeAt: now + .seconds(6)))
+    }
+
+    @Test func anOutageNeedsMostCallsOfTheWindowFailing() {
+        var circuit = AccountCircuit()
+        // Occasional 5xx among successes: no outage.
+        for index in 0..<30 {
+            let now = start + .milliseconds(index * 100)
+            if index % 3 == 0 {
+                let opened = circuit.recordServerFailure(at: now)
+                #expect(!opened)
+            } else {
+                circuit.recordSuccess(at: now)
+            }
+        }
+        #expect(circuit.state == .closed)
+        // Then every call fails: it opens once failures reach 80% of the window's calls.
+        var opened = false
+        for index in 0..<200 where !opened {
+            opened = circuit.recordServerFailure(at: start + .seconds(3) + .milliseconds(index * 50))
+        }
+        #expect(opened && circuit.reason == .outage)
+    }
+
+    @Test func fewCallsNeverShowAnOutage() {
+        var circuit = AccountCircuit()
+        for index in 0..<9 { circuit.recordServerFailure(at: start + .milliseconds(index)) }
+        #expect(circuit.state == .closed)
+        // Old failures leave the window.
+        let result15 = circuit.recordServerFailure(at: start + .seconds(20))
+        #expect(!result15)
+    }
+
+    @Test func aServerFailureOfTheProbeReopens() {
+        var circuit = AccountCircuit()
+        circuit.recordAccountFault(.paymentRequired, at: start)
+        circuit.tick(at: start + .seconds(1))
+        let result16 = circuit.recordServerFailure(at: start + .seconds(1))
+        #expect(result16)
+        #expect(circuit.allowedInFlight == 0)
+    }
+}
