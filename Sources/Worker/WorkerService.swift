@@ -115,20 +115,7 @@ public final class WorkerService: Service, Sendable {
         let inFlight = self.inFlight
         let rebalanceDrain = configuration.rebalanceDrainTimeout
         let metrics = self.metrics
-        consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: kafkaLogger) { revocation in
-            Self.revoke(
-                revocation,
-                dispatcher: dispatcher,
-                inFlight: inFlight,
-                tracker: tracker,
-                drainTimeout: rebalanceDrain,
-                logger: logger
-            )
-            metrics.partitionsAssigned.record((try? consumerReference.consumer?.assignment.count) ?? 0)
-        }
-        consumerReference.consumer = consumer
-        metrics.concurrencyLimit.record(configuration.concurrency)
-        flow = FlowController(
+        let flow = FlowController(
             settings: FlowController.Settings(
                 concurrency: configuration.concurrency,
                 accountConcurrency: configuration.accountConcurrency,
@@ -143,12 +130,31 @@ public final class WorkerService: Service, Sendable {
             metrics: metrics,
             logger: logger
         )
+        self.flow = flow
+        consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: kafkaLogger) { revocation in
+            // The budget of these partitions passes to their next owner: stop counting it before draining.
+            flow.partitionsLeaving(revocation.partitions)
+            Self.revoke(
+                revocation,
+                dispatcher: dispatcher,
+                inFlight: inFlight,
+                tracker: tracker,
+                drainTimeout: rebalanceDrain,
+                logger: logger
+            )
+            metrics.partitionsAssigned.record((try? consumerReference.consumer?.assignment.count) ?? 0)
+        }
+        consumerReference.consumer = consumer
     }
 
     /// The partitions of the jobs topic this worker owns now (empty before it joined the group or after it left).
     public var assignedPartitions: [KafkaTopicPartition] {
         (try? consumer.assignment) ?? []
     }
+
+    /// The bound on GigaChat requests in flight now (the fleet budget's share, the 429 adaptation and the circuit
+    /// applied); `nil` before the first computation.
+    public var concurrencyLimit: Int? { flow.currentLimit }
 
     /// Whether the worker can do work now (for `/readyz`), and if not, why: it owns partitions of the jobs topic,
     /// and the GigaChat account's circuit is closed.
@@ -176,7 +182,8 @@ public final class WorkerService: Service, Sendable {
     /// Runs until graceful shutdown (or cancellation), or until Kafka fails fatally (then it throws).
     /// - Throws: ``WorkerStartError`` when GigaChat rejects the credentials at start-up; Kafka's fatal errors.
     public func run() async throws {
-        try await checkCredentials()
+        // A SIGTERM while the token endpoint is slow stops the check (and then the worker) at once.
+        try await cancelWhenGracefulShutdown { try await self.checkCredentials() }
         try consumer.subscribe(topics: [configuration.topics.jobs])
         logger.info(
             "Worker started",

@@ -12,6 +12,8 @@ struct TestJob: Sendable {
     var key: String?
     var headers: [KafkaHeader] = []
     var metadata: [String: String]?
+    /// The partition to produce to; `nil`: by key.
+    var partition: Int32?
 
     var value: [UInt8] {
         var object: [String: Any] = [
@@ -29,7 +31,13 @@ struct TestJob: Sendable {
     }
 
     func record(topic: String) -> KafkaProducerRecord {
-        KafkaProducerRecord(topic: topic, key: Array((key ?? id).utf8), value: value, headers: headers)
+        KafkaProducerRecord(
+            topic: topic,
+            partition: partition,
+            key: Array((key ?? id).utf8),
+            value: value,
+            headers: headers
+        )
     }
 
     /// The content the emulator answers with.

@@ -125,6 +125,20 @@ import Testing
         #expect(unordered.popReady() == 0 && unordered.popReady() == 1)
     }
 
+    @Test func partitionsTakeTurnsSoEveryBacklogDrainsAtTheSamePace() {
+        for perKey in [false, true] {
+            var scheduler = KeyedScheduler<Int>(perKey: perKey)
+            // A batch of p0 arrives before one of p1 (as fetched): they still alternate.
+            for offset in 0..<4 { scheduler.enqueue(offset, key: key(nil, Int64(offset), partition: "p0")) }
+            for offset in 0..<2 { scheduler.enqueue(10 + offset, key: key(nil, Int64(offset), partition: "p1")) }
+            scheduler.enqueue(20, key: key(nil, 0, partition: "p2"))
+            var order: [Int] = []
+            while let next = scheduler.popReady() { order.append(next) }
+            #expect(order == [0, 10, 20, 1, 11, 2, 3], "perKey \(perKey)")
+            #expect(scheduler.count == 0 && !scheduler.hasReady)
+        }
+    }
+
     @Test func removingAPartitionDropsItsJobsAndKeys() {
         var scheduler = KeyedScheduler<Int>(perKey: true)
         scheduler.enqueue(0, key: key("a", 0, partition: "p0"))

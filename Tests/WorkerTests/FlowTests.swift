@@ -51,6 +51,29 @@ import Testing
         #expect(budget.step(at: Date(timeIntervalSince1970: 1_000_002)) == 500_001)
     }
 
+    @Test func aUnitThatChangesOwnerIsUnusedForTheHandoff() {
+        // One unit on three partitions, moving every 2 s; the hand-off is 0.5 s.
+        let budget = ConcurrencyBudget(accountConcurrency: 1, rotation: .seconds(2))
+        #expect(budget.handoff == .milliseconds(500))
+        let stepStart = Date(timeIntervalSince1970: 1_000_000)  // step 500,000: the unit on partition 500,000 % 3 = 2
+        #expect(budget.units(onPartition: 2, partitionCount: 3, step: 500_000) == 1)
+        #expect(budget.limit(of: [2], partitionCount: 3, at: stepStart.addingTimeInterval(0.1)) == 0, "hand-off")
+        #expect(budget.limit(of: [2], partitionCount: 3, at: stepStart.addingTimeInterval(0.6)) == 1)
+        // The old owner stops at once.
+        #expect(budget.limit(of: [1], partitionCount: 3, at: stepStart.addingTimeInterval(0.1)) == 0)
+        // A worker that owns both partitions keeps its unit through the step.
+        #expect(budget.limit(of: [1, 2], partitionCount: 3, at: stepStart.addingTimeInterval(0.1)) == 1)
+        #expect(budget.nextChange(after: stepStart.addingTimeInterval(0.1)) == stepStart.addingTimeInterval(0.5))
+        #expect(budget.nextChange(after: stepStart.addingTimeInterval(0.6)) == stepStart.addingTimeInterval(2))
+        // Over any instant the fleet (every partition owned by someone) holds at most the account's units.
+        let owners: [[Int]] = [[0], [1], [2]]
+        for tenth in 0..<60 {
+            let date = stepStart.addingTimeInterval(Double(tenth) / 10)
+            let total = owners.reduce(0) { $0 + budget.limit(of: $1, partitionCount: 3, at: date) }
+            #expect(total <= 1)
+        }
+    }
+
     @Test func noPartitionsOrNoLimitHoldNothing() {
         let budget = ConcurrencyBudget(accountConcurrency: 10, rotation: .seconds(1))
         #expect(budget.share(of: [0, 1], partitionCount: 0, step: 3) == 0)
@@ -113,38 +136,56 @@ import Testing
 @Suite struct TokenBucketTests {
     let start = ContinuousClock.now
 
+    /// Callers that go whenever the bucket allows: the times they go at.
+    func departures(_ bucket: inout TokenBucket, count: Int, cost: Double = 1) -> [Duration] {
+        var now = start
+        var times: [Duration] = []
+        while times.count < count {
+            guard let wait = bucket.wait(now: now) else { return times }
+            if wait == .zero {
+                bucket.take(cost, now: now)
+                times.append(now - start)
+            } else {
+                now += wait
+            }
+        }
+        return times
+    }
+
     @Test func requestsArePacedAtTheRateAfterTheBurst() {
         var bucket = TokenBucket(perMinute: 120, now: start)  // 2 per second, burst 2
-        let waits = (0..<6).map { _ in bucket.take(1, now: start)! }
-        #expect(waits == [.zero, .zero, .milliseconds(500), .milliseconds(1000), .milliseconds(1500), .milliseconds(2000)])
+        let times = departures(&bucket, count: 7)
+        #expect(times == [.zero, .zero, .zero, .milliseconds(500), .seconds(1), .milliseconds(1500), .seconds(2)])
+    }
+
+    @Test func aCostLargerThanTheBurstGoesOnceTheDebtIsRepaid() {
+        var bucket = TokenBucket(perMinute: 6000, burst: 100, now: start)  // 100 tokens per second
+        let times = departures(&bucket, count: 3, cost: 300)
+        #expect(times == [.zero, .seconds(2), .seconds(5)])
     }
 
     @Test func aCorrectionAfterTheAnswerMovesLaterCallers() {
-        var bucket = TokenBucket(perMinute: 6000, burst: 100, now: start)  // 100 tokens per second
-        let result4 = bucket.take(100, now: start)
-        #expect(result4 == .zero)
-        // The answer used 300 tokens, not 100: 200 more of debt, two seconds.
+        var bucket = TokenBucket(perMinute: 6000, burst: 100, now: start)
+        bucket.take(100, now: start)
+        #expect(bucket.wait(now: start) == .zero)
+        // The answer used 300 tokens, not 100: 200 of debt, two seconds.
         bucket.adjust(by: 200, now: start)
-        let result5 = bucket.take(0, now: start)
-        #expect(result5 == .seconds(2))
+        #expect(bucket.wait(now: start) == .seconds(2))
         // Less than estimated gives the rest back, up to the burst.
         var other = TokenBucket(perMinute: 6000, burst: 100, now: start)
-        _ = other.take(100, now: start)
+        other.take(300, now: start)
         other.adjust(by: -1000, now: start)
-        let result6 = other.take(100, now: start)
-        #expect(result6 == .zero)
-        let result7 = other.take(1, now: start)
-        #expect(result7! > .zero)
+        #expect(other.wait(now: start) == .zero)
+        other.take(101, now: start)
+        #expect(other.wait(now: start)! > .zero, "no more than the burst came back")
     }
 
     @Test func noShareTakesNothing() {
         var bucket = TokenBucket(perMinute: 60, now: start)
         bucket.setRate(perMinute: 0, now: start)
-        let result8 = bucket.take(1, now: start)
-        #expect(result8 == nil)
+        #expect(bucket.wait(now: start) == nil)
         bucket.setRate(perMinute: 60, now: start + .seconds(1))
-        let result9 = bucket.take(1, now: start + .seconds(1))
-        #expect(result9 == .zero)
+        #expect(bucket.wait(now: start + .seconds(1)) == .zero)
     }
 }
 

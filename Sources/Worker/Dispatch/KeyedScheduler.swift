@@ -1,9 +1,14 @@
 import DequeModule
 
-/// The order in which admitted jobs may start: FIFO, and in per-key mode one job per key at a time.
+/// The order in which admitted jobs may start: partitions in turn, FIFO within one, and in per-key mode one job per
+/// key at a time.
 ///
-/// Unordered: every job is ready at once, in arrival order. Per-key: a job is ready when it is the oldest of its
-/// key not yet finished; the next one of that key becomes ready when ``finish(_:)`` is called for its key. Keys of
+/// Ready jobs are taken from their partitions round-robin, so that every partition's backlog drains at the same
+/// pace: the fleet budget gives each partition a share of the account, and a partition handed to another worker
+/// at a rebalance then takes no larger backlog with it than the others keep (and every partition's committed
+/// offset moves). Unordered: every job is ready at once, in arrival order within its partition. Per-key: a job is
+/// ready when it is the oldest of its key not yet finished; the next one of that key becomes ready when
+/// ``finish(_:)`` is called for its key. Keys of
 /// different partitions (and of different ownership epochs of one partition) never meet, so a revocation can
 /// drop a partition's keys wholesale. Pure; the dispatcher holds it behind its lock.
 public struct KeyedScheduler<Element>: Sendable where Element: Sendable {
@@ -34,7 +39,9 @@ public struct KeyedScheduler<Element>: Sendable where Element: Sendable {
 
     /// Whether jobs with the same key run one at a time.
     public let perKey: Bool
-    private var ready: Deque<(Key, Element)> = []
+    /// Ready jobs by partition, and the partitions with ready jobs in their turn order.
+    private var ready: [String: Deque<(Key, Element)>] = [:]
+    private var turns: Deque<String> = []
     private var waiting: [OrderingKey: Deque<(Key, Element)>] = [:]
     private var active: Set<OrderingKey> = []
     /// Jobs held (ready or waiting), not started.
@@ -50,7 +57,7 @@ public struct KeyedScheduler<Element>: Sendable where Element: Sendable {
     public mutating func enqueue(_ element: Element, key: Key) {
         count += 1
         guard perKey else {
-            ready.append((key, element))
+            makeReady((key, element))
             return
         }
         let ordering = key.orderingKey
@@ -58,16 +65,28 @@ public struct KeyedScheduler<Element>: Sendable where Element: Sendable {
             waiting[ordering, default: []].append((key, element))
         } else {
             active.insert(ordering)
-            ready.append((key, element))
+            makeReady((key, element))
         }
     }
 
-    /// Whether a job can start now.
-    public var hasReady: Bool { !ready.isEmpty }
+    private mutating func makeReady(_ entry: (Key, Element)) {
+        let partition = entry.0.partition
+        if ready[partition] == nil { turns.append(partition) }
+        ready[partition, default: []].append(entry)
+    }
 
-    /// Takes the next job that may start.
+    /// Whether a job can start now.
+    public var hasReady: Bool { !turns.isEmpty }
+
+    /// Takes the next job that may start: the oldest ready one of the partition whose turn it is.
     public mutating func popReady() -> Element? {
-        guard let (_, element) = ready.popFirst() else { return nil }
+        // Mutated in place through the dictionary (no copy of the queue).
+        guard let partition = turns.popFirst(), let (_, element) = ready[partition]?.popFirst() else { return nil }
+        if ready[partition]?.isEmpty ?? true {
+            ready[partition] = nil
+        } else {
+            turns.append(partition)
+        }
         count -= 1
         return element
     }
@@ -80,7 +99,7 @@ public struct KeyedScheduler<Element>: Sendable where Element: Sendable {
         guard active.contains(ordering) else { return }
         if var queue = waiting[ordering], let next = queue.popFirst() {
             waiting[ordering] = queue.isEmpty ? nil : queue
-            ready.append(next)
+            makeReady(next)
         } else {
             active.remove(ordering)
         }
@@ -90,11 +109,10 @@ public struct KeyedScheduler<Element>: Sendable where Element: Sendable {
     /// - Returns: The removed jobs.
     public mutating func removeAll(ofPartitions partitions: Set<String>) -> [Element] {
         var removed: [Element] = []
-        ready.removeAll { entry in
-            guard partitions.contains(entry.0.partition) else { return false }
-            removed.append(entry.1)
-            return true
+        for partition in partitions {
+            if let queue = ready.removeValue(forKey: partition) { removed.append(contentsOf: queue.map(\.1)) }
         }
+        turns.removeAll { partitions.contains($0) }
         for (ordering, queue) in waiting where partitions.contains(ordering.partition) {
             removed.append(contentsOf: queue.map(\.1))
             waiting[ordering] = nil
@@ -106,9 +124,10 @@ public struct KeyedScheduler<Element>: Sendable where Element: Sendable {
 
     /// Removes every held job.
     public mutating func removeAll() -> [Element] {
-        var removed = ready.map(\.1)
+        var removed = ready.values.flatMap { $0.map(\.1) }
         for queue in waiting.values { removed.append(contentsOf: queue.map(\.1)) }
         ready.removeAll()
+        turns.removeAll()
         waiting.removeAll()
         active.removeAll()
         count = 0

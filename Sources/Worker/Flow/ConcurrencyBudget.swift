@@ -9,8 +9,12 @@ import Foundation
 ///
 /// `step` advances every `rotation` (on the wall clock, which all workers share), so when the units do not divide
 /// evenly — more partitions than units (a personal account has 1), or a remainder — they visit every partition
-/// in turn: a worker whose partitions hold no unit now gets one later, and none starves. Pure: the caller
-/// supplies the time and the assignment.
+/// in turn: a worker whose partitions hold no unit now gets one later, and none starves.
+///
+/// A unit that moves to another worker at a step is not used by its new owner for the first ``handoff`` of the
+/// step, so that the requests its old owner started before the step can end first: a worker's limit during the
+/// hand-off is the smaller of its shares before and after the step. Pure: the caller supplies the time and the
+/// assignment.
 public struct ConcurrencyBudget: Sendable, Hashable {
     /// The account's concurrency limit (`gigachat.account_concurrency`).
     public var accountConcurrency: Int
@@ -33,6 +37,28 @@ public struct ConcurrencyBudget: Sendable, Hashable {
     public func nextStep(after date: Date) -> Date {
         let seconds = max(rotation.secondsDouble, 0.001)
         return Date(timeIntervalSince1970: (Double(step(at: date)) + 1) * seconds)
+    }
+
+    /// How long units that changed owner at a step stay unused: a quarter of the rotation, at most 5 s (answers
+    /// longer than that can overlap their new owner's first requests; a longer rotation shortens the overlap's
+    /// share of time).
+    public var handoff: Duration { min(rotation / 4, .seconds(5)) }
+
+    /// The requests the given partitions may have in flight at `date`, hand-off included.
+    public func limit(of partitions: some Collection<Int>, partitionCount: Int, at date: Date) -> Int {
+        let step = step(at: date)
+        let now = share(of: partitions, partitionCount: partitionCount, step: step)
+        let stepStart = nextStep(after: date).addingTimeInterval(-max(rotation.secondsDouble, 0.001))
+        guard date.timeIntervalSince(stepStart) < handoff.secondsDouble else { return now }
+        return min(now, share(of: partitions, partitionCount: partitionCount, step: step - 1))
+    }
+
+    /// The next time ``limit(of:partitionCount:at:)`` can change by the clock alone: the end of the hand-off or the
+    /// next step.
+    public func nextChange(after date: Date) -> Date {
+        let next = nextStep(after: date)
+        let handoffEnd = next.addingTimeInterval(-max(rotation.secondsDouble, 0.001) + handoff.secondsDouble)
+        return handoffEnd > date ? handoffEnd : next
     }
 
     /// The units partition `partition` holds at `step` (of `partitionCount`).

@@ -45,6 +45,8 @@ final class FlowController: Sendable {
 
     private struct State {
         var owned: Set<Int32> = []
+        /// Partitions being revoked (their jobs drain), since when: their budget is no longer this worker's.
+        var leaving: [Int32: ContinuousClock.Instant] = [:]
         var partitionCount = 0
         var ceiling: Int
         var adaptive: AdaptiveLimit
@@ -114,9 +116,26 @@ final class FlowController: Sendable {
                 }
             }
             lastOwned = owned
-            update(owned: owned, partitionCount: knownCount ?? 0, now: .now, date: Date())
-            try? await Task.sleep(for: .milliseconds(200))
+            let date = Date()
+            update(owned: owned, partitionCount: knownCount ?? 0, now: .now, date: date)
+            // Every 200 ms, and exactly when the budget's rotation changes the limit.
+            var pause = 0.2
+            if let budget { pause = min(pause, budget.nextChange(after: date).timeIntervalSince(date) + 0.001) }
+            try? await Task.sleep(for: .milliseconds(Int64(max(pause, 0.001) * 1000)))
         }
+    }
+
+    /// Called by the revocation handler before the partitions' jobs drain: their budget units pass to the next
+    /// owner now, so this worker must not start more requests on them meanwhile.
+    func partitionsLeaving(_ partitions: [KafkaTopicPartition]) {
+        let leaving = partitions.filter { $0.topic == topic }.map(\.partition)
+        guard !leaving.isEmpty else { return }
+        let (owned, count) = state.withLock { state in
+            let now = ContinuousClock.now
+            for partition in leaving { state.leaving[partition] = now }
+            return (state.owned, state.partitionCount)
+        }
+        update(owned: owned, partitionCount: count, now: .now, date: Date())
     }
 
     /// Recomputes the limit from the assignment and the time, and applies it.
@@ -124,10 +143,13 @@ final class FlowController: Sendable {
         let (limit, intake, log) = state.withLock { state -> (Int, IntakeChange, String?) in
             state.owned = owned
             state.partitionCount = partitionCount
+            // A revoked partition stops leaving once it is out of the assignment (or after its drain's bound).
+            state.leaving = state.leaving.filter { owned.contains($0.key) && now - $0.value < .seconds(30) }
+            let counted = owned.subtracting(state.leaving.keys).filter { $0 < partitionCount }
             var share = 1.0
-            if partitionCount > 0 { share = Double(owned.filter { $0 < partitionCount }.count) / Double(partitionCount) }
+            if partitionCount > 0 { share = Double(counted.count) / Double(partitionCount) }
             if let budget {
-                let units = budget.share(of: owned.map(Int.init), partitionCount: partitionCount, step: budget.step(at: date))
+                let units = budget.limit(of: counted.map(Int.init), partitionCount: partitionCount, at: date)
                 state.ceiling = min(settings.concurrency, units)
             } else {
                 state.ceiling = settings.concurrency
@@ -193,18 +215,27 @@ final class FlowController: Sendable {
 
     // MARK: - Attempts
 
-    /// Waits until the request and token rates allow an attempt of about `estimatedTokens` (or the task is
-    /// cancelled). While this worker has no share of a rate (no partitions), it asks again every 200 ms.
+    /// Waits until the request and token rates allow an attempt of about `estimatedTokens`, and charges it (or
+    /// returns when the task is cancelled). While this worker has no share of a rate (no partitions), it asks again
+    /// every 200 ms.
     func beforeAttempt(estimatedTokens: Int) async {
         guard settings.requestsPerMinute != nil || settings.tokensPerMinute != nil else { return }
         while !Task.isCancelled {
             let wait = state.withLock { state -> Duration? in
                 let now = ContinuousClock.now
-                // Both rates must have a share before either is charged.
-                if state.requests?.rate == 0 || state.tokens?.rate == 0 { return nil }
-                var wait = state.requests?.take(1, now: now) ?? .zero
-                if let tokensWait = state.tokens?.take(Double(estimatedTokens), now: now) {
+                // Both rates must allow it before either is charged.
+                var wait = Duration.zero
+                if state.requests != nil {
+                    guard let requestsWait = state.requests?.wait(now: now) else { return nil }
+                    wait = max(wait, requestsWait)
+                }
+                if state.tokens != nil {
+                    guard let tokensWait = state.tokens?.wait(now: now) else { return nil }
                     wait = max(wait, tokensWait)
+                }
+                if wait == .zero {
+                    state.requests?.take(1, now: now)
+                    state.tokens?.take(Double(estimatedTokens), now: now)
                 }
                 return wait
             }
@@ -212,8 +243,9 @@ final class FlowController: Sendable {
                 try? await Task.sleep(for: .milliseconds(200))
                 continue
             }
-            if wait > .zero { try? await Task.sleep(for: wait) }
-            return
+            if wait == .zero { return }
+            // Another caller may take first when the debt is repaid; then this one waits again.
+            try? await Task.sleep(for: wait)
         }
     }
 

@@ -1,6 +1,7 @@
-/// A rate limit as a token bucket that may go into debt: taking more than is there is allowed, and the caller
-/// waits until the debt is repaid at the refill rate. That paces requests evenly, lets a cost be corrected
-/// afterwards (tokens per minute: the estimate before the call, the real `usage` after), and needs no timer.
+/// A rate limit as a token bucket that may go into debt: a caller may go ahead whenever the balance is not
+/// negative, taking its whole cost (also more than is there); the next caller waits until the debt is repaid at the
+/// refill rate. That paces requests evenly, lets a cost be corrected afterwards (tokens per minute: the estimate
+/// before the call, the real `usage` after, which later callers then wait for), and needs no timer.
 /// Pure: the caller supplies the time.
 public struct TokenBucket: Sendable {
     /// Refill per second.
@@ -34,15 +35,20 @@ public struct TokenBucket: Sendable {
         }
     }
 
-    /// Takes `cost` (going into debt if needed).
-    /// - Returns: How long the caller must wait before it may go ahead; `nil` when the rate is 0 (this worker has
-    ///   no share now): nothing was taken, ask again later.
-    public mutating func take(_ cost: Double, now: ContinuousClock.Instant) -> Duration? {
+    /// How long a caller must wait before it may take: zero when the balance is not in debt, `nil` when the rate
+    /// is 0 (this worker has no share now; ask again later).
+    public mutating func wait(now: ContinuousClock.Instant) -> Duration? {
         refill(now)
         guard rate > 0 else { return nil }
-        tokens -= cost
         guard tokens < 0 else { return .zero }
         return .milliseconds(Int64((-tokens / rate * 1000).rounded(.up)))
+    }
+
+    /// Takes `cost`, going into debt if it is more than the balance; callers check ``wait(now:)`` first. A cost
+    /// larger than the burst goes ahead once the debt before it is repaid, so nothing starves.
+    public mutating func take(_ cost: Double, now: ContinuousClock.Instant) {
+        refill(now)
+        tokens -= cost
     }
 
     /// Corrects an earlier cost (positive: it cost more; negative: less).

@@ -60,9 +60,15 @@ public final class OperationsServer: Service, Sendable {
         let port = channel.localAddress?.port ?? self.port
         bound.withLock { $0 = port }
         logger.info("Serving /metrics, /healthz and /readyz", metadata: ["address": "\(host):\(port)"])
-        await withGracefulShutdownHandler {
-            try? await channel.closeFuture.get()
-        } onGracefulShutdown: {
+        // Ends on graceful shutdown, and on cancellation (the group cancels every service when one throws, as the
+        // worker does when GigaChat rejects the credentials at start-up).
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                try? await channel.closeFuture.get()
+            } onGracefulShutdown: {
+                channel.close(promise: nil)
+            }
+        } onCancel: {
             channel.close(promise: nil)
         }
     }
