@@ -60,6 +60,12 @@ struct EmulatorCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated statuses answered to the first chat calls, e.g. 429,500.")
     var failFirst: String?
 
+    @Option(help: "The account's balance in tokens: each answer uses its total_tokens; at 0, 402 until topped up.")
+    var balance: Int?
+
+    @Flag(help: "Start in an outage: every chat call is answered 503 (clear it with POST /admin/faults).")
+    var outage = false
+
     @Option(help: "Extra OAuth latency in milliseconds.")
     var oauthDelayMs: Int = 0
 
@@ -127,6 +133,8 @@ struct EmulatorCommand: AsyncParsableCommand {
             cutStreamAfterEvents: cutStreamAfter,
             cutStreamRate: cutStreamRate,
             malformedEventAt: malformedEventAt,
+            outage: outage,
+            balanceTokens: balance,
             oauthDelay: .milliseconds(oauthDelayMs),
             oauthRequestsPerSecond: oauthRateLimit,
             failFirst: failFirst.flatMap(parsedFailFirst) ?? []

@@ -210,4 +210,60 @@ struct FaultTests {
             #expect(emulator.counters == GigaChatEmulatorCounters())
         }
     }
+
+    @Test func aBalanceRunsOutWith402AndATopUpThroughTheAdminRouteRestoresIt() async throws {
+        let configuration = GigaChatEmulatorConfiguration(faults: GigaChatEmulatorFaults(balanceTokens: 10))
+        try await EmulatorTestSupport.withEmulator(configuration) { emulator in
+            let token = try await EmulatorTestSupport.token(emulator)
+            // "one two three four five": 5 prompt tokens and an answer of more: the first answer uses it all up.
+            let body = try EmulatorTestSupport.chatBody(messages: [("user", "one two three four five")])
+            #expect(try await EmulatorTestSupport.chat(emulator, token: token, body: body).status == 200)
+            let refused = try await EmulatorTestSupport.chat(emulator, token: token, body: body)
+            #expect(refused.status == 402)
+            #expect(refused.text == "{\"status\":402,\"message\":\"Payment Required\"}\n")
+            #expect(emulator.counters.paymentRequired == 1)
+            let faults = try await EmulatorTestSupport.post(emulator, token: "", "/admin/faults", body: "{\"balance_tokens\":null}")
+            #expect(faults.status == 200)
+            #expect(try EmulatorTestSupport.object(faults.text)["balance_tokens"] is NSNull)
+            #expect(try await EmulatorTestSupport.chat(emulator, token: token, body: body).status == 200)
+        }
+    }
+
+    @Test func anOutageSetThroughTheAdminRouteAnswers503UntilCleared() async throws {
+        try await EmulatorTestSupport.withEmulator(GigaChatEmulatorConfiguration()) { emulator in
+            let token = try await EmulatorTestSupport.token(emulator)
+            let body = try EmulatorTestSupport.chatBody(messages: [("user", "hello")])
+            let set = try await EmulatorTestSupport.post(emulator, token: "", "/admin/faults", body: "{\"outage\":true}")
+            #expect(set.status == 200 && emulator.faults.outage)
+            let down = try await EmulatorTestSupport.chat(emulator, token: token, body: body)
+            #expect(down.status == 503)
+            _ = try await EmulatorTestSupport.post(emulator, token: "", "/admin/faults", body: "{\"outage\":false}")
+            #expect(try await EmulatorTestSupport.chat(emulator, token: token, body: body).status == 200)
+            // Unknown members and invalid values change nothing.
+            let unknown = try await EmulatorTestSupport.post(emulator, token: "", "/admin/faults", body: "{\"outages\":true}")
+            #expect(unknown.status == 400)
+            let invalid = try await EmulatorTestSupport.post(
+                emulator, token: "", "/admin/faults", body: "{\"rate_limited_rate\":2,\"outage\":true}"
+            )
+            #expect(invalid.status == 400 && !emulator.faults.outage)
+            let counters = try await EmulatorTestSupport.get(emulator, token: nil, "/admin/counters")
+            let object = try EmulatorTestSupport.object(counters.text)
+            #expect(object["chat_calls"] as? Int == 2 && object["injected_errors"] as? Int == 1)
+        }
+    }
+
+    @Test func busyTimeIsTheIntegralOfConcurrentChats() async throws {
+        let configuration = GigaChatEmulatorConfiguration(timeToFirstToken: .milliseconds(300))
+        try await EmulatorTestSupport.withEmulator(configuration) { emulator in
+            let token = try await EmulatorTestSupport.token(emulator)
+            let body = try EmulatorTestSupport.chatBody(messages: [("user", "hello")])
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<4 { group.addTask { try await EmulatorTestSupport.chat(emulator, token: token, body: body).status } }
+                for try await status in group { #expect(status == 200) }
+            }
+            // Four chats of at least 300 ms each, at once: about 1.2 stream-seconds.
+            let busy = emulator.counters.concurrentChatSeconds
+            #expect(busy >= 1.2 && busy < 2.5, "\(busy) stream-seconds")
+        }
+    }
 }

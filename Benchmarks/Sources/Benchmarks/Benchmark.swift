@@ -10,5 +10,5 @@ struct Benchmark: Sendable {
 
 /// Every benchmark of the executable. Each area adds its own list here.
 enum BenchmarkRegistry {
-    static let all: [Benchmark] = KafkaBenchmarks.all + GigaChatBenchmarks.all + WorkerBenchmarks.all
+    static let all: [Benchmark] = KafkaBenchmarks.all + GigaChatBenchmarks.all + WorkerBenchmarks.all + FleetBenchmarks.all
 }

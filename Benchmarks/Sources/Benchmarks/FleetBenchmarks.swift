@@ -1,0 +1,162 @@
+import Foundation
+import GigaChatEmulator
+import Kafka
+import Logging
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `fleet`: 1, 2, 4 and 8 worker processes (release build) in one group against one emulated account with a
+/// stream limit of 10 and 2 s answers: how busy the fleet keeps the account, and how many calls get 429.
+enum FleetBenchmarks {
+    static let all: [Benchmark] = [
+        Benchmark(
+            name: "fleet",
+            summary: "account utilisation and 429 share for fleets of 1, 2, 4 and 8 workers (limit 10, 2 s answers)",
+            run: run
+        )
+    ]
+
+    static let accountLimit = 10
+    static let answer: Duration = .seconds(2)
+
+    static func run() async throws {
+        let binary = try WorkerBenchmarks.workerBinary()
+        let sizes = (ProcessInfo.processInfo.environment["FLEET_BENCH_SIZES"] ?? "1,2,4,8")
+            .split(separator: ",").compactMap { Int($0) }
+        let jobs = KafkaBenchmarks.environmentInt("FLEET_BENCH_JOBS", default: 300)
+        let partitions = KafkaBenchmarks.environmentInt("FLEET_BENCH_PARTITIONS", default: 10)
+        print("-- \(jobs) jobs per fleet, \(partitions) partitions, account limit \(accountLimit), answers of 2 s (ideal 5 jobs/s)")
+        for size in sizes {
+            try await measure(workers: size, jobs: jobs, partitions: partitions, binary: binary)
+        }
+    }
+
+    static func measure(workers size: Int, jobs jobCount: Int, partitions: Int, binary: String) async throws {
+        var logger = Logger(label: "benchmarks.fleet")
+        logger.logLevel = .warning
+        let broker = try await BenchmarkBroker.start()
+        defer { broker.stop() }
+        var emulatorConfiguration = GigaChatEmulatorConfiguration()
+        emulatorConfiguration.timeToFirstToken = answer
+        emulatorConfiguration.faults.concurrencyLimitPerToken = accountLimit
+        let emulator = GigaChatEmulator(configuration: emulatorConfiguration)
+        try await emulator.start()
+
+        let suffix = UUID().uuidString.prefix(6).lowercased()
+        let jobsTopic = "fleet-jobs-\(suffix)"
+        let completionsTopic = "fleet-completions-\(suffix)"
+        let admin = try KafkaAdmin(bootstrapServers: [broker.bootstrap], logger: logger)
+        try await admin.createTopic(jobsTopic, partitions: Int32(partitions))
+        try await admin.createTopic(completionsTopic, partitions: 3)
+        try await admin.createTopic("fleet-partials-\(suffix)", partitions: 1)
+        try await admin.createTopic(jobsTopic + ".DLT", partitions: 1)
+
+        var processes: [(process: Process, port: Int)] = []
+        defer { for (process, _) in processes where process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        let basePort = 20_000 + Int.random(in: 0..<20_000)
+        for index in 0..<size {
+            let worker = Process()
+            worker.executableURL = URL(fileURLWithPath: binary)
+            worker.arguments = ["run"]
+            worker.environment = [
+                "GIGACHAT_WORKER_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
+                "GIGACHAT_WORKER_KAFKA_GROUP_ID": "fleet-" + suffix,
+                "GIGACHAT_WORKER_KAFKA_SESSION_TIMEOUT": "6s",
+                "GIGACHAT_WORKER_TOPICS_JOBS": jobsTopic,
+                "GIGACHAT_WORKER_TOPICS_COMPLETIONS": completionsTopic,
+                "GIGACHAT_WORKER_TOPICS_PARTIALS": "fleet-partials-\(suffix)",
+                "GIGACHAT_WORKER_METRICS_PORT": String(basePort + index),
+                "GIGACHAT_WORKER_LOG_LEVEL": "warning",
+                "GIGACHAT_ACCOUNT_CONCURRENCY": String(accountLimit),
+                "GIGACHAT_BASE_URL": emulator.baseURL,
+                "GIGACHAT_AUTH_URL": emulator.authURL,
+                "GIGACHAT_CREDENTIALS": Data("fleet:secret".utf8).base64EncodedString(),
+                "LD_LIBRARY_PATH": ProcessInfo.processInfo.environment["LD_LIBRARY_PATH"] ?? "",
+            ]
+            worker.standardOutput = FileHandle.standardError
+            worker.standardError = FileHandle.standardError
+            try worker.run()
+            processes.append((worker, basePort + index))
+        }
+        // The group settles: every worker ready, the partitions all owned, for two seconds in a row.
+        let settleStart = ContinuousClock.now
+        var stableSince: ContinuousClock.Instant?
+        while true {
+            var owned = 0
+            var ready = 0
+            for (_, port) in processes {
+                guard let reason = try? await readiness(port: port) else { continue }
+                if reason.ready { ready += 1 }
+                owned += reason.partitions
+            }
+            if ready == size, owned == partitions {
+                if let since = stableSince, ContinuousClock.now - since >= .seconds(2) { break }
+                stableSince = stableSince ?? .now
+            } else {
+                stableSince = nil
+            }
+            guard ContinuousClock.now - settleStart < .seconds(120) else {
+                throw BenchmarkError("the fleet of \(size) did not settle: \(ready) ready, \(owned) partitions owned")
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let settle = KafkaBenchmarks.seconds(of: ContinuousClock.now - settleStart)
+
+        emulator.resetCounters()
+        let start = ContinuousClock.now
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(bootstrapServers: [broker.bootstrap]),
+            logger: logger
+        )
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<jobCount {
+                let id = "fleet-\(index)"
+                let value = "{\"id\":\"\(id)\",\"messages\":[{\"role\":\"user\",\"content\":\"fleet job \(index)\"}]}"
+                let record = KafkaProducerRecord(
+                    topic: jobsTopic,
+                    partition: Int32(index % partitions),
+                    key: Array(id.utf8),
+                    value: Array(value.utf8)
+                )
+                group.addTask { _ = try await producer.send(record) }
+            }
+            try await group.waitForAll()
+        }
+        await producer.close(timeout: .seconds(5))
+        while emulator.counters.completedChats < jobCount {
+            guard ContinuousClock.now - start < .seconds(600) else { throw BenchmarkError("the fleet of \(size) did not finish") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let elapsed = KafkaBenchmarks.seconds(of: ContinuousClock.now - start)
+        let counters = emulator.counters
+        for (process, _) in processes { kill(process.processIdentifier, SIGTERM) }
+        for (process, _) in processes { process.waitUntilExit() }
+
+        let utilisation = counters.concurrentChatSeconds / elapsed / Double(accountLimit)
+        let share = Double(counters.rateLimited) / Double(max(1, counters.chatCalls))
+        let rate = Double(jobCount) / elapsed
+        print(
+            "workers \(size): utilisation \(WorkerBenchmarks.fixed(utilisation, 3)), 429 \(counters.rateLimited) of "
+                + "\(counters.chatCalls) calls (\(WorkerBenchmarks.fixed(share * 100, 2))%), "
+                + "\(WorkerBenchmarks.fixed(rate, 2)) jobs/s over \(WorkerBenchmarks.fixed(elapsed, 1)) s "
+                + "(settled in \(WorkerBenchmarks.fixed(settle, 1)) s)"
+        )
+        try await emulator.shutdown()
+    }
+
+    /// A worker's `/readyz`: ready or not, and the partitions it says it owns.
+    static func readiness(port: Int) async throws -> (ready: Bool, partitions: Int) {
+        let (data, response) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/readyz")!)
+        let text = String(decoding: data, as: UTF8.self)
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        // "ready: 3 partitions assigned, ..."
+        let partitions = text.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        return (status == 200, status == 200 ? partitions : 0)
+    }
+}
