@@ -27,6 +27,7 @@ let package = Package(
         ),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/console-kit.git", from: "4.16.2"),
     ],
     targets: [
         // librdkafka's C API, found with pkg-config (scripts/bootstrap.sh installs >= 2.1).
@@ -80,9 +81,12 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // Bulk use: JSONL and documents into jobs (submit), completions into a results file (collect).
+        .target(name: "Batch", dependencies: ["GigaChat", "Worker"]),
         .executableTarget(
             name: "gigachat-worker",
             dependencies: [
+                "Batch",
                 "Kafka",
                 "GigaChat",
                 "GigaChatEmulator",
@@ -92,6 +96,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ConsoleKitTerminal", package: "console-kit"),
             ]
         ),
         .testTarget(
@@ -124,6 +129,10 @@ let package = Package(
         .testTarget(
             name: "WorkerTests",
             dependencies: ["Worker", "Kafka", "GigaChat"]
+        ),
+        .testTarget(
+            name: "BatchTests",
+            dependencies: ["Batch", "Worker", "GigaChat"]
         ),
         // The worker end to end: Tansu and the emulator started by the tests, the worker in-process and as the
         // built executable.

@@ -7,7 +7,8 @@ struct GigaChatWorkerCommand: AsyncParsableCommand {
         commandName: "gigachat-worker",
         abstract: "Kafka prompt jobs in, GigaChat completions out.",
         subcommands: [
-            RunCommand.self, ChatCommand.self, ModelsCommand.self, EmulatorCommand.self, TopicsCommand.self,
+            RunCommand.self, SubmitCommand.self, CollectCommand.self, ConfigCommand.self, ChatCommand.self, ModelsCommand.self,
+            EmulatorCommand.self, TopicsCommand.self,
         ]
     )
 }

@@ -1,0 +1,116 @@
+import Foundation
+import GigaChat
+import Worker
+
+/// The completions `collect` has seen for the ids it waits for: the last one per id wins (a job answered again
+/// after a crash, or re-submitted), others are counted and ignored.
+public struct CollectedResults: Sendable {
+    /// A completion and its bytes as published.
+    public struct Entry: Sendable {
+        public var record: CompletionRecord
+        public var bytes: [UInt8]
+    }
+
+    /// The ids waited for, in their order.
+    public let expected: [String]
+    private let expectedSet: Set<String>
+    public private(set) var latest: [String: Entry] = [:]
+    /// Completions of ids not waited for (other jobs on the topic).
+    public private(set) var ignored = 0
+
+    public init(expected: [String]) {
+        var seen: Set<String> = []
+        self.expected = expected.filter { seen.insert($0).inserted }
+        self.expectedSet = seen
+    }
+
+    /// Records one completion record's bytes.
+    /// - Returns: The completion when it is one of the expected ids (also a repeated one).
+    @discardableResult
+    public mutating func add(_ bytes: [UInt8]) -> CompletionRecord? {
+        guard let record = try? JSONDecoder().decode(CompletionRecord.self, from: Data(bytes)), expectedSet.contains(record.id)
+        else {
+            ignored += 1
+            return nil
+        }
+        latest[record.id] = Entry(record: record, bytes: bytes)
+        return record
+    }
+
+    public var ok: Int { latest.values.count { $0.record.status == .ok } }
+    public var failed: Int { latest.values.count { $0.record.status != .ok } }
+    public var waiting: Int { expected.count - latest.count }
+    public var isComplete: Bool { latest.count == expected.count }
+    /// Expected ids without a completion, in order.
+    public var missing: [String] { expected.filter { latest[$0] == nil } }
+    public var failedIDs: [String] { expected.filter { latest[$0].map { $0.record.status != .ok } ?? false } }
+
+    /// The results file's lines, in the expected order (missing ids have none).
+    public func lines(format: ResultFormat) -> [String] {
+        expected.compactMap { id in
+            guard let entry = latest[id] else { return nil }
+            switch format {
+            case .jobs: return String(decoding: entry.bytes, as: UTF8.self)
+            case .openai: return Self.openAILine(entry.record)
+            }
+        }
+    }
+
+    /// One line of OpenAI's Batch API output for a completion: `custom_id` is the job id; a failed job has the
+    /// HTTP status GigaChat gave (500 when none) and `body.error`.
+    static func openAILine(_ record: CompletionRecord) -> String {
+        var response: [String: JSONValue] = [
+            "request_id": .string(record.attemptID ?? record.id)
+        ]
+        if record.status == .ok {
+            var message: [String: JSONValue] = ["role": "assistant", "content": .string(record.content ?? "")]
+            if let call = record.functionCall {
+                // OpenAI sends the arguments as a JSON string.
+                let arguments = BatchJob(id: record.id, value: call.arguments ?? .object([:])).bytes
+                message["function_call"] = .object([
+                    "name": .string(call.name), "arguments": .string(String(decoding: arguments, as: UTF8.self)),
+                ])
+            }
+            var body: [String: JSONValue] = [
+                "object": "chat.completion",
+                "model": .string(record.model ?? ""),
+                "choices": .array([
+                    .object([
+                        "index": 0, "message": .object(message),
+                        "finish_reason": record.finishReason.map(JSONValue.string) ?? .null,
+                    ])
+                ]),
+            ]
+            if let usage = record.usage {
+                body["usage"] = .object([
+                    "prompt_tokens": .number(Double(usage.promptTokens)),
+                    "completion_tokens": .number(Double(usage.completionTokens)),
+                    "total_tokens": .number(Double(usage.totalTokens)),
+                ])
+            }
+            response["status_code"] = 200
+            response["body"] = .object(body)
+        } else {
+            let code = record.error?.code ?? "failed"
+            response["status_code"] = .number(Double(record.error?.httpStatus ?? 500))
+            response["body"] = .object([
+                "error": .object(["type": .string(code), "message": .string(record.error?.message ?? code)])
+            ])
+        }
+        let line: JSONValue = .object([
+            "id": .string("batch_req_" + record.id),
+            "custom_id": .string(record.id),
+            "response": .object(response),
+            "error": .null,
+        ])
+        return String(decoding: BatchJob(id: record.id, value: line).bytes, as: UTF8.self)
+    }
+}
+
+/// The results file's line format.
+public enum ResultFormat: String, Sendable, CaseIterable {
+    /// The completions as the worker published them.
+    case jobs
+    /// OpenAI's Batch API output lines (`custom_id`, `response.status_code`, `response.body`).
+    case openai
+}

@@ -1,0 +1,168 @@
+import ArgumentParser
+import Batch
+import ConsoleKitTerminal
+import Foundation
+import Kafka
+import Logging
+import Worker
+
+/// `gigachat-worker collect`: reads completions until every expected id is back (or the timeout), writes them.
+struct CollectCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "collect",
+        abstract: "Read completions until every expected job is answered; write them as JSONL.",
+        discussion: """
+            The expected ids come from a submit manifest (--manifest) or --ids. The completions topic is read \
+            from its beginning by a consumer group of its own (nothing is committed); the last completion of an \
+            id wins. On a terminal a progress bar shows ok / failed / waiting and the rate; otherwise one plain \
+            line per completion. --follow-partials prints streamed answers as they arrive. Exits 1 when a job \
+            failed or is still missing at --timeout, naming them.
+            """
+    )
+
+    @OptionGroup var kafka: KafkaClientOptions
+
+    @Option(help: "The completions topic.")
+    var completionsTopic = ProcessInfo.processInfo.environment["GIGACHAT_WORKER_TOPICS_COMPLETIONS"] ?? "gigachat.completions"
+
+    @Option(help: "The partials topic (with --follow-partials).")
+    var partialsTopic = ProcessInfo.processInfo.environment["GIGACHAT_WORKER_TOPICS_PARTIALS"] ?? "gigachat.partials"
+
+    @Option(help: "A submit manifest whose ids to wait for.")
+    var manifest: String?
+
+    @Option(help: "Ids to wait for, comma-separated (with or instead of --manifest).")
+    var ids: String?
+
+    @Option(help: "Where to write the results (JSONL).")
+    var output = "gigachat-results.jsonl"
+
+    @Option(help: "Result lines: jobs (the completions as published) or openai (Batch API output lines).")
+    var format = "jobs"
+
+    @Option(help: "Give up after this many seconds.")
+    var timeout: Double = 600
+
+    @Flag(help: "Print streamed partials as they arrive.")
+    var followPartials = false
+
+    func validate() throws {
+        guard ResultFormat(rawValue: format) != nil else { throw ValidationError("--format must be jobs or openai") }
+        guard manifest != nil || ids != nil else { throw ValidationError("say which jobs to wait for: --manifest or --ids") }
+    }
+
+    func run() async throws {
+        var expected: [String] = []
+        if let manifest {
+            do {
+                expected += try SubmitManifest(path: manifest).ids()
+            } catch {
+                CLIOutput.writeError("error: \(error)\n")
+                throw ExitCode(2)
+            }
+        }
+        if let ids { expected += ids.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        var results = CollectedResults(expected: expected)
+        var logger = Logger(label: "gigachat-worker.collect")
+        logger.logLevel = .error
+        var configuration = KafkaConsumerConfiguration(
+            bootstrapServers: kafka.servers,
+            groupID: "gigachat-collect-\(UUID().uuidString.prefix(8).lowercased())"
+        )
+        configuration.autoOffsetReset = .earliest
+        configuration.properties = try kafka.properties()
+        let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
+        try consumer.subscribe(topics: followPartials ? [completionsTopic, partialsTopic] : [completionsTopic])
+        let interactive = TerminalOutput.isInteractive
+        let bar = interactive ? Terminal().progressBar(title: Self.title(results, rate: 0)) : nil
+        bar?.start(refreshRate: 10)
+        let start = ContinuousClock.now
+        let deadline = start + .milliseconds(Int64(timeout * 1000))
+        let expectedSet = Set(results.expected)
+        var streaming: String?
+        if !results.expected.isEmpty {
+            let messages = consumer.messages
+            while !results.isComplete, ContinuousClock.now < deadline {
+                let remaining = deadline - ContinuousClock.now
+                guard let message = try await Self.next(messages, within: min(remaining, .seconds(1))) else { continue }
+                let value = message.value ?? []
+                if message.topic == partialsTopic, message.topic != completionsTopic {
+                    if let partial = try? JSONDecoder().decode(PartialRecord.self, from: Data(value)),
+                        expectedSet.contains(partial.id)
+                    {
+                        if streaming != partial.attemptID {
+                            streaming = partial.attemptID
+                            CLIOutput.write("\n[\(partial.id) attempt \(partial.attempt)] ")
+                        }
+                        CLIOutput.write(partial.delta)
+                    }
+                    continue
+                }
+                guard let record = results.add(value) else { continue }
+                let elapsed = Self.seconds(ContinuousClock.now - start)
+                if let bar {
+                    bar.activity.title = Self.title(results, rate: Double(results.latest.count) / max(elapsed, 0.001))
+                    bar.activity.currentProgress = Double(results.latest.count) / Double(results.expected.count)
+                } else {
+                    CLIOutput.write(
+                        "\(record.id) \(record.status.rawValue)\(record.error.map { " \($0.code)" } ?? "") "
+                            + "(\(results.latest.count)/\(results.expected.count), ok \(results.ok), failed \(results.failed), waiting \(results.waiting))\n"
+                    )
+                }
+            }
+        }
+        if results.isComplete, results.failed == 0 { bar?.succeed() } else { bar?.fail() }
+        try? await consumer.close()
+        let lines = results.lines(format: ResultFormat(rawValue: format) ?? .jobs)
+        let text = lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: output))
+        let elapsed = Self.seconds(ContinuousClock.now - start)
+        CLIOutput.write(
+            "\(results.latest.count) of \(results.expected.count) results in \(output): ok \(results.ok), failed "
+                + "\(results.failed), missing \(results.waiting) (\(String(format: "%.1f", elapsed)) s)\n"
+        )
+        var problems = false
+        if !results.failedIDs.isEmpty {
+            problems = true
+            CLIOutput.writeError("failed: \(Self.list(results.failedIDs))\n")
+        }
+        if !results.missing.isEmpty {
+            problems = true
+            CLIOutput.writeError("missing after \(Int(timeout)) s: \(Self.list(results.missing))\n")
+        }
+        if problems { throw ExitCode.failure }
+    }
+
+    static func title(_ results: CollectedResults, rate: Double) -> String {
+        "ok \(results.ok)  failed \(results.failed)  waiting \(results.waiting)  \(String(format: "%.1f", rate))/s"
+    }
+
+    static func list(_ ids: [String]) -> String {
+        ids.prefix(20).joined(separator: ", ") + (ids.count > 20 ? " and \(ids.count - 20) more" : "")
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    /// The next message, or `nil` when none came within `wait`.
+    static func next(
+        _ messages: KafkaConsumerMessages,
+        within wait: Duration
+    ) async throws -> KafkaConsumerMessage? {
+        // A cancelled wait loses nothing: the consumer's iterators hold no messages of their own.
+        try await withThrowingTaskGroup(of: KafkaConsumerMessage?.self) { group in
+            group.addTask {
+                var iterator = messages.makeAsyncIterator()
+                return try await iterator.next()
+            }
+            group.addTask {
+                try await Task.sleep(for: wait)
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+}

@@ -1,0 +1,191 @@
+import ArgumentParser
+import Batch
+import ConsoleKitTerminal
+import Foundation
+import GigaChat
+import Kafka
+import Logging
+
+/// `gigachat-worker submit`: JSONL jobs or documents onto the jobs topic, each acknowledged by the broker.
+struct SubmitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Put jobs on the jobs topic: JSONL lines, or documents with a prompt template.",
+        discussion: """
+            JSONL input (one job a line) is the worker's own format {"id","messages",...}, OpenAI's Batch API \
+            input {"custom_id","method","url","body"} or GigaChat's /batches input {"id","request"}, detected per \
+            file or chosen with --format. With --template the inputs are documents (files, folders, globs): \
+            one job each, {{document}} and {{filename}} replaced, the id derived from the path and the content. \
+            Acknowledged ids are appended to the manifest; a re-run skips them (so it is idempotent), and \
+            `collect --manifest` waits for them. Exits 1 when any record was not acknowledged.
+            """
+    )
+
+    @OptionGroup var kafka: KafkaClientOptions
+
+    @Option(help: "The jobs topic.")
+    var topic = ProcessInfo.processInfo.environment["GIGACHAT_WORKER_TOPICS_JOBS"] ?? "gigachat.jobs"
+
+    @Option(help: "JSONL format: auto, jobs, openai or gigachat.")
+    var format = "auto"
+
+    @Option(help: "A prompt template for documents: {{document}} and {{filename}} are replaced.")
+    var template: String?
+
+    @Option(help: "A system message for documents.")
+    var system: String?
+
+    @Option(help: "The model (replaces the one in the input).")
+    var model: String?
+
+    @Flag(help: "Stream the answers (partials).")
+    var stream = false
+
+    @Option(name: .customLong("option"), help: ArgumentHelp("A chat option for documents, e.g. --option temperature=0.2 (JSON values).", valueName: "key=value"))
+    var options: [String] = []
+
+    @Option(help: "The largest document, in bytes.")
+    var maxDocumentBytes = 64 << 10
+
+    @Flag(help: "Split larger documents into parts instead of refusing them.")
+    var split = false
+
+    @Option(help: "The manifest of acknowledged ids (read to skip, appended to).")
+    var manifest = "gigachat-submit.manifest.jsonl"
+
+    @Argument(help: "JSONL files, or documents with --template (files, folders, globs); - reads JSONL from stdin.")
+    var inputs: [String]
+
+    func validate() throws {
+        if template == nil, format != "auto", BatchLineFormat(rawValue: format) == nil {
+            throw ValidationError("--format must be auto, jobs, openai or gigachat")
+        }
+        if template == nil, !options.isEmpty { throw ValidationError("--option applies to documents (--template)") }
+    }
+
+    func run() async throws {
+        let jobs: [BatchJob]
+        do {
+            jobs = try template == nil ? readLines() : readDocuments()
+        } catch let error as BatchInputError {
+            CLIOutput.writeError("error: \(error.message)\n")
+            throw ExitCode(2)
+        }
+        var duplicates = Set<String>()
+        var seen = Set<String>()
+        for job in jobs where !seen.insert(job.id).inserted { duplicates.insert(job.id) }
+        if !duplicates.isEmpty {
+            CLIOutput.writeError("error: ids appear more than once: \(duplicates.sorted().prefix(5).joined(separator: ", "))\n")
+            throw ExitCode(2)
+        }
+        let manifest = SubmitManifest(path: self.manifest)
+        let already = Set(try manifest.ids())
+        let pending = jobs.filter { !already.contains($0.id) }
+        var logger = Logger(label: "gigachat-worker.submit")
+        logger.logLevel = .error
+        var configuration = KafkaProducerConfiguration(bootstrapServers: kafka.servers)
+        configuration.properties = try kafka.properties()
+        let producer = try KafkaProducer(configuration: configuration, logger: logger)
+        let console = TerminalOutput.isInteractive ? Terminal() : nil
+        let bar = console?.progressBar(title: "submitting \(pending.count) jobs")
+        bar?.start()
+        let start = ContinuousClock.now
+        var acknowledged: [(id: String, partition: Int32, offset: Int64)] = []
+        var failures: [(String, String)] = []
+        await withTaskGroup(of: (String, Result<KafkaRecordMetadata, any Error>).self) { group in
+            for job in pending {
+                let record = KafkaProducerRecord(topic: topic, key: Array(job.id.utf8), value: job.bytes)
+                group.addTask {
+                    do {
+                        return (job.id, .success(try await producer.send(record)))
+                    } catch {
+                        return (job.id, .failure(error))
+                    }
+                }
+            }
+            for await (id, result) in group {
+                switch result {
+                case .success(let metadata): acknowledged.append((id, metadata.partition, metadata.offset))
+                case .failure(let error): failures.append((id, "\(error)"))
+                }
+                bar?.activity.currentProgress = Double(acknowledged.count + failures.count) / Double(max(1, pending.count))
+            }
+        }
+        await producer.close(timeout: .seconds(10))
+        if failures.isEmpty { bar?.succeed() } else { bar?.fail() }
+        try manifest.append(acknowledged)
+        let seconds = Double((ContinuousClock.now - start).components.attoseconds) / 1e18
+            + Double((ContinuousClock.now - start).components.seconds)
+        CLIOutput.write(
+            "submitted \(acknowledged.count) jobs to \(topic) in \(String(format: "%.1f", seconds)) s"
+                + (jobs.count - pending.count > 0 ? "; \(jobs.count - pending.count) already in \(self.manifest), skipped" : "")
+                + "; manifest: \(self.manifest)\n"
+        )
+        if !failures.isEmpty {
+            for (id, error) in failures.prefix(10) { CLIOutput.writeError("not acknowledged: \(id): \(error)\n") }
+            CLIOutput.writeError("error: \(failures.count) of \(pending.count) jobs were not acknowledged by Kafka\n")
+            throw ExitCode.failure
+        }
+    }
+
+    private func readLines() throws -> [BatchJob] {
+        var jobs: [BatchJob] = []
+        for input in inputs {
+            let data: Data
+            if input == "-" {
+                data = FileHandle.standardInput.readDataToEndOfFile()
+            } else {
+                guard let contents = FileManager.default.contents(atPath: input) else {
+                    throw BatchInputError("\(input): cannot read the file")
+                }
+                data = contents
+            }
+            var fileFormat = BatchLineFormat(rawValue: format)
+            for (index, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+                let trimmed = line.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }
+                guard !trimmed.isEmpty else { continue }
+                let value: JSONValue
+                do {
+                    value = try JSONValue(parsing: line)
+                } catch {
+                    throw BatchInputError("\(input): line \(index + 1): \(error)")
+                }
+                if fileFormat == nil {
+                    guard case .object(let object) = value, let detected = BatchLineFormat.detect(object) else {
+                        throw BatchInputError(
+                            "\(input): line \(index + 1): not a job, an OpenAI batch line or a GigaChat batch line (say --format)"
+                        )
+                    }
+                    fileFormat = detected
+                }
+                do {
+                    jobs.append(try fileFormat!.job(from: value, number: index + 1, model: model, stream: stream ? true : nil))
+                } catch let error as BatchInputError {
+                    throw BatchInputError("\(input): \(error.message)")
+                }
+            }
+        }
+        return jobs
+    }
+
+    private func readDocuments() throws -> [BatchJob] {
+        var chatOptions: [String: JSONValue] = [:]
+        for option in options {
+            guard let equals = option.firstIndex(of: "=") else { throw BatchInputError("--option takes key=value") }
+            let text = String(option[option.index(after: equals)...])
+            chatOptions[String(option[..<equals])] = (try? JSONValue(parsing: Array(text.utf8))) ?? .string(text)
+        }
+        let documents = DocumentJobs(
+            template: template ?? "{{document}}", system: system, model: model, stream: stream ? true : nil,
+            options: chatOptions, maxDocumentBytes: maxDocumentBytes, split: split
+        )
+        var jobs: [BatchJob] = []
+        for path in try DocumentJobs.files(inputs) {
+            guard let contents = FileManager.default.contents(atPath: path) else {
+                throw BatchInputError("\(path): cannot read the file")
+            }
+            jobs += try documents.jobs(path: path, contents: contents)
+        }
+        return jobs
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import TestSupport
+import Testing
+import Worker
+
+/// `submit` -> `run` -> `collect` through the built binary, as an operator runs them.
+@Suite("Operator commands end to end", .serialized, .timeLimit(.minutes(3)))
+struct OperatorCommandTests {
+    /// Runs `gigachat-worker <arguments>` to completion; its status and output (stdout and stderr together).
+    static func cli(_ arguments: [String], environment: [String: String], in directory: URL) async throws -> (Int32?, String) {
+        let log = directory.appendingPathComponent("cli-\(UUID().uuidString.prefix(6)).log")
+        var environment = environment
+        environment["PATH"] = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        environment["LD_LIBRARY_PATH"] = ProcessInfo.processInfo.environment["LD_LIBRARY_PATH"]
+        let process = try SpawnedProcess.start(
+            WorkerProcess.executable.path,
+            arguments,
+            environment: environment,
+            stdout: log.path,
+            stderr: log.path
+        )
+        let status = await process.wait(timeout: .seconds(120))
+        let output = String(decoding: (try? Data(contentsOf: log)) ?? Data(), as: UTF8.self)
+        return (status, output)
+    }
+
+    @Test func submitRunCollectAnswersEveryDocumentAndAResubmitAddsNoJobs() async throws {
+        try await WorkerTestBed.run { bed in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("operator-\(UUID().uuidString)")
+            let documents = directory.appendingPathComponent("docs")
+            try FileManager.default.createDirectory(at: documents, withIntermediateDirectories: true)
+            let texts = [
+                "kafka.txt": "Kafka keeps an ordered log per partition.",
+                "swift.txt": "Swift runs on Linux servers.",
+                "privet.txt": "Привет! Это короткий документ на русском языке.",
+            ]
+            for (name, text) in texts { try Data(text.utf8).write(to: documents.appendingPathComponent(name)) }
+            let environment = bed.environment()
+            let manifest = directory.appendingPathComponent("manifest.jsonl").path
+            let results = directory.appendingPathComponent("results.jsonl").path
+            let submitArguments = [
+                "submit", "--bootstrap-servers", bed.broker.bootstrap, "--topic", bed.topics.jobs,
+                "--template", "Summarise {{filename}}: {{document}}", "--manifest", manifest, documents.path,
+            ]
+            let (submitted, submitOutput) = try await Self.cli(submitArguments, environment: environment, in: directory)
+            #expect(submitted == 0, "\(submitOutput)")
+            #expect(submitOutput.contains("submitted 3 jobs"), "\(submitOutput)")
+
+            let worker = try WorkerProcess.start(environment: environment)
+            let (collected, collectOutput) = try await Self.cli(
+                [
+                    "collect", "--bootstrap-servers", bed.broker.bootstrap, "--completions-topic", bed.topics.completions,
+                    "--manifest", manifest, "--output", results, "--timeout", "90",
+                ],
+                environment: environment,
+                in: directory
+            )
+            #expect(collected == 0, "\(collectOutput)\n\(worker.logTail())")
+            #expect(collectOutput.contains("3 of 3 results"), "\(collectOutput)")
+            // Without a terminal: one plain line per completion, no escape codes.
+            #expect(!collectOutput.contains("\u{1B}["), "\(collectOutput)")
+            let lines = try String(contentsOfFile: results, encoding: .utf8).split(separator: "\n")
+            let records = try lines.map { try JSONDecoder().decode(CompletionRecord.self, from: Data($0.utf8)) }
+            #expect(records.count == 3 && records.allSatisfy { $0.status == .ok })
+            #expect(records.contains { $0.content?.contains("Привет! Это короткий документ") == true })
+
+            // The same documents again: every id is in the manifest, nothing is produced.
+            let callsBefore = bed.emulator.counters.chatCalls
+            let (again, againOutput) = try await Self.cli(submitArguments, environment: environment, in: directory)
+            #expect(again == 0 && againOutput.contains("submitted 0 jobs"), "\(againOutput)")
+            #expect(againOutput.contains("3 already in"), "\(againOutput)")
+            try await Task.sleep(for: .seconds(2))
+            #expect(bed.emulator.counters.chatCalls == callsBefore, "no new job ran")
+
+            // collect of an id that never comes: exit 1, naming it.
+            let (missing, missingOutput) = try await Self.cli(
+                [
+                    "collect", "--bootstrap-servers", bed.broker.bootstrap, "--completions-topic", bed.topics.completions,
+                    "--ids", "never-submitted", "--output", results, "--timeout", "3",
+                ],
+                environment: environment,
+                in: directory
+            )
+            #expect(missing == 1 && missingOutput.contains("missing after 3 s: never-submitted"), "\(missingOutput)")
+            worker.kill(SIGTERM)
+            #expect(await worker.wait(timeout: .seconds(40)) == 0)
+        }
+    }
+
+    @Test func configPrintShowsSourcesAndRedactsSecretsAndCheckNamesTheInvalidKey() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("config-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let file = directory.appendingPathComponent("worker.yaml")
+        try Data("kafka:\n  bootstrap_servers: broker-from-file:9092\nconcurrency: 7\n".utf8).write(to: file)
+        let secret = Data("client:very-secret-value".utf8).base64EncodedString()
+        let environment = ["GIGACHAT_CREDENTIALS": secret, "GIGACHAT_WORKER_CONCURRENCY": "12"]
+        let (status, output) = try await Self.cli(
+            ["config", "print", "--config", file.path, "--set", "partials.interval=50ms"],
+            environment: environment,
+            in: directory
+        )
+        #expect(status == 0, "\(output)")
+        let rows = Dictionary(
+            output.split(separator: "\n").map { line in
+                let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+                return (String(parts[0]), parts.dropFirst().joined(separator: " "))
+            },
+            uniquingKeysWith: { $1 }
+        )
+        #expect(rows["kafka.bootstrap_servers"] == "broker-from-file:9092 (file)")
+        #expect(rows["concurrency"] == "12 (environment)")
+        #expect(rows["partials.interval"] == "50ms (flag)")
+        #expect(rows["retry.max_attempts"] == "10 (default)")
+        #expect(rows["gigachat.credentials"] == "<redacted> (environment)")
+        #expect(!output.contains(secret) && !output.contains("very-secret-value"))
+
+        let (invalid, invalidOutput) = try await Self.cli(
+            ["config", "check", "--config", file.path, "--set", "concurrency=0"],
+            environment: [:],
+            in: directory
+        )
+        #expect(invalid == 2, "\(invalidOutput)")
+        #expect(invalidOutput.contains("concurrency"), "\(invalidOutput)")
+        let (valid, validOutput) = try await Self.cli(
+            ["config", "check", "--config", file.path],
+            environment: environment,
+            in: directory
+        )
+        #expect(valid == 0 && validOutput.contains("configuration ok"), "\(validOutput)")
+    }
+}
