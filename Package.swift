@@ -46,6 +46,7 @@ let package = Package(
         .target(
             name: "GigaChat",
             dependencies: [
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

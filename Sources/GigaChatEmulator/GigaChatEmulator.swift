@@ -184,6 +184,10 @@ public final class GigaChatEmulator: Sendable {
     /// What has been served since start or the last ``resetCounters()`` (thread-safe snapshot).
     public var counters: GigaChatEmulatorCounters { state.counters }
 
+    /// The access tokens this emulator has issued (and pre-issued static ones), for tests that check a client
+    /// never shows them.
+    public var issuedAccessTokens: [String] { state.issuedTokens }
+
     /// Zeroes the counters; ``GigaChatEmulatorCounters/currentConcurrentChats`` keeps counting the chats still
     /// running, and ``GigaChatEmulatorCounters/maxConcurrentChats`` restarts from it.
     public func resetCounters() {

@@ -251,6 +251,32 @@ public final class KafkaConsumer: Sendable {
         get throws(KafkaError) { try shared.assignment() }
     }
 
+    /// How far each partition goes and how far this consumer has read, from what librdkafka already knows (its
+    /// cached high watermark from fetch responses and the consumer's position; no request is sent). For the
+    /// consumer lag: the high watermark minus the processed (or committed) offset.
+    /// - Returns: Per partition with a known high watermark: it, and the position (`nil` before the first fetch).
+    public func readProgress(of partitions: [KafkaTopicPartition]) -> [KafkaTopicPartition: (highWatermark: Int64, position: Int64?)] {
+        guard let client = shared.client, !partitions.isEmpty else { return [:] }
+        var result: [KafkaTopicPartition: (highWatermark: Int64, position: Int64?)] = [:]
+        for partition in partitions {
+            var low: Int64 = 0
+            var high: Int64 = 0
+            let err = rd_kafka_get_watermark_offsets(client.handle, partition.topic, partition.partition, &low, &high)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { continue }
+            result[partition] = (high, nil)
+        }
+        let list = RDKafkaTopicPartitionList(capacity: partitions.count)
+        for partition in partitions { list.add(partition) }
+        list.withPointer { pointer in
+            guard rd_kafka_position(client.handle, pointer) == RD_KAFKA_RESP_ERR_NO_ERROR else { return }
+            for element in RDKafkaTopicPartitionList.elements(pointer) where element.offset >= 0 {
+                let partition = KafkaTopicPartition(topic: String(cString: element.topic), partition: element.partition)
+                result[partition]?.position = element.offset
+            }
+        }
+        return result
+    }
+
     /// Leaves the group (`rd_kafka_consumer_close`, serving the last revocation), ends ``messages`` and
     /// ``events``, and destroys the client. Safe to call more than once.
     /// - Throws: ``KafkaError`` when leaving the group reported an error (the client is destroyed anyway).

@@ -25,6 +25,7 @@ public final class WorkerService: Service, Sendable {
     private let client: GigaChatClient
     private let producer: KafkaProducer
     private let consumer: KafkaConsumer
+    private let kafkaMetrics: KafkaMetricsReporter
     private let dispatcher: Dispatcher
     private let tracker: OffsetTracker
     private let inFlight: InFlightWork
@@ -145,6 +146,12 @@ public final class WorkerService: Service, Sendable {
             metrics.partitionsAssigned.record((try? consumerReference.consumer?.assignment.count) ?? 0)
         }
         consumerReference.consumer = consumer
+        kafkaMetrics = KafkaMetricsReporter(
+            consumer: consumerReference,
+            tracker: tracker,
+            metrics: metrics,
+            interval: .seconds(5)
+        )
     }
 
     /// The partitions of the jobs topic this worker owns now (empty before it joined the group or after it left).
@@ -198,9 +205,11 @@ public final class WorkerService: Service, Sendable {
         let dispatch = Task { await self.dispatchLoop() }
         let sweeper = Task { await self.deadlines.runSweeper() }
         let flowLoop = Task { await self.flow.run() }
+        let metricsLoop = Task { await self.kafkaMetrics.run() }
         defer {
             sweeper.cancel()
             flowLoop.cancel()
+            metricsLoop.cancel()
         }
         let reason = await withGracefulShutdownHandler {
             await withTaskCancellationHandler {

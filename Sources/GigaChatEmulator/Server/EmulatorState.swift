@@ -108,6 +108,11 @@ final class EmulatorState: Sendable {
         }
     }
 
+    /// Every access token issued and still in the table.
+    var issuedTokens: [String] {
+        storage.withLock { Array($0.tokens.keys) }
+    }
+
     func authorize(token: String, now: Int64) -> Authorization {
         storage.withLock {
             guard let issued = $0.tokens[token] else { return .unknown }
