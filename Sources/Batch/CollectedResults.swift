@@ -45,6 +45,40 @@ public struct CollectedResults: Sendable {
     public var missing: [String] { expected.filter { latest[$0] == nil } }
     public var failedIDs: [String] { expected.filter { latest[$0].map { $0.record.status != .ok } ?? false } }
 
+    /// Totals and percentiles of the answered jobs, for the end of `collect` and the demo.
+    public struct Summary: Sendable, Hashable {
+        public var jobs: Int
+        public var ok: Int
+        public var failed: Int
+        public var missing: Int
+        public var promptTokens: Int
+        public var completionTokens: Int
+        /// Latency (taken by the worker -> completion) and time to first token, in ms: p50 and p99 (nearest rank).
+        public var latencyP50: Int?
+        public var latencyP99: Int?
+        public var timeToFirstTokenP50: Int?
+        public var timeToFirstTokenP99: Int?
+
+        static func percentile(_ sorted: [Int], _ fraction: Double) -> Int? {
+            guard !sorted.isEmpty else { return nil }
+            let rank = Int((fraction * Double(sorted.count)).rounded(.up))
+            return sorted[min(sorted.count - 1, max(0, rank - 1))]
+        }
+    }
+
+    public var summary: Summary {
+        let records = latest.values.map(\.record)
+        let latencies = records.map(\.latencyMilliseconds).sorted()
+        let ttfts = records.compactMap { $0.status == .ok ? $0.timeToFirstTokenMilliseconds : nil }.sorted()
+        return Summary(
+            jobs: expected.count, ok: ok, failed: failed, missing: waiting,
+            promptTokens: records.reduce(0) { $0 + ($1.usage?.promptTokens ?? 0) },
+            completionTokens: records.reduce(0) { $0 + ($1.usage?.completionTokens ?? 0) },
+            latencyP50: Summary.percentile(latencies, 0.5), latencyP99: Summary.percentile(latencies, 0.99),
+            timeToFirstTokenP50: Summary.percentile(ttfts, 0.5), timeToFirstTokenP99: Summary.percentile(ttfts, 0.99)
+        )
+    }
+
     /// The results file's lines, in the expected order (missing ids have none).
     public func lines(format: ResultFormat) -> [String] {
         expected.compactMap { id in

@@ -121,6 +121,15 @@ struct CollectCommand: AsyncParsableCommand {
             "\(results.latest.count) of \(results.expected.count) results in \(output): ok \(results.ok), failed "
                 + "\(results.failed), missing \(results.waiting) (\(String(format: "%.1f", elapsed)) s)\n"
         )
+        let summary = results.summary
+        func ms(_ value: Int?) -> String { value.map { "\($0) ms" } ?? "-" }
+        CLIOutput.write(
+            "jobs \(summary.jobs): ok \(summary.ok), failed \(summary.failed), missing \(summary.missing)\n"
+                + "tokens: prompt \(summary.promptTokens), completion \(summary.completionTokens)\n"
+                + "latency: p50 \(ms(summary.latencyP50)), p99 \(ms(summary.latencyP99)); time to first token: p50 "
+                + "\(ms(summary.timeToFirstTokenP50)), p99 \(ms(summary.timeToFirstTokenP99))\n"
+                + "throughput: \(String(format: "%.2f", Double(results.latest.count) / max(elapsed, 0.001))) jobs/s while collecting\n"
+        )
         var problems = false
         if !results.failedIDs.isEmpty {
             problems = true

@@ -135,5 +135,16 @@ import Worker
         #expect(openAI[0]?["response"]?["body"]?["choices"]?.arrayValue?.first?["message"]?["content"] == .string("second"))
         #expect(openAI[1]?["response"]?["status_code"] == .number(400))
         #expect(openAI[1]?["response"]?["body"]?["error"]?["type"] == .string("bad_request"))
+        let summary = results.summary
+        #expect(summary.jobs == 3 && summary.ok == 1 && summary.failed == 1 && summary.missing == 1)
+        #expect(summary.promptTokens == 1 && summary.completionTokens == 2 && summary.latencyP50 == 5)
+    }
+
+    @Test func percentilesAreNearestRank() {
+        let values = Array(1...100)
+        #expect(CollectedResults.Summary.percentile(values, 0.5) == 50)
+        #expect(CollectedResults.Summary.percentile(values, 0.99) == 99)
+        #expect(CollectedResults.Summary.percentile([7], 0.99) == 7)
+        #expect(CollectedResults.Summary.percentile([], 0.5) == nil)
     }
 }
