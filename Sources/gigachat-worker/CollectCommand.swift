@@ -70,11 +70,17 @@ struct CollectCommand: AsyncParsableCommand {
             groupID: "gigachat-collect-\(UUID().uuidString.prefix(8).lowercased())"
         )
         configuration.autoOffsetReset = .earliest
+        // A group of its own, alone: the smallest session timeout brokers allow makes the join quick (Tansu answers
+        // a join after half of it).
+        configuration.sessionTimeout = .seconds(6)
         configuration.properties = try kafka.properties()
         let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
         try consumer.subscribe(topics: followPartials ? [completionsTopic, partialsTopic] : [completionsTopic])
         let interactive = TerminalOutput.isInteractive
-        let bar = interactive ? Terminal().progressBar(title: Self.title(results, rate: 0)) : nil
+        // On a terminal: an animated progress bar; while partials stream, a bar line after each completion instead
+        // (an animated bar would redraw over the streamed text).
+        let console = interactive ? Terminal() : nil
+        let bar = interactive && !followPartials ? console?.progressBar(title: Self.title(results, rate: 0)) : nil
         bar?.start(refreshRate: 10)
         let start = ContinuousClock.now
         let deadline = start + .milliseconds(Int64(timeout * 1000))
@@ -92,7 +98,11 @@ struct CollectCommand: AsyncParsableCommand {
                     {
                         if streaming != partial.attemptID {
                             streaming = partial.attemptID
-                            CLIOutput.write("\n[\(partial.id) attempt \(partial.attempt)] ")
+                            if let console {
+                                console.output("\n[\(partial.id) attempt \(partial.attempt)] ", style: .info, newLine: false)
+                            } else {
+                                CLIOutput.write("\n[\(partial.id) attempt \(partial.attempt)] ")
+                            }
                         }
                         CLIOutput.write(partial.delta)
                     }
@@ -100,9 +110,18 @@ struct CollectCommand: AsyncParsableCommand {
                 }
                 guard let record = results.add(value) else { continue }
                 let elapsed = Self.seconds(ContinuousClock.now - start)
+                let rate = Double(results.latest.count) / max(elapsed, 0.001)
+                let progress = Double(results.latest.count) / Double(results.expected.count)
                 if let bar {
-                    bar.activity.title = Self.title(results, rate: Double(results.latest.count) / max(elapsed, 0.001))
-                    bar.activity.currentProgress = Double(results.latest.count) / Double(results.expected.count)
+                    bar.activity.title = Self.title(results, rate: rate)
+                    bar.activity.currentProgress = progress
+                } else if let console {
+                    // A line of its own: the counts and a bar (below the streamed text).
+                    console.output((streaming == nil ? "" : "\n") + Self.title(results, rate: rate) + " ", style: .plain, newLine: false)
+                    streaming = nil
+                    var line = console.progressBar(title: "").activity
+                    line.currentProgress = progress
+                    console.output(line.renderActiveBar(tick: 0, width: 25))
                 } else {
                     CLIOutput.write(
                         "\(record.id) \(record.status.rawValue)\(record.error.map { " \($0.code)" } ?? "") "

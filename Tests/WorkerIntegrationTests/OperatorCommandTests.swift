@@ -1,4 +1,5 @@
 import Foundation
+import GigaChatEmulator
 import TestSupport
 import Testing
 import Worker
@@ -127,5 +128,64 @@ struct OperatorCommandTests {
             in: directory
         )
         #expect(valid == 0 && validOutput.contains("configuration ok"), "\(validOutput)")
+    }
+
+    /// Runs `tmux -L socket <arguments>`; its output.
+    static func tmux(_ socket: String, _ arguments: [String], in directory: URL) async throws -> String {
+        let log = directory.appendingPathComponent("tmux-\(UUID().uuidString.prefix(6)).out")
+        let process = try SpawnedProcess.start(
+            "/usr/bin/tmux", ["-L", socket] + arguments,
+            environment: ["PATH": "/usr/bin:/bin", "TERM": "xterm-256color"],
+            stdout: log.path,
+            stderr: log.path
+        )
+        _ = await process.wait(timeout: .seconds(10))
+        return String(decoding: (try? Data(contentsOf: log)) ?? Data(), as: UTF8.self)
+    }
+
+    @Test func collectInATerminalDrawsTheProgressBarAndTheLivePartials() async throws {
+        var emulator = GigaChatEmulatorConfiguration()
+        emulator.chunkDelay = .milliseconds(150)
+        emulator.chunkCount = 20
+        try await WorkerTestBed.run(emulator: emulator) { bed in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tmux-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let jobs = (0..<3).map { TestJob(id: "tty-\($0)", prompt: "terminal job number \($0)", stream: true) }
+            let socket = "gw-test-\(UUID().uuidString.prefix(8))"
+            let command = [
+                "env", "LD_LIBRARY_PATH=\(ProcessInfo.processInfo.environment["LD_LIBRARY_PATH"] ?? "")",
+                WorkerProcess.executable.path, "collect", "--bootstrap-servers", bed.broker.bootstrap,
+                "--completions-topic", bed.topics.completions, "--partials-topic", bed.topics.partials,
+                "--ids", jobs.map(\.id).joined(separator: ","), "--follow-partials",
+                "--output", directory.appendingPathComponent("results.jsonl").path, "--timeout", "60",
+            ].joined(separator: " ")
+            _ = try await Self.tmux(
+                socket, ["new-session", "-d", "-s", "collect", "-x", "160", "-y", "50", command + "; sleep 60"], in: directory
+            )
+            defer { Task { _ = try? await Self.tmux(socket, ["kill-server"], in: directory) } }
+            let worker = try bed.startWorker(bed.configuration())
+            try await bed.produce(jobs)
+            var sawLivePartial = false
+            var screen = ""
+            let deadline = ContinuousClock.now + .seconds(90)
+            while ContinuousClock.now < deadline {
+                screen = try await Self.tmux(socket, ["capture-pane", "-p", "-t", "collect"], in: directory)
+                // Streamed text on the screen before its job's completion line: live partials.
+                if screen.contains("[tty-"), screen.contains("attempt 1]"), screen.contains("Echo:"),
+                    !screen.contains("ok 3")
+                {
+                    sawLivePartial = true
+                }
+                if screen.contains("3 of 3 results") { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            _ = try await Self.tmux(socket, ["kill-server"], in: directory)
+            #expect(sawLivePartial, "\(screen)")
+            #expect(screen.contains("ok 3  failed 0  waiting 0"), "\(screen)")
+            #expect(screen.contains("waiting 0") && screen.contains("[=========================]"), "a full bar: \(screen)")
+            #expect(screen.contains("waiting 2") && screen.contains("[========                 ]"), "a third: \(screen)")
+            #expect(screen.contains("3 of 3 results"), "\(screen)")
+            try await worker.stop()
+        }
     }
 }
