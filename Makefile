@@ -5,7 +5,7 @@ SWIFT ?= swift
 export PKG_CONFIG_PATH := /usr/local/lib/pkgconfig:$(PKG_CONFIG_PATH)
 export LD_LIBRARY_PATH := /usr/local/lib:$(LD_LIBRARY_PATH)
 
-.PHONY: setup build test demo lint bench broker-start broker-stop clean
+.PHONY: setup build test deploy-check demo lint bench broker-start broker-stop clean
 
 setup:
 	bash scripts/bootstrap.sh
@@ -20,6 +20,13 @@ test: setup
 	$(SWIFT) test --skip-build --skip 'KafkaIntegrationTests|WorkerIntegrationTests'
 	$(SWIFT) test --skip-build --filter 'KafkaIntegrationTests'
 	$(SWIFT) test --skip-build --filter 'WorkerIntegrationTests'
+	bash scripts/deploy-check.sh
+
+# The deployment files under deploy/ (Dockerfile, Compose, Kubernetes, KEDA, Grafana), validated without Docker or
+# a cluster; the dashboard is checked against a live /metrics scrape of the built worker (BIN= to choose one).
+# `test` runs the script directly, setup having run already.
+deploy-check: setup
+	bash scripts/deploy-check.sh
 
 demo: build
 	bash scripts/demo.sh

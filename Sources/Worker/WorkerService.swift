@@ -164,12 +164,13 @@ public final class WorkerService: Service, Sendable {
     public var concurrencyLimit: Int? { flow.currentLimit }
 
     /// Whether the worker can do work now (for `/readyz`), and if not, why: it owns partitions of the jobs topic,
-    /// and the GigaChat account's circuit is closed.
+    /// the GigaChat account's circuit is closed, and it holds a valid access token.
     public var readiness: (ready: Bool, reason: String) {
         let partitions = assignedPartitions.count
         guard partitions > 0 else { return (false, "no partitions of \(configuration.topics.jobs) assigned") }
         let circuit = flow.circuit
         guard circuit.closed else { return (false, "GigaChat account circuit open: \(circuit.reason ?? "-")") }
+        guard client.tokenProvider.hasValidToken else { return (false, "no valid GigaChat access token") }
         return (true, "ready: \(partitions) partitions assigned, concurrency limit \(flow.currentLimit ?? 0)")
     }
 

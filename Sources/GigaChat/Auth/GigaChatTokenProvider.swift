@@ -24,7 +24,11 @@ public actor GigaChatTokenProvider {
     /// How long before expiry a token starts being refreshed (in the background while it is valid).
     public nonisolated let expiryBuffer: Duration
 
-    private var current: GigaChatAccessToken?
+    private var current: GigaChatAccessToken? {
+        didSet { published.withLock { $0 = Self.published(current) } }
+    }
+    /// Whether there is a token and when it expires, readable without a turn on the actor (readiness probes).
+    private nonisolated let published: Mutex<(present: Bool, expiresAt: Date?)>
     /// When ``current`` was obtained (for its lifetime).
     private var obtainedAt: Date?
     private var refreshing = false
@@ -66,6 +70,7 @@ public actor GigaChatTokenProvider {
         now: @escaping @Sendable () -> Date
     ) {
         self.source = source
+        self.published = Mutex(Self.published(initialToken))
         self.current = initialToken
         self.obtainedAt = initialToken == nil ? nil : now()
         self.expiryBuffer = expiryBuffer
@@ -89,6 +94,18 @@ public actor GigaChatTokenProvider {
 
     /// Whether a new token can be obtained (false for a pre-issued token without credentials).
     public nonisolated var canRefresh: Bool { self.source != nil }
+
+    /// Whether a token is held that has not expired (one without a known expiry counts as valid): for readiness
+    /// probes, without waiting for the actor.
+    public nonisolated var hasValidToken: Bool {
+        let (present, expiresAt) = published.withLock { $0 }
+        guard present else { return false }
+        return expiresAt.map { $0 > now() } ?? true
+    }
+
+    private static func published(_ token: GigaChatAccessToken?) -> (present: Bool, expiresAt: Date?) {
+        (token != nil, token?.expiresAt)
+    }
 
     /// A token usable now.
     ///
