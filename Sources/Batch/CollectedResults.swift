@@ -140,11 +140,3 @@ public struct CollectedResults: Sendable {
         return String(decoding: BatchJob(id: record.id, value: line).bytes, as: UTF8.self)
     }
 }
-
-/// The results file's line format.
-public enum ResultFormat: String, Sendable, CaseIterable {
-    /// The completions as the worker published them.
-    case jobs
-    /// OpenAI's Batch API output lines (`custom_id`, `response.status_code`, `response.body`).
-    case openai
-}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// Kafka connection flags of the operator commands (`submit`, `collect`): brokers and any librdkafka property.
 struct KafkaClientOptions: ParsableArguments {
@@ -25,11 +26,4 @@ struct KafkaClientOptions: ParsableArguments {
         }
         return properties
     }
-}
-
-import Foundation
-
-/// Whether standard output is a terminal (progress bars) or a pipe/file (plain lines).
-enum TerminalOutput {
-    static var isInteractive: Bool { isatty(STDOUT_FILENO) == 1 }
 }

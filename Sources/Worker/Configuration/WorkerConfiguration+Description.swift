@@ -53,6 +53,7 @@ extension WorkerConfiguration {
             "rebalance.drain_timeout": duration(rebalanceDrainTimeout),
             "worker.id": workerID,
             "metrics.enabled": "\(metricsEnabled)",
+            "logging.content": "\(logContent)",
             "metrics.host": metricsHost,
             "metrics.port": "\(metricsPort)",
             "gigachat.account_concurrency": optional(accountConcurrency),

@@ -41,7 +41,7 @@ extension WorkerConfiguration {
         "jobs.max_bytes", "jobs.timeout", "jobs.stream", "partials.interval", "partials.max_bytes",
         "retry.max_attempts", "retry.initial_backoff", "retry.max_backoff",
         "shutdown.drain_timeout", "rebalance.drain_timeout", "worker.id",
-        "metrics.enabled", "metrics.host", "metrics.port",
+        "metrics.enabled", "metrics.host", "metrics.port", "logging.content",
         "gigachat.account_concurrency", "gigachat.requests_per_minute", "gigachat.tokens_per_minute",
         "flow.rotation", "flow.adaptive",
     ] + gigachatKeys
@@ -139,6 +139,7 @@ extension WorkerConfiguration {
         if let duration = try values.duration("flow.rotation") { budgetRotation = duration }
         if let flag = try values.bool("flow.adaptive") { adaptive = flag }
         if let flag = try values.bool("metrics.enabled") { metricsEnabled = flag }
+        if let flag = try values.bool("logging.content") { logContent = flag }
         if let text = values.string("metrics.host") { metricsHost = text }
         if let number = try values.int("metrics.port") { metricsPort = number }
 

@@ -105,6 +105,9 @@ public struct WorkerConfiguration: Sendable {
     /// `flow.adaptive`: halve the limit on 429, grow it back by one per round of successes. Default: on when
     /// `gigachat.account_concurrency` is set.
     public var adaptive: Bool?
+    /// `logging.content`: log each job's prompt and answer at debug level (for debugging; they are never logged
+    /// otherwise). Default: `false`.
+    public var logContent = false
     /// `metrics.enabled`: serve `/metrics`, `/healthz` and `/readyz`. Default: `true`.
     public var metricsEnabled = true
     /// `metrics.host`: the address the operations port binds. Default: `127.0.0.1` (containers set `0.0.0.0`).

@@ -96,6 +96,15 @@ struct JobRunner: Sendable {
                 return
             case .answered(let answer):
                 flow.afterAttempt(.answered(totalTokens: answer.usage?.totalTokens), estimatedTokens: estimatedTokens)
+                if configuration.logContent {
+                    logger.debug(
+                        "Job answered",
+                        metadata: [
+                            "prompt": "\(job.messages.map { "\($0.role.rawValue): \($0.content ?? "")" }.joined(separator: "\n"))",
+                            "answer": "\(answer.content)", "attempt": "\(attempts)",
+                        ]
+                    )
+                }
                 slot.release()
                 if Task.isCancelled { return }
                 await finish(admitted, answered(admitted, answer, attempts: attempts, attemptID: attemptID))
