@@ -158,17 +158,19 @@ final class FlowController: Sendable {
             if let rpm = settings.requestsPerMinute { state.requests?.setRate(perMinute: rpm * share, now: now) }
             if let tpm = settings.tokensPerMinute { state.tokens?.setRate(perMinute: tpm * share, now: now) }
             state.circuit.tick(at: now)
-            return Self.apply(&state, settings: settings, now: now)
+            return Self.apply(&state, settings: settings, now: now).0
         }
-        act(limit: limit, intake: intake, log: log)
+        // Every tick applies the limit, also unchanged: a late `act` of a concurrent attempt cannot leave the
+        // dispatcher on an older value for longer than a tick.
+        act(limit: limit, changed: true, intake: intake, log: log)
     }
 
-    /// The limit in force, and what to tell the consumer (outside the lock).
+    /// The limit in force, whether it changed, and what to tell the consumer (outside the lock).
     private static func apply(
         _ state: inout State,
         settings: Settings,
         now: ContinuousClock.Instant
-    ) -> (Int, IntakeChange, String?) {
+    ) -> ((Int, IntakeChange, String?), changed: Bool) {
         var limit = settings.adaptive ? state.adaptive.effective(at: now) : state.ceiling
         if let allowed = state.circuit.allowedInFlight { limit = min(limit, allowed) }
         var intake = IntakeChange.none
@@ -181,7 +183,8 @@ final class FlowController: Sendable {
             state.pausedPartitions = []
         }
         var log: String?
-        if state.applied != limit {
+        let changed = state.applied != limit
+        if changed {
             let quiet = state.lastLimitLog.map { now - $0 < .seconds(10) } ?? false
             if !quiet || limit == 0 || state.applied == 0 {
                 state.lastLimitLog = now
@@ -189,12 +192,16 @@ final class FlowController: Sendable {
             }
             state.applied = limit
         }
-        return (limit, intake, log)
+        return ((limit, intake, log), changed)
     }
 
-    private func act(limit: Int, intake: IntakeChange, log: String?) {
-        dispatcher.setLimit(limit)
-        metrics.concurrencyLimit.record(limit)
+    /// Applies the limit (when `changed`: attempts end by the thousand a second, most changing nothing) and the
+    /// intake change.
+    private func act(limit: Int, changed: Bool, intake: IntakeChange, log: String?) {
+        if changed {
+            dispatcher.setLimit(limit)
+            metrics.concurrencyLimit.record(limit)
+        }
         if let log {
             logger.info("GigaChat concurrency limit", metadata: ["limit": "\(limit)", "basis": "\(log)"])
         }
@@ -254,8 +261,8 @@ final class FlowController: Sendable {
     @discardableResult
     func afterAttempt(_ outcome: Outcome, estimatedTokens: Int) -> Bool {
         let now = ContinuousClock.now
-        let (result, limit, intake, log, circuitLog) = state.withLock {
-            state -> (Bool, Int, IntakeChange, String?, String?) in
+        let (result, limit, changed, intake, log, circuitLog) = state.withLock {
+            state -> (Bool, Int, Bool, IntakeChange, String?, String?) in
             var circuitLog: String?
             switch outcome {
             case .answered(let total):
@@ -277,8 +284,8 @@ final class FlowController: Sendable {
             }
             if circuitLog != nil { state.lastCircuitLog = now }
             let open = state.circuit.state != .closed
-            let (limit, intake, log) = Self.apply(&state, settings: settings, now: now)
-            return (open, limit, intake, log, circuitLog)
+            let ((limit, intake, log), changed) = Self.apply(&state, settings: settings, now: now)
+            return (open, limit, changed, intake, log, circuitLog)
         }
         if let circuitLog {
             if result {
@@ -291,7 +298,7 @@ final class FlowController: Sendable {
             }
             metrics.circuitOpen.record(result ? 1 : 0)
         }
-        act(limit: limit, intake: intake, log: log)
+        act(limit: limit, changed: changed, intake: intake, log: log)
         return result
     }
 
