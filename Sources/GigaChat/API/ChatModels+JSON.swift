@@ -15,6 +15,18 @@ extension ChatUsage {
 }
 
 extension ChatFunctionCall {
+    /// Writes the call as GigaChat sends it: `{"name","arguments"}`, `arguments` an object, left out when absent.
+    public func write(into json: inout JSONWriter) {
+        json.beginObject()
+        json.key("name")
+        json.string(name)
+        if let arguments {
+            json.key("arguments")
+            json.value(arguments)
+        }
+        json.endObject()
+    }
+
     init(json fields: JSONFields) throws(JSONFields.TypeError) {
         var arguments = fields.value("arguments")
         // Tolerate OpenAI-style string arguments by parsing them; keep the string when it is not JSON.

@@ -88,14 +88,7 @@ extension ChatRequest {
         }
         if let call = message.functionCall {
             json.key("function_call")
-            json.beginObject()
-            json.key("name")
-            json.string(call.name)
-            if let arguments = call.arguments {
-                json.key("arguments")
-                json.value(arguments)
-            }
-            json.endObject()
+            call.write(into: &json)
         }
         if let state = message.functionsStateID {
             json.key("functions_state_id")

@@ -17,14 +17,7 @@ extension CompletionRecord {
         json.string(finishReason)
         if let functionCall {
             json.key("function_call")
-            json.beginObject()
-            json.key("name")
-            json.string(functionCall.name)
-            if let arguments = functionCall.arguments {
-                json.key("arguments")
-                json.value(arguments)
-            }
-            json.endObject()
+            functionCall.write(into: &json)
         }
         json.key("usage")
         if let usage {
