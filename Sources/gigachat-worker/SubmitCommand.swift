@@ -5,6 +5,7 @@ import Foundation
 import GigaChat
 import Kafka
 import Logging
+import Worker
 
 /// `gigachat-worker submit`: JSONL jobs or documents onto the jobs topic, each acknowledged by the broker.
 struct SubmitCommand: AsyncParsableCommand {
@@ -114,8 +115,7 @@ struct SubmitCommand: AsyncParsableCommand {
         await producer.close(timeout: .seconds(10))
         if failures.isEmpty { bar?.succeed() } else { bar?.fail() }
         try manifest.append(acknowledged)
-        let seconds = Double((ContinuousClock.now - start).components.attoseconds) / 1e18
-            + Double((ContinuousClock.now - start).components.seconds)
+        let seconds = (ContinuousClock.now - start).secondsDouble
         CLIOutput.write(
             "submitted \(acknowledged.count) jobs to \(topic) in \(String(format: "%.1f", seconds)) s"
                 + (jobs.count - pending.count > 0 ? "; \(jobs.count - pending.count) already in \(self.manifest), skipped" : "")

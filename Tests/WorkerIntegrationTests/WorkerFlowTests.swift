@@ -342,9 +342,3 @@ enum WorkerFlowRun {
         return samples
     }
 }
-
-extension Duration {
-    fileprivate var secondsDouble: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
-}

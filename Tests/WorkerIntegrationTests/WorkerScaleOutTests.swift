@@ -37,8 +37,7 @@ struct WorkerScaleOutTests {
             try await midway()
         }
         #expect(try await collector.waitForCompletions(of: ids, timeout: .seconds(180)))
-        let elapsed = ContinuousClock.now - start
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return (ContinuousClock.now - start).secondsDouble
     }
 
     @Test func threeWorkersTakeUnderHalfTheTimeOfOneAndAStoppedOneLosesNothing() async throws {
