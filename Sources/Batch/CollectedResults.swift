@@ -37,6 +37,9 @@ public struct CollectedResults: Sendable {
         return record
     }
 
+    /// Whether `id` is one of the ids waited for.
+    public func isExpected(_ id: String) -> Bool { expectedSet.contains(id) }
+
     public var ok: Int { latest.values.count { $0.record.status == .ok } }
     public var failed: Int { latest.values.count { $0.record.status != .ok } }
     public var waiting: Int { expected.count - latest.count }

@@ -84,50 +84,34 @@ struct CollectCommand: AsyncParsableCommand {
         bar?.start(refreshRate: 10)
         let start = ContinuousClock.now
         let deadline = start + .milliseconds(Int64(timeout * 1000))
-        let expectedSet = Set(results.expected)
-        var streaming: String?
         if !results.expected.isEmpty {
+            let session = Session(
+                results: results, partialsTopic: followPartials && partialsTopic != completionsTopic ? partialsTopic : nil,
+                console: console, bar: bar,
+                start: start
+            )
             let messages = consumer.messages
-            while !results.isComplete, ContinuousClock.now < deadline {
-                let remaining = deadline - ContinuousClock.now
-                guard let message = try await Self.next(messages, within: min(remaining, .seconds(1))) else { continue }
-                let value = message.value ?? []
-                if message.topic == partialsTopic, message.topic != completionsTopic {
-                    if let partial = try? JSONDecoder().decode(PartialRecord.self, from: Data(value)),
-                        expectedSet.contains(partial.id)
-                    {
-                        if streaming != partial.attemptID {
-                            streaming = partial.attemptID
-                            if let console {
-                                console.output("\n[\(partial.id) attempt \(partial.attempt)] ", style: .info, newLine: false)
-                            } else {
-                                CLIOutput.write("\n[\(partial.id) attempt \(partial.attempt)] ")
-                            }
-                        }
-                        CLIOutput.write(partial.delta)
+            // One reader for the whole run, and a timer that cancels it at the deadline (a cancelled wait loses
+            // nothing and ends the iteration).
+            results = try await withThrowingTaskGroup(of: CollectedResults?.self) { group in
+                group.addTask {
+                    var session = session
+                    for try await message in messages {
+                        session.handle(message)
+                        if session.results.isComplete { break }
                     }
-                    continue
+                    return session.results
                 }
-                guard let record = results.add(value) else { continue }
-                let elapsed = Self.seconds(ContinuousClock.now - start)
-                let rate = Double(results.latest.count) / max(elapsed, 0.001)
-                let progress = Double(results.latest.count) / Double(results.expected.count)
-                if let bar {
-                    bar.activity.title = Self.title(results, rate: rate)
-                    bar.activity.currentProgress = progress
-                } else if let console {
-                    // A line of its own: the counts and a bar (below the streamed text).
-                    console.output((streaming == nil ? "" : "\n") + Self.title(results, rate: rate) + " ", style: .plain, newLine: false)
-                    streaming = nil
-                    var line = console.progressBar(title: "").activity
-                    line.currentProgress = progress
-                    console.output(line.renderActiveBar(tick: 0, width: 25))
-                } else {
-                    CLIOutput.write(
-                        "\(record.id) \(record.status.rawValue)\(record.error.map { " \($0.code)" } ?? "") "
-                            + "(\(results.latest.count)/\(results.expected.count), ok \(results.ok), failed \(results.failed), waiting \(results.waiting))\n"
-                    )
+                group.addTask {
+                    try? await Task.sleep(until: deadline, clock: .continuous)
+                    return nil
                 }
+                var collected = results
+                while let next = try await group.next() {
+                    if let next { collected = next }
+                    group.cancelAll()
+                }
+                return collected
             }
         }
         if results.isComplete, results.failed == 0 { bar?.succeed() } else { bar?.fail() }
@@ -135,7 +119,7 @@ struct CollectCommand: AsyncParsableCommand {
         let lines = results.lines(format: ResultFormat(rawValue: format) ?? .jobs)
         let text = lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
         try Data(text.utf8).write(to: URL(fileURLWithPath: output))
-        let elapsed = Self.seconds(ContinuousClock.now - start)
+        let elapsed = (ContinuousClock.now - start).secondsDouble
         CLIOutput.write(
             "\(results.latest.count) of \(results.expected.count) results in \(output): ok \(results.ok), failed "
                 + "\(results.failed), missing \(results.waiting) (\(String(format: "%.1f", elapsed)) s)\n"
@@ -169,28 +153,63 @@ struct CollectCommand: AsyncParsableCommand {
         ids.prefix(20).joined(separator: ", ") + (ids.count > 20 ? " and \(ids.count - 20) more" : "")
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
+    /// What one completion or partial changes: the results, and the terminal or plain output.
+    private struct Session: Sendable {
+        var results: CollectedResults
+        /// The partials topic when partials are followed.
+        let partialsTopic: String?
+        let console: Terminal?
+        let bar: ActivityIndicator<ProgressBar>?
+        let start: ContinuousClock.Instant
+        /// The attempt whose streamed text is being printed.
+        var streaming: String?
 
-    /// The next message, or `nil` when none came within `wait`.
-    static func next(
-        _ messages: KafkaConsumerMessages,
-        within wait: Duration
-    ) async throws -> KafkaConsumerMessage? {
-        // A cancelled wait loses nothing: the consumer's iterators hold no messages of their own.
-        try await withThrowingTaskGroup(of: KafkaConsumerMessage?.self) { group in
-            group.addTask {
-                var iterator = messages.makeAsyncIterator()
-                return try await iterator.next()
+        mutating func handle(_ message: KafkaConsumerMessage) {
+            let value = message.value ?? []
+            if message.topic == partialsTopic {
+                showPartial(value)
+                return
             }
-            group.addTask {
-                try await Task.sleep(for: wait)
-                return nil
+            guard let record = results.add(value) else { return }
+            let rate = Double(results.latest.count) / max((ContinuousClock.now - start).secondsDouble, 0.001)
+            let progress = Double(results.latest.count) / Double(results.expected.count)
+            if let bar {
+                bar.activity.title = CollectCommand.title(results, rate: rate)
+                bar.activity.currentProgress = progress
+            } else if let console {
+                // A line of its own: the counts and a bar (below the streamed text).
+                console.output(
+                    (streaming == nil ? "" : "\n") + CollectCommand.title(results, rate: rate) + " ",
+                    style: .plain,
+                    newLine: false
+                )
+                streaming = nil
+                var line = console.progressBar(title: "").activity
+                line.currentProgress = progress
+                console.output(line.renderActiveBar(tick: 0, width: 25))
+            } else {
+                CLIOutput.write(
+                    "\(record.id) \(record.status.rawValue)\(record.error.map { " \($0.code)" } ?? "") "
+                        + "(\(results.latest.count)/\(results.expected.count), ok \(results.ok), failed \(results.failed), "
+                        + "waiting \(results.waiting))\n"
+                )
             }
-            let first = try await group.next() ?? nil
-            group.cancelAll()
-            return first
+        }
+
+        private mutating func showPartial(_ value: [UInt8]) {
+            guard let partial = try? JSONDecoder().decode(PartialRecord.self, from: Data(value)),
+                results.isExpected(partial.id)
+            else { return }
+            if streaming != partial.attemptID {
+                streaming = partial.attemptID
+                let header = "\n[\(partial.id) attempt \(partial.attempt)] "
+                if let console {
+                    console.output(header, style: .info, newLine: false)
+                } else {
+                    CLIOutput.write(header)
+                }
+            }
+            CLIOutput.write(partial.delta)
         }
     }
 }
