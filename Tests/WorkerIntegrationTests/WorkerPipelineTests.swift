@@ -235,13 +235,16 @@ struct WorkerPipelineTests {
                 job.key = "key-\(index % 4)"
                 jobs.append(job)
             }
-            try await bed.produce(jobs)
+            // The test bed sends concurrently, so a key's offset order is whatever the broker stored: the chain
+            // follows the offsets, not the ids.
+            let stored = try await bed.produce(jobs)
             #expect(try await collector.waitForCompletions(of: Set(jobs.map(\.id)), timeout: .seconds(60)))
             let completions = collector.snapshot.completions
             let answers = Dictionary(grouping: completions, by: \.record.id)
             var checkedPairs = 0
             for key in 0..<4 {
-                let chain = (0..<10).map { answers["k\(key)-\($0)"] ?? [] }
+                let ids = (0..<10).map { "k\(key)-\($0)" }.sorted { stored[$0]?.offset ?? -1 < stored[$1]?.offset ?? -1 }
+                let chain = ids.map { answers[$0] ?? [] }
                 #expect(chain.allSatisfy { !$0.isEmpty })
                 // Each job starts after the previous one's completion was acknowledged, so completions are at least
                 // the answer time apart. (A job answered twice, after a rebalance re-delivered it, has no single
