@@ -112,6 +112,8 @@ struct WorkerAccountFaultTests {
                 bed.configuration {
                     $0.accountConcurrency = 10
                     $0.maxAttempts = 10
+                    // Half the outage: time spent waiting for the account is not the jobs' own time.
+                    $0.jobTimeout = .seconds(15)
                 }
             )
             let jobs = (0..<300).map { TestJob(id: "o-\($0)", prompt: "outage \($0)", stream: $0 % 2 == 0) }

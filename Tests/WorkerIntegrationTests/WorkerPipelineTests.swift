@@ -218,6 +218,36 @@ struct WorkerPipelineTests {
         }
     }
 
+    @Test func jobsTimeoutCountsAJobsOwnRunningTimeNotItsWaitInTheBuffer() async throws {
+        var emulator = GigaChatEmulatorConfiguration()
+        emulator.timeToFirstToken = .seconds(1)
+        try await WorkerTestBed.run(partitions: 1, emulator: emulator) { bed in
+            let collector = try bed.collector()
+            // Six 1 s answers one at a time: the last waits 5 s in the buffer, twice the timeout, and is answered.
+            let patient = try bed.startWorker(
+                bed.configuration {
+                    $0.concurrency = 1
+                    $0.jobTimeout = .milliseconds(2_500)
+                }
+            )
+            let backlog = (0..<6).map { TestJob(id: "b-\($0)", prompt: "backlog \($0)") }
+            try await bed.produce(backlog)
+            #expect(try await collector.waitForCompletions(of: Set(backlog.map(\.id)), timeout: .seconds(60)))
+            let answered = collector.snapshot.completions.map(\.record)
+            #expect(answered.allSatisfy { $0.status == .ok }, "\(answered.filter { $0.status != .ok }.prefix(3))")
+            try await patient.stop()
+            // A job whose own answer takes longer than the timeout still ends at it.
+            let strict = try bed.startWorker(bed.configuration { $0.jobTimeout = .milliseconds(400) })
+            try await bed.produce([TestJob(id: "slow", prompt: "slower than the timeout")])
+            #expect(try await collector.waitForCompletions(of: ["slow"], timeout: .seconds(60)))
+            let slow = try #require(collector.snapshot.completions.last { $0.record.id == "slow" }?.record)
+            #expect(slow.status == .failed && slow.error?.code == "deadline_exceeded", "\(slow)")
+            #expect(slow.attempts == 1)
+            try await strict.stop()
+            try await collector.close()
+        }
+    }
+
     @Test func perKeyModeAnswersEachKeyInOffsetOrderWhileKeysRunInParallel() async throws {
         var emulator = GigaChatEmulatorConfiguration()
         emulator.timeToFirstToken = .milliseconds(150)

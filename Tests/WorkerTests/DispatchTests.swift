@@ -260,3 +260,79 @@ import Testing
         #expect(quick == "done" && !late)
     }
 }
+
+@Suite struct JobClockTests {
+    let start = ContinuousClock.now
+
+    @Test func theTimeoutCountsTheJobsOwnTimeAndPausesWhileItWaitsOnTheAccount() {
+        var clock = JobClock(timeout: .seconds(10), deadline: nil, now: start)
+        #expect(!clock.hasEnded(at: start + .seconds(9)))
+        #expect(clock.hasEnded(at: start + .seconds(10)))
+        // 30 s waiting for a slot while the account's circuit was open: not the job's time.
+        clock.pause(.seconds(30))
+        #expect(!clock.hasEnded(at: start + .seconds(39)))
+        #expect(clock.hasEnded(at: start + .seconds(40)))
+        clock.pause(.seconds(-5))
+        #expect(clock.end == start + .seconds(40), "a negative wait moves nothing")
+    }
+
+    @Test func theJobsOwnDeadlineNeverMoves() {
+        var clock = JobClock(timeout: .seconds(10), deadline: start + .seconds(15), now: start)
+        #expect(clock.end == start + .seconds(10))
+        clock.pause(.seconds(30))
+        #expect(clock.end == start + .seconds(15))
+        #expect(clock.hasEnded(at: start + .seconds(15)))
+    }
+}
+
+@Suite(.timeLimit(.minutes(1))) struct SlotHoldTests {
+    @Test func waitingForASlotEndsAtTheDeadlineAndTakesNoSlot() async {
+        let dispatcher = Dispatcher(limit: 1, perKey: false, maxBufferedJobs: 1, maxBufferedBytes: 1 << 20)
+        _ = await dispatcher.admit(
+            AdmittedJob(
+                job: Job(id: "j", messages: [.user("hi")]),
+                ticket: OffsetTracker.Ticket(partition: KafkaTopicPartition(topic: "jobs", partition: 0), offset: 0, epoch: 1),
+                key: nil,
+                headers: [],
+                receivedAt: .now,
+                size: 10
+            )
+        )
+        _ = await dispatcher.nextRunnable()
+        let slot = SlotHold(dispatcher: dispatcher)
+        // The account's circuit opens: no slots; the job gives its own back and waits.
+        dispatcher.setLimit(0)
+        slot.release()
+        #expect(dispatcher.load.running == 0)
+        let start = ContinuousClock.now
+        #expect(await slot.reacquire(until: .now + .milliseconds(200)) == .expired)
+        #expect(ContinuousClock.now - start >= .milliseconds(200))
+        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect(dispatcher.load.running == 0, "no slot taken")
+        slot.release()
+        #expect(dispatcher.load.running == 0, "nothing to release")
+        // A slot that frees up before the deadline is taken, and released once.
+        let waiting = Task { await slot.reacquire(until: .now + .seconds(30)) }
+        try? await Task.sleep(for: .milliseconds(100))
+        dispatcher.setLimit(1)
+        #expect(await waiting.value == .acquired)
+        #expect(dispatcher.load.running == 1)
+        slot.release()
+        slot.release()
+        #expect(dispatcher.load.running == 0)
+    }
+
+    @Test func withoutADeadlineItWaitsUntilCancelled() async {
+        let dispatcher = Dispatcher(limit: 0, perKey: false, maxBufferedJobs: 1, maxBufferedBytes: 1 << 20)
+        let slot = SlotHold(dispatcher: dispatcher)
+        let waiting = Task { await slot.reacquire(until: nil) }
+        try? await Task.sleep(for: .milliseconds(100))
+        waiting.cancel()
+        #expect(await waiting.value == .cancelled)
+        let bounded = Task { await slot.reacquire(until: .now + .seconds(30)) }
+        try? await Task.sleep(for: .milliseconds(100))
+        bounded.cancel()
+        #expect(await bounded.value == .cancelled)
+        #expect(dispatcher.load.running == 0, "no slot taken by either")
+    }
+}

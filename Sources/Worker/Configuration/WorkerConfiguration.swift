@@ -68,8 +68,9 @@ public struct WorkerConfiguration: Sendable {
     public var maxBufferedBytes = 64 << 20
     /// `jobs.max_bytes`: the largest job value accepted; larger ones go to the dead-letter topic. Default: 1 MiB.
     public var maxJobBytes = 1 << 20
-    /// `jobs.timeout`: how long a job may take from the worker taking it, when it names no earlier `deadline`.
-    /// Default: 10 minutes.
+    /// `jobs.timeout`: how much of its own time a job may take: from its start (its first GigaChat slot), not
+    /// counting its waits for the account (a slot while the circuit is open or the limit lowered, the rate
+    /// budget). A job's own `deadline` ends it too, whichever comes first. Default: 10 minutes.
     public var jobTimeout: Duration = .seconds(600)
     /// `jobs.stream`: whether jobs that do not say are streamed (partials published). Default: `false`.
     public var streamByDefault = false

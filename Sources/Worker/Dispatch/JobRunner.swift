@@ -52,7 +52,7 @@ struct JobRunner: Sendable {
         // Metadata is made only when something is logged (most jobs log nothing).
         let logger = JobLogger(logger: self.logger, admitted: admitted)
 
-        let deadline = effectiveDeadline(admitted)
+        var clock = JobClock(timeout: configuration.jobTimeout, deadline: jobDeadline(admitted))
         let request: ChatRequest
         do {
             request = try ChatRequest(model: job.model, messages: job.messages, options: job.options)
@@ -68,19 +68,26 @@ struct JobRunner: Sendable {
         var countedAttempts = 0
         while true {
             if Task.isCancelled { return }
-            guard ContinuousClock.now < deadline else {
+            guard !clock.hasEnded() else {
                 slot.release()
                 logger.info("Job deadline passed", metadata: ["attempts": "\(attempts)"])
                 await finish(admitted, deadlineExceeded(admitted, attempts: attempts))
                 return
             }
+            let budgetWait = ContinuousClock.now
             await flow.beforeAttempt(estimatedTokens: estimatedTokens)
+            clock.pause(.now - budgetWait)
             if Task.isCancelled { return }
+            if clock.hasEnded() {
+                slot.release()
+                await finish(admitted, deadlineExceeded(admitted, attempts: attempts))
+                return
+            }
             attempts += 1
             metrics.attempts.increment()
             let attemptID = UUID().uuidString.lowercased()
             let attempt = attempts
-            let (result, expired) = await deadlines.run(until: deadline) { [self] in
+            let (result, expired) = await deadlines.run(until: clock.end) { [self] in
                 stream
                     ? await streamAttempt(request, admitted, attemptID: attemptID, attempt: attempt)
                     : await plainAttempt(request, admitted, attemptID: attemptID)
@@ -115,7 +122,7 @@ struct JobRunner: Sendable {
             if Task.isCancelled { return }
             let decision = FailurePolicy.decide(failure)
             let circuitOpen = flow.afterAttempt(Self.outcome(decision, failure), estimatedTokens: estimatedTokens)
-            if ContinuousClock.now >= deadline {
+            if clock.hasEnded() {
                 slot.release()
                 await finish(admitted, deadlineExceeded(admitted, attempts: attempts, cause: failure))
                 return
@@ -158,8 +165,8 @@ struct JobRunner: Sendable {
             )
             slot.release()
             if wait > .zero {
-                if ContinuousClock.now + wait >= deadline {
-                    try? await Task.sleep(until: deadline, clock: .continuous)
+                if ContinuousClock.now + wait >= clock.end {
+                    try? await Task.sleep(until: clock.end, clock: .continuous)
                     if Task.isCancelled { return }
                     await finish(admitted, deadlineExceeded(admitted, attempts: attempts, cause: failure))
                     return
@@ -170,7 +177,18 @@ struct JobRunner: Sendable {
                     return
                 }
             }
-            guard await slot.reacquire() else { return }
+            // Waiting for a slot is the account's time (circuit open, limit lowered): only the job's own deadline
+            // ends the wait.
+            let slotWait = ContinuousClock.now
+            switch await slot.reacquire(until: clock.deadline) {
+            case .acquired:
+                clock.pause(.now - slotWait)
+            case .expired:
+                await finish(admitted, deadlineExceeded(admitted, attempts: attempts, cause: failure))
+                return
+            case .cancelled:
+                return
+            }
         }
     }
 
@@ -292,12 +310,11 @@ struct JobRunner: Sendable {
 
     // MARK: - Completions
 
-    private func effectiveDeadline(_ admitted: AdmittedJob) -> ContinuousClock.Instant {
-        let timeout = admitted.receivedAt + configuration.jobTimeout
-        guard let date = admitted.job.deadline else { return timeout }
+    /// The job's own `deadline` on the continuous clock.
+    private func jobDeadline(_ admitted: AdmittedJob) -> ContinuousClock.Instant? {
+        guard let date = admitted.job.deadline else { return nil }
         let remaining = date.timeIntervalSinceNow
-        let fromJob = ContinuousClock.now + .milliseconds(Int64((remaining * 1000).rounded(.down)))
-        return min(timeout, fromJob)
+        return ContinuousClock.now + .milliseconds(Int64((remaining * 1000).rounded(.down)))
     }
 
     private func latency(_ admitted: AdmittedJob) -> Int {
