@@ -90,6 +90,13 @@ public final class TansuBroker: Sendable {
         try? FileManager.default.removeItem(at: logURL)
     }
 
+    /// Freezes the broker (SIGSTOP): connections stay open and nothing is answered, as with a hung broker or a
+    /// network partition; its data survives. ``thaw()`` resumes it.
+    public func freeze() { process.kill(SIGSTOP) }
+
+    /// Resumes a frozen broker (SIGCONT).
+    public func thaw() { process.kill(SIGCONT) }
+
     /// The last lines of the broker's log, for failure messages.
     public func logTail(lines: Int = 30) -> String {
         guard let data = FileManager.default.contents(atPath: logURL.path) else { return "(no log)" }

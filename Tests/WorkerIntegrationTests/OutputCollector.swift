@@ -18,6 +18,15 @@ final class OutputCollector: Sendable {
         var partials: [PartialRecord] = []
         var deadLetters: [KafkaConsumerMessage] = []
         var undecodable: [String] = []
+        /// Records already kept, by place: the collector commits nothing, so when its group loses it (a frozen
+        /// broker) it reads its topics again from the beginning, and a record read twice is kept once.
+        var seen: Set<RecordPlace> = []
+    }
+
+    struct RecordPlace: Hashable, Sendable {
+        var topic: String
+        var partition: Int32
+        var offset: Int64
     }
 
     /// The state, in a class of its own so that the reading task can hold it.
@@ -51,6 +60,8 @@ final class OutputCollector: Sendable {
             let decoder = JSONDecoder()
             do {
                 for try await message in consumer.messages {
+                    let place = RecordPlace(topic: message.topic, partition: message.partition, offset: message.offset)
+                    guard state.withLock({ $0.seen.insert(place).inserted }) else { continue }
                     let bytes = Data(message.value ?? [])
                     if message.topic == deadLetterTopic {
                         state.withLock { $0.deadLetters.append(message) }

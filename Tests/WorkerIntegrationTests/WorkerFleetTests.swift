@@ -87,6 +87,39 @@ struct WorkerFleetTests {
         }
     }
 
+    @Test func aBrokerFrozenForFifteenSecondsMidRunLosesNothing() async throws {
+        try await WorkerTestBed.run(emulator: Self.slowEmulator) { bed in
+            let collector = try bed.collector()
+            let jobs = (0..<200).map { TestJob(id: "f-\($0)", prompt: "frozen \($0)", stream: $0 % 2 == 0) }
+            let stored = try await bed.produce(jobs)
+            let worker = try WorkerProcess.start(environment: bed.environment(["GIGACHAT_WORKER_CONCURRENCY": "8"]))
+            #expect(try await collector.wait(timeout: .seconds(60)) { $0.completions.count >= 40 })
+            // The broker hangs with jobs running, answers waiting for acknowledgements and commits due: longer than
+            // the group's session timeout (6 s), so the group may also rebalance when it wakes.
+            bed.broker.freeze()
+            try await Task.sleep(for: .seconds(15))
+            bed.broker.thaw()
+            #expect(try await collector.waitForCompletions(of: Set(jobs.map(\.id)), timeout: .seconds(120)))
+            #expect(worker.exitStatus == nil, "the worker kept running; log: \(worker.logTail())")
+            let byID = Dictionary(grouping: collector.snapshot.completions.map(\.record), by: \.id)
+            for job in jobs {
+                let records = byID[job.id] ?? []
+                #expect(!records.isEmpty && records.allSatisfy { $0.status == .ok }, "\(job.id): \(records)")
+                for record in records where job.stream {
+                    let rebuilt = collector.rebuilt(attemptID: record.attemptID ?? "")
+                    #expect(rebuilt.complete && rebuilt.text == job.expectedContent, "\(job.id)")
+                }
+            }
+            let rerun = byID.values.filter { Set($0.map(\.attemptID)).count > 1 }.count
+            print("broker frozen 15 s: \(jobs.count) jobs answered, \(rerun) answered twice")
+            let ends = WorkerTestBed.ends(of: stored.values)
+            #expect(try await bed.waitForCommits(reaching: ends, timeout: .seconds(30)) == ends)
+            worker.kill(SIGTERM)
+            #expect(await worker.wait(timeout: .seconds(40)) == 0, "log: \(worker.logTail())")
+            try await collector.close()
+        }
+    }
+
     @Test func twoThenThreeWorkersSharePartitionsAndAStoppedOneLosesNothing() async throws {
         var emulator = GigaChatEmulatorConfiguration()
         emulator.timeToFirstToken = .milliseconds(100)

@@ -41,6 +41,9 @@ final class WorkerProcess: Sendable {
 
     func kill(_ signal: Int32) { process.kill(signal) }
 
+    /// The exit status once it has exited; `nil` while it runs.
+    var exitStatus: Int32? { process.exitStatus }
+
     /// The exit status, or `nil` if it did not exit within `timeout` (then it is killed).
     func wait(timeout: Duration) async -> Int32? {
         let status = await process.wait(timeout: timeout)
