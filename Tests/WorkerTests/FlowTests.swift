@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import Synchronization
 import Testing
 
 @testable import Worker
@@ -270,5 +272,63 @@ import Testing
         let result16 = circuit.recordServerFailure(at: start + .seconds(1))
         #expect(result16)
         #expect(circuit.allowedInFlight == 0)
+    }
+}
+
+@Suite(.timeLimit(.minutes(1))) struct FlowControllerTests {
+    /// Keeps the messages logged, to count them.
+    struct RecordingLogHandler: LogHandler {
+        final class Store: Sendable {
+            let lines = Mutex<[String]>([])
+            func count(containing text: String) -> Int { lines.withLock { $0.filter { $0.contains(text) }.count } }
+        }
+
+        let store: Store
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            store.lines.withLock { $0.append("\(event.level) \(event.message)") }
+        }
+    }
+
+    @Test func aLongOutageLogsItsOpeningOnceNotAtEveryFailedProbe() async throws {
+        let store = RecordingLogHandler.Store()
+        let controller = FlowController(
+            settings: FlowController.Settings(
+                concurrency: 10, accountConcurrency: nil, rotation: .seconds(30), adaptive: true,
+                requestsPerMinute: nil, tokensPerMinute: nil
+            ),
+            topic: "jobs",
+            dispatcher: Dispatcher(limit: 10, perKey: false, maxBufferedJobs: 10, maxBufferedBytes: 1 << 20),
+            consumer: ConsumerReference(),
+            metrics: WorkerMetrics(),
+            logger: Logger(label: "flow") { _ in RecordingLogHandler(store: store) }
+        )
+        for _ in 0..<10 { controller.afterAttempt(.serverFailure, estimatedTokens: 1) }
+        #expect(!controller.circuit.closed)
+        #expect(store.count(containing: "circuit opened: outage") == 1)
+        // Two probes fail (the first after 1 s, the next after 2 s more).
+        for wait in [1.05, 2.05] {
+            try await Task.sleep(for: .seconds(wait))
+            controller.update(owned: [0], partitionCount: 1, now: .now, date: Date())
+            controller.afterAttempt(.serverFailure, estimatedTokens: 1)
+        }
+        #expect(store.count(containing: "circuit opened") == 1, "\(store.lines.withLock { $0 })")
+        // Another cause while open is news.
+        controller.afterAttempt(.accountFault(.paymentRequired), estimatedTokens: 1)
+        #expect(store.count(containing: "circuit opened") == 1, "the circuit was open: nothing changed")
+        try await Task.sleep(for: .seconds(4.1))
+        controller.update(owned: [0], partitionCount: 1, now: .now, date: Date())
+        controller.afterAttempt(.accountFault(.paymentRequired), estimatedTokens: 1)
+        #expect(store.count(containing: "circuit opened: payment_required") == 1, "\(store.lines.withLock { $0 })")
+        controller.afterAttempt(.answered(totalTokens: 10), estimatedTokens: 1)
+        #expect(controller.circuit.closed)
+        #expect(store.count(containing: "circuit closed") == 1)
     }
 }

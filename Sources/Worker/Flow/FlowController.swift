@@ -264,6 +264,9 @@ final class FlowController: Sendable {
         let (result, limit, changed, intake, log, circuitLog) = state.withLock {
             state -> (Bool, Int, Bool, IntakeChange, String?, String?) in
             var circuitLog: String?
+            // A failed probe opens the circuit again for the same reason: not news (the "still open" line comes
+            // every 30 s instead), so a long outage does not log a warning at every probe.
+            let reasonBefore = state.circuit.reason
             switch outcome {
             case .answered(let total):
                 if state.circuit.recordSuccess(at: now) { circuitLog = "closed" }
@@ -273,9 +276,11 @@ final class FlowController: Sendable {
                 if state.circuit.recordSuccess(at: now) { circuitLog = "closed" }
                 if settings.adaptive { state.adaptive.recordRateLimited(at: now, retryAfter: retryAfter) }
             case .accountFault(let reason):
-                if state.circuit.recordAccountFault(reason, at: now) { circuitLog = "opened: \(reason.rawValue)" }
+                if state.circuit.recordAccountFault(reason, at: now), reasonBefore != reason {
+                    circuitLog = "opened: \(reason.rawValue)"
+                }
             case .serverFailure:
-                if state.circuit.recordServerFailure(at: now) { circuitLog = "opened: outage" }
+                if state.circuit.recordServerFailure(at: now), reasonBefore != .outage { circuitLog = "opened: outage" }
             }
             if circuitLog == nil, state.circuit.state != .closed,
                 state.lastCircuitLog.map({ now - $0 > .seconds(30) }) ?? true
