@@ -42,6 +42,7 @@ public final class KafkaConsumer: Sendable {
         let shared = RDKafkaConsumerShared(
             capacity: configuration.messageBufferCapacity,
             byteCapacity: configuration.messageBufferBytes,
+            startTime: configuration.startTime,
             logger: logger,
             revocationHandler: revocationHandler
         )

@@ -49,6 +49,37 @@ struct ConsumerOffsetTests {
     }
 
     @Test(arguments: [KafkaPartitionAssignment.range, .cooperativeSticky])
+    func aStartTimeSkipsTheRecordsBeforeIt(assignment: KafkaPartitionAssignment) async throws {
+        try await withTansuBroker { broker in
+            let topic = TestKafka.topicName("start-time")
+            try await TestKafka.createTopic(topic, partitions: 2, on: broker)
+            let producer = try TestKafka.producer(broker)
+            // Old records, then (a clock tick apart) new ones: ids 0..<40 and 40..<60, id % 2 the partition.
+            _ = try await TestKafka.produce(ids: 0..<40, to: topic, with: producer) { Int32($0 % 2) }
+            try await Task.sleep(for: .milliseconds(50))
+            let start = Date()
+            try await Task.sleep(for: .milliseconds(50))
+            _ = try await TestKafka.produce(ids: 40..<60, to: topic, with: producer) { Int32($0 % 2) }
+
+            let consumer = try TestKafka.consumer(broker, group: TestKafka.groupName("start-time"), assignment: assignment) {
+                $0.startTime = start
+            }
+            try consumer.subscribe(topics: [topic])
+            let recorder = ConsumerRecorder(consumer)
+            #expect(try await recorder.waitForMessages(20, timeout: .seconds(30)))
+            // Records produced later come too.
+            _ = try await TestKafka.produce(ids: 60..<64, to: topic, with: producer) { Int32($0 % 2) }
+            await producer.close(timeout: .seconds(5))
+            #expect(try await recorder.waitForMessages(24, timeout: .seconds(30)))
+            try await Task.sleep(for: .milliseconds(500))  // room for anything unexpected to arrive
+            try await consumer.close()
+            let ids = recorder.messages.compactMap(TestKafka.id(of:))
+            #expect(ids.sorted() == Array(40..<64), "only the records at or after the start time, each once: \(ids.sorted())")
+            #expect(recorder.messages.allSatisfy { $0.offset >= 20 })
+        }
+    }
+
+    @Test(arguments: [KafkaPartitionAssignment.range, .cooperativeSticky])
     func offsetsStoredByTheRevocationHandlerAreCommittedBeforeTheNextOwnerReads(
         assignment: KafkaPartitionAssignment
     ) async throws {

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Settings of a ``KafkaConsumer``.
 ///
 /// Typed fields cover the common settings; `properties` passes any librdkafka property through and is applied
@@ -33,6 +35,11 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// assigned partitions are paused. librdkafka's own pre-fetch queue (`queued.max.messages.kbytes`) comes on
     /// top. Default: 64 MiB.
     public var messageBufferBytes: Int
+    /// Where assigned partitions start when set: at the first record whose timestamp is at or after this time
+    /// (`rd_kafka_offsets_for_times` at each assignment), at the partition's end when none is, instead of the
+    /// committed offset. Meant for a group of its own that reads a time range of a long topic (collecting
+    /// results); when the lookup fails, the committed offset or `auto.offset.reset` applies. Default: `nil`.
+    public var startTime: Date?
     /// How offsets are committed. Default: ``KafkaOffsetCommit/explicit``.
     public var offsetCommit: KafkaOffsetCommit
     /// Raw librdkafka properties, applied after the typed fields.
@@ -53,6 +60,7 @@ public struct KafkaConsumerConfiguration: Sendable {
         self.messageBufferCapacity = 10_000
         self.messageBufferBytes = 64 << 20
         self.offsetCommit = .explicit
+        self.startTime = nil
         self.properties = [:]
     }
 

@@ -1,4 +1,5 @@
 import CRdKafka
+import Foundation
 import Logging
 
 // MARK: - RDKafkaConsumerShared + Poll loop and rebalances (poll thread)
@@ -83,7 +84,17 @@ extension RDKafkaConsumerShared {
         let partitions = RDKafkaTopicPartitionList.partitions(list)
         switch err {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
-            if let failure = Self.assign(handle, list, cooperative: cooperative) { emit(.error(failure)) }
+            let failure: KafkaError?
+            if let startTime, let list {
+                // A copy with the offsets of the start time (librdkafka owns the callback's list).
+                let positioned = rd_kafka_topic_partition_list_copy(list)!
+                defer { rd_kafka_topic_partition_list_destroy(positioned) }
+                position(positioned, at: startTime, handle: handle)
+                failure = Self.assign(handle, positioned, cooperative: cooperative)
+            } else {
+                failure = Self.assign(handle, list, cooperative: cooperative)
+            }
+            if let failure { emit(.error(failure)) }
             noteAssigned(partitions, replacing: !cooperative)
             applyPauses(handle: handle)
             emit(.assigned(partitions))
@@ -123,6 +134,35 @@ extension RDKafkaConsumerShared {
                 _ = rd_kafka_assign(handle, nil)
             }
             applyPauses(handle: handle)
+        }
+    }
+
+    /// Sets each partition's offset to its first record at or after `time` (its end when there is none); on a
+    /// failed lookup, leaves every offset unset (the committed offset or `auto.offset.reset` applies).
+    private func position(
+        _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>,
+        at time: Date,
+        handle: OpaquePointer
+    ) {
+        let elements = RDKafkaTopicPartitionList.elements(list)
+        let milliseconds = Int64((time.timeIntervalSince1970 * 1000).rounded(.down))
+        for index in elements.indices { elements[index].offset = milliseconds }
+        // Blocks the poll thread for one round trip (bounded); heartbeats go on in librdkafka's threads.
+        let result = rd_kafka_offsets_for_times(handle, list, 10_000)
+        let failed = result != RD_KAFKA_RESP_ERR_NO_ERROR || RDKafkaTopicPartitionList.firstError(list) != nil
+        for index in elements.indices {
+            if failed {
+                elements[index].offset = Int64(RD_KAFKA_OFFSET_INVALID)
+            } else if elements[index].offset < 0 {
+                // No record at or after the time: start at the end.
+                elements[index].offset = Int64(RD_KAFKA_OFFSET_END)
+            }
+        }
+        if failed {
+            logger.warning(
+                "Looking up the offsets of the start time failed; reading from the committed offsets",
+                metadata: ["error": .string(String(cString: rd_kafka_err2str(result)))]
+            )
         }
     }
 

@@ -1,4 +1,5 @@
 import CRdKafka
+import Foundation
 import Logging
 import Synchronization
 
@@ -50,6 +51,8 @@ final class RDKafkaConsumerShared: Sendable {
     private let state = Mutex(State())
     let capacity: Int
     let byteCapacity: Int
+    /// Where assigned partitions start (``KafkaConsumerConfiguration/startTime``).
+    let startTime: Date?
     let events: AsyncStream<KafkaConsumerEvent>
     private let eventSink: AsyncStream<KafkaConsumerEvent>.Continuation
     /// Called on the poll thread before revoked partitions are given up (see ``KafkaConsumer/init``).
@@ -62,11 +65,13 @@ final class RDKafkaConsumerShared: Sendable {
     init(
         capacity: Int,
         byteCapacity: Int,
+        startTime: Date? = nil,
         logger: Logger,
         revocationHandler: (@Sendable (KafkaConsumerRevocation) -> Void)? = nil
     ) {
         self.capacity = max(capacity, 1)
         self.byteCapacity = max(byteCapacity, 1)
+        self.startTime = startTime
         self.logger = logger
         self.revocationHandler = revocationHandler
         (events, eventSink) = AsyncStream.makeStream(
