@@ -1,8 +1,9 @@
 import Foundation
 import GigaChat
 
-/// The ids a `submit` has had acknowledged, one JSON line each (`{"id","partition","offset"}`): a re-run skips
-/// them, and `collect --manifest` waits for them.
+/// The ids a `submit` has had acknowledged, one JSON line each (`{"id","partition","offset","submitted_at"}`): a
+/// re-run skips them, and `collect --manifest` waits for them and starts reading shortly before the first was
+/// submitted.
 public struct SubmitManifest: Sendable {
     public let path: String
 
@@ -24,13 +25,29 @@ public struct SubmitManifest: Sendable {
         return ids
     }
 
-    /// Appends acknowledged ids.
-    public func append(_ entries: [(id: String, partition: Int32, offset: Int64)]) throws {
+    /// When the earliest entry was submitted; `nil` when no entry says (or there is no manifest).
+    public func firstSubmission() throws -> Date? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        var first: Date?
+        for line in data.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
+            guard let text = (try? JSONValue(parsing: line))?["submitted_at"]?.stringValue,
+                let date = ReadingStart.rfc3339(text)
+            else { continue }
+            first = min(first ?? date, date)
+        }
+        return first
+    }
+
+    /// Appends acknowledged ids, submitted at `date`.
+    public func append(_ entries: [(id: String, partition: Int32, offset: Int64)], submittedAt date: Date = Date()) throws {
         guard !entries.isEmpty else { return }
+        let submitted = ReadingStart.rfc3339(date)
         var text = ""
         for entry in entries {
             let id = String(decoding: BatchJob(id: entry.id, value: .string(entry.id)).bytes, as: UTF8.self)
-            text += "{\"id\":\(id),\"partition\":\(entry.partition),\"offset\":\(entry.offset)}\n"
+            text += "{\"id\":\(id),\"partition\":\(entry.partition),\"offset\":\(entry.offset),"
+                + "\"submitted_at\":\"\(submitted)\"}\n"
         }
         if !FileManager.default.fileExists(atPath: path) {
             FileManager.default.createFile(atPath: path, contents: nil)

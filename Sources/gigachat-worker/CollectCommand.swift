@@ -12,9 +12,10 @@ struct CollectCommand: AsyncParsableCommand {
         commandName: "collect",
         abstract: "Read completions until every expected job is answered; write them as JSONL.",
         discussion: """
-            The expected ids come from a submit manifest (--manifest) or --ids. The completions topic is read \
-            from its beginning by a consumer group of its own (nothing is committed); the last completion of an \
-            id wins. On a terminal a progress bar shows ok / failed / waiting and the rate; otherwise one plain \
+            The expected ids come from a submit manifest (--manifest) or --ids. The completions topic is read by \
+            a consumer group of its own (nothing is committed) from --since: by default from 10 minutes before \
+            the manifest's first submission, or from the topic's beginning without one. The last completion of \
+            an id wins. On a terminal a progress bar shows ok / failed / waiting and the rate; otherwise one plain \
             line per completion. --follow-partials prints streamed answers as they arrive. Exits 1 when a job \
             failed or is still missing at --timeout, naming them.
             """
@@ -34,6 +35,14 @@ struct CollectCommand: AsyncParsableCommand {
     @Option(help: "Ids to wait for, comma-separated (with or instead of --manifest).")
     var ids: String?
 
+    @Option(
+        help: """
+            Read completions from this time on: an RFC 3339 time or a span back from now (90s, 30m, 2h, 7d). \
+            Default: 10 minutes before the manifest's first submission, else the topic's beginning.
+            """
+    )
+    var since: String?
+
     @Option(help: "Where to write the results (JSONL).")
     var output = "gigachat-results.jsonl"
 
@@ -49,13 +58,21 @@ struct CollectCommand: AsyncParsableCommand {
     func validate() throws {
         guard ResultFormat(rawValue: format) != nil else { throw ValidationError("--format must be jobs or openai") }
         guard manifest != nil || ids != nil else { throw ValidationError("say which jobs to wait for: --manifest or --ids") }
+        if let since, ReadingStart.parse(since) == nil {
+            throw ValidationError("--since must be an RFC 3339 time (2026-11-26T09:00:00Z) or a span such as 90s, 30m, 2h, 7d")
+        }
     }
 
     func run() async throws {
         var expected: [String] = []
+        var readFrom = since.flatMap { ReadingStart.parse($0) }
         if let manifest {
             do {
-                expected += try SubmitManifest(path: manifest).ids()
+                let entries = SubmitManifest(path: manifest)
+                expected += try entries.ids()
+                if readFrom == nil, let first = try entries.firstSubmission() {
+                    readFrom = ReadingStart.forManifest(firstSubmission: first)
+                }
             } catch {
                 CLIOutput.writeError("error: \(error)\n")
                 throw ExitCode(2)
@@ -70,6 +87,7 @@ struct CollectCommand: AsyncParsableCommand {
             groupID: "gigachat-collect-\(UUID().uuidString.prefix(8).lowercased())"
         )
         configuration.autoOffsetReset = .earliest
+        configuration.startTime = readFrom
         // A group of its own, alone: the smallest session timeout brokers allow makes the join quick (Tansu answers
         // a join after half of it).
         configuration.sessionTimeout = .seconds(6)

@@ -91,6 +91,7 @@ struct SubmitCommand: AsyncParsableCommand {
         let bar = console?.progressBar(title: "submitting \(pending.count) jobs")
         bar?.start()
         let start = ContinuousClock.now
+        let submittedAt = Date()
         var acknowledged: [(id: String, partition: Int32, offset: Int64)] = []
         var failures: [(String, String)] = []
         await withTaskGroup(of: (String, Result<KafkaRecordMetadata, any Error>).self) { group in
@@ -114,7 +115,7 @@ struct SubmitCommand: AsyncParsableCommand {
         }
         await producer.close(timeout: .seconds(10))
         if failures.isEmpty { bar?.succeed() } else { bar?.fail() }
-        try manifest.append(acknowledged)
+        try manifest.append(acknowledged, submittedAt: submittedAt)
         let seconds = (ContinuousClock.now - start).secondsDouble
         CLIOutput.write(
             "submitted \(acknowledged.count) jobs to \(topic) in \(String(format: "%.1f", seconds)) s"

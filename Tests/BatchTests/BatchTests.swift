@@ -148,3 +148,31 @@ import Worker
         #expect(CollectedResults.Summary.percentile([], 0.5) == nil)
     }
 }
+
+@Suite struct ReadingStartTests {
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    @Test func sinceTakesAnRFC3339TimeOrASpanBackFromNow() {
+        #expect(ReadingStart.parse("2026-11-26T09:00:00Z") == Date(timeIntervalSince1970: 1_795_683_600))
+        #expect(ReadingStart.parse("2026-11-26T09:00:00.500+03:00") == Date(timeIntervalSince1970: 1_795_672_800.5))
+        #expect(ReadingStart.parse("90s", now: now) == now.addingTimeInterval(-90))
+        #expect(ReadingStart.parse("30m", now: now) == now.addingTimeInterval(-1800))
+        #expect(ReadingStart.parse("2h", now: now) == now.addingTimeInterval(-7200))
+        #expect(ReadingStart.parse("7d", now: now) == now.addingTimeInterval(-604_800))
+        for bad in ["", "yesterday", "5", "-3h", "2w", "2026-11-26"] {
+            #expect(ReadingStart.parse(bad, now: now) == nil, "\(bad)")
+        }
+    }
+
+    @Test func theManifestSaysWhenItsFirstJobWasSubmitted() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("m-\(UUID().uuidString).jsonl").path
+        let manifest = SubmitManifest(path: path)
+        #expect(try manifest.firstSubmission() == nil)
+        try manifest.append([("b", 0, 2)], submittedAt: now.addingTimeInterval(60))
+        try manifest.append([("a", 0, 1)], submittedAt: now)
+        #expect(try manifest.firstSubmission() == now)
+        #expect(try manifest.ids() == ["b", "a"])
+        // Collect starts ten minutes earlier, for clocks that disagree.
+        #expect(ReadingStart.forManifest(firstSubmission: now) == now.addingTimeInterval(-600))
+    }
+}
