@@ -1,5 +1,6 @@
 import Foundation
 import GigaChat
+import Worker
 
 /// The ids a `submit` has had acknowledged, one JSON line each (`{"id","partition","offset","submitted_at"}`): a
 /// re-run skips them, and `collect --manifest` waits for them and starts reading shortly before the first was
@@ -32,7 +33,7 @@ public struct SubmitManifest: Sendable {
         var first: Date?
         for line in data.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
             guard let text = (try? JSONValue(parsing: line))?["submitted_at"]?.stringValue,
-                let date = ReadingStart.rfc3339(text)
+                let date = RFC3339.date(from: text)
             else { continue }
             first = min(first ?? date, date)
         }
@@ -42,7 +43,7 @@ public struct SubmitManifest: Sendable {
     /// Appends acknowledged ids, submitted at `date`.
     public func append(_ entries: [(id: String, partition: Int32, offset: Int64)], submittedAt date: Date = Date()) throws {
         guard !entries.isEmpty else { return }
-        let submitted = ReadingStart.rfc3339(date)
+        let submitted = RFC3339.string(from: date)
         var text = ""
         for entry in entries {
             let id = String(decoding: BatchJob(id: entry.id, value: .string(entry.id)).bytes, as: UTF8.self)

@@ -100,7 +100,7 @@ public struct JobDecoder: Sendable {
         }
         var deadline: Date?
         if let text = try optionalString(members, "deadline") {
-            guard let date = parseDeadline(text) else {
+            guard let date = RFC3339.date(from: text) else {
                 throw JobRejection(.invalidDeadline, "deadline is not an RFC 3339 date-time (2026-11-24T20:00:00Z)")
             }
             deadline = date
@@ -172,16 +172,6 @@ public struct JobDecoder: Sendable {
             functionCall: functionCall,
             functionsStateID: try optionalString(members, "functions_state_id", path: "\(path).functions_state_id")
         )
-    }
-
-    /// RFC 3339 date-times, with and without fractional seconds.
-    static func parseDeadline(_ text: String) -> Date? {
-        let plain = ISO8601DateFormatter()
-        plain.formatOptions = [.withInternetDateTime]
-        if let date = plain.date(from: text) { return date }
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return fractional.date(from: text)
     }
 
     /// Kafka's rule for topic names: 1 to 249 of `[a-zA-Z0-9._-]`, and not `.` or `..`.
