@@ -210,6 +210,21 @@ import Testing
         #expect(circuit.state == .closed)
     }
 
+    @Test func anAnswerToACallSentBeforeTheCircuitOpenedDoesNotCloseIt() {
+        var circuit = AccountCircuit()
+        circuit.recordAccountFault(.paymentRequired, at: start)
+        // Calls that were already running when the balance ran out come back answered.
+        for offset in 1...5 {
+            let closed = circuit.recordSuccess(at: start + .milliseconds(offset * 50))
+            #expect(!closed)
+        }
+        #expect(circuit.allowedInFlight == 0 && circuit.reason == .paymentRequired)
+        // The probe decides.
+        circuit.tick(at: start + .seconds(1))
+        let closed = circuit.recordSuccess(at: start + .seconds(1) + .milliseconds(300))
+        #expect(closed && circuit.state == .closed)
+    }
+
     @Test func aFailedProbeDoublesTheWaitUpToTheMaximum() {
         var circuit = AccountCircuit()
         circuit.maximumBackoff = .seconds(4)
@@ -313,20 +328,24 @@ import Testing
         for _ in 0..<10 { controller.afterAttempt(.serverFailure, estimatedTokens: 1) }
         #expect(!controller.circuit.closed)
         #expect(store.count(containing: "circuit opened: outage") == 1)
-        // Two probes fail (the first after 1 s, the next after 2 s more).
-        for wait in [1.05, 2.05] {
-            try await Task.sleep(for: .seconds(wait))
-            controller.update(owned: [0], partitionCount: 1, now: .now, date: Date())
-            controller.afterAttempt(.serverFailure, estimatedTokens: 1)
-        }
+        // A probe fails (after 1 s): the same cause, not news.
+        try await Task.sleep(for: .seconds(1.05))
+        controller.update(owned: [0], partitionCount: 1, now: .now, date: Date())
+        controller.afterAttempt(.serverFailure, estimatedTokens: 1)
         #expect(store.count(containing: "circuit opened") == 1, "\(store.lines.withLock { $0 })")
-        // Another cause while open is news.
+        // A late answer to a call sent before, while open, changes nothing.
         controller.afterAttempt(.accountFault(.paymentRequired), estimatedTokens: 1)
-        #expect(store.count(containing: "circuit opened") == 1, "the circuit was open: nothing changed")
-        try await Task.sleep(for: .seconds(4.1))
+        controller.afterAttempt(.answered(totalTokens: 10), estimatedTokens: 1)
+        #expect(!controller.circuit.closed)
+        #expect(store.count(containing: "circuit opened") == 1)
+        // The next probe (2 s later) finds another cause: that is news.
+        try await Task.sleep(for: .seconds(2.05))
         controller.update(owned: [0], partitionCount: 1, now: .now, date: Date())
         controller.afterAttempt(.accountFault(.paymentRequired), estimatedTokens: 1)
         #expect(store.count(containing: "circuit opened: payment_required") == 1, "\(store.lines.withLock { $0 })")
+        // The probe after that (4 s) is answered: closed.
+        try await Task.sleep(for: .seconds(4.05))
+        controller.update(owned: [0], partitionCount: 1, now: .now, date: Date())
         controller.afterAttempt(.answered(totalTokens: 10), estimatedTokens: 1)
         #expect(controller.circuit.closed)
         #expect(store.count(containing: "circuit closed") == 1)

@@ -92,17 +92,19 @@ public struct AccountCircuit: Sendable {
     }
 
     /// A call got an answer (any answer that is not an account fault or a server failure).
+    ///
+    /// Only an answer while probing closes the circuit. While it is open, answers come from calls sent before it
+    /// opened (the balance ran out or the outage began after they were sent): closing on them made the circuit
+    /// flap, open and closed several times a second, letting new calls out into the fault each time.
     /// - Returns: Whether the circuit closed.
     @discardableResult
     public mutating func recordSuccess(at now: ContinuousClock.Instant) -> Bool {
         remember(failed: false, at: now)
-        guard case .closed = state else {
-            state = .closed
-            backoff = nil
-            outcomes.removeAll()
-            return true
-        }
-        return false
+        guard case .probing = state else { return false }
+        state = .closed
+        backoff = nil
+        outcomes.removeAll()
+        return true
     }
 
     /// Moves an open circuit whose wait is over to probing.
