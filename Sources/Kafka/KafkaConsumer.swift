@@ -43,6 +43,7 @@ public final class KafkaConsumer: Sendable {
             capacity: configuration.messageBufferCapacity,
             byteCapacity: configuration.messageBufferBytes,
             startTime: configuration.startTime,
+            configuredCooperative: configuration.usesCooperativeRebalancing,
             logger: logger,
             revocationHandler: revocationHandler
         )

@@ -46,6 +46,21 @@ import Testing
         #expect(configuration.rdKafkaProperties.contains { $0 == ("partition.assignment.strategy", "range") })
     }
 
+    @Test func theRebalanceProtocolFollowsTheEffectiveStrategy() {
+        var configuration = KafkaConsumerConfiguration(bootstrapServers: ["a:1"], groupID: "g")
+        #expect(!configuration.usesCooperativeRebalancing)
+        configuration.partitionAssignment = .cooperativeSticky
+        #expect(configuration.usesCooperativeRebalancing)
+        // A raw property overrides the typed field.
+        configuration.properties["partition.assignment.strategy"] = "range"
+        #expect(!configuration.usesCooperativeRebalancing)
+        configuration.partitionAssignment = .range
+        configuration.properties["partition.assignment.strategy"] = " cooperative-sticky "
+        #expect(configuration.usesCooperativeRebalancing)
+        configuration.properties["partition.assignment.strategy"] = "cooperative-sticky,range"
+        #expect(!configuration.usesCooperativeRebalancing)
+    }
+
     @Test func secretsNeverAppearInDescriptionsErrorsOrLogs() async throws {
         let secret = "Sup3r-S3cret-Passw0rd"
         let store = RecordingLogHandlerStore()

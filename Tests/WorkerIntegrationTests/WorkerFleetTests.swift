@@ -67,14 +67,16 @@ struct WorkerFleetTests {
             worker.kill(SIGTERM)
             let status = await worker.wait(timeout: .seconds(40))
             #expect(status == 0, "exit status; log: \(worker.logTail())")
-            // Every job the worker had started was answered before it exited.
-            let answered = Set(collector.snapshot.completions.map(\.record.id))
+            // Every job the worker had started was answered before it exited: their completions are in Kafka
+            // (the collector, a consumer like any other, may read the last of them a moment after the exit).
             let started = bed.emulator.counters.chatCalls  // streamed or not
             #expect(started >= callsBefore)
             #expect(bed.emulator.counters.completedChats == started, "no call was cut off")
+            let allRead = try await collector.wait(timeout: .seconds(15)) { $0.completions.count >= started }
             try await Task.sleep(for: .seconds(1))
-            #expect(collector.snapshot.completions.count == answered.count, "nothing arrives after the exit")
-            #expect(answered.count == started, "every started job completed: \(answered.count) of \(started)")
+            let answered = Set(collector.snapshot.completions.map(\.record.id))
+            #expect(allRead && answered.count == started, "every started job completed: \(answered.count) of \(started)")
+            #expect(collector.snapshot.completions.count == started, "one completion each, none from after the exit")
             // Offsets were committed for what was answered: a new worker runs only the rest.
             let restarted = try bed.startWorker(bed.configuration())
             #expect(try await collector.waitForCompletions(of: Set(jobs.map(\.id)), timeout: .seconds(90)))
@@ -148,11 +150,16 @@ struct WorkerFleetTests {
             try await Task.sleep(for: .seconds(2))
             try await second.stop()
             try await batch("after", 150)
-            #expect(try await collector.waitForCompletions(of: ids, timeout: .seconds(120)))
+            let complete = try await collector.waitForCompletions(of: ids, timeout: .seconds(120))
             let completions = collector.snapshot.completions.map(\.record)
-            #expect(Set(completions.map(\.id)) == ids, "nothing lost")
+            let missing = ids.subtracting(completions.map(\.id))
+            // Which of the group's members held what, and whether GigaChat answered what the collector misses.
+            let state = "first \(first.service.assignedPartitions.map(\.partition).sorted()), third "
+                + "\(third.service.assignedPartitions.map(\.partition).sorted()); \(missing.count) missing, e.g. "
+                + "\(missing.sorted().prefix(5)); GigaChat answered \(bed.emulator.counters.completedChats) calls"
+            #expect(complete && missing.isEmpty, "nothing lost: \(state)")
             #expect(completions.allSatisfy { $0.status == .ok })
-            #expect(Set(first.service.assignedPartitions).union(third.service.assignedPartitions).count == 6)
+            #expect(Set(first.service.assignedPartitions).union(third.service.assignedPartitions).count == 6, "\(state)")
             try await first.stop()
             try await third.stop()
             try await collector.close()

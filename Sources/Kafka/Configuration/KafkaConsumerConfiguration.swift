@@ -64,6 +64,13 @@ public struct KafkaConsumerConfiguration: Sendable {
         self.properties = [:]
     }
 
+    /// Whether the effective `partition.assignment.strategy` (the typed field, or a property that overrides it) lists
+    /// only cooperative strategies, so that the group rebalances incrementally.
+    var usesCooperativeRebalancing: Bool {
+        let strategies = rdKafkaProperties.last { $0.0 == "partition.assignment.strategy" }?.1 ?? "range,roundrobin"
+        return strategies.split(separator: ",").allSatisfy { $0.trimmingCharacters(in: .whitespaces) == "cooperative-sticky" }
+    }
+
     /// The librdkafka properties this configuration sets, in the order they are applied.
     var rdKafkaProperties: [(String, String)] {
         var result: [(String, String)] = [

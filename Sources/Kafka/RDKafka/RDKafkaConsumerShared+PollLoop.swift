@@ -80,7 +80,7 @@ extension RDKafkaConsumerShared {
         _ err: rd_kafka_resp_err_t,
         _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
     ) {
-        let cooperative = rd_kafka_rebalance_protocol(handle).map { String(cString: $0) } == "COOPERATIVE"
+        let cooperative = isCooperative(handle)
         let partitions = RDKafkaTopicPartitionList.partitions(list)
         switch err {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
@@ -94,8 +94,8 @@ extension RDKafkaConsumerShared {
             } else {
                 failure = Self.assign(handle, list, cooperative: cooperative)
             }
-            if let failure { emit(.error(failure)) }
-            noteAssigned(partitions, replacing: !cooperative)
+            if let failure { report(failure) }
+            syncAssignment(handle, assigned: partitions, cooperative: cooperative)
             applyPauses(handle: handle)
             emit(.assigned(partitions))
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
@@ -109,32 +109,47 @@ extension RDKafkaConsumerShared {
                 )
             }
             revoke(partitions, lost: lost)
-            if cooperative {
-                if let error = rd_kafka_incremental_unassign(handle, list) {
-                    emit(
-                        .error(
-                            KafkaError.consuming(error, fallback: .rebalance, context: "Incremental unassign failed")
-                        )
-                    )
-                }
-            } else {
-                let result = rd_kafka_assign(handle, nil)
-                if result != RD_KAFKA_RESP_ERR_NO_ERROR {
-                    emit(.error(KafkaError.rdKafka(result, fallback: .rebalance, context: "Unassign failed")))
-                }
-            }
+            if let failure = Self.unassign(handle, list, cooperative: cooperative) { report(failure) }
+            syncAssignment(handle, assigned: [], cooperative: cooperative)
             applyPauses(handle: handle)
         default:
             // A failed rebalance: drop the whole assignment, as librdkafka's documentation asks.
-            emit(.error(KafkaError.rdKafka(err, fallback: .rebalance, context: "Rebalance failed")))
+            report(KafkaError.rdKafka(err, fallback: .rebalance, context: "Rebalance failed"))
             revoke(Array(assignedPartitions), lost: true)
-            if cooperative {
-                if let error = rd_kafka_incremental_unassign(handle, list) { rd_kafka_error_destroy(error) }
-            } else {
-                _ = rd_kafka_assign(handle, nil)
-            }
+            _ = Self.unassign(handle, cooperative ? list : nil, cooperative: cooperative)
+            syncAssignment(handle, assigned: [], cooperative: cooperative)
             applyPauses(handle: handle)
         }
+    }
+
+    /// Whether the group's rebalances are incremental: librdkafka's answer, or (when it says `NONE` because the
+    /// protocol is not settled at this moment) what the configured assignment strategies imply.
+    private func isCooperative(_ handle: OpaquePointer) -> Bool {
+        switch rd_kafka_rebalance_protocol(handle).map({ String(cString: $0) }) {
+        case "COOPERATIVE": true
+        case "EAGER": false
+        default: configuredCooperative
+        }
+    }
+
+    /// A failure inside a rebalance: an event for the application, and a warning in the log (the application may
+    /// not read the events, and a partition that is not assigned is silent otherwise).
+    private func report(_ failure: KafkaError) {
+        logger.warning("Consumer group rebalance: \(failure)")
+        emit(.error(failure))
+    }
+
+    /// Takes librdkafka's assignment as this consumer's (messages of other partitions are dropped, so the two must
+    /// never disagree); when it cannot be read, applies `assigned` as the protocol says.
+    private func syncAssignment(_ handle: OpaquePointer, assigned: [KafkaTopicPartition], cooperative: Bool) {
+        var current: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+        let result = rd_kafka_assignment(handle, &current)
+        defer { if let current { rd_kafka_topic_partition_list_destroy(current) } }
+        guard result == RD_KAFKA_RESP_ERR_NO_ERROR, let current else {
+            noteAssigned(assigned, replacing: !cooperative)
+            return
+        }
+        setAssignment(Set(RDKafkaTopicPartitionList.partitions(current)))
     }
 
     /// Sets each partition's offset to its first record at or after `time` (its end when there is none); on a
@@ -166,7 +181,18 @@ extension RDKafkaConsumerShared {
         }
     }
 
+    /// Assigns `list` the protocol's way; if librdkafka refuses that (the protocol was guessed wrong), the other
+    /// way. - Returns: The first failure when both were refused.
     private static func assign(
+        _ handle: OpaquePointer,
+        _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
+        cooperative: Bool
+    ) -> KafkaError? {
+        guard let failure = assignOnce(handle, list, cooperative: cooperative) else { return nil }
+        return assignOnce(handle, list, cooperative: !cooperative) == nil ? nil : failure
+    }
+
+    private static func assignOnce(
         _ handle: OpaquePointer,
         _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
         cooperative: Bool
@@ -178,6 +204,25 @@ extension RDKafkaConsumerShared {
         let result = rd_kafka_assign(handle, list)
         guard result != RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
         return KafkaError.rdKafka(result, fallback: .rebalance, context: "Assign failed")
+    }
+
+    /// Gives up `list` (cooperative) or the whole assignment (eager), falling back to the other way as ``assign``.
+    private static func unassign(
+        _ handle: OpaquePointer,
+        _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
+        cooperative: Bool
+    ) -> KafkaError? {
+        func once(_ cooperative: Bool) -> KafkaError? {
+            if cooperative {
+                guard let list, let error = rd_kafka_incremental_unassign(handle, list) else { return nil }
+                return KafkaError.consuming(error, fallback: .rebalance, context: "Incremental unassign failed")
+            }
+            let result = rd_kafka_assign(handle, nil)
+            guard result != RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
+            return KafkaError.rdKafka(result, fallback: .rebalance, context: "Unassign failed")
+        }
+        guard let failure = once(cooperative) else { return nil }
+        return once(!cooperative) == nil ? nil : failure
     }
 
     /// Announces a revocation: drops the partitions' messages not yet handed out, lets the application finish

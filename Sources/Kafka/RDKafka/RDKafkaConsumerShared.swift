@@ -53,6 +53,8 @@ final class RDKafkaConsumerShared: Sendable {
     let byteCapacity: Int
     /// Where assigned partitions start (``KafkaConsumerConfiguration/startTime``).
     let startTime: Date?
+    /// Whether the configured assignment strategies are all cooperative (incremental rebalances).
+    let configuredCooperative: Bool
     let events: AsyncStream<KafkaConsumerEvent>
     private let eventSink: AsyncStream<KafkaConsumerEvent>.Continuation
     /// Called on the poll thread before revoked partitions are given up (see ``KafkaConsumer/init``).
@@ -66,12 +68,14 @@ final class RDKafkaConsumerShared: Sendable {
         capacity: Int,
         byteCapacity: Int,
         startTime: Date? = nil,
+        configuredCooperative: Bool = false,
         logger: Logger,
         revocationHandler: (@Sendable (KafkaConsumerRevocation) -> Void)? = nil
     ) {
         self.capacity = max(capacity, 1)
         self.byteCapacity = max(byteCapacity, 1)
         self.startTime = startTime
+        self.configuredCooperative = configuredCooperative
         self.logger = logger
         self.revocationHandler = revocationHandler
         (events, eventSink) = AsyncStream.makeStream(
@@ -249,6 +253,17 @@ final class RDKafkaConsumerShared: Sendable {
     }
 
     // MARK: - Assignment changes (poll thread, inside librdkafka's poll)
+
+    /// Replaces the assignment with librdkafka's (after a rebalance callback changed it).
+    func setAssignment(_ partitions: Set<KafkaTopicPartition>) {
+        state.withLock { state in
+            // A partition no longer assigned is no longer paused (as in ``removeFromAssignment(_:)``); one paused
+            // before its assignment stays paused.
+            state.pausedByApplication.subtract(state.assignment.subtracting(partitions))
+            state.assignment = partitions
+            if partitions.isEmpty { state.pausedForBackPressure = false }
+        }
+    }
 
     /// Records newly assigned partitions (the whole assignment for the eager protocols).
     func noteAssigned(_ partitions: [KafkaTopicPartition], replacing: Bool) {
