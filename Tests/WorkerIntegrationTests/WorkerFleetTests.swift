@@ -127,8 +127,17 @@ struct WorkerFleetTests {
         emulator.timeToFirstToken = .milliseconds(100)
         try await WorkerTestBed.run(partitions: 6, emulator: emulator) { bed in
             let collector = try bed.collector()
-            let first = try bed.startWorker(bed.configuration { $0.concurrency = 6 })
-            let second = try bed.startWorker(bed.configuration { $0.concurrency = 6 })
+            // Eager rebalancing: with cooperative-sticky, Tansu 0.6.0 left this group unfinished three times in
+            // about ten loaded runs once the second member had left (the two others held 3 of the 6 partitions for
+            // 120 s, librdkafka's own assignment agreeing, no error), while one run alone always passed. The
+            // stopped member is what this test is about; cooperative-sticky (the default) is covered with a stopped
+            // worker by WorkerScaleOutTests and a joining one by the flow tests and the Kafka layer's group tests.
+            let member = bed.configuration {
+                $0.concurrency = 6
+                $0.kafka.assignment = .range
+            }
+            let first = try bed.startWorker(member)
+            let second = try bed.startWorker(member)
             var ids: Set<String> = []
             func batch(_ name: String, _ count: Int) async throws {
                 let jobs = (0..<count).map { TestJob(id: "\(name)-\($0)", prompt: "\(name) \($0)", stream: $0 % 3 == 0) }
@@ -137,7 +146,7 @@ struct WorkerFleetTests {
             }
             try await batch("two", 150)
             #expect(try await collector.waitForCompletions(of: ids, timeout: .seconds(60)))
-            let third = try bed.startWorker(bed.configuration { $0.concurrency = 6 })
+            let third = try bed.startWorker(member)
             try await batch("three", 300)
             // The three share the six partitions once the group has rebalanced.
             let shared = try await waitUntil(timeout: .seconds(30)) {
