@@ -116,7 +116,7 @@ extension RDKafkaConsumerShared {
             // A failed rebalance: drop the whole assignment, as librdkafka's documentation asks.
             report(KafkaError.rdKafka(err, fallback: .rebalance, context: "Rebalance failed"))
             revoke(Array(assignedPartitions), lost: true)
-            _ = Self.unassign(handle, cooperative ? list : nil, cooperative: cooperative)
+            _ = Self.unassign(handle, list, cooperative: cooperative)
             syncAssignment(handle, assigned: [], cooperative: cooperative)
             applyPauses(handle: handle)
         }
@@ -181,18 +181,8 @@ extension RDKafkaConsumerShared {
         }
     }
 
-    /// Assigns `list` the protocol's way; if librdkafka refuses that (the protocol was guessed wrong), the other
-    /// way. - Returns: The first failure when both were refused.
+    /// Assigns `list`: incrementally (cooperative) or as the whole assignment (eager).
     private static func assign(
-        _ handle: OpaquePointer,
-        _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
-        cooperative: Bool
-    ) -> KafkaError? {
-        guard let failure = assignOnce(handle, list, cooperative: cooperative) else { return nil }
-        return assignOnce(handle, list, cooperative: !cooperative) == nil ? nil : failure
-    }
-
-    private static func assignOnce(
         _ handle: OpaquePointer,
         _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
         cooperative: Bool
@@ -206,23 +196,19 @@ extension RDKafkaConsumerShared {
         return KafkaError.rdKafka(result, fallback: .rebalance, context: "Assign failed")
     }
 
-    /// Gives up `list` (cooperative) or the whole assignment (eager), falling back to the other way as ``assign``.
+    /// Gives up `list` (cooperative) or the whole assignment (eager).
     private static func unassign(
         _ handle: OpaquePointer,
         _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
         cooperative: Bool
     ) -> KafkaError? {
-        func once(_ cooperative: Bool) -> KafkaError? {
-            if cooperative {
-                guard let list, let error = rd_kafka_incremental_unassign(handle, list) else { return nil }
-                return KafkaError.consuming(error, fallback: .rebalance, context: "Incremental unassign failed")
-            }
-            let result = rd_kafka_assign(handle, nil)
-            guard result != RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
-            return KafkaError.rdKafka(result, fallback: .rebalance, context: "Unassign failed")
+        if cooperative {
+            guard let list, let error = rd_kafka_incremental_unassign(handle, list) else { return nil }
+            return KafkaError.consuming(error, fallback: .rebalance, context: "Incremental unassign failed")
         }
-        guard let failure = once(cooperative) else { return nil }
-        return once(!cooperative) == nil ? nil : failure
+        let result = rd_kafka_assign(handle, nil)
+        guard result != RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
+        return KafkaError.rdKafka(result, fallback: .rebalance, context: "Unassign failed")
     }
 
     /// Announces a revocation: drops the partitions' messages not yet handed out, lets the application finish
