@@ -32,11 +32,16 @@ public final class KafkaConsumer: Sendable {
     ///     buffered messages are dropped, and with ``KafkaOffsetCommit/storedOffsets(interval:)`` librdkafka
     ///     commits the stored offsets. Heartbeats go on while it runs, but the group's rebalance waits for it
     ///     (up to `max.poll.interval.ms`), so keep it bounded. It must not call ``close()``.
+    ///   - assignmentHandler: Called on the poll thread, synchronously, when partitions are assigned (the newly
+    ///     assigned ones: the whole assignment for the eager protocols), before any message of them is handed
+    ///     out, so an application can set up what it keeps per partition before it sees the partition's records.
+    ///     Keep it short; it must not call ``close()``.
     /// - Throws: ``KafkaError`` `.config` naming a rejected property, `.libraryVersion` or `.clientCreation`.
     public init(
         configuration: KafkaConsumerConfiguration,
         logger: Logger,
-        revocationHandler: (@Sendable (KafkaConsumerRevocation) -> Void)? = nil
+        revocationHandler: (@Sendable (KafkaConsumerRevocation) -> Void)? = nil,
+        assignmentHandler: (@Sendable ([KafkaTopicPartition]) -> Void)? = nil
     ) throws(KafkaError) {
         let properties = configuration.rdKafkaProperties
         let shared = RDKafkaConsumerShared(
@@ -45,7 +50,8 @@ public final class KafkaConsumer: Sendable {
             startTime: configuration.startTime,
             configuredCooperative: configuration.usesCooperativeRebalancing,
             logger: logger,
-            revocationHandler: revocationHandler
+            revocationHandler: revocationHandler,
+            assignmentHandler: assignmentHandler
         )
         // The context (owned by the client, which `shared` holds until close) refers back weakly.
         let context = RDKafkaClientContext(

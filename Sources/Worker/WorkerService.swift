@@ -10,7 +10,7 @@ import Synchronization
 /// guarantees"). A ServiceLifecycle `Service`: graceful shutdown stops intake, drains running jobs up to
 /// `shutdown.drain_timeout`, flushes the producer, commits and leaves the group.
 ///
-/// A record flows consumer -> ``JobDecoder`` -> ``Dispatcher`` -> `JobRunner` -> `OutputPublisher` -> delivery
+/// A record flows consumer -> ``JobDecoder`` -> ``Dispatcher`` -> `JobRunner` -> `OutcomePublisher` -> delivery
 /// report -> ``OffsetTracker`` -> stored offset -> commit (librdkafka commits stored offsets every
 /// `kafka.commit_interval`, on revocation and on close).
 public final class WorkerService: Service, Sendable {
@@ -29,7 +29,8 @@ public final class WorkerService: Service, Sendable {
     private let dispatcher: Dispatcher
     private let tracker: OffsetTracker
     private let inFlight: InFlightWork
-    private let publisher: OutputPublisher
+    private let publisher: OutcomePublisher
+    private let blockage: OutputBlockage
     private let metrics: WorkerMetrics
     private let decoder: JobDecoder
     private let deadlines = AttemptDeadlines()
@@ -74,11 +75,6 @@ public final class WorkerService: Service, Sendable {
         producer = try KafkaProducer(configuration: producerConfiguration, logger: kafkaLogger) { error in
             stop.yield(.failed(error))
         }
-        publisher = OutputPublisher(
-            producer: producer,
-            completionsTopic: configuration.topics.completions,
-            logger: logger
-        )
         dispatcher = Dispatcher(
             limit: configuration.concurrency,
             perKey: configuration.ordering == .perKey,
@@ -112,6 +108,15 @@ public final class WorkerService: Service, Sendable {
             }
         }
         self.tracker = tracker
+        let blockage = OutputBlockage(logger: logger)
+        self.blockage = blockage
+        publisher = OutcomePublisher(
+            sink: producer,
+            tracker: tracker,
+            completionsTopic: configuration.topics.completions,
+            blockage: blockage,
+            logger: logger
+        )
         let dispatcher = self.dispatcher
         let inFlight = self.inFlight
         let rebalanceDrain = configuration.rebalanceDrainTimeout
@@ -132,19 +137,27 @@ public final class WorkerService: Service, Sendable {
             logger: logger
         )
         self.flow = flow
-        consumer = try KafkaConsumer(configuration: consumerConfiguration, logger: kafkaLogger) { revocation in
-            // The budget of these partitions passes to their next owner: stop counting it before draining.
-            flow.partitionsLeaving(revocation.partitions)
-            Self.revoke(
-                revocation,
-                dispatcher: dispatcher,
-                inFlight: inFlight,
-                tracker: tracker,
-                drainTimeout: rebalanceDrain,
-                logger: logger
-            )
-            metrics.partitionsAssigned.record((try? consumerReference.consumer?.assignment.count) ?? 0)
-        }
+        consumer = try KafkaConsumer(
+            configuration: consumerConfiguration,
+            logger: kafkaLogger,
+            revocationHandler: { revocation in
+                // The budget of these partitions passes to their next owner: stop counting it before draining.
+                flow.partitionsLeaving(revocation.partitions)
+                Self.revoke(
+                    revocation,
+                    dispatcher: dispatcher,
+                    inFlight: inFlight,
+                    tracker: tracker,
+                    drainTimeout: rebalanceDrain,
+                    logger: logger
+                )
+                metrics.partitionsAssigned.record((try? consumerReference.consumer?.assignment.count) ?? 0)
+            },
+            assignmentHandler: { partitions in
+                // Ownership starts here, before any record of these partitions is handed out.
+                tracker.assign(partitions)
+            }
+        )
         consumerReference.consumer = consumer
         kafkaMetrics = KafkaMetricsReporter(
             consumer: consumerReference,
@@ -164,10 +177,11 @@ public final class WorkerService: Service, Sendable {
     public var concurrencyLimit: Int? { flow.currentLimit }
 
     /// Whether the worker can do work now (for `/readyz`), and if not, why: it owns partitions of the jobs topic,
-    /// the GigaChat account's circuit is closed, and it holds a valid access token.
+    /// every output topic exists, the GigaChat account's circuit is closed, and it holds a valid access token.
     public var readiness: (ready: Bool, reason: String) {
         let partitions = assignedPartitions.count
         guard partitions > 0 else { return (false, "no partitions of \(configuration.topics.jobs) assigned") }
+        if let blocked = blockage.reason { return (false, blocked) }
         let circuit = flow.circuit
         guard circuit.closed else { return (false, "GigaChat account circuit open: \(circuit.reason ?? "-")") }
         guard client.tokenProvider.hasValidToken else { return (false, "no valid GigaChat access token") }
@@ -227,6 +241,8 @@ public final class WorkerService: Service, Sendable {
     }
 
     private func shutDown(intake: Task<Void, Never>, dispatch: Task<Void, Never>, reason: StopReason) async {
+        // The drain clock starts at the signal, whatever stopping the intake takes.
+        let drainEnd = ContinuousClock.now + configuration.drainTimeout
         let running = dispatcher.load.running
         logger.info(
             "Worker stopping: intake stopped, draining running jobs",
@@ -236,11 +252,13 @@ public final class WorkerService: Service, Sendable {
         dispatcher.close()
         intake.cancel()
         await intake.value
-        let drained = await inFlight.waitUntilIdle(timeout: configuration.drainTimeout)
+        let drained = await inFlight.waitUntilIdle(until: drainEnd)
         if !drained {
             let cancelled = inFlight.cancel()
             logger.warning("Drain timeout: cancelled running jobs (they will be read again)", metadata: ["jobs": "\(cancelled)"])
         }
+        // Nothing runs any more; the loop may be waiting for a missing output topic.
+        dispatch.cancel()
         await dispatch.value
         do {
             try await producer.flush(timeout: .seconds(10))
@@ -271,7 +289,7 @@ public final class WorkerService: Service, Sendable {
                 guard let ticket = tracker.register(partition, offset: message.offset) else { continue }
                 switch decoder.decode(message.value) {
                 case .failure(let rejection):
-                    await deadLetter(message, ticket: ticket, rejection: rejection)
+                    deadLetter(message, ticket: ticket, rejection: rejection)
                 case .success(let job):
                     let admitted = AdmittedJob(
                         job: job,
@@ -290,7 +308,9 @@ public final class WorkerService: Service, Sendable {
         }
     }
 
-    private func deadLetter(_ message: KafkaConsumerMessage, ticket: OffsetTracker.Ticket, rejection: JobRejection) async {
+    /// Publishes the dead letter of a record in a task of its own (so the intake reads on), counted as in-flight work
+    /// of its partition: a revocation or shutdown waits for it like for a running job.
+    private func deadLetter(_ message: KafkaConsumerMessage, ticket: OffsetTracker.Ticket, rejection: JobRejection) {
         logger.warning(
             "Job rejected to the dead-letter topic",
             metadata: [
@@ -298,7 +318,6 @@ public final class WorkerService: Service, Sendable {
                 "error": "\(rejection.code)", "reason": "\(rejection.message)",
             ]
         )
-        let token = inFlight.begin(ticket.partition)
         let record = DeadLetterRecord.make(
             for: message,
             rejection: rejection,
@@ -306,29 +325,15 @@ public final class WorkerService: Service, Sendable {
             group: configuration.kafka.groupID,
             workerID: configuration.workerID
         )
-        let tracker = self.tracker
-        let inFlight = self.inFlight
-        let metrics = self.metrics
-        await publisher.publishReliably(
-            record,
-            replacement: { error in
-                // The DLQ topic refuses the size: keep the headers and say why the value is missing.
-                guard error.code == .messageTooLarge else { return nil }
-                var smaller = record
-                smaller.value = nil
-                smaller.headers.append(
-                    KafkaHeader(key: DeadLetterRecord.valueOmittedHeader, value: Array("message_too_large".utf8))
-                )
-                return smaller
-            },
-            onOutcome: { acknowledged in
-                if acknowledged {
-                    tracker.complete(ticket)
-                    metrics.jobsDeadLettered.increment()
-                }
-                inFlight.end(token)
+        let token = inFlight.begin(ticket.partition)
+        let (publisher, inFlight, metrics) = (self.publisher, self.inFlight, self.metrics)
+        let task = Task {
+            if await publisher.publish(Outcome(record: record, kind: .deadLetter), completing: ticket) != nil {
+                metrics.jobsDeadLettered.increment()
             }
-        )
+            inFlight.end(token)
+        }
+        inFlight.attach(task, to: token)
     }
 
     // MARK: - Dispatch
@@ -338,7 +343,6 @@ public final class WorkerService: Service, Sendable {
             client: client,
             publisher: publisher,
             dispatcher: dispatcher,
-            tracker: tracker,
             configuration: configuration,
             metrics: metrics,
             deadlines: deadlines,
@@ -346,7 +350,8 @@ public final class WorkerService: Service, Sendable {
             logger: logger
         )
         await withDiscardingTaskGroup { group in
-            while let admitted = await dispatcher.nextRunnable() {
+            // No new job starts while an output topic is missing: its answer could not be published.
+            while await blockage.waitUntilClear(), let admitted = await dispatcher.nextRunnable() {
                 let token = inFlight.begin(admitted.ticket.partition)
                 let inFlight = self.inFlight
                 group.addTask {
@@ -379,10 +384,10 @@ public final class WorkerService: Service, Sendable {
         // messages; this refuses one the intake may hold).
         let epochs = tracker.fence(partitions)
         let dropped = dispatcher.dropJobs(ofPartitions: Set(epochs.map { AdmittedJob.partitionEpoch($0.key, epoch: $0.value) }))
-        var drained = true
-        if !revocation.isLost {
-            drained = inFlight.waitBlocking(for: partitions, timeout: drainTimeout)
-        }
+        // A lost partition may belong to another member already: its running jobs stop at once (their outputs would
+        // duplicate the new owner's, and their calls would exceed the fleet's share of the account). A revoked one
+        // gets the drain timeout to finish.
+        let drained = revocation.isLost ? false : inFlight.waitBlocking(for: partitions, timeout: drainTimeout)
         let cancelled = drained ? 0 : inFlight.cancel(partitions)
         let committed = tracker.forget(partitions)
         logger.info(

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import Kafka
@@ -139,6 +140,41 @@ import Testing
         shared.deliver(batch + [KafkaConsumerMessage(topic: "t", partition: 0, offset: 6)])
         #expect(shared.buffered.messages == 1)
         #expect(try await shared.next()?.offset == 7)
+    }
+
+    @Test func revokingTheBackloggedPartitionUnderBackPressureResumesThePartitionsKept() async throws {
+        // Defect: a cooperative revoke dropped the only buffered backlog (all of the revoked partition) but left the
+        // back-pressure pause on, and with nothing left to pop nothing ended it: the kept partition stayed paused.
+        let shared = RDKafkaConsumerShared(capacity: 10, byteCapacity: 1 << 20, logger: testLogger)
+        let kept = KafkaTopicPartition(topic: "t", partition: 1)
+        let revoked = KafkaTopicPartition(topic: "t", partition: 0)
+        shared.noteAssigned([revoked, kept], replacing: true)
+        shared.deliver((0..<10).map { KafkaConsumerMessage(topic: "t", partition: 0, offset: Int64($0)) })
+        #expect(shared.desiredPauses == [revoked, kept], "a full buffer pauses every partition")
+        shared.revoke([revoked], lost: false)
+        #expect(shared.buffered.messages == 0)
+        #expect(shared.desiredPauses.isEmpty, "the kept partition fetches again")
+        // And its new messages reach the application.
+        shared.deliver([KafkaConsumerMessage(topic: "t", partition: 1, offset: 3)])
+        #expect(try await shared.next()?.offset == 3)
+    }
+
+    @Test func theAssignmentHandlerRunsBeforeTheAssignedPartitionsMessagesAreHandedOut() async throws {
+        let cluster = try TestCluster()
+        let topic = try await cluster.createTopic(partitions: 1)
+        try await produce(3, to: topic, in: cluster)
+        let seen = Mutex<[[KafkaTopicPartition]]>([])
+        let consumer = try KafkaConsumer(
+            configuration: cluster.consumerConfiguration(group: "g-\(topic)"),
+            logger: testLogger,
+            assignmentHandler: { partitions in seen.withLock { $0.append(partitions) } }
+        )
+        try consumer.subscribe(topics: [topic])
+        var iterator = consumer.messages.makeAsyncIterator()
+        let first = try await iterator.next()
+        #expect(first?.offset == 0)
+        #expect(seen.withLock { $0 } == [[KafkaTopicPartition(topic: topic, partition: 0)]], "assigned before the first message")
+        try await consumer.close()
     }
 
     @Test func revocationHandlerRunsWhilePartitionsAreStillAssigned() async throws {

@@ -15,7 +15,16 @@ final class RDKafkaClient: @unchecked Sendable {
     let handle: OpaquePointer
     let context: RDKafkaClientContext
     private let contextReference: Unmanaged<RDKafkaClientContext>
-    private let topics = Mutex<[String: RDKafkaTopicHandle]>([:])
+    private let topics = Mutex(TopicCache())
+
+    /// Topic handles by name, at most ``capacity``: names come from jobs (`reply_to`), so the cache must not grow
+    /// without bound. The oldest handle is destroyed first; librdkafka keeps its own reference for records still
+    /// queued for it.
+    private struct TopicCache {
+        static let capacity = 1024
+        var handles: [String: RDKafkaTopicHandle] = [:]
+        var order: [String] = []
+    }
 
     /// Creates a client.
     /// - Parameters:
@@ -55,8 +64,8 @@ final class RDKafkaClient: @unchecked Sendable {
 
     deinit {
         let cached = topics.withLock { topics in
-            defer { topics.removeAll() }
-            return Array(topics.values)
+            defer { topics = TopicCache() }
+            return Array(topics.handles.values)
         }
         for topic in cached { rd_kafka_topic_destroy(topic.pointer) }
         rd_kafka_destroy(handle)
@@ -66,17 +75,28 @@ final class RDKafkaClient: @unchecked Sendable {
     /// The client's name as librdkafka made it (`client.id#producer-1`).
     var name: String { String(cString: rd_kafka_name(handle)) }
 
-    /// A cached topic handle (`rd_kafka_topic_new` once per topic name), destroyed in `deinit`.
+    /// A cached topic handle (`rd_kafka_topic_new` once per topic name while it stays cached), destroyed when it
+    /// leaves the cache or in `deinit`.
+    ///
+    /// - Important: The pointer is valid until the next call of this method made after a new name (it may evict
+    ///   the handle): callers serialise their calls and use the pointer before the next one (the producer calls it
+    ///   under its lock).
     func topic(_ name: String) throws(KafkaError) -> OpaquePointer {
-        if let cached = topics.withLock({ $0[name] }) { return cached.pointer }
-        return try topics.withLock { topics throws(KafkaError) -> RDKafkaTopicHandle in
-            if let cached = topics[name] { return cached }
+        try topics.withLock { cache throws(KafkaError) -> OpaquePointer in
+            if let cached = cache.handles[name] { return cached.pointer }
             guard let pointer = rd_kafka_topic_new(handle, name, nil) else {
                 throw KafkaError.rdKafka(rd_kafka_last_error(), fallback: .delivery, context: "Topic \"\(name)\"")
             }
-            let topic = RDKafkaTopicHandle(pointer: pointer)
-            topics[name] = topic
-            return topic
-        }.pointer
+            if cache.order.count >= TopicCache.capacity {
+                let oldest = cache.order.removeFirst()
+                if let evicted = cache.handles.removeValue(forKey: oldest) { rd_kafka_topic_destroy(evicted.pointer) }
+            }
+            cache.handles[name] = RDKafkaTopicHandle(pointer: pointer)
+            cache.order.append(name)
+            return pointer
+        }
     }
+
+    /// How many topic handles are cached (for tests).
+    var cachedTopicCount: Int { topics.withLock { $0.handles.count } }
 }

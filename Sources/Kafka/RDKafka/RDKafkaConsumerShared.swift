@@ -57,6 +57,8 @@ final class RDKafkaConsumerShared: Sendable {
     let configuredCooperative: Bool
     let events: AsyncStream<KafkaConsumerEvent>
     private let eventSink: AsyncStream<KafkaConsumerEvent>.Continuation
+    /// Called on the poll thread after partitions are assigned, before their messages are handed out.
+    let assignmentHandler: (@Sendable ([KafkaTopicPartition]) -> Void)?
     /// Called on the poll thread before revoked partitions are given up (see ``KafkaConsumer/init``).
     let revocationHandler: (@Sendable (KafkaConsumerRevocation) -> Void)?
     /// What only the poll thread touches: the batch being gathered and the pauses applied in librdkafka.
@@ -70,13 +72,15 @@ final class RDKafkaConsumerShared: Sendable {
         startTime: Date? = nil,
         configuredCooperative: Bool = false,
         logger: Logger,
-        revocationHandler: (@Sendable (KafkaConsumerRevocation) -> Void)? = nil
+        revocationHandler: (@Sendable (KafkaConsumerRevocation) -> Void)? = nil,
+        assignmentHandler: (@Sendable ([KafkaTopicPartition]) -> Void)? = nil
     ) {
         self.capacity = max(capacity, 1)
         self.byteCapacity = max(byteCapacity, 1)
         self.startTime = startTime
         self.configuredCooperative = configuredCooperative
         self.logger = logger
+        self.assignmentHandler = assignmentHandler
         self.revocationHandler = revocationHandler
         (events, eventSink) = AsyncStream.makeStream(
             of: KafkaConsumerEvent.self,
@@ -153,12 +157,7 @@ final class RDKafkaConsumerShared: Sendable {
     private static func take(_ state: inout State, capacity: Int, byteCapacity: Int, register: Bool) -> Take {
         if let message = state.buffer.popFirst() {
             state.bufferedBytes -= message.approximateSize
-            if state.pausedForBackPressure && state.buffer.count <= capacity / 2
-                && state.bufferedBytes <= byteCapacity / 2
-            {
-                state.pausedForBackPressure = false
-                wake(state)
-            }
+            endBackPressureIfDrained(&state, capacity: capacity, byteCapacity: byteCapacity)
             return .message(message)
         }
         if let failure = state.failure {
@@ -168,6 +167,14 @@ final class RDKafkaConsumerShared: Sendable {
         if state.finished { return .end }
         if register { state.nextWaiterID += 1 }
         return .wait(state.nextWaiterID)
+    }
+
+    /// Ends back-pressure once the buffer has drained to half of both bounds, waking the poll thread to resume.
+    private static func endBackPressureIfDrained(_ state: inout State, capacity: Int, byteCapacity: Int) {
+        guard state.pausedForBackPressure, state.buffer.count <= capacity / 2, state.bufferedBytes <= byteCapacity / 2
+        else { return }
+        state.pausedForBackPressure = false
+        wake(state)
     }
 
     /// Messages and bytes waiting in the buffer (for tests and diagnostics).
@@ -276,6 +283,10 @@ final class RDKafkaConsumerShared: Sendable {
     /// Drops the buffered, held-back and gathered messages of partitions being revoked; they stay assigned (so
     /// their offsets can still be stored) until ``removeFromAssignment(_:)``. Called before the revocation
     /// handler, so the application takes nothing more of them while its handler runs.
+    ///
+    /// Back-pressure ends here too when the buffer drained to half of both bounds: if the buffer held only the
+    /// revoked partitions' backlog, no iterator would pop a message again to end it, and the partitions kept
+    /// would stay paused for ever.
     func dropMessages(of partitions: Set<KafkaTopicPartition>) {
         state.withLock { state in
             for partition in partitions { state.heldBack[partition] = nil }
@@ -284,6 +295,7 @@ final class RDKafkaConsumerShared: Sendable {
                 state.bufferedBytes -= message.approximateSize
                 return true
             }
+            Self.endBackPressureIfDrained(&state, capacity: capacity, byteCapacity: byteCapacity)
         }
         // Messages gathered by the poll call that ran this rebalance were fetched before it.
         pollThread.dropGathered(of: partitions)

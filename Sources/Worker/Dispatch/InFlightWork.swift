@@ -78,10 +78,9 @@ final class InFlightWork: Sendable {
         return true
     }
 
-    /// Waits (asynchronously, polling) until all work has ended or `timeout` passed.
+    /// Waits (asynchronously, polling) until all work has ended or `deadline` passed.
     /// - Returns: Whether it all ended.
-    func waitUntilIdle(timeout: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
+    func waitUntilIdle(until deadline: ContinuousClock.Instant) async -> Bool {
         while count() > 0 {
             guard ContinuousClock.now < deadline else { return false }
             try? await Task.sleep(for: .milliseconds(20))

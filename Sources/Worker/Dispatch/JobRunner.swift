@@ -8,14 +8,15 @@ import Logging
 /// The job starts holding a GigaChat slot. Each attempt is one call (the client does no retries of its own in the
 /// worker); a transient failure gives the slot back, waits (full-jitter backoff, at least `Retry-After`) and
 /// asks for a slot again. A streamed attempt publishes coalesced partials under its own `attempt_id`; the
-/// completion names the attempt whose partials were all acknowledged. The slot is given back as soon as the
+/// completion names the attempt whose partials were all acknowledged (a partial the broker refused is published
+/// again, not generated again: output failures are not GigaChat attempts). The slot is given back as soon as the
 /// answer is in, before the completion is published; the run ends when the completion is acknowledged (then the
-/// offset counts as done) or when the task is cancelled (revocation, forced shutdown), which publishes nothing.
+/// offset counts as done, ``OutcomePublisher``) or when the task is cancelled (revocation, forced shutdown), which
+/// publishes nothing.
 struct JobRunner: Sendable {
     let client: GigaChatClient
-    let publisher: OutputPublisher
+    let publisher: OutcomePublisher
     let dispatcher: Dispatcher
-    let tracker: OffsetTracker
     let configuration: WorkerConfiguration
     let metrics: WorkerMetrics
     let deadlines: AttemptDeadlines
@@ -27,6 +28,10 @@ struct JobRunner: Sendable {
         case answered(Answer)
         case failed(GigaChatError)
         case cancelled
+
+        var isAnswered: Bool {
+            if case .answered = self { true } else { false }
+        }
     }
 
     /// A successful attempt's answer.
@@ -37,6 +42,9 @@ struct JobRunner: Sendable {
         var usage: ChatUsage?
         var model: String?
         var timeToFirstToken: Duration
+        /// A streamed attempt's partials, to be delivered before the completion (outside the deadline: the answer
+        /// is in, and paid for).
+        var partials: PartialStream?
     }
 
     /// Runs the job; it holds one slot when called.
@@ -92,7 +100,8 @@ struct JobRunner: Sendable {
                     ? await streamAttempt(request, admitted, attemptID: attemptID, attempt: attempt)
                     : await plainAttempt(request, admitted, attemptID: attemptID)
             }
-            if expired {
+            // An answer that came in as the deadline passed is kept: it was paid for.
+            if expired, !result.isAnswered {
                 slot.release()
                 await finish(admitted, deadlineExceeded(admitted, attempts: attempts))
                 return
@@ -113,6 +122,10 @@ struct JobRunner: Sendable {
                     )
                 }
                 slot.release()
+                if let partials = answer.partials {
+                    // Cancelled (revocation, forced shutdown) or the producer closed: nothing more is published.
+                    guard await partials.deliverAll() else { return }
+                }
                 if Task.isCancelled { return }
                 await finish(admitted, answered(admitted, answer, attempts: attempts, attemptID: attemptID))
                 return
@@ -265,7 +278,7 @@ struct JobRunner: Sendable {
             ),
             metrics: metrics
         )
-        var answer = Answer(content: "", timeToFirstToken: .zero)
+        var answer = Answer(content: "", timeToFirstToken: .zero, partials: partials)
         var sawChunk = false
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -291,11 +304,6 @@ struct JobRunner: Sendable {
             return classify(error)
         }
         await partials.finish()
-        guard await partials.allAcknowledged() else {
-            return .failed(
-                GigaChatError(code: .transport, message: "a partial of the attempt was not delivered to Kafka")
-            )
-        }
         return .answered(answer)
     }
 
@@ -386,7 +394,7 @@ struct JobRunner: Sendable {
         )
     }
 
-    /// Publishes the completion and waits for its acknowledgement, then counts the offset done.
+    /// Publishes the completion (or its replacement) until it is acknowledged, then counts the offset done.
     private func finish(_ admitted: AdmittedJob, _ completion: CompletionRecord) async {
         let destination = ReplyDestination(admitted: admitted, completionsTopic: configuration.topics.completions)
         let record = KafkaProducerRecord(
@@ -396,63 +404,13 @@ struct JobRunner: Sendable {
             value: completion.jsonBytes,
             headers: admitted.headers
         )
-        let publisher = self.publisher
-        let completionsTopic = configuration.topics.completions
-        let acknowledged = await AcknowledgementWait.run { done in
-            await publisher.publishReliably(
-                record,
-                replacement: { error in
-                    guard var replaced = Self.replacement(for: record, error: error, completionsTopic: completionsTopic)
-                    else { return nil }
-                    replaced.value = Self.replacementCompletion(completion, error: error, record: record).jsonBytes
-                    return replaced
-                },
-                onOutcome: done
-            )
-        }
-        guard acknowledged else { return }
-        tracker.complete(admitted.ticket)
-        let duration = ContinuousClock.now - admitted.receivedAt
-        metrics.jobDuration.record(duration: duration)
-        switch completion.status {
+        guard let published = await publisher.publish(.completion(completion, record: record), completing: admitted.ticket),
+            case .completion(let sent) = published.kind
+        else { return }
+        metrics.jobDuration.record(duration: ContinuousClock.now - admitted.receivedAt)
+        switch sent.status {
         case .ok: metrics.jobsOK.increment()
         case .failed: metrics.jobsFailed.increment()
         }
-    }
-
-    /// Where a permanently refused completion goes instead: the completions topic (when the reply topic does not
-    /// exist), with the content dropped when it was too large.
-    static func replacement(
-        for record: KafkaProducerRecord,
-        error: KafkaError,
-        completionsTopic: String
-    ) -> KafkaProducerRecord? {
-        var replaced = record
-        replaced.partition = nil
-        if error.code == .unknownTopic {
-            guard record.topic != completionsTopic else { return nil }
-            replaced.topic = completionsTopic
-            replaced.headers.append(
-                KafkaHeader(key: "gigachat_worker-reply-topic-unavailable", value: Array(record.topic.utf8))
-            )
-        }
-        return replaced
-    }
-
-    static func replacementCompletion(
-        _ completion: CompletionRecord,
-        error: KafkaError,
-        record: KafkaProducerRecord
-    ) -> CompletionRecord {
-        guard error.code == .messageTooLarge else { return completion }
-        var smaller = completion
-        smaller.status = .failed
-        smaller.content = nil
-        smaller.functionCall = nil
-        smaller.error = CompletionRecord.Failure(
-            code: "output_too_large",
-            message: "the completion (\(record.value?.count ?? 0) bytes) is larger than the topic accepts"
-        )
-        return smaller
     }
 }

@@ -8,6 +8,10 @@ import Synchronization
 /// revocation, which takes the same lock, orders strictly before or after it). A revoked partition is forgotten:
 /// completions of its old jobs, which may still be acknowledged later, store nothing.
 ///
+/// Ownership starts only with an assignment (``assign(_:)``, called by the consumer's assignment hook on its poll
+/// thread before any record of the partition is handed out), never on first sight of a record: a record handed
+/// over just before its partition was revoked is refused by ``register(_:offset:)``, so it cannot open an epoch of
+/// a partition this worker does not own (which would skip the offsets below it when the partition came back).
 /// Each registration belongs to an epoch of the partition's ownership, so a job from before a revocation cannot
 /// complete an offset of the same partition owned again later.
 public final class OffsetTracker: Sendable {
@@ -43,15 +47,23 @@ public final class OffsetTracker: Sendable {
         self.store = store
     }
 
-    /// Registers a consumed offset.
-    /// - Returns: Its ticket, or `nil` for a re-delivery of an offset already registered in this epoch.
-    public func register(_ partition: KafkaTopicPartition, offset: Int64) -> Ticket? {
+    /// Starts owning partitions (they were assigned): each gets a new epoch; one owned already keeps its own.
+    public func assign(_ partitions: some Sequence<KafkaTopicPartition>) {
         state.withLock { state in
-            guard !state.fenced.contains(partition) else { return nil }
-            if state.partitions[partition] == nil {
+            for partition in partitions where state.partitions[partition] == nil {
+                state.fenced.remove(partition)
                 state.partitions[partition] = Owned(epoch: state.nextEpoch)
                 state.nextEpoch += 1
             }
+        }
+    }
+
+    /// Registers a consumed offset.
+    /// - Returns: Its ticket, or `nil` when the partition is not owned (not assigned, or being revoked) or the
+    ///   offset is a re-delivery of one already registered in this epoch.
+    public func register(_ partition: KafkaTopicPartition, offset: Int64) -> Ticket? {
+        state.withLock { state in
+            guard !state.fenced.contains(partition), state.partitions[partition] != nil else { return nil }
             guard state.partitions[partition]!.watermark.register(offset) else { return nil }
             return Ticket(partition: partition, offset: offset, epoch: state.partitions[partition]!.epoch)
         }

@@ -4,7 +4,11 @@ import Metrics
 import Synchronization
 
 /// The partials of one streamed attempt: coalesces deltas (``PartialCoalescer``), publishes them in `seq` order,
-/// and tells whether every one was acknowledged before the completion goes out.
+/// and makes sure every one reached the broker before the completion goes out.
+///
+/// A partial the broker did not take is not a failure of the GigaChat call: ``deliverAll()`` publishes the
+/// refused ones again (through ``OutcomePublisher/deliver(_:)``, with its backoff) instead of asking GigaChat for a
+/// new, billed generation. Such a partial can then arrive after a later `seq`; readers order by `seq`.
 ///
 /// Deltas arrive from the stream loop and due flushes from a timer; whoever finds nothing being sent becomes the
 /// sender and drains the queue in order, so records reach librdkafka in `seq` order without holding a lock across
@@ -15,13 +19,14 @@ final class PartialStream: Sendable {
         var queue: Deque<PartialCoalescer.Flush> = []
         var sending = false
         var outstanding = 0
-        var failed = false
+        /// Partials the broker refused (at hand-over or in the report), in `seq` order of their failure.
+        var refused: [(seq: Int, record: KafkaProducerRecord)] = []
         var finished = false
-        var waiter: CheckedContinuation<Bool, Never>?
+        var waiter: CheckedContinuation<Void, Never>?
     }
 
     private let state: Mutex<State>
-    private let publisher: OutputPublisher
+    private let publisher: OutcomePublisher
     private let topic: String
     private let jobID: String
     private let attemptID: String
@@ -30,7 +35,7 @@ final class PartialStream: Sendable {
     private let metrics: WorkerMetrics
 
     init(
-        publisher: OutputPublisher,
+        publisher: OutcomePublisher,
         topic: String,
         jobID: String,
         attemptID: String,
@@ -87,17 +92,24 @@ final class PartialStream: Sendable {
         if send { await drain() }
     }
 
-    /// Waits until every partial handed over was acknowledged or failed.
-    /// - Returns: Whether all were acknowledged.
-    func allAcknowledged() async -> Bool {
+    /// Waits until every partial handed over was acknowledged or refused, then publishes the refused ones again
+    /// until they are acknowledged.
+    /// - Returns: Whether all were acknowledged (`false`: the task was cancelled or the producer closed).
+    func deliverAll() async -> Bool {
         await withCheckedContinuation { continuation in
-            let result = state.withLock { state -> Bool? in
-                if Self.settled(state) { return !state.failed }
+            let settled = state.withLock { state -> Bool in
+                if Self.settled(state) { return true }
                 state.waiter = continuation
-                return nil
+                return false
             }
-            if let result { continuation.resume(returning: result) }
+            if settled { continuation.resume() }
         }
+        let refused = state.withLock { $0.refused.sorted { $0.seq < $1.seq }.map(\.record) }
+        for record in refused {
+            guard await publisher.deliver(record) else { return false }
+            metrics.partials.increment()
+        }
+        return true
     }
 
     private static func claimSending(_ state: inout State) -> Bool {
@@ -140,30 +152,37 @@ final class PartialStream: Sendable {
             )
             let arrival = flush.newestArrival
             let metrics = self.metrics
-            let taken = await publisher.enqueue(kafkaRecord) { [self] result in
-                if case .success = result {
-                    metrics.partials.increment()
-                    if let arrival { metrics.partialPublishDelay.recordInterval(since: arrival) }
+            let seq = flush.seq
+            do {
+                try await publisher.enqueue(kafkaRecord) { [self] result in
+                    switch result {
+                    case .success:
+                        metrics.partials.increment()
+                        if let arrival { metrics.partialPublishDelay.recordInterval(since: arrival) }
+                        settle(refused: nil)
+                    case .failure:
+                        settle(refused: (seq, kafkaRecord))
+                    }
                 }
-                settle(failed: { if case .failure = result { true } else { false } }())
+            } catch {
+                settle(refused: (seq, kafkaRecord))
             }
-            if !taken { settle(failed: true) }
         }
     }
 
-    private func settle(failed: Bool) {
+    private func settle(refused: (seq: Int, record: KafkaProducerRecord)?) {
         state.withLock { state in
             state.outstanding -= 1
-            if failed { state.failed = true }
+            if let refused { state.refused.append(refused) }
         }
         resumeWaiterIfSettled()
     }
 
     private func resumeWaiterIfSettled() {
-        let waiter = state.withLock { state -> (CheckedContinuation<Bool, Never>, Bool)? in
-            guard Self.settled(state), let waiter = state.waiter.take() else { return nil }
-            return (waiter, !state.failed)
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard Self.settled(state) else { return nil }
+            return state.waiter.take()
         }
-        if let (continuation, result) = waiter { continuation.resume(returning: result) }
+        waiter?.resume()
     }
 }

@@ -1,0 +1,85 @@
+import Kafka
+
+/// An output that an input offset waits for: a job's completion, or a record's dead letter.
+///
+/// When the broker refuses it for good (too large, or a reply topic that does not exist), ``replacement(after:completionsTopic:)``
+/// says what goes out instead, so every job still ends with exactly one output and its offset can move:
+/// - a completion for a reply topic that does not exist goes to the completions topic, with the header
+///   `gigachat_worker-reply-topic-unavailable` naming the topic (the answer is kept: it was paid for);
+/// - a completion that is too large becomes a failed one with the code `output_too_large` (content, function call
+///   and the echoed `metadata` left out), then, if still too large, one without the input's copied headers; its
+///   topic and partition (Spring's `kafka_replyPartition`) stay;
+/// - a dead letter that is too large loses its value (header `gigachat_worker-value-omitted`), then the input's
+///   copied headers.
+/// A missing completions or dead-letter topic has no replacement: the publisher waits for it (``OutputBlockage``).
+struct Outcome: Sendable {
+    enum Kind: Sendable {
+        case completion(CompletionRecord)
+        case deadLetter
+    }
+
+    var record: KafkaProducerRecord
+    var kind: Kind
+
+    /// `gigachat_worker-reply-topic-unavailable`: the reply topic the completion could not go to.
+    static let replyTopicUnavailableHeader = "gigachat_worker-reply-topic-unavailable"
+    /// `gigachat_worker-headers-omitted`: the input's headers were left out to fit the topic's size limit.
+    static let headersOmittedHeader = "gigachat_worker-headers-omitted"
+
+    static func completion(_ completion: CompletionRecord, record: KafkaProducerRecord) -> Outcome {
+        Outcome(record: record, kind: .completion(completion))
+    }
+
+    /// What to publish instead after the broker refused this for good, or `nil` when nothing smaller or elsewhere
+    /// can be sent (then the publisher retries the same record and reports the topic as blocked).
+    func replacement(after error: KafkaError, completionsTopic: String) -> Outcome? {
+        switch (kind, error.code) {
+        case (.completion, .unknownTopic):
+            guard record.topic != completionsTopic else { return nil }
+            var replaced = self
+            replaced.record.topic = completionsTopic
+            replaced.record.partition = nil
+            replaced.record.headers.append(KafkaHeader(key: Self.replyTopicUnavailableHeader, value: Array(record.topic.utf8)))
+            return replaced
+        case (.completion(let completion), .messageTooLarge):
+            if completion.error?.code != "output_too_large" {
+                var smaller = completion
+                smaller.status = .failed
+                smaller.content = nil
+                smaller.functionCall = nil
+                smaller.metadata = nil
+                smaller.error = CompletionRecord.Failure(
+                    code: "output_too_large",
+                    message: "the completion (\(record.value?.count ?? 0) bytes) is larger than the topic accepts"
+                )
+                var replaced = self
+                replaced.kind = .completion(smaller)
+                replaced.record.value = smaller.jsonBytes
+                return replaced
+            }
+            return withoutInputHeaders(keeping: { $0 == "kafka_correlationId" || $0 == "traceparent" })
+        case (.deadLetter, .messageTooLarge):
+            if record.value != nil {
+                var replaced = self
+                replaced.record.value = nil
+                replaced.record.headers.append(
+                    KafkaHeader(key: DeadLetterRecord.valueOmittedHeader, value: Array("message_too_large".utf8))
+                )
+                return replaced
+            }
+            return withoutInputHeaders(keeping: { $0.hasPrefix("kafka_dlt-") })
+        default:
+            return nil
+        }
+    }
+
+    /// The record without the headers copied from the input (ours, `gigachat_worker-*`, and those `keeping` names
+    /// stay), or `nil` when there is nothing to leave out.
+    private func withoutInputHeaders(keeping: (String) -> Bool) -> Outcome? {
+        let kept = record.headers.filter { $0.key.hasPrefix("gigachat_worker-") || keeping($0.key) }
+        guard kept.count < record.headers.count else { return nil }
+        var replaced = self
+        replaced.record.headers = kept + [KafkaHeader(key: Self.headersOmittedHeader, value: Array("message_too_large".utf8))]
+        return replaced
+    }
+}
