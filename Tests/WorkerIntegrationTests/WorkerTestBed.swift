@@ -117,11 +117,8 @@ struct WorkerTestBed: Sendable {
     /// Produces jobs and waits for every acknowledgement.
     /// - Returns: Where each job's record was stored, by job id.
     @discardableResult
-    func produce(_ jobs: [TestJob]) async throws -> [String: KafkaRecordMetadata] {
-        let producer = try KafkaProducer(
-            configuration: KafkaProducerConfiguration(bootstrapServers: [broker.bootstrap]),
-            logger: Self.logger
-        )
+    func produce(_ jobs: [TestJob], properties: [String: String] = [:]) async throws -> [String: KafkaRecordMetadata] {
+        let producer = try testProducer(properties)
         var stored: [String: KafkaRecordMetadata] = [:]
         try await withThrowingTaskGroup(of: (String, KafkaRecordMetadata).self) { group in
             for job in jobs {
@@ -135,15 +132,19 @@ struct WorkerTestBed: Sendable {
     }
 
     /// Produces raw records (malformed ones) and waits for the acknowledgements.
-    func produceRaw(_ records: [KafkaProducerRecord]) async throws -> [KafkaRecordMetadata] {
-        let producer = try KafkaProducer(
-            configuration: KafkaProducerConfiguration(bootstrapServers: [broker.bootstrap]),
-            logger: Self.logger
-        )
+    func produceRaw(_ records: [KafkaProducerRecord], properties: [String: String] = [:]) async throws -> [KafkaRecordMetadata] {
+        let producer = try testProducer(properties)
         var result: [KafkaRecordMetadata] = []
         for record in records { result.append(try await producer.send(record)) }
         await producer.close(timeout: .seconds(5))
         return result
+    }
+
+    /// A producer of the test's own (librdkafka `properties` on top, e.g. a larger `message.max.bytes`).
+    private func testProducer(_ properties: [String: String]) throws -> KafkaProducer {
+        var configuration = KafkaProducerConfiguration(bootstrapServers: [broker.bootstrap])
+        configuration.properties = properties
+        return try KafkaProducer(configuration: configuration, logger: Self.logger)
     }
 
     /// A collector of every output topic (and `extraTopics`), reading from the beginning.
