@@ -23,7 +23,7 @@ struct ConfigCommand: AsyncParsableCommand {
     /// allowed) when not.
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Validate the configuration without connecting; exit 2 naming the first invalid key."
+            abstract: "Validate the configuration without connecting; exit 2 naming every problem (unknown keys with the nearest valid one, invalid values)."
         )
 
         @OptionGroup var settings: WorkerSettingsOptions

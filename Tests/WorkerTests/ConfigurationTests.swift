@@ -133,4 +133,38 @@ import Testing
         #expect(ConfigurationLayers.parseDuration("-1s") == nil)
         #expect(ConfigurationLayers.parseDuration("soon") == nil)
     }
+
+    @Test func aMisspeltKeyFromAnySourceIsAnErrorNamingTheNearestKey() async throws {
+        // Defect: each of these printed "configuration ok" and ran with the default.
+        let base = ["kafka.bootstrap_servers": "127.0.0.1:9092", "gigachat.credentials": "k"]
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("config-\(UUID().uuidString).yaml")
+        try "concurrencyy: 5\nkafka:\n  group_id: g\n  properties:\n    security.protocol: PLAINTEXT\n"
+            .write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let error = await #expect(throws: WorkerConfigurationError.self) {
+            _ = try await WorkerConfiguration.load(
+                WorkerConfigurationSources(
+                    file: file.path,
+                    environment: ["GIGACHAT_WORKER_CONCURENCY": "4", "GIGACHAT_WORKER_LOG_LEVEL": "info", "GIGACHAT_OTHER": "x"],
+                    flags: base.merging(["concurency": "5", "partials.interval": "soon"]) { $1 }
+                )
+            )
+        }
+        let problems = try #require(error).all
+        let byKey = Dictionary(problems.map { ($0.key, $0.problem) }) { first, _ in first }
+        #expect(byKey["concurency"]?.contains("did you mean concurrency?") == true, "\(problems)")
+        #expect(byKey["concurrencyy"]?.contains("did you mean concurrency?") == true, "\(problems)")
+        #expect(byKey["GIGACHAT_WORKER_CONCURENCY"]?.contains("did you mean GIGACHAT_WORKER_CONCURRENCY?") == true)
+        // Every problem at once: the invalid value too; nothing for known keys, property maps or other programs' names.
+        #expect(byKey["partials.interval"] != nil)
+        #expect(problems.count == 4, "\(problems)")
+        #expect("\(try #require(error))".contains("4 problems"))
+    }
+
+    @Test func nearestKeysAreByEditDistance() {
+        #expect(UnknownKeys.distance("concurency", "concurrency") == 1)
+        #expect(UnknownKeys.distance("", "abc") == 3)
+        #expect(UnknownKeys.distance("abc", "") == 3)
+        #expect(UnknownKeys.distance("Kafka.Group_ID", "kafka.group_id") == 0)
+    }
 }

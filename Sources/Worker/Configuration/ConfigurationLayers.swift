@@ -1,14 +1,30 @@
 import Configuration
 import Foundation
 import SystemPackage
+import Synchronization
 
 /// The three providers, highest precedence first, and typed reads that name the key when a value is invalid.
+///
+/// An invalid value is recorded in ``problems`` (and read as unset), not thrown, so that one load reports every
+/// problem; settings no key names are recorded there too (``UnknownKeys``).
 struct ConfigurationLayers {
     let reader: ConfigReader
     /// One reader per layer, for property lists (merged) and origins.
     let layers: [(name: String, reader: ConfigReader)]
     let environment: [String: String]
     let kafkaPropertyFlags: [String]
+    /// What was wrong, in the order found.
+    var problems: [WorkerConfigurationError] { log.problems.withLock { $0 } }
+    private let log = ProblemLog()
+
+    private final class ProblemLog: Sendable {
+        let problems = Mutex<[WorkerConfigurationError]>([])
+    }
+
+    /// Records a problem.
+    func record(_ problem: WorkerConfigurationError) {
+        log.problems.withLock { $0.append(problem) }
+    }
 
     init(_ sources: WorkerConfigurationSources) async throws {
         var flagValues: [AbsoluteConfigKey: ConfigValue] = [:]
@@ -35,6 +51,7 @@ struct ConfigurationLayers {
         var layers: [(String, ConfigReader)] = [("flag", ConfigReader(provider: flags))]
         layers.append(("environment", ConfigReader(provider: prefixed)))
         var providers: [any ConfigProvider] = [flags, prefixed]
+        var fileText: String?
         if let file = sources.file {
             guard FileManager.default.fileExists(atPath: file) else {
                 throw WorkerConfigurationError(key: "--config", problem: "\(file) does not exist", allowed: "a YAML file")
@@ -56,11 +73,13 @@ struct ConfigurationLayers {
             }
             providers.append(yaml)
             layers.append(("file", ConfigReader(provider: yaml)))
+            fileText = try? String(contentsOfFile: file, encoding: .utf8)
         }
         self.reader = ConfigReader(providers: providers)
         self.layers = layers
         self.environment = sources.environment
         self.kafkaPropertyFlags = sources.kafkaPropertyFlags
+        for problem in UnknownKeys.problems(in: sources, fileText: fileText) { record(problem) }
     }
 
     private static func configKey(_ key: String) -> ConfigKey {
@@ -81,7 +100,7 @@ struct ConfigurationLayers {
         return reader.stringArray(forKey: Self.configKey(key))
     }
 
-    func int(_ key: String) throws -> Int? {
+    func int(_ key: String) -> Int? {
         guard let text = string(key) else { return nil }
         let cleaned = text.replacingOccurrences(of: "_", with: "")
         if let number = Int(cleaned) { return number }
@@ -91,35 +110,40 @@ struct ConfigurationLayers {
                 return number * factor
             }
         }
-        throw WorkerConfigurationError(key: key, problem: "is \"\(text)\"", allowed: "a whole number")
+        record(WorkerConfigurationError(key: key, problem: "is \"\(text)\"", allowed: "a whole number"))
+        return nil
     }
 
-    func double(_ key: String) throws -> Double? {
+    func double(_ key: String) -> Double? {
         guard let text = string(key) else { return nil }
         guard let number = Double(text), number.isFinite else {
-            throw WorkerConfigurationError(key: key, problem: "is \"\(text)\"", allowed: "a number")
+            record(WorkerConfigurationError(key: key, problem: "is \"\(text)\"", allowed: "a number"))
+            return nil
         }
         return number
     }
 
-    func bool(_ key: String) throws -> Bool? {
+    func bool(_ key: String) -> Bool? {
         guard let text = string(key) else { return nil }
         switch text.lowercased() {
         case "true", "yes", "on", "1": return true
         case "false", "no", "off", "0": return false
-        default: throw WorkerConfigurationError(key: key, problem: "is \"\(text)\"", allowed: "true or false")
+        default:
+            record(WorkerConfigurationError(key: key, problem: "is \"\(text)\"", allowed: "true or false"))
+            return nil
         }
     }
 
     /// A duration: `250ms`, `5s`, `2m`, `1h`, or a number of seconds.
-    func duration(_ key: String) throws -> Duration? {
+    func duration(_ key: String) -> Duration? {
         guard let text = string(key) else { return nil }
         guard let duration = Self.parseDuration(text) else {
-            throw WorkerConfigurationError(
+            record(WorkerConfigurationError(
                 key: key,
                 problem: "is \"\(text)\"",
                 allowed: "a duration such as 250ms, 5s, 2m, 1h, or a number of seconds"
-            )
+            ))
+            return nil
         }
         return duration
     }
@@ -144,7 +168,7 @@ struct ConfigurationLayers {
     }
 
     /// librdkafka properties (`key=value` items) merged over the layers, file first, flags (and `extra`) last.
-    func properties(_ key: String, extra: [String] = []) throws -> [String: String] {
+    func properties(_ key: String, extra: [String] = []) -> [String: String] {
         var result: [String: String] = [:]
         var items: [String] = []
         for layer in layers.reversed() {
@@ -158,11 +182,12 @@ struct ConfigurationLayers {
             let trimmed = item.trimmingCharacters(in: .whitespaces)
             guard !trimmed.isEmpty else { continue }
             guard let equals = trimmed.firstIndex(of: "="), equals != trimmed.startIndex else {
-                throw WorkerConfigurationError(
+                record(WorkerConfigurationError(
                     key: key,
                     problem: "has an item without key=value",
                     allowed: "librdkafka properties as key=value"
-                )
+                ))
+                continue
             }
             result[String(trimmed[..<equals])] = String(trimmed[trimmed.index(after: equals)...])
         }

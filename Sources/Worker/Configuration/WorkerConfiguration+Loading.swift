@@ -70,12 +70,19 @@ extension WorkerConfiguration {
     /// Loads the configuration: defaults, then the YAML file, then the environment, then flags, each overriding
     /// the ones before, through swift-configuration's providers; librdkafka property lists are merged instead
     /// (a property set later wins). Validated before it is returned.
-    /// - Throws: ``WorkerConfigurationError`` naming the key, the problem and what is allowed.
+    /// - Throws: ``WorkerConfigurationError`` naming the key, the problem and what is allowed, with every further
+    ///   problem (unknown keys from any source, invalid values, failed checks) in its `others`.
     public static func load(_ sources: WorkerConfigurationSources) async throws -> WorkerConfiguration {
         let layers = try await ConfigurationLayers(sources)
         var configuration = WorkerConfiguration()
-        try configuration.apply(layers)
-        try configuration.validate()
+        configuration.apply(layers)
+        var problems = layers.problems
+        do {
+            try configuration.validate()
+        } catch {
+            problems += error.all
+        }
+        if let combined = WorkerConfigurationError(combining: problems) { throw combined }
         return configuration
     }
 
@@ -87,7 +94,7 @@ extension WorkerConfiguration {
         return result
     }
 
-    private mutating func apply(_ values: ConfigurationLayers) throws {
+    private mutating func apply(_ values: ConfigurationLayers) {
         if let servers = values.list("kafka.bootstrap_servers") { kafka.bootstrapServers = servers }
         if let text = values.string("kafka.group_id") { kafka.groupID = text }
         if let text = values.string("kafka.client_id") { kafka.clientID = text }
@@ -97,51 +104,52 @@ extension WorkerConfiguration {
             case "range": kafka.assignment = .range
             case "roundrobin": kafka.assignment = .roundRobin
             default:
-                throw WorkerConfigurationError(
+                values.record(WorkerConfigurationError(
                     key: "kafka.assignment",
                     problem: "is \"\(text)\"",
                     allowed: "cooperative-sticky, range, roundrobin"
-                )
+                ))
             }
         }
-        if let duration = try values.duration("kafka.session_timeout") { kafka.sessionTimeout = duration }
-        if let duration = try values.duration("kafka.commit_interval") { kafka.commitInterval = duration }
-        kafka.properties = try values.properties("kafka.properties", extra: values.kafkaPropertyFlags)
-        kafka.consumerProperties = try values.properties("kafka.consumer_properties")
-        kafka.producerProperties = try values.properties("kafka.producer_properties")
+        if let duration = values.duration("kafka.session_timeout") { kafka.sessionTimeout = duration }
+        if let duration = values.duration("kafka.commit_interval") { kafka.commitInterval = duration }
+        kafka.properties = values.properties("kafka.properties", extra: values.kafkaPropertyFlags)
+        kafka.consumerProperties = values.properties("kafka.consumer_properties")
+        kafka.producerProperties = values.properties("kafka.producer_properties")
         if let text = values.string("topics.jobs") { topics.jobs = text }
         if let text = values.string("topics.partials") { topics.partials = text }
         if let text = values.string("topics.completions") { topics.completions = text }
         if let text = values.string("topics.dead_letter") { topics.deadLetter = text }
-        if let number = try values.int("concurrency") { concurrency = number }
+        if let number = values.int("concurrency") { concurrency = number }
         if let text = values.string("ordering") {
-            guard let ordering = Ordering(rawValue: text) else {
-                throw WorkerConfigurationError(key: "ordering", problem: "is \"\(text)\"", allowed: "unordered, per-key")
+            if let ordering = Ordering(rawValue: text) {
+                self.ordering = ordering
+            } else {
+                values.record(WorkerConfigurationError(key: "ordering", problem: "is \"\(text)\"", allowed: "unordered, per-key"))
             }
-            self.ordering = ordering
         }
-        if let number = try values.int("buffer.max_jobs") { maxBufferedJobs = number }
-        if let number = try values.int("buffer.max_bytes") { maxBufferedBytes = number }
-        if let number = try values.int("jobs.max_bytes") { maxJobBytes = number }
-        if let duration = try values.duration("jobs.timeout") { jobTimeout = duration }
-        if let flag = try values.bool("jobs.stream") { streamByDefault = flag }
-        if let duration = try values.duration("partials.interval") { partialsInterval = duration }
-        if let number = try values.int("partials.max_bytes") { partialsMaxBytes = number }
-        if let number = try values.int("retry.max_attempts") { maxAttempts = number }
-        if let duration = try values.duration("retry.initial_backoff") { initialBackoff = duration }
-        if let duration = try values.duration("retry.max_backoff") { maxBackoff = duration }
-        if let duration = try values.duration("shutdown.drain_timeout") { drainTimeout = duration }
-        if let duration = try values.duration("rebalance.drain_timeout") { rebalanceDrainTimeout = duration }
+        if let number = values.int("buffer.max_jobs") { maxBufferedJobs = number }
+        if let number = values.int("buffer.max_bytes") { maxBufferedBytes = number }
+        if let number = values.int("jobs.max_bytes") { maxJobBytes = number }
+        if let duration = values.duration("jobs.timeout") { jobTimeout = duration }
+        if let flag = values.bool("jobs.stream") { streamByDefault = flag }
+        if let duration = values.duration("partials.interval") { partialsInterval = duration }
+        if let number = values.int("partials.max_bytes") { partialsMaxBytes = number }
+        if let number = values.int("retry.max_attempts") { maxAttempts = number }
+        if let duration = values.duration("retry.initial_backoff") { initialBackoff = duration }
+        if let duration = values.duration("retry.max_backoff") { maxBackoff = duration }
+        if let duration = values.duration("shutdown.drain_timeout") { drainTimeout = duration }
+        if let duration = values.duration("rebalance.drain_timeout") { rebalanceDrainTimeout = duration }
         if let text = values.string("worker.id") { workerID = text }
-        if let number = try values.int("gigachat.account_concurrency") { accountConcurrency = number }
-        if let number = try values.double("gigachat.requests_per_minute") { requestsPerMinute = number }
-        if let number = try values.double("gigachat.tokens_per_minute") { tokensPerMinute = number }
-        if let duration = try values.duration("flow.rotation") { budgetRotation = duration }
-        if let flag = try values.bool("flow.adaptive") { adaptive = flag }
-        if let flag = try values.bool("metrics.enabled") { metricsEnabled = flag }
-        if let flag = try values.bool("logging.content") { logContent = flag }
+        if let number = values.int("gigachat.account_concurrency") { accountConcurrency = number }
+        if let number = values.double("gigachat.requests_per_minute") { requestsPerMinute = number }
+        if let number = values.double("gigachat.tokens_per_minute") { tokensPerMinute = number }
+        if let duration = values.duration("flow.rotation") { budgetRotation = duration }
+        if let flag = values.bool("flow.adaptive") { adaptive = flag }
+        if let flag = values.bool("metrics.enabled") { metricsEnabled = flag }
+        if let flag = values.bool("logging.content") { logContent = flag }
         if let text = values.string("metrics.host") { metricsHost = text }
-        if let number = try values.int("metrics.port") { metricsPort = number }
+        if let number = values.int("metrics.port") { metricsPort = number }
 
         // The GigaChat settings: the SDK's variable names, so the client's own reader parses and checks them.
         var gigachatEnvironment: [String: String] = [:]
@@ -156,7 +164,9 @@ extension WorkerConfiguration {
         do {
             try gigachat.apply(environment: gigachatEnvironment)
         } catch let error as GigaChatError {
-            throw WorkerConfigurationError(key: "gigachat", problem: error.message, allowed: "see the README")
+            values.record(WorkerConfigurationError(key: "gigachat", problem: error.message, allowed: "see the README"))
+        } catch {
+            values.record(WorkerConfigurationError(key: "gigachat", problem: "\(error)", allowed: "see the README"))
         }
         maxConnectionsIsExplicit = values.string("gigachat.max_connections") != nil
     }

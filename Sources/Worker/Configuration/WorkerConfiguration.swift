@@ -145,61 +145,64 @@ public struct WorkerConfiguration: Sendable {
     }
 
     /// Checks every value once.
-    /// - Throws: ``WorkerConfigurationError`` naming the key, the problem and what is allowed.
+    /// - Throws: ``WorkerConfigurationError`` naming the key, the problem and what is allowed, with every further
+    ///   problem in ``WorkerConfigurationError/others``.
     public func validate() throws(WorkerConfigurationError) {
         func fail(_ key: String, _ problem: String, _ allowed: String) -> WorkerConfigurationError {
             WorkerConfigurationError(key: key, problem: problem, allowed: allowed)
         }
+        var problems: [WorkerConfigurationError] = []
         if kafka.bootstrapServers.isEmpty {
-            throw fail("kafka.bootstrap_servers", "is not set", "a list of host:port")
+            problems.append(fail("kafka.bootstrap_servers", "is not set", "a list of host:port"))
         }
         for server in kafka.bootstrapServers where !server.contains(":") {
-            throw fail("kafka.bootstrap_servers", "\"\(server)\" has no port", "host:port")
+            problems.append(fail("kafka.bootstrap_servers", "\"\(server)\" has no port", "host:port"))
         }
-        if kafka.groupID.isEmpty { throw fail("kafka.group_id", "is empty", "a consumer group name") }
+        if kafka.groupID.isEmpty { problems.append(fail("kafka.group_id", "is empty", "a consumer group name")) }
         for (key, topic) in [
             ("topics.jobs", topics.jobs), ("topics.partials", topics.partials),
             ("topics.completions", topics.completions), ("topics.dead_letter", topics.effectiveDeadLetter),
         ] where !JobDecoder.isLegalTopicName(topic) {
-            throw fail(key, "\"\(topic)\" is not a legal topic name", "1-249 of a-z A-Z 0-9 . _ -")
+            problems.append(fail(key, "\"\(topic)\" is not a legal topic name", "1-249 of a-z A-Z 0-9 . _ -"))
         }
         if topics.effectiveDeadLetter == topics.jobs {
-            throw fail("topics.dead_letter", "is the jobs topic", "another topic")
+            problems.append(fail("topics.dead_letter", "is the jobs topic", "another topic"))
         }
-        if !(1...10_000).contains(concurrency) { throw fail("concurrency", "is \(concurrency)", "1...10000") }
-        if maxBufferedJobs < 1 { throw fail("buffer.max_jobs", "is \(maxBufferedJobs)", "at least 1") }
-        if maxBufferedBytes < 1024 { throw fail("buffer.max_bytes", "is \(maxBufferedBytes)", "at least 1024") }
-        if maxJobBytes < 64 { throw fail("jobs.max_bytes", "is \(maxJobBytes)", "at least 64") }
-        if jobTimeout <= .zero { throw fail("jobs.timeout", "is not positive", "a positive duration") }
+        if !(1...10_000).contains(concurrency) { problems.append(fail("concurrency", "is \(concurrency)", "1...10000")) }
+        if maxBufferedJobs < 1 { problems.append(fail("buffer.max_jobs", "is \(maxBufferedJobs)", "at least 1")) }
+        if maxBufferedBytes < 1024 { problems.append(fail("buffer.max_bytes", "is \(maxBufferedBytes)", "at least 1024")) }
+        if maxJobBytes < 64 { problems.append(fail("jobs.max_bytes", "is \(maxJobBytes)", "at least 64")) }
+        if jobTimeout <= .zero { problems.append(fail("jobs.timeout", "is not positive", "a positive duration")) }
         if partialsInterval < .zero {
-            throw fail("partials.interval", "is negative", "a duration of 0 or more")
+            problems.append(fail("partials.interval", "is negative", "a duration of 0 or more"))
         }
-        if partialsMaxBytes < 1 { throw fail("partials.max_bytes", "is \(partialsMaxBytes)", "at least 1") }
-        if !(1...1000).contains(maxAttempts) { throw fail("retry.max_attempts", "is \(maxAttempts)", "1...1000") }
+        if partialsMaxBytes < 1 { problems.append(fail("partials.max_bytes", "is \(partialsMaxBytes)", "at least 1")) }
+        if !(1...1000).contains(maxAttempts) { problems.append(fail("retry.max_attempts", "is \(maxAttempts)", "1...1000")) }
         if initialBackoff < .zero || maxBackoff < initialBackoff {
-            throw fail("retry.max_backoff", "is below retry.initial_backoff", "max_backoff >= initial_backoff >= 0")
+            problems.append(fail("retry.max_backoff", "is below retry.initial_backoff", "max_backoff >= initial_backoff >= 0"))
         }
-        if drainTimeout < .zero { throw fail("shutdown.drain_timeout", "is negative", "a duration of 0 or more") }
+        if drainTimeout < .zero { problems.append(fail("shutdown.drain_timeout", "is negative", "a duration of 0 or more")) }
         if let accountConcurrency, !(1...10_000).contains(accountConcurrency) {
-            throw fail("gigachat.account_concurrency", "is \(accountConcurrency)", "1...10000")
+            problems.append(fail("gigachat.account_concurrency", "is \(accountConcurrency)", "1...10000"))
         }
         if let requestsPerMinute, !(requestsPerMinute > 0) {
-            throw fail("gigachat.requests_per_minute", "is \(requestsPerMinute)", "a positive number")
+            problems.append(fail("gigachat.requests_per_minute", "is \(requestsPerMinute)", "a positive number"))
         }
         if let tokensPerMinute, !(tokensPerMinute > 0) {
-            throw fail("gigachat.tokens_per_minute", "is \(tokensPerMinute)", "a positive number")
+            problems.append(fail("gigachat.tokens_per_minute", "is \(tokensPerMinute)", "a positive number"))
         }
-        if budgetRotation <= .zero { throw fail("flow.rotation", "is not positive", "a positive duration") }
-        if !(0...65535).contains(metricsPort) { throw fail("metrics.port", "is \(metricsPort)", "0...65535") }
+        if budgetRotation <= .zero { problems.append(fail("flow.rotation", "is not positive", "a positive duration")) }
+        if !(0...65535).contains(metricsPort) { problems.append(fail("metrics.port", "is \(metricsPort)", "0...65535")) }
         if rebalanceDrainTimeout < .zero {
-            throw fail("rebalance.drain_timeout", "is negative", "a duration of 0 or more")
+            problems.append(fail("rebalance.drain_timeout", "is negative", "a duration of 0 or more"))
         }
         do {
             try effectiveGigaChat.validate()
         } catch let error as GigaChatError {
-            throw fail("gigachat", error.message, "see the GIGACHAT_* settings in the README")
+            problems.append(fail("gigachat", error.message, "see the GIGACHAT_* settings in the README"))
         } catch {
-            throw fail("gigachat", "\(error)", "see the GIGACHAT_* settings in the README")
+            problems.append(fail("gigachat", "\(error)", "see the GIGACHAT_* settings in the README"))
         }
+        if let combined = WorkerConfigurationError(combining: problems) { throw combined }
     }
 }
