@@ -30,7 +30,7 @@ public final class WorkerService: Service, Sendable {
     private let tracker: OffsetTracker
     private let inFlight: InFlightWork
     private let publisher: OutcomePublisher
-    private let blockage: OutputBlockage
+    private let gate: OutputGate
     private let metrics: WorkerMetrics
     private let decoder: JobDecoder
     private let deadlines = AttemptDeadlines()
@@ -108,13 +108,13 @@ public final class WorkerService: Service, Sendable {
             }
         }
         self.tracker = tracker
-        let blockage = OutputBlockage(logger: logger)
-        self.blockage = blockage
+        let gate = OutputGate(limit: configuration.concurrency, logger: logger)
+        self.gate = gate
         publisher = OutcomePublisher(
             sink: producer,
             tracker: tracker,
             completionsTopic: configuration.topics.completions,
-            blockage: blockage,
+            gate: gate,
             logger: logger
         )
         let dispatcher = self.dispatcher
@@ -181,7 +181,7 @@ public final class WorkerService: Service, Sendable {
     public var readiness: (ready: Bool, reason: String) {
         let partitions = assignedPartitions.count
         guard partitions > 0 else { return (false, "no partitions of \(configuration.topics.jobs) assigned") }
-        if let blocked = blockage.reason { return (false, blocked) }
+        if let blocked = gate.reason { return (false, blocked) }
         let circuit = flow.circuit
         guard circuit.closed else { return (false, "GigaChat account circuit open: \(circuit.reason ?? "-")") }
         guard client.tokenProvider.hasValidToken else { return (false, "no valid GigaChat access token") }
@@ -219,10 +219,12 @@ public final class WorkerService: Service, Sendable {
         let intake = Task { await self.intakeLoop() }
         let dispatch = Task { await self.dispatchLoop() }
         let sweeper = Task { await self.deadlines.runSweeper() }
+        let expiry = Task { await self.expiryLoop() }
         let flowLoop = Task { await self.flow.run() }
         let metricsLoop = Task { await self.kafkaMetrics.run() }
         defer {
             sweeper.cancel()
+            expiry.cancel()
             flowLoop.cancel()
             metricsLoop.cancel()
         }
@@ -338,8 +340,8 @@ public final class WorkerService: Service, Sendable {
 
     // MARK: - Dispatch
 
-    private func dispatchLoop() async {
-        let runner = JobRunner(
+    private func makeRunner() -> JobRunner {
+        JobRunner(
             client: client,
             publisher: publisher,
             dispatcher: dispatcher,
@@ -349,9 +351,13 @@ public final class WorkerService: Service, Sendable {
             flow: flow,
             logger: logger
         )
+    }
+
+    private func dispatchLoop() async {
+        let runner = makeRunner()
         await withDiscardingTaskGroup { group in
-            // No new job starts while an output topic is missing: its answer could not be published.
-            while await blockage.waitUntilClear(), let admitted = await dispatcher.nextRunnable() {
+            // No new job starts while its answer could not be published (``OutputGate``).
+            while await gate.waitUntilOpen(), let admitted = await dispatcher.nextRunnable() {
                 let token = inFlight.begin(admitted.ticket.partition)
                 let inFlight = self.inFlight
                 group.addTask {
@@ -365,6 +371,32 @@ public final class WorkerService: Service, Sendable {
                     }
                     inFlight.end(token)
                 }
+            }
+        }
+    }
+
+    /// Once a second, answers the held jobs whose own deadline passed while they waited (the circuit open, the
+    /// limit lowered), each in a task counted as in-flight work of its partition.
+    private func expiryLoop() async {
+        let runner = makeRunner()
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: .seconds(1))
+            } catch {
+                return
+            }
+            for admitted in dispatcher.takeExpired() {
+                logger.info(
+                    "Job deadline passed while it waited; answering deadline_exceeded",
+                    metadata: ["job_id": "\(admitted.job.id)", "partition": "\(admitted.ticket.partition)"]
+                )
+                let token = inFlight.begin(admitted.ticket.partition)
+                let inFlight = self.inFlight
+                let task = Task {
+                    await runner.expire(admitted)
+                    inFlight.end(token)
+                }
+                inFlight.attach(task, to: token)
             }
         }
     }

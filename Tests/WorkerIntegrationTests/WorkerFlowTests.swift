@@ -105,6 +105,46 @@ struct WorkerAccountFaultTests {
         }
     }
 
+    @Test func jobsWaitingWhileTheCircuitIsOpenEndAtTheirOwnDeadline() async throws {
+        // Defect: a job held in the buffer while the account's circuit was open was not ended at its deadline: the
+        // circuit's probes go to the jobs already retrying (retries get slots first), so a job behind them waited
+        // until the account came back, long past its deadline.
+        try await WorkerTestBed.run(partitions: 1, emulator: WorkerFleetBudgetTests.account(limit: 2, answer: .seconds(1))) { bed in
+            let collector = try bed.collector()
+            let worker = try bed.startWorker(bed.configuration {
+                $0.accountConcurrency = 2
+                $0.concurrency = 2
+            })
+            // Four jobs without a deadline, then twenty with one, in this order on the one partition.
+            let open = (0..<4).map { TestJob(id: "n-\($0)", prompt: "no deadline \($0)") }
+            let deadline = Date().addingTimeInterval(8)
+            let dated = (0..<20).map { index in
+                var job = TestJob(id: "d-\(index)", prompt: "deadline \(index)")
+                job.deadline = deadline
+                return job
+            }
+            for job in open + dated { try await bed.produce([job]) }
+            // Two run, the rest wait in the buffer; then the balance runs out, the next two get 402 and the circuit
+            // opens with them retrying.
+            #expect(try await waitUntil(timeout: .seconds(30)) { bed.emulator.counters.chatCalls >= 2 })
+            var faults = bed.emulator.faults
+            faults.balanceTokens = 0
+            bed.emulator.updateFaults(faults)
+            let ended = try await collector.waitForCompletions(of: Set(dated.map(\.id)), timeout: .seconds(25))
+            let records = collector.snapshot.completions.map(\.record).filter { $0.id.hasPrefix("d-") }
+            #expect(ended, "\(records.count) of 20 ended")
+            // A few may have run before the balance ran out; the ones still waiting end without a call.
+            let summary = "\(records.map { ($0.error?.code ?? "ok", $0.attempts) })"
+            #expect(records.allSatisfy { $0.status == .ok || $0.error?.code == "deadline_exceeded" }, "\(summary)")
+            #expect(records.filter { $0.error?.code == "deadline_exceeded" && $0.attempts == 0 }.count >= 14, "\(summary)")
+            faults.balanceTokens = nil
+            bed.emulator.updateFaults(faults)
+            #expect(try await collector.waitForCompletions(of: Set(open.map(\.id)), timeout: .seconds(30)))
+            try await worker.stop()
+            try await collector.close()
+        }
+    }
+
     @Test func aThirtySecondOutageFailsNoJobAndExhaustsNoAttempts() async throws {
         try await WorkerTestBed.run(emulator: WorkerFleetBudgetTests.account(limit: 10, answer: .milliseconds(200))) { bed in
             let collector = try bed.collector()

@@ -164,6 +164,34 @@ import Testing
         )
     }
 
+    @Test func heldJobsPastTheirOwnDeadlineAreTakenWithoutASlot() async {
+        // Defect: while the circuit was open (limit 0) buffered jobs were not ended at their own deadline.
+        func dated(_ offset: Int64, key: String? = nil, deadline: Date?) -> AdmittedJob {
+            var admitted = job(offset, key: key)
+            admitted.job.deadline = deadline
+            return admitted
+        }
+        let now = Date()
+        let unordered = Dispatcher(limit: 0, perKey: false, maxBufferedJobs: 10, maxBufferedBytes: 1 << 20)
+        #expect(await unordered.admit(dated(0, deadline: now.addingTimeInterval(-1))))
+        #expect(await unordered.admit(dated(1, deadline: now.addingTimeInterval(60))))
+        #expect(await unordered.admit(dated(2, deadline: nil)))
+        #expect(unordered.takeExpired(now: now).map(\.ticket.offset) == [0])
+        #expect(unordered.load.buffered == 2 && unordered.load.running == 0)
+        #expect(unordered.takeExpired(now: now.addingTimeInterval(61)).map(\.ticket.offset) == [1])
+
+        // Per key: the next job of the key is taken only after the first one's completion (finishKey).
+        let perKey = Dispatcher(limit: 0, perKey: true, maxBufferedJobs: 10, maxBufferedBytes: 1 << 20)
+        let first = dated(0, key: "k", deadline: now.addingTimeInterval(-1))
+        #expect(await perKey.admit(first))
+        #expect(await perKey.admit(dated(1, key: "k", deadline: now.addingTimeInterval(-1))))
+        #expect(perKey.takeExpired(now: now).map(\.ticket.offset) == [0])
+        #expect(perKey.takeExpired(now: now).isEmpty)
+        perKey.finishKey(first.schedulingKey)
+        #expect(perKey.takeExpired(now: now).map(\.ticket.offset) == [1])
+        #expect(perKey.load.buffered == 0)
+    }
+
     @Test func handsOutNoMoreThanTheLimitAndRetriesGoFirst() async {
         let dispatcher = Dispatcher(limit: 2, perKey: false, maxBufferedJobs: 10, maxBufferedBytes: 1 << 20)
         for offset in Int64(0)..<4 { #expect(await dispatcher.admit(job(offset))) }

@@ -60,7 +60,7 @@ final class ScriptedSink: OutputSink {
         let publisher: OutcomePublisher
         let tracker: OffsetTracker
         let stored: Stored
-        let blockage: OutputBlockage
+        let gate: OutputGate
         let ticket: OffsetTracker.Ticket
     }
 
@@ -69,17 +69,17 @@ final class ScriptedSink: OutputSink {
         let tracker = OffsetTracker { offsets in stored.append(offsets.values) }
         tracker.assign([input])
         let ticket = try #require(tracker.register(input, offset: 0))
-        let blockage = OutputBlockage(logger: Logger(label: "test"))
+        let gate = OutputGate(limit: 4, logger: Logger(label: "test"))
         let publisher = OutcomePublisher(
             sink: sink,
             tracker: tracker,
             completionsTopic: "completions",
-            blockage: blockage,
+            gate: gate,
             logger: Logger(label: "test"),
             initialBackoff: .milliseconds(5),
             maximumBackoff: .milliseconds(20)
         )
-        return Setup(publisher: publisher, tracker: tracker, stored: stored, blockage: blockage, ticket: ticket)
+        return Setup(publisher: publisher, tracker: tracker, stored: stored, gate: gate, ticket: ticket)
     }
 
     func completionOutcome(topic: String = "completions", partition: Int32? = nil, metadataBytes: Int = 10) -> Outcome {
@@ -155,12 +155,12 @@ final class ScriptedSink: OutputSink {
         let sink = ScriptedSink { _, _ in exists.load(ordering: .relaxed) ? .report(nil) : .refuse(.unknownTopic) }
         let setup = try setUp(sink)
         let publishing = Task { await setup.publisher.publish(completionOutcome(), completing: setup.ticket) }
-        while !setup.blockage.isBlocked { try await Task.sleep(for: .milliseconds(5)) }
-        #expect(setup.blockage.reason?.contains("completions") == true)
+        while !setup.gate.isBlocked { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(setup.gate.reason?.contains("completions") == true)
         #expect(setup.stored.withLock { $0 }.isEmpty, "nothing committed for work not published")
         exists.store(true, ordering: .relaxed)
         #expect(await publishing.value != nil)
-        #expect(!setup.blockage.isBlocked && setup.blockage.reason == nil)
+        #expect(!setup.gate.isBlocked && setup.gate.reason == nil)
         #expect(setup.stored.withLock { $0 } == [1])
     }
 
@@ -193,7 +193,7 @@ final class ScriptedSink: OutputSink {
         let setup = try setUp(sink)
         #expect(await setup.publisher.publish(completionOutcome(), completing: setup.ticket) != nil)
         #expect(sink.records.count == 4)
-        #expect(!setup.blockage.isBlocked)
+        #expect(!setup.gate.isBlocked)
         #expect(setup.stored.withLock { $0 } == [1])
     }
 
@@ -233,5 +233,35 @@ extension ScriptedSink.Answer: Equatable {
         case (.report(let a), .report(let b)): a == b
         default: false
         }
+    }
+}
+
+@Suite(.timeLimit(.minutes(1))) struct OutputGateTests {
+    @Test func noNewJobWhileLimitAnswersWaitForTheirAcknowledgementsOrATopicIsMissing() async throws {
+        let gate = OutputGate(limit: 2, logger: Logger(label: "test"))
+        #expect(await gate.waitUntilOpen())
+        gate.beginPublishing()
+        gate.beginPublishing()
+        let opened = Atomic(false)
+        let waiting = Task {
+            let result = await gate.waitUntilOpen()
+            opened.store(true, ordering: .relaxed)
+            return result
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        let openedEarly = opened.load(ordering: .relaxed)
+        #expect(!openedEarly, "two answers wait: closed")
+        gate.endPublishing()
+        #expect(await waiting.value)
+
+        gate.block("completions", because: KafkaError(code: .unknownTopic, message: "unknown topic"))
+        let blocked = Task { await gate.waitUntilOpen() }
+        try await Task.sleep(for: .milliseconds(50))
+        blocked.cancel()
+        #expect(await blocked.value == false, "a cancelled wait ends")
+        let again = Task { await gate.waitUntilOpen() }
+        gate.clear("completions")
+        #expect(await again.value)
+        #expect(gate.reason == nil)
     }
 }

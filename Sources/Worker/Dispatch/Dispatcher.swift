@@ -1,3 +1,4 @@
+import Foundation
 import DequeModule
 import Kafka
 import Synchronization
@@ -176,6 +177,20 @@ public final class Dispatcher: Sendable {
 
     /// Requests in flight now, and jobs held.
     public var load: (running: Int, buffered: Int) { state.withLock { ($0.running, $0.scheduler.count) } }
+
+    /// Takes the held jobs whose own `deadline` has passed, so they can be answered `deadline_exceeded` without
+    /// waiting for a slot that may not come (the account's circuit open, the limit at 0). No slot is taken; in
+    /// per-key mode call ``finishKey(_:)`` once each one's completion is acknowledged.
+    func takeExpired(now: Date = Date()) -> [AdmittedJob] {
+        let (expired, wakeups) = state.withLock { state -> ([AdmittedJob], Wakeups) in
+            let expired = state.scheduler.takeReady { job in job.job.deadline.map { $0 <= now } ?? false }
+            guard !expired.isEmpty else { return ([], (nil, [], [])) }
+            state.bufferedBytes -= expired.reduce(0) { $0 + $1.size }
+            return (expired, dispatch(&state))
+        }
+        wake(wakeups)
+        return expired
+    }
 
     // MARK: - Revocation and shutdown
 

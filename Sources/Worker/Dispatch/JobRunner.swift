@@ -124,7 +124,10 @@ struct JobRunner: Sendable {
                 slot.release()
                 if let partials = answer.partials {
                     // Cancelled (revocation, forced shutdown) or the producer closed: nothing more is published.
-                    guard await partials.deliverAll() else { return }
+                    publisher.gate.beginPublishing()
+                    let delivered = await partials.deliverAll()
+                    publisher.gate.endPublishing()
+                    guard delivered else { return }
                 }
                 if Task.isCancelled { return }
                 await finish(admitted, answered(admitted, answer, attempts: attempts, attemptID: attemptID))
@@ -203,6 +206,13 @@ struct JobRunner: Sendable {
                 return
             }
         }
+    }
+
+    /// Answers a job that never started because its own deadline passed while it waited in the buffer (taken with
+    /// ``Dispatcher/takeExpired(now:)``): `deadline_exceeded`, no GigaChat call.
+    func expire(_ admitted: AdmittedJob) async {
+        defer { dispatcher.finishKey(admitted.schedulingKey) }
+        await finish(admitted, deadlineExceeded(admitted, attempts: 0))
     }
 
     /// What a failed attempt means for the account's flow control.
@@ -404,7 +414,10 @@ struct JobRunner: Sendable {
             value: completion.jsonBytes,
             headers: admitted.headers
         )
-        guard let published = await publisher.publish(.completion(completion, record: record), completing: admitted.ticket),
+        publisher.gate.beginPublishing()
+        let outcome = await publisher.publish(.completion(completion, record: record), completing: admitted.ticket)
+        publisher.gate.endPublishing()
+        guard let published = outcome,
             case .completion(let sent) = published.kind
         else { return }
         metrics.jobDuration.record(duration: ContinuousClock.now - admitted.receivedAt)

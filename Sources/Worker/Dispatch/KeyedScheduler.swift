@@ -105,6 +105,24 @@ public struct KeyedScheduler<Element>: Sendable where Element: Sendable {
         }
     }
 
+    /// Takes the ready jobs that `isExpired` picks, as if they started: in per-key mode their keys stay busy until
+    /// ``finish(_:)``, so a key's jobs still end in offset order (a waiting job is taken once it is ready).
+    public mutating func takeReady(where isExpired: (Element) -> Bool) -> [Element] {
+        var taken: [Element] = []
+        for partition in Array(ready.keys) {
+            guard var queue = ready[partition], queue.contains(where: { isExpired($0.1) }) else { continue }
+            var kept: Deque<(Key, Element)> = []
+            for entry in queue {
+                if isExpired(entry.1) { taken.append(entry.1) } else { kept.append(entry) }
+            }
+            queue = kept
+            ready[partition] = queue.isEmpty ? nil : queue
+            if queue.isEmpty { turns.removeAll { $0 == partition } }
+        }
+        count -= taken.count
+        return taken
+    }
+
     /// Removes every held job of the given partitions (their keys are forgotten too).
     /// - Returns: The removed jobs.
     public mutating func removeAll(ofPartitions partitions: Set<String>) -> [Element] {

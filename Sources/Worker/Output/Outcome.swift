@@ -11,7 +11,7 @@ import Kafka
 ///   topic and partition (Spring's `kafka_replyPartition`) stay;
 /// - a dead letter that is too large loses its value (header `gigachat_worker-value-omitted`), then the input's
 ///   copied headers.
-/// A missing completions or dead-letter topic has no replacement: the publisher waits for it (``OutputBlockage``).
+/// A missing completions or dead-letter topic has no replacement: the publisher waits for it (``OutputGate``).
 struct Outcome: Sendable {
     enum Kind: Sendable {
         case completion(CompletionRecord)

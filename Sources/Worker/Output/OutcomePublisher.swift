@@ -7,7 +7,7 @@ import Logging
 /// Each call runs in its caller's task: the record is handed to the sink (waiting while its queue is full), the
 /// delivery report awaited, and a refusal answered there, whether it came at once or in the report:
 /// - too large, or a reply topic that does not exist: the ``Outcome``'s replacement goes out instead;
-/// - an output topic that does not exist (completions, dead letters): ``OutputBlockage`` stops new jobs and says
+/// - an output topic that does not exist (completions, dead letters): ``OutputGate`` stops new jobs and says
 ///   why, and the record is tried again until the topic exists;
 /// - anything else (timeouts after librdkafka's own retries, a broker away): tried again with a backoff.
 /// Every wait ends when the task is cancelled (revocation, forced shutdown); then nothing is marked done and the
@@ -16,7 +16,7 @@ final class OutcomePublisher: Sendable {
     let sink: any OutputSink
     let tracker: OffsetTracker
     let completionsTopic: String
-    let blockage: OutputBlockage
+    let gate: OutputGate
     let logger: Logger
     /// The first wait before a record is tried again; doubled per failure up to ``maximumBackoff``.
     let initialBackoff: Duration
@@ -26,7 +26,7 @@ final class OutcomePublisher: Sendable {
         sink: any OutputSink,
         tracker: OffsetTracker,
         completionsTopic: String,
-        blockage: OutputBlockage,
+        gate: OutputGate,
         logger: Logger,
         initialBackoff: Duration = .milliseconds(500),
         maximumBackoff: Duration = .seconds(30)
@@ -34,7 +34,7 @@ final class OutcomePublisher: Sendable {
         self.sink = sink
         self.tracker = tracker
         self.completionsTopic = completionsTopic
-        self.blockage = blockage
+        self.gate = gate
         self.logger = logger
         self.initialBackoff = initialBackoff
         self.maximumBackoff = maximumBackoff
@@ -49,7 +49,7 @@ final class OutcomePublisher: Sendable {
         while true {
             switch await deliverOnce(current.record) {
             case .success:
-                if failures > 0 { blockage.clear(current.record.topic) }
+                if failures > 0 { gate.clear(current.record.topic) }
                 tracker.complete(ticket)
                 return current
             case .failure(let error):
@@ -73,7 +73,7 @@ final class OutcomePublisher: Sendable {
         while true {
             switch await deliverOnce(record) {
             case .success:
-                if failures > 0 { blockage.clear(record.topic) }
+                if failures > 0 { gate.clear(record.topic) }
                 return true
             case .failure(let error):
                 guard await waitToRetry(record.topic, after: error, failures: &failures) else { return false }
@@ -122,7 +122,7 @@ final class OutcomePublisher: Sendable {
             return false
         }
         // A topic that refuses even the smallest replacement is as good as missing: nothing of it can be published.
-        if error.code == .unknownTopic || error.code == .messageTooLarge { blockage.block(topic, because: error) }
+        if error.code == .unknownTopic || error.code == .messageTooLarge { gate.block(topic, because: error) }
         failures += 1
         let delay = min(maximumBackoff, initialBackoff * (1 << min(failures - 1, 16)))
         logger.warning(
