@@ -291,6 +291,9 @@ public final class WorkerService: Service, Sendable {
                 guard let ticket = tracker.register(partition, offset: message.offset) else { continue }
                 switch decoder.decode(message.value) {
                 case .failure(let rejection):
+                    // Dead letters count as answers waiting for their acknowledgement: a flood of them (or a slow
+                    // broker) holds the intake as it holds new jobs.
+                    guard await gate.waitUntilOpen() else { return }
                     deadLetter(message, ticket: ticket, rejection: rejection)
                 case .success(let job):
                     let admitted = AdmittedJob(
@@ -328,11 +331,13 @@ public final class WorkerService: Service, Sendable {
             workerID: configuration.workerID
         )
         let token = inFlight.begin(ticket.partition)
-        let (publisher, inFlight, metrics) = (self.publisher, self.inFlight, self.metrics)
+        let (publisher, inFlight, metrics, gate) = (self.publisher, self.inFlight, self.metrics, self.gate)
+        gate.beginPublishing()
         let task = Task {
             if await publisher.publish(Outcome(record: record, kind: .deadLetter), completing: ticket) != nil {
                 metrics.jobsDeadLettered.increment()
             }
+            gate.endPublishing()
             inFlight.end(token)
         }
         inFlight.attach(task, to: token)

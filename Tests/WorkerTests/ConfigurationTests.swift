@@ -161,6 +161,25 @@ import Testing
         #expect("\(try #require(error))".contains("4 problems"))
     }
 
+    @Test func kubernetesServiceLinksEmptySectionsAndTheBenchmarksVariableAreNotErrors() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("config-\(UUID().uuidString).yaml")
+        try "gigachat:\nconcurrency: 3\n".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let configuration = try await WorkerConfiguration.load(
+            WorkerConfigurationSources(
+                file: file.path,
+                environment: [
+                    "GIGACHAT_WORKER_SERVICE_HOST": "10.0.0.1", "GIGACHAT_WORKER_SERVICE_PORT": "9464",
+                    "GIGACHAT_WORKER_SERVICE_PORT_METRICS": "9464", "GIGACHAT_WORKER_PORT": "tcp://10.0.0.1:9464",
+                    "GIGACHAT_WORKER_PORT_9464_TCP_ADDR": "10.0.0.1", "GIGACHAT_WORKER_BIN": "/x",
+                ],
+                flags: ["kafka.bootstrap_servers": "127.0.0.1:9092", "gigachat.credentials": "k"]
+            )
+        )
+        #expect(configuration.concurrency == 3)
+        #expect(!UnknownKeys.isServiceLink("GIGACHAT_WORKER_PORTS"))
+    }
+
     @Test func nearestKeysAreByEditDistance() {
         #expect(UnknownKeys.distance("concurency", "concurrency") == 1)
         #expect(UnknownKeys.distance("", "abc") == 3)

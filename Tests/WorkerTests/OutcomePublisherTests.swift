@@ -150,6 +150,49 @@ final class ScriptedSink: OutputSink {
         }
     }
 
+    @Test func aReplyPartitionThatDoesNotExistFallsBackToTheTopicsPartitioner() async throws {
+        // A Spring reply to the completions topic with a partition it does not have: not a missing topic.
+        let sink = ScriptedSink { record, _ in record.partition != nil ? .refuse(.unknownTopic) : .report(nil) }
+        let setup = try setUp(sink)
+        #expect(await setup.publisher.publish(completionOutcome(partition: 9), completing: setup.ticket) != nil)
+        #expect(sink.records.last?.topic == "completions" && sink.records.last?.partition == nil)
+        #expect(!setup.gate.isBlocked)
+    }
+
+    @Test func aReplyTopicWithASmallerSizeLimitSendsTheReplacementToTheCompletionsTopic() async throws {
+        let sink = ScriptedSink { record, _ in record.topic == "replies" ? .report(.messageTooLarge) : .report(nil) }
+        let setup = try setUp(sink)
+        #expect(await setup.publisher.publish(completionOutcome(topic: "replies"), completing: setup.ticket) != nil)
+        #expect(sink.records.last?.topic == "completions")
+        #expect(try sentCompletion(sink.records.last!).error?.code == "output_too_large")
+        #expect(!setup.gate.isBlocked)
+    }
+
+    @Test func aCancelledPublisherWithdrawsTheTopicItReportedMissing() async throws {
+        let sink = ScriptedSink { _, _ in .refuse(.unknownTopic) }
+        let setup = try setUp(sink)
+        let publishing = Task { await setup.publisher.publish(completionOutcome(), completing: setup.ticket) }
+        while !setup.gate.isBlocked { try await Task.sleep(for: .milliseconds(5)) }
+        publishing.cancel()
+        #expect(await publishing.value == nil)
+        #expect(!setup.gate.isBlocked, "no job of its own keeps the gate closed")
+    }
+
+    @Test func aPartialTooLargeLosesTheInputHeadersThenIsLeftOut() async throws {
+        let sink = ScriptedSink { record, _ in record.headers.count > 1 ? .report(.messageTooLarge) : .report(nil) }
+        let setup = try setUp(sink)
+        let partial = KafkaProducerRecord(
+            topic: "partials", key: [1], value: [2],
+            headers: [KafkaHeader(key: "a", value: [1]), KafkaHeader(key: "b", value: [2])]
+        )
+        #expect(await setup.publisher.deliver(partial))
+        #expect(sink.records.last?.headers.map { $0.key } == [Outcome.headersOmittedHeader])
+        let never = ScriptedSink { _, _ in .refuse(.messageTooLarge) }
+        let second = try setUp(never)
+        #expect(await second.publisher.deliver(partial), "left out, not retried for ever")
+        #expect(never.records.count == 2 && !second.gate.isBlocked)
+    }
+
     @Test func aMissingCompletionsTopicBlocksNewJobsUntilItExists() async throws {
         let exists = Atomic(false)
         let sink = ScriptedSink { _, _ in exists.load(ordering: .relaxed) ? .report(nil) : .refuse(.unknownTopic) }

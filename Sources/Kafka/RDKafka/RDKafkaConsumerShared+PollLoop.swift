@@ -97,8 +97,10 @@ extension RDKafkaConsumerShared {
             if let failure { report(failure) }
             syncAssignment(handle, assigned: partitions, cooperative: cooperative)
             applyPauses(handle: handle)
-            // Before this poll returns, so before any message of these partitions is delivered.
-            assignmentHandler?(partitions)
+            // Before this poll returns, so before any message of these partitions is delivered; only the ones
+            // librdkafka took (a failed assign leaves them out).
+            let taken = assignedPartitions
+            assignmentHandler?(partitions.filter { taken.contains($0) })
             emit(.assigned(partitions))
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
             let lost = rd_kafka_assignment_lost(handle) != 0

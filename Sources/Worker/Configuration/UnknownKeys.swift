@@ -8,7 +8,19 @@ import Yams
 /// flattened to dotted keys). Each unknown one is reported with the nearest valid key.
 enum UnknownKeys {
     /// Environment names read by the executable itself rather than the configuration.
-    static let executableEnvironment: Set<String> = ["GIGACHAT_WORKER_LOG_LEVEL", "GIGACHAT_WORKER_LOG_FORMAT"]
+    static let executableEnvironment: Set<String> = [
+        "GIGACHAT_WORKER_LOG_LEVEL", "GIGACHAT_WORKER_LOG_FORMAT", "GIGACHAT_WORKER_BIN",
+    ]
+
+    /// Whether `name` is one of the variables Kubernetes adds for a Service named `gigachat-worker`
+    /// (`GIGACHAT_WORKER_SERVICE_HOST`, `_SERVICE_PORT…`, `_PORT`, `_PORT_9464_TCP…`): not settings, never errors.
+    static func isServiceLink(_ name: String) -> Bool {
+        let rest = name.dropFirst("GIGACHAT_WORKER_".count)
+        if rest == "SERVICE_HOST" || rest == "PORT" || rest.hasPrefix("SERVICE_PORT") { return true }
+        guard rest.hasPrefix("PORT_") else { return false }
+        let parts = rest.split(separator: "_")
+        return parts.count >= 3 && parts[1].allSatisfy(\.isNumber) && ["TCP", "UDP", "SCTP"].contains(parts[2])
+    }
     /// Keys whose value is a librdkafka property map: any key below them is a property, not a setting.
     static let propertyMaps = ["kafka.properties", "kafka.consumer_properties", "kafka.producer_properties"]
 
@@ -21,7 +33,7 @@ enum UnknownKeys {
         }
         let environmentNames = keys.filter { !$0.hasPrefix("gigachat.") }.map(WorkerConfiguration.environmentName(of:))
         let knownNames = Set(environmentNames).union(executableEnvironment)
-        for name in sources.environment.keys.sorted() where name.hasPrefix("GIGACHAT_WORKER_") && !knownNames.contains(name) {
+        for name in sources.environment.keys.sorted() where name.hasPrefix("GIGACHAT_WORKER_") && !knownNames.contains(name) && !isServiceLink(name) {
             problems.append(unknown(name, origin: "the environment", candidates: environmentNames + executableEnvironment.sorted()))
         }
         if let fileText, let node = try? Yams.compose(yaml: fileText) {
@@ -43,7 +55,13 @@ enum UnknownKeys {
 
     /// The dotted keys of a YAML document's leaves (scalars and sequences).
     static func flattenedKeys(_ node: Node, prefix: String = "") -> [String] {
-        guard case .mapping(let mapping) = node else { return prefix.isEmpty ? [] : [prefix] }
+        guard case .mapping(let mapping) = node else {
+            // An empty section (`gigachat:` with its children commented out) sets nothing.
+            if case .scalar(let scalar) = node, scalar.string.isEmpty || scalar.string == "~" || scalar.string == "null" {
+                return []
+            }
+            return prefix.isEmpty ? [] : [prefix]
+        }
         var keys: [String] = []
         for (key, value) in mapping {
             guard let name = key.string else { continue }

@@ -34,6 +34,11 @@ struct Outcome: Sendable {
     /// can be sent (then the publisher retries the same record and reports the topic as blocked).
     func replacement(after error: KafkaError, completionsTopic: String) -> Outcome? {
         switch (kind, error.code) {
+        case (.completion, .unknownTopic) where record.partition != nil:
+            // Spring's `kafka_replyPartition` may name a partition that does not exist: the topic's own partitioner.
+            var replaced = self
+            replaced.record.partition = nil
+            return replaced
         case (.completion, .unknownTopic):
             guard record.topic != completionsTopic else { return nil }
             var replaced = self
@@ -57,7 +62,16 @@ struct Outcome: Sendable {
                 replaced.record.value = smaller.jsonBytes
                 return replaced
             }
-            return withoutInputHeaders(keeping: { $0 == "kafka_correlationId" || $0 == "traceparent" })
+            if let smaller = withoutInputHeaders(keeping: { $0 == "kafka_correlationId" || $0 == "traceparent" }) {
+                return smaller
+            }
+            // A reply topic with a smaller size limit than ours: the completions topic takes it.
+            guard record.topic != completionsTopic else { return nil }
+            var moved = self
+            moved.record.topic = completionsTopic
+            moved.record.partition = nil
+            moved.record.headers.append(KafkaHeader(key: Self.replyTopicUnavailableHeader, value: Array(record.topic.utf8)))
+            return moved
         case (.deadLetter, .messageTooLarge):
             if record.value != nil {
                 var replaced = self
@@ -71,6 +85,15 @@ struct Outcome: Sendable {
         default:
             return nil
         }
+    }
+
+    /// A partial without the input's copied headers (it went over the topic's size limit only because of them), or
+    /// `nil` when there are none to leave out.
+    static func partialWithoutInputHeaders(_ record: KafkaProducerRecord) -> KafkaProducerRecord? {
+        guard record.headers.contains(where: { $0.key != headersOmittedHeader }) else { return nil }
+        var smaller = record
+        smaller.headers = [KafkaHeader(key: headersOmittedHeader, value: Array("message_too_large".utf8))]
+        return smaller
     }
 
     /// The record without the headers copied from the input (ours, `gigachat_worker-*`, and those `keeping` names

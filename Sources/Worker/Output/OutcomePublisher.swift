@@ -46,10 +46,13 @@ final class OutcomePublisher: Sendable {
     func publish(_ outcome: Outcome, completing ticket: OffsetTracker.Ticket) async -> Outcome? {
         var current = outcome
         var failures = 0
+        var blocked: String?
+        defer { if let blocked { gate.withdraw(blocked) } }
         while true {
             switch await deliverOnce(current.record) {
             case .success:
-                if failures > 0 { gate.clear(current.record.topic) }
+                gate.clear(current.record.topic)
+                blocked = nil
                 tracker.complete(ticket)
                 return current
             case .failure(let error):
@@ -61,22 +64,37 @@ final class OutcomePublisher: Sendable {
                     current = replacement
                     continue
                 }
-                guard await waitToRetry(current.record.topic, after: error, failures: &failures) else { return nil }
+                guard await waitToRetry(current.record.topic, after: error, failures: &failures, blocked: &blocked)
+                else { return nil }
             }
         }
     }
 
     /// Delivers a record that has no replacement (a partial) until the broker acknowledges it.
     /// - Returns: Whether it was acknowledged (`false`: cancelled, or the producer closed).
+    /// A partial too large for its topic goes out without the input's copied headers; if even that is too large it
+    /// is left out (logged): the completion carries the whole answer.
     func deliver(_ record: KafkaProducerRecord) async -> Bool {
+        var current = record
         var failures = 0
+        var blocked: String?
+        defer { if let blocked { gate.withdraw(blocked) } }
         while true {
-            switch await deliverOnce(record) {
+            switch await deliverOnce(current) {
             case .success:
-                if failures > 0 { gate.clear(record.topic) }
+                gate.clear(current.topic)
+                blocked = nil
                 return true
+            case .failure(let error) where error.code == .messageTooLarge:
+                guard let smaller = Outcome.partialWithoutInputHeaders(current) else {
+                    logger.error("A partial is larger than its topic accepts; left out", metadata: ["topic": "\(current.topic)"])
+                    return true
+                }
+                current = smaller
             case .failure(let error):
-                guard await waitToRetry(record.topic, after: error, failures: &failures) else { return false }
+                guard await waitToRetry(current.topic, after: error, failures: &failures, blocked: &blocked) else {
+                    return false
+                }
             }
         }
     }
@@ -103,6 +121,8 @@ final class OutcomePublisher: Sendable {
 
     /// One hand-over and its delivery report (or the refusal at hand-over).
     private func deliverOnce(_ record: KafkaProducerRecord) async -> Result<KafkaRecordMetadata, KafkaError> {
+        // A cancelled task hands nothing over: the record would likely be published with its offset not done.
+        if Task.isCancelled { return .failure(KafkaError(code: .cancelled, message: "Cancelled before the hand-over")) }
         let wait = DeliveryWait()
         do {
             try await enqueue(record) { wait.resolve($0) }
@@ -115,14 +135,22 @@ final class OutcomePublisher: Sendable {
     /// After a failed delivery: logs, reports a missing topic, and waits the backoff.
     /// - Returns: `false` when the record is to be given up: the task was cancelled, or the producer closed or
     ///   failed for good.
-    private func waitToRetry(_ topic: String, after error: KafkaError, failures: inout Int) async -> Bool {
+    private func waitToRetry(
+        _ topic: String,
+        after error: KafkaError,
+        failures: inout Int,
+        blocked: inout String?
+    ) async -> Bool {
         if error.code == .cancelled || Task.isCancelled { return false }
         if error.code == .closed || error.isFatal {
             logger.warning("Output not delivered; its input will be read again", metadata: ["topic": "\(topic)", "error": "\(error)"])
             return false
         }
         // A topic that refuses even the smallest replacement is as good as missing: nothing of it can be published.
-        if error.code == .unknownTopic || error.code == .messageTooLarge { gate.block(topic, because: error) }
+        if error.code == .unknownTopic || error.code == .messageTooLarge {
+            gate.block(topic, because: error)
+            blocked = topic
+        }
         failures += 1
         let delay = min(maximumBackoff, initialBackoff * (1 << min(failures - 1, 16)))
         logger.warning(

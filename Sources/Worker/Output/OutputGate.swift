@@ -65,6 +65,16 @@ final class OutputGate: Sendable {
         for waiter in waiters { waiter.resume() }
     }
 
+    /// The publisher that reported `topic` missing gave up (its job was cancelled): the topic no longer counts as
+    /// missing on its word alone; the next job to publish there finds out again.
+    func withdraw(_ topic: String) {
+        let waiters = state.withLock { state in
+            guard state.missing.removeValue(forKey: topic) != nil else { return [CheckedContinuation<Void, Never>]() }
+            return Self.takeWaiters(&state, limit: limit)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
     /// An answered job starts publishing its outputs.
     func beginPublishing() {
         state.withLock { $0.publishing += 1 }

@@ -96,14 +96,20 @@ final class PartialStream: Sendable {
     /// until they are acknowledged.
     /// - Returns: Whether all were acknowledged (`false`: the task was cancelled or the producer closed).
     func deliverAll() async -> Bool {
-        await withCheckedContinuation { continuation in
-            let settled = state.withLock { state -> Bool in
-                if Self.settled(state) { return true }
-                state.waiter = continuation
-                return false
+        // The reports can take up to `message.timeout.ms` while the brokers are away: cancellation ends the wait.
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let settled = state.withLock { state -> Bool in
+                    if Self.settled(state) || Task.isCancelled { return true }
+                    state.waiter = continuation
+                    return false
+                }
+                if settled { continuation.resume() }
             }
-            if settled { continuation.resume() }
+        } onCancel: {
+            state.withLock { $0.waiter.take() }?.resume()
         }
+        if Task.isCancelled { return false }
         let refused = state.withLock { $0.refused.sorted { $0.seq < $1.seq }.map(\.record) }
         for record in refused {
             guard await publisher.deliver(record) else { return false }
