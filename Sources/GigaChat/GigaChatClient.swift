@@ -235,7 +235,18 @@ public final class GigaChatClient: Sendable {
             let remaining = Duration.nanoseconds((deadline - .now()).nanoseconds)
             wait = max(.zero, min(wait, remaining))
         }
-        let token = try await self.tokenProvider.token(timeout: wait, fetch: fetch)
+        let token: GigaChatAccessToken
+        do {
+            token = try await self.tokenProvider.token(timeout: wait, fetch: fetch)
+        } catch let error as GigaChatError where error.code == .timeout && wait < self.configuration.timeouts.token {
+            // The call's own deadline ended the wait (a slow token endpoint under load): that is the deadline, which
+            // no retry can help, not the token endpoint's timeout.
+            throw GigaChatError(
+                code: .timeout,
+                message: "the call's deadline passed while waiting for an access token",
+                isRetriable: false
+            )
+        }
         do {
             return try await operation(token.value)
         } catch let error as GigaChatError where error.httpStatus == 401 {
