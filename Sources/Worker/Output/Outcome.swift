@@ -40,12 +40,7 @@ struct Outcome: Sendable {
             replaced.record.partition = nil
             return replaced
         case (.completion, .unknownTopic):
-            guard record.topic != completionsTopic else { return nil }
-            var replaced = self
-            replaced.record.topic = completionsTopic
-            replaced.record.partition = nil
-            replaced.record.headers.append(KafkaHeader(key: Self.replyTopicUnavailableHeader, value: Array(record.topic.utf8)))
-            return replaced
+            return movedToCompletionsTopic(completionsTopic)
         case (.completion(let completion), .messageTooLarge):
             if completion.error?.code != "output_too_large" {
                 var smaller = completion
@@ -66,18 +61,13 @@ struct Outcome: Sendable {
                 return smaller
             }
             // A reply topic with a smaller size limit than ours: the completions topic takes it.
-            guard record.topic != completionsTopic else { return nil }
-            var moved = self
-            moved.record.topic = completionsTopic
-            moved.record.partition = nil
-            moved.record.headers.append(KafkaHeader(key: Self.replyTopicUnavailableHeader, value: Array(record.topic.utf8)))
-            return moved
+            return movedToCompletionsTopic(completionsTopic)
         case (.deadLetter, .messageTooLarge):
             if record.value != nil {
                 var replaced = self
                 replaced.record.value = nil
                 replaced.record.headers.append(
-                    KafkaHeader(key: DeadLetterRecord.valueOmittedHeader, value: Array("message_too_large".utf8))
+                    KafkaHeader(key: DeadLetterRecord.valueOmittedHeader, value: Self.messageTooLarge)
                 )
                 return replaced
             }
@@ -87,12 +77,26 @@ struct Outcome: Sendable {
         }
     }
 
+    /// The value of the headers that say what was left out for the topic's size limit.
+    private static let messageTooLarge = Array("message_too_large".utf8)
+
+    /// The completion on the completions topic (its own partitioner), with the header naming the reply topic it
+    /// could not go to; `nil` when it is on the completions topic already.
+    private func movedToCompletionsTopic(_ completionsTopic: String) -> Outcome? {
+        guard record.topic != completionsTopic else { return nil }
+        var moved = self
+        moved.record.topic = completionsTopic
+        moved.record.partition = nil
+        moved.record.headers.append(KafkaHeader(key: Self.replyTopicUnavailableHeader, value: Array(record.topic.utf8)))
+        return moved
+    }
+
     /// A partial without the input's copied headers (it went over the topic's size limit only because of them), or
     /// `nil` when there are none to leave out.
     static func partialWithoutInputHeaders(_ record: KafkaProducerRecord) -> KafkaProducerRecord? {
         guard record.headers.contains(where: { $0.key != headersOmittedHeader }) else { return nil }
         var smaller = record
-        smaller.headers = [KafkaHeader(key: headersOmittedHeader, value: Array("message_too_large".utf8))]
+        smaller.headers = [KafkaHeader(key: headersOmittedHeader, value: Self.messageTooLarge)]
         return smaller
     }
 
@@ -102,7 +106,7 @@ struct Outcome: Sendable {
         let kept = record.headers.filter { $0.key.hasPrefix("gigachat_worker-") || keeping($0.key) }
         guard kept.count < record.headers.count else { return nil }
         var replaced = self
-        replaced.record.headers = kept + [KafkaHeader(key: Self.headersOmittedHeader, value: Array("message_too_large".utf8))]
+        replaced.record.headers = kept + [KafkaHeader(key: Self.headersOmittedHeader, value: Self.messageTooLarge)]
         return replaced
     }
 }
