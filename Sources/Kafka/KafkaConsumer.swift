@@ -139,9 +139,15 @@ public final class KafkaConsumer: Sendable {
     /// - Throws: ``KafkaError`` `.commit` when librdkafka refuses to start the commit or a partition is not
     ///   assigned to this consumer, `.closed` after ``close()``.
     public func commitAsync(_ offsets: [KafkaTopicPartition: Int64]) throws(KafkaError) {
-        guard !offsets.isEmpty else { return }
-        let client = try shared.clientForCommitting(offsets.keys)
-        let result = RDKafkaTopicPartitionList(offsets: offsets).withPointer { rd_kafka_commit(client.handle, $0, 1) }
+        try commitAsync(offsets.mapValues { KafkaOffsetAndMetadata(offset: $0) })
+    }
+
+    /// Starts committing positions with their metadata and returns at once; failures are logged (warning).
+    /// - Throws: As ``commitAsync(_:)-(Dictionary<KafkaTopicPartition,Int64>)``.
+    public func commitAsync(_ positions: [KafkaTopicPartition: KafkaOffsetAndMetadata]) throws(KafkaError) {
+        guard !positions.isEmpty else { return }
+        let client = try shared.clientForCommitting(positions.keys)
+        let result = RDKafkaTopicPartitionList(positions: positions).withPointer { rd_kafka_commit(client.handle, $0, 1) }
         guard result == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError.rdKafka(result, fallback: .commit, context: "Commit failed")
         }
@@ -155,9 +161,19 @@ public final class KafkaConsumer: Sendable {
     /// - Throws: ``KafkaError`` `.commit` when a partition is not assigned to this consumer (any more), or
     ///   librdkafka refuses the offsets; `.closed` after ``close()``.
     public func storeOffsets(_ offsets: [KafkaTopicPartition: Int64]) throws(KafkaError) {
-        guard !offsets.isEmpty else { return }
-        let client = try shared.clientForCommitting(offsets.keys)
-        let failure: KafkaError? = RDKafkaTopicPartitionList(offsets: offsets).withPointer { list in
+        try storeOffsets(offsets.mapValues { KafkaOffsetAndMetadata(offset: $0) })
+    }
+
+    /// Stores positions with their metadata for librdkafka to commit, as ``storeOffsets(_:)-(Dictionary<KafkaTopicPartition,Int64>)``.
+    ///
+    /// - Important: librdkafka's periodic commit sends a partition only when its stored *offset* differs from the
+    ///   committed one: metadata stored with an unchanged offset is committed with the next move, on revocation
+    ///   or on close, not before. Use ``commitAsync(_:)-(Dictionary<KafkaTopicPartition,KafkaOffsetAndMetadata>)``
+    ///   to commit such a change now.
+    public func storeOffsets(_ positions: [KafkaTopicPartition: KafkaOffsetAndMetadata]) throws(KafkaError) {
+        guard !positions.isEmpty else { return }
+        let client = try shared.clientForCommitting(positions.keys)
+        let failure: KafkaError? = RDKafkaTopicPartitionList(positions: positions).withPointer { list in
             let result = rd_kafka_offsets_store(client.handle, list)
             if result != RD_KAFKA_RESP_ERR_NO_ERROR {
                 return KafkaError.rdKafka(result, fallback: .commit, context: "Storing offsets failed")
@@ -180,11 +196,36 @@ public final class KafkaConsumer: Sendable {
         _ partitions: [KafkaTopicPartition],
         timeout: Duration
     ) async throws(KafkaError) -> [KafkaTopicPartition: Int64] {
+        try await committedPositions(partitions, timeout: timeout).mapValues(\.offset)
+    }
+
+    /// Reads the group's committed positions with their metadata (`rd_kafka_committed`, run off the cooperative
+    /// pool). Partitions without a committed offset are absent. Throws as ``committed(_:timeout:)``.
+    public func committedPositions(
+        _ partitions: [KafkaTopicPartition],
+        timeout: Duration
+    ) async throws(KafkaError) -> [KafkaTopicPartition: KafkaOffsetAndMetadata] {
+        let result: Result<[KafkaTopicPartition: KafkaOffsetAndMetadata], KafkaError> = await DedicatedThread.run(
+            on: blockingQueue
+        ) {
+            Result { () throws(KafkaError) in try self.committedPositionsBlocking(partitions, timeout: timeout) }
+        }
+        return try result.get()
+    }
+
+    /// Reads the group's committed positions with their metadata and waits for the answer on the calling thread:
+    /// for the assignment and revocation handlers, which run on the poll thread and must have the answer before
+    /// they return. Anywhere else use ``committedPositions(_:timeout:)``. Throws as ``committed(_:timeout:)``.
+    public func committedPositionsBlocking(
+        _ partitions: [KafkaTopicPartition],
+        timeout: Duration
+    ) throws(KafkaError) -> [KafkaTopicPartition: KafkaOffsetAndMetadata] {
         guard let client = shared.client else { throw KafkaError.closed("The consumer") }
+        guard !partitions.isEmpty else { return [:] }
         let milliseconds = Int32(
             clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
         )
-        let result: Result<[KafkaTopicPartition: Int64], KafkaError> = await DedicatedThread.run(on: blockingQueue) {
+        let result: Result<[KafkaTopicPartition: KafkaOffsetAndMetadata], KafkaError> =
             RDKafkaTopicPartitionList(partitions).withPointer { list in
                 let err = rd_kafka_committed(client.handle, list, milliseconds)
                 if err != RD_KAFKA_RESP_ERR_NO_ERROR {
@@ -192,17 +233,19 @@ public final class KafkaConsumer: Sendable {
                         KafkaError.rdKafka(err, fallback: .commit, context: "Reading committed offsets failed")
                     )
                 }
-                var offsets: [KafkaTopicPartition: Int64] = [:]
+                var positions: [KafkaTopicPartition: KafkaOffsetAndMetadata] = [:]
                 for element in RDKafkaTopicPartitionList.elements(list) where element.offset >= 0 {
                     let partition = KafkaTopicPartition(
                         topic: String(cString: element.topic),
                         partition: element.partition
                     )
-                    offsets[partition] = element.offset
+                    positions[partition] = KafkaOffsetAndMetadata(
+                        offset: element.offset,
+                        metadata: RDKafkaTopicPartitionList.metadata(of: element)
+                    )
                 }
-                return .success(offsets)
+                return .success(positions)
             }
-        }
         return try result.get()
     }
 

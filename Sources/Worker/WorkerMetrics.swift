@@ -6,6 +6,8 @@ final class WorkerMetrics: Sendable {
     let jobsOK = Counter(label: "gigachat_worker_jobs_total", dimensions: [("status", "ok")])
     let jobsFailed = Counter(label: "gigachat_worker_jobs_total", dimensions: [("status", "failed")])
     let jobsDeadLettered = Counter(label: "gigachat_worker_jobs_total", dimensions: [("status", "dead_lettered")])
+    /// Jobs read again after a restart or reassignment that the committed offset map says were finished.
+    let jobsSkipped = Counter(label: "gigachat_worker_jobs_skipped_total")
     let jobsInFlight = Meter(label: "gigachat_worker_jobs_in_flight")
     let jobDuration = Timer(label: "gigachat_worker_job_duration_seconds", preferredDisplayUnit: .seconds)
     let timeToFirstToken = Timer(label: "gigachat_worker_time_to_first_token_seconds", preferredDisplayUnit: .seconds)

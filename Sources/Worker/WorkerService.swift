@@ -99,14 +99,23 @@ public final class WorkerService: Service, Sendable {
         ) { $1 }
         let consumerReference = ConsumerReference()
         let storeLogger = kafkaLogger
-        let tracker = OffsetTracker { offsets in
-            do {
-                try consumerReference.consumer?.storeOffsets(offsets)
-            } catch {
-                // Not assigned any more (revoked between the delivery report and now): nothing to store.
-                storeLogger.debug("Offset not stored", metadata: ["error": "\(error)"])
+        let tracker = OffsetTracker(
+            store: { positions in
+                do {
+                    try consumerReference.consumer?.storeOffsets(positions)
+                } catch {
+                    // Not assigned any more (revoked between the delivery report and now): nothing to store.
+                    storeLogger.debug("Offset not stored", metadata: ["error": "\(error)"])
+                }
+            },
+            commit: { positions in
+                do {
+                    try consumerReference.consumer?.commitAsync(positions)
+                } catch {
+                    storeLogger.debug("Offset map not committed", metadata: ["error": "\(error)"])
+                }
             }
-        }
+        )
         self.tracker = tracker
         let gate = OutputGate(limit: configuration.concurrency, logger: logger)
         self.gate = gate
@@ -154,8 +163,9 @@ public final class WorkerService: Service, Sendable {
                 metrics.partitionsAssigned.record((try? consumerReference.consumer?.assignment.count) ?? 0)
             },
             assignmentHandler: { partitions in
-                // Ownership starts here, before any record of these partitions is handed out.
-                tracker.assign(partitions)
+                // Ownership starts here, before any record of these partitions is handed out, with the offsets
+                // the committed maps say were finished above the committed offsets.
+                Self.assign(partitions, consumer: consumerReference, tracker: tracker, logger: storeLogger)
             }
         )
         consumerReference.consumer = consumer
@@ -222,7 +232,9 @@ public final class WorkerService: Service, Sendable {
         let expiry = Task { await self.expiryLoop() }
         let flowLoop = Task { await self.flow.run() }
         let metricsLoop = Task { await self.kafkaMetrics.run() }
+        let mapCommits = Task { await self.offsetMapLoop() }
         defer {
+            mapCommits.cancel()
             sweeper.cancel()
             expiry.cancel()
             flowLoop.cancel()
@@ -267,7 +279,8 @@ public final class WorkerService: Service, Sendable {
         } catch {
             logger.warning("Producer flush incomplete", metadata: ["error": "\(error)"])
         }
-        // Leaving the group commits the stored watermarks (the revocation handler finds nothing in flight).
+        // Leaving the group commits the stored watermarks and the changed maps (the revocation handler finds nothing
+        // in flight).
         do {
             let consumer = self.consumer
             if try await withTimeout(.seconds(15), { try await consumer.close() }) == nil {
@@ -288,7 +301,14 @@ public final class WorkerService: Service, Sendable {
             for try await message in consumer.messages {
                 if Task.isCancelled { break }
                 let partition = message.topicPartition
-                guard let ticket = tracker.register(partition, offset: message.offset) else { continue }
+                let ticket: OffsetTracker.Ticket
+                switch tracker.register(partition, offset: message.offset) {
+                case .run(let registered): ticket = registered
+                case .skipped:
+                    metrics.jobsSkipped.increment()
+                    continue
+                case .refused: continue
+                }
                 switch decoder.decode(message.value) {
                 case .failure(let rejection):
                     // Dead letters count as answers waiting for their acknowledgement: a flood of them (or a slow
@@ -406,7 +426,44 @@ public final class WorkerService: Service, Sendable {
         }
     }
 
-    // MARK: - Revocation (consumer poll thread)
+    /// Every commit interval, commits the offset maps that grew while a slow job held their watermark (librdkafka's
+    /// own periodic commit sends only offsets that moved).
+    private func offsetMapLoop() async {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: configuration.kafka.commitInterval)
+            } catch {
+                return
+            }
+            tracker.commitChangedMaps()
+        }
+    }
+
+    // MARK: - Assignment and revocation (consumer poll thread)
+
+    private static func assign(
+        _ partitions: [KafkaTopicPartition],
+        consumer: ConsumerReference,
+        tracker: OffsetTracker,
+        logger: Logger
+    ) {
+        var committed: [KafkaTopicPartition: KafkaOffsetAndMetadata] = [:]
+        do {
+            committed = try consumer.consumer?.committedPositionsBlocking(partitions, timeout: .seconds(10)) ?? [:]
+        } catch {
+            logger.warning(
+                "Could not read the committed offset maps; jobs finished above the committed offsets run again",
+                metadata: ["error": "\(error)"]
+            )
+        }
+        let skipped = tracker.assign(partitions, committed: committed)
+        if !skipped.isEmpty {
+            logger.info(
+                "Offset map read: jobs finished above the committed offset will not run again",
+                metadata: ["skipped": "\(skipped.map { "\($0.key)×\($0.value)" }.sorted().joined(separator: ", "))"]
+            )
+        }
+    }
 
     private static func revoke(
         _ revocation: KafkaConsumerRevocation,
@@ -426,6 +483,8 @@ public final class WorkerService: Service, Sendable {
         // gets the drain timeout to finish.
         let drained = revocation.isLost ? false : inFlight.waitBlocking(for: partitions, timeout: drainTimeout)
         let cancelled = drained ? 0 : inFlight.cancel(partitions)
+        // A lost partition may have been committed by its next owner already: nothing of it is committed.
+        if !revocation.isLost { tracker.commitChangedMaps(of: partitions) }
         let committed = tracker.forget(partitions)
         logger.info(
             "Partitions revoked",

@@ -66,10 +66,10 @@ import Testing
 
     @Test func storesTheWatermarkWhenItMoves() throws {
         let stored = Mutex<[[KafkaTopicPartition: Int64]]>([])
-        let tracker = OffsetTracker { offsets in stored.withLock { $0.append(offsets) } }
+        let tracker = OffsetTracker { positions in stored.withLock { $0.append(positions.mapValues(\.offset)) } }
         tracker.assign([partition])
-        let first = try #require(tracker.register(partition, offset: 0))
-        let second = try #require(tracker.register(partition, offset: 1))
+        let first = try #require(tracker.register(partition, offset: 0).ticket)
+        let second = try #require(tracker.register(partition, offset: 1).ticket)
         tracker.complete(second)
         #expect(stored.withLock { $0 }.isEmpty)
         tracker.complete(first)
@@ -79,18 +79,18 @@ import Testing
 
     @Test func aTicketFromBeforeARevocationCompletesNothingAfterIt() throws {
         let stored = Mutex<[[KafkaTopicPartition: Int64]]>([])
-        let tracker = OffsetTracker { offsets in stored.withLock { $0.append(offsets) } }
+        let tracker = OffsetTracker { positions in stored.withLock { $0.append(positions.mapValues(\.offset)) } }
         tracker.assign([partition])
-        let old = try #require(tracker.register(partition, offset: 0))
+        let old = try #require(tracker.register(partition, offset: 0).ticket)
         _ = tracker.fence([partition])
         // While revoking, nothing new of the partition is taken.
-        #expect(tracker.register(partition, offset: 1) == nil)
+        #expect(tracker.register(partition, offset: 1).ticket == nil)
         tracker.forget([partition])
         // Not owned until assigned again.
-        #expect(tracker.register(partition, offset: 0) == nil)
+        #expect(tracker.register(partition, offset: 0).ticket == nil)
         tracker.assign([partition])
         // Owned again: a new epoch, the same offset registers anew.
-        let new = try #require(tracker.register(partition, offset: 0))
+        let new = try #require(tracker.register(partition, offset: 0).ticket)
         tracker.complete(old)
         #expect(stored.withLock { $0 }.isEmpty, "the old ticket must not move the new epoch's watermark")
         tracker.complete(new)
@@ -101,16 +101,143 @@ import Testing
         // Defect: the first sight of a record made an epoch, so a record taken just before its partition was revoked
         // registered after the revocation; when the partition came back, the offsets below it were skipped.
         let stored = Mutex<[[KafkaTopicPartition: Int64]]>([])
-        let tracker = OffsetTracker { offsets in stored.withLock { $0.append(offsets) } }
+        let tracker = OffsetTracker { positions in stored.withLock { $0.append(positions.mapValues(\.offset)) } }
         tracker.assign([partition])
         _ = tracker.fence([partition])
         tracker.forget([partition])
         // The intake registers the record it was handed before the revocation: refused.
-        #expect(tracker.register(partition, offset: 7) == nil)
+        #expect(tracker.register(partition, offset: 7).ticket == nil)
         // Assigned again, the next owner (this worker) reads from the committed offset, below 7.
         tracker.assign([partition])
-        let redelivered = try #require(tracker.register(partition, offset: 5), "offset 5 is not skipped")
+        let redelivered = try #require(tracker.register(partition, offset: 5).ticket, "offset 5 is not skipped")
         tracker.complete(redelivered)
         #expect(stored.withLock { $0 } == [[partition: 6]])
+    }
+}
+
+@Suite struct OffsetMapTests {
+    @Test func roundTripsThroughItsMetadata() throws {
+        let map = OffsetMap(base: 1_000, done: [1_001, 1_003, 1_008, 1_009, 1_500])
+        let metadata = try #require(map.metadata)
+        #expect(metadata.hasPrefix("gw1:1000:"))
+        #expect(OffsetMap(metadata: metadata, committedOffset: 1_000) == map)
+    }
+
+    @Test func nothingDoneAboveTheBaseIsNoMetadata() {
+        #expect(OffsetMap(base: 5, done: []).metadata == nil)
+        // The base itself and offsets below it are never recorded.
+        #expect(OffsetMap(base: 5, done: [3, 5]).metadata == nil)
+    }
+
+    @Test func aMapOfAnotherCommittedOffsetOrAnotherFormatIsIgnored() throws {
+        let metadata = try #require(OffsetMap(base: 10, done: [12]).metadata)
+        // Someone committed 11 without a map after this one was written: its bits would name the wrong offsets.
+        #expect(OffsetMap(metadata: metadata, committedOffset: 11) == nil)
+        #expect(OffsetMap(metadata: "some other client's note", committedOffset: 10) == nil)
+        #expect(OffsetMap(metadata: "gw1:10:!!!", committedOffset: 10) == nil)
+        #expect(OffsetMap(metadata: nil, committedOffset: 10) == nil)
+    }
+
+    @Test func staysUnderKafkasDefaultMetadataLimitByLeavingOutTheFarthestOffsets() throws {
+        let base: Int64 = 9_000_000_000
+        let map = OffsetMap(base: base, done: (base + 1)...(base + 50_000))
+        let metadata = try #require(map.metadata)
+        #expect(metadata.utf8.count <= 4_096)
+        #expect(map.done.count == Int(OffsetMap.maximumSpan))
+        #expect(map.done.last == base + OffsetMap.maximumSpan)
+        #expect(OffsetMap(metadata: metadata, committedOffset: base) == map)
+    }
+}
+
+@Suite struct OffsetTrackerMapTests {
+    let partition = KafkaTopicPartition(topic: "jobs", partition: 0)
+
+    final class Recorded: Sendable {
+        let stored = Mutex<[[KafkaTopicPartition: KafkaOffsetAndMetadata]]>([])
+        let committed = Mutex<[[KafkaTopicPartition: KafkaOffsetAndMetadata]]>([])
+    }
+
+    func tracker(_ recorded: Recorded) -> OffsetTracker {
+        OffsetTracker(
+            store: { positions in recorded.stored.withLock { $0.append(positions) } },
+            commit: { positions in recorded.committed.withLock { $0.append(positions) } }
+        )
+    }
+
+    @Test func offsetsFinishedAboveASlowOneAreCommittedInTheMapWhileTheWatermarkStands() throws {
+        let recorded = Recorded()
+        let tracker = tracker(recorded)
+        tracker.assign([partition])
+        let tickets = try (0..<5).map { try #require(tracker.register(partition, offset: $0).ticket) }
+        tracker.complete(tickets[1])
+        tracker.complete(tickets[3])
+        // The watermark stands at 0: nothing is stored until the map is committed.
+        #expect(recorded.stored.withLock { $0 }.isEmpty)
+        let committed = tracker.commitChangedMaps()
+        let position = try #require(committed[partition])
+        #expect(position.offset == 0)
+        #expect(OffsetMap(metadata: position.metadata, committedOffset: 0)?.done == [1, 3])
+        // Stored too, so that librdkafka's own later commits carry the same map.
+        #expect(recorded.stored.withLock { $0 } == [committed])
+        #expect(recorded.committed.withLock { $0 } == [committed])
+        // Unchanged since: nothing more to commit.
+        #expect(tracker.commitChangedMaps().isEmpty)
+        // The slow one finishes: the watermark moves to 2, and carries 3 in its map.
+        tracker.complete(tickets[0])
+        let moved = try #require(recorded.stored.withLock { $0.last?[partition] })
+        #expect(moved.offset == 2)
+        #expect(OffsetMap(metadata: moved.metadata, committedOffset: 2)?.done == [3])
+    }
+
+    @Test func aWatermarkWithNothingDoneAboveItCarriesNoMetadata() throws {
+        let recorded = Recorded()
+        let tracker = tracker(recorded)
+        tracker.assign([partition])
+        let ticket = try #require(tracker.register(partition, offset: 0).ticket)
+        _ = tracker.register(partition, offset: 1)
+        tracker.complete(ticket)
+        #expect(recorded.stored.withLock { $0 } == [[partition: KafkaOffsetAndMetadata(offset: 1)]])
+    }
+
+    @Test func anAssignmentWithACommittedMapSkipsWhatItNamesAndRunsTheRest() throws {
+        let recorded = Recorded()
+        let tracker = tracker(recorded)
+        let metadata = OffsetMap(base: 10, done: [11, 13]).metadata
+        let skipped = tracker.assign([partition], committed: [partition: KafkaOffsetAndMetadata(offset: 10, metadata: metadata)])
+        #expect(skipped == [partition: 2])
+        let ten = try #require(tracker.register(partition, offset: 10).ticket)
+        #expect(tracker.register(partition, offset: 11) == .skipped)
+        let twelve = try #require(tracker.register(partition, offset: 12).ticket)
+        #expect(tracker.register(partition, offset: 13) == .skipped)
+        tracker.complete(twelve)
+        tracker.complete(ten)
+        // 10 and 12 ran, 11 and 13 were done before: everything up to 13 is done.
+        #expect(tracker.committable == [partition: 14])
+    }
+
+    @Test func aMapOfALostEpochIsNotCarriedIntoTheNextAssignment() throws {
+        let recorded = Recorded()
+        let tracker = tracker(recorded)
+        let metadata = OffsetMap(base: 0, done: [1]).metadata
+        tracker.assign([partition], committed: [partition: KafkaOffsetAndMetadata(offset: 0, metadata: metadata)])
+        _ = tracker.fence([partition])
+        tracker.forget([partition])
+        // Assigned again with a committed position that has no map (another member committed 0 since).
+        tracker.assign([partition], committed: [partition: KafkaOffsetAndMetadata(offset: 0)])
+        _ = tracker.register(partition, offset: 0)
+        #expect(tracker.register(partition, offset: 1).ticket != nil, "offset 1 must run: no map says it is done")
+    }
+
+    @Test func onlyTheNamedPartitionsMapsAreCommittedBeforeARevocation() throws {
+        let recorded = Recorded()
+        let tracker = tracker(recorded)
+        let other = KafkaTopicPartition(topic: "jobs", partition: 1)
+        tracker.assign([partition, other])
+        for owned in [partition, other] {
+            _ = tracker.register(owned, offset: 0)
+            tracker.complete(try #require(tracker.register(owned, offset: 1).ticket))
+        }
+        #expect(Set(tracker.commitChangedMaps(of: [other]).keys) == [other])
+        #expect(Set(tracker.commitChangedMaps().keys) == [partition])
     }
 }

@@ -66,9 +66,9 @@ final class ScriptedSink: OutputSink {
 
     func setUp(_ sink: ScriptedSink) throws -> Setup {
         let stored = Stored()
-        let tracker = OffsetTracker { offsets in stored.append(offsets.values) }
+        let tracker = OffsetTracker { positions in stored.append(positions.values.map(\.offset)) }
         tracker.assign([input])
-        let ticket = try #require(tracker.register(input, offset: 0))
+        let ticket = try #require(tracker.register(input, offset: 0).ticket)
         let gate = OutputGate(limit: 4, logger: Logger(label: "test"))
         let publisher = OutcomePublisher(
             sink: sink,

@@ -1,5 +1,11 @@
 import CRdKafka
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Owns an `rd_kafka_topic_partition_list_t` built from Swift values; destroyed once, in `deinit`.
 ///
 /// Lists librdkafka hands to callbacks are not wrapped in this class (librdkafka owns them); the static
@@ -21,6 +27,22 @@ final class RDKafkaTopicPartitionList {
     convenience init(offsets: [KafkaTopicPartition: Int64]) {
         self.init(capacity: offsets.count)
         for (partition, offset) in offsets { add(partition, offset: offset) }
+    }
+
+    convenience init(positions: [KafkaTopicPartition: KafkaOffsetAndMetadata]) {
+        self.init(capacity: positions.count)
+        for (partition, position) in positions {
+            let element = rd_kafka_topic_partition_list_add(pointer, partition.topic, partition.partition)!
+            element.pointee.offset = position.offset
+            if let metadata = position.metadata, !metadata.isEmpty {
+                // librdkafka frees it with the list (`rd_free`, which is `free`).
+                let bytes = Array(metadata.utf8)
+                let copy = malloc(bytes.count)!
+                bytes.withUnsafeBytes { copy.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+                element.pointee.metadata = copy
+                element.pointee.metadata_size = bytes.count
+            }
+        }
     }
 
     deinit {
@@ -46,6 +68,13 @@ final class RDKafkaTopicPartitionList {
         _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>
     ) -> UnsafeMutableBufferPointer<rd_kafka_topic_partition_t> {
         UnsafeMutableBufferPointer(start: list.pointee.elems, count: Int(list.pointee.cnt))
+    }
+
+    /// The metadata string of an element of any list (`nil` when it has none).
+    static func metadata(of element: rd_kafka_topic_partition_t) -> String? {
+        guard let bytes = element.metadata, element.metadata_size > 0 else { return nil }
+        let buffer = UnsafeRawBufferPointer(start: bytes, count: element.metadata_size)
+        return String(decoding: buffer, as: UTF8.self)
     }
 
     /// The topic partitions of any list.

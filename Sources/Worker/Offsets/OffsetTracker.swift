@@ -14,6 +14,11 @@ import Synchronization
 /// a partition this worker does not own (which would skip the offsets below it when the partition came back).
 /// Each registration belongs to an epoch of the partition's ownership, so a job from before a revocation cannot
 /// complete an offset of the same partition owned again later.
+///
+/// Every stored watermark carries the partition's ``OffsetMap`` (the offsets done above it) in its metadata, and
+/// ``commitChangedMaps()`` commits the maps that grew while a slow offset held the watermark still (librdkafka's
+/// periodic commit sends only offsets that moved). An assignment reads the committed map back: its offsets are
+/// ``Registration/skipped`` when they come again, so a crash re-runs only what was in flight.
 public final class OffsetTracker: Sendable {
     /// A registered offset: what a job carries to complete it.
     public struct Ticket: Sendable, Hashable {
@@ -25,9 +30,28 @@ public final class OffsetTracker: Sendable {
         var epoch: UInt64
     }
 
+    /// What ``register(_:offset:)`` made of a consumed offset.
+    public enum Registration: Sendable, Equatable {
+        /// Run it: the ticket completes its offset.
+        case run(Ticket)
+        /// Done before (the committed offset map says so): it is marked done again without running.
+        case skipped
+        /// Not owned (not assigned, or being revoked), or a re-delivery of an offset registered in this epoch.
+        case refused
+
+        /// The ticket to run with, when there is one.
+        public var ticket: Ticket? {
+            if case .run(let ticket) = self { ticket } else { nil }
+        }
+    }
+
     private struct Owned {
         var epoch: UInt64
         var watermark = PartitionWatermark()
+        /// Offsets the committed map says were done: skipped when they are read again.
+        var skip: Set<Int64> = []
+        /// The done offsets above the watermark changed since they were last stored.
+        var mapChanged = false
     }
 
     private struct State {
@@ -38,34 +62,66 @@ public final class OffsetTracker: Sendable {
     }
 
     private let state = Mutex(State())
-    private let store: @Sendable ([KafkaTopicPartition: Int64]) -> Void
+    private let store: @Sendable ([KafkaTopicPartition: KafkaOffsetAndMetadata]) -> Void
+    private let commit: @Sendable ([KafkaTopicPartition: KafkaOffsetAndMetadata]) -> Void
 
     /// Creates a tracker.
-    /// - Parameter store: Stores a moved watermark for commit (the worker's consumer's `storeOffsets`); called
-    ///   with the tracker's lock held, so it must not call back into the tracker.
-    public init(store: @escaping @Sendable ([KafkaTopicPartition: Int64]) -> Void) {
+    /// - Parameters:
+    ///   - store: Stores a moved watermark, with its offset map, for commit (the worker's consumer's
+    ///     `storeOffsets`).
+    ///   - commit: Starts committing a position now (the consumer's `commitAsync`), for maps that changed while
+    ///     the watermark did not move.
+    ///   Both are called with the tracker's lock held, so they must not call back into the tracker.
+    public init(
+        store: @escaping @Sendable ([KafkaTopicPartition: KafkaOffsetAndMetadata]) -> Void,
+        commit: @escaping @Sendable ([KafkaTopicPartition: KafkaOffsetAndMetadata]) -> Void = { _ in }
+    ) {
         self.store = store
+        self.commit = commit
     }
 
     /// Starts owning partitions (they were assigned): each gets a new epoch; one owned already keeps its own.
-    public func assign(_ partitions: some Sequence<KafkaTopicPartition>) {
+    /// - Parameter committed: The group's committed positions of these partitions, when known: their offset maps
+    ///   name the offsets to skip.
+    /// - Returns: How many offsets each partition's committed map lets the worker skip (partitions with none are
+    ///   absent).
+    @discardableResult
+    public func assign(
+        _ partitions: some Sequence<KafkaTopicPartition>,
+        committed: [KafkaTopicPartition: KafkaOffsetAndMetadata] = [:]
+    ) -> [KafkaTopicPartition: Int] {
         state.withLock { state in
+            var skipped: [KafkaTopicPartition: Int] = [:]
             for partition in partitions where state.partitions[partition] == nil {
                 state.fenced.remove(partition)
-                state.partitions[partition] = Owned(epoch: state.nextEpoch)
+                var owned = Owned(epoch: state.nextEpoch)
+                if let position = committed[partition],
+                    let map = OffsetMap(metadata: position.metadata, committedOffset: position.offset),
+                    !map.done.isEmpty
+                {
+                    owned.skip = Set(map.done)
+                    skipped[partition] = map.done.count
+                }
+                state.partitions[partition] = owned
                 state.nextEpoch += 1
             }
+            return skipped
         }
     }
 
     /// Registers a consumed offset.
-    /// - Returns: Its ticket, or `nil` when the partition is not owned (not assigned, or being revoked) or the
-    ///   offset is a re-delivery of one already registered in this epoch.
-    public func register(_ partition: KafkaTopicPartition, offset: Int64) -> Ticket? {
+    /// - Returns: A ticket to run it with; ``Registration/skipped`` when the committed map says it was done (it
+    ///   is marked done at once); ``Registration/refused`` when the partition is not owned (not assigned, or being
+    ///   revoked) or the offset is a re-delivery of one already registered in this epoch.
+    public func register(_ partition: KafkaTopicPartition, offset: Int64) -> Registration {
         state.withLock { state in
-            guard !state.fenced.contains(partition), state.partitions[partition] != nil else { return nil }
-            guard state.partitions[partition]!.watermark.register(offset) else { return nil }
-            return Ticket(partition: partition, offset: offset, epoch: state.partitions[partition]!.epoch)
+            guard !state.fenced.contains(partition), state.partitions[partition] != nil else { return .refused }
+            // In place (a copy of the entry would copy its arrays).
+            guard state.partitions[partition]!.watermark.register(offset) else { return .refused }
+            let ticket = Ticket(partition: partition, offset: offset, epoch: state.partitions[partition]!.epoch)
+            guard state.partitions[partition]!.skip.remove(offset) != nil else { return .run(ticket) }
+            Self.complete(ticket, in: &state.partitions[partition]!, store: store)
+            return .skipped
         }
     }
 
@@ -73,9 +129,47 @@ public final class OffsetTracker: Sendable {
     public func complete(_ ticket: Ticket) {
         state.withLock { state in
             guard state.partitions[ticket.partition]?.epoch == ticket.epoch else { return }
-            // In place (a copy of the entry would copy its arrays).
-            let moved = state.partitions[ticket.partition]!.watermark.complete(ticket.offset)
-            if let moved { store([ticket.partition: moved]) }
+            Self.complete(ticket, in: &state.partitions[ticket.partition]!, store: store)
+        }
+    }
+
+    private static func complete(
+        _ ticket: Ticket,
+        in owned: inout Owned,
+        store: ([KafkaTopicPartition: KafkaOffsetAndMetadata]) -> Void
+    ) {
+        guard let moved = owned.watermark.complete(ticket.offset) else {
+            // Done above the watermark: only the map changed (committed by ``commitChangedMaps()``).
+            owned.mapChanged = true
+            return
+        }
+        owned.mapChanged = false
+        store([ticket.partition: position(at: moved, of: owned.watermark)])
+    }
+
+    private static func position(at offset: Int64, of watermark: PartitionWatermark) -> KafkaOffsetAndMetadata {
+        guard watermark.pendingCount > 1 else { return KafkaOffsetAndMetadata(offset: offset) }
+        let map = OffsetMap(base: offset, done: watermark.doneAboveCommitPoint)
+        return KafkaOffsetAndMetadata(offset: offset, metadata: map.metadata)
+    }
+
+    /// Stores and commits the position of every partition whose done offsets above a still watermark changed since
+    /// they were last stored (call it every commit interval, and before partitions are given up).
+    /// - Parameter partitions: Only these (all owned partitions when `nil`).
+    /// - Returns: The positions committed.
+    @discardableResult
+    public func commitChangedMaps(of partitions: Set<KafkaTopicPartition>? = nil) -> [KafkaTopicPartition: KafkaOffsetAndMetadata] {
+        state.withLock { state in
+            var positions: [KafkaTopicPartition: KafkaOffsetAndMetadata] = [:]
+            for (partition, owned) in state.partitions where owned.mapChanged && partitions?.contains(partition) != false {
+                guard let point = owned.watermark.commitPoint else { continue }
+                positions[partition] = Self.position(at: point, of: owned.watermark)
+                state.partitions[partition]!.mapChanged = false
+            }
+            guard !positions.isEmpty else { return [:] }
+            store(positions)
+            commit(positions)
+            return positions
         }
     }
 

@@ -25,6 +25,19 @@ public struct PartitionWatermark: Sendable {
     /// The highest registered offset, if any.
     public var lastRegistered: Int64? { next.map { $0 - 1 } }
 
+    /// The offset a commit names now: the first registered offset not done, or, when all are, the next to read;
+    /// `nil` before anything was registered.
+    public var commitPoint: Int64? { head < offsets.count ? offsets[head] : next }
+
+    /// Whether any registered offset above the commit point is done.
+    public var hasDoneAboveCommitPoint: Bool { head < offsets.count && done[head...].contains(true) }
+
+    /// The done offsets above the commit point, ascending (what an ``OffsetMap`` records).
+    public var doneAboveCommitPoint: [Int64] {
+        guard head < offsets.count else { return [] }
+        return (head..<offsets.count).compactMap { done[$0] ? offsets[$0] : nil }
+    }
+
     /// Registers an offset delivered by the consumer.
     /// - Returns: `false` (and ignores it) when the offset is not above the last registered one: a re-delivery.
     public mutating func register(_ offset: Int64) -> Bool {

@@ -1,0 +1,15 @@
+/// A committed (or to-be-committed) position of a partition: the next offset to read, and the application's
+/// metadata string stored with it by the group coordinator (Kafka's `OffsetAndMetadata`; the broker bounds its
+/// size by `offset.metadata.max.bytes`, 4,096 bytes by default, and may drop it: Tansu 0.6 does).
+public struct KafkaOffsetAndMetadata: Sendable, Hashable {
+    /// The next offset to read: the last processed offset + 1.
+    public var offset: Int64
+    /// The metadata committed with it; `nil` or empty for none.
+    public var metadata: String?
+
+    /// Creates a position.
+    public init(offset: Int64, metadata: String? = nil) {
+        self.offset = offset
+        self.metadata = metadata
+    }
+}
