@@ -143,6 +143,9 @@ public final class KafkaConsumer: Sendable {
     }
 
     /// Starts committing positions with their metadata and returns at once; failures are logged (warning).
+    ///
+    /// - Important: With ``KafkaOffsetCommit/storedOffsets(interval:)``, store the same positions too: librdkafka
+    ///   commits the stored ones again on revocation and on close, even when only their metadata is older.
     /// - Throws: As ``commitAsync(_:)-(Dictionary<KafkaTopicPartition,Int64>)``.
     public func commitAsync(_ positions: [KafkaTopicPartition: KafkaOffsetAndMetadata]) throws(KafkaError) {
         guard !positions.isEmpty else { return }
