@@ -105,10 +105,11 @@ let package = Package(
         ),
         .testTarget(
             name: "KafkaTests",
-            dependencies: ["Kafka", "CRdKafka", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Kafka", "CRdKafka", "TestSupport", .product(name: "Logging", package: "swift-log")]
         ),
-        // Helpers shared by the test targets (child processes without Foundation's Process).
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Helpers shared by the test targets (child processes without Foundation's Process, Tansu, librdkafka's
+        // mock cluster).
+        .target(name: "TestSupport", dependencies: ["CRdKafka"], path: "Tests/TestSupport"),
         // End-to-end tests against a real broker (Tansu, started by the tests) and kcat.
         .testTarget(
             name: "KafkaIntegrationTests",

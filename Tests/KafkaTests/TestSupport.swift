@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import TestSupport
 import Synchronization
 import Testing
 
@@ -41,11 +42,11 @@ let testLogger: Logger = {
 
 /// One mock cluster (three in-process brokers) shared by the clients of a test.
 struct TestCluster {
-    let mock: RDKafkaMockCluster
+    let mock: MockKafkaCluster
     var bootstrap: [String] { [mock.bootstrapServers] }
 
     init() throws {
-        mock = try RDKafkaMockCluster(brokers: 3, logger: testLogger)
+        mock = try MockKafkaCluster(brokers: 3)
     }
 
     func createTopic(partitions: Int32 = 1) async throws -> String {

@@ -40,7 +40,7 @@ struct OperatorCommandTests {
             let manifest = directory.appendingPathComponent("manifest.jsonl").path
             let results = directory.appendingPathComponent("results.jsonl").path
             let submitArguments = [
-                "submit", "--bootstrap-servers", bed.broker.bootstrap, "--topic", bed.topics.jobs,
+                "submit", "--bootstrap-servers", bed.bootstrap, "--topic", bed.topics.jobs,
                 "--template", "Summarise {{filename}}: {{document}}", "--manifest", manifest, documents.path,
             ]
             let (submitted, submitOutput) = try await Self.cli(submitArguments, environment: environment, in: directory)
@@ -50,7 +50,7 @@ struct OperatorCommandTests {
             let worker = try WorkerProcess.start(environment: environment)
             let (collected, collectOutput) = try await Self.cli(
                 [
-                    "collect", "--bootstrap-servers", bed.broker.bootstrap, "--completions-topic", bed.topics.completions,
+                    "collect", "--bootstrap-servers", bed.bootstrap, "--completions-topic", bed.topics.completions,
                     "--manifest", manifest, "--output", results, "--timeout", "90",
                 ],
                 environment: environment,
@@ -76,7 +76,7 @@ struct OperatorCommandTests {
             // collect of an id that never comes: exit 1, naming it.
             let (missing, missingOutput) = try await Self.cli(
                 [
-                    "collect", "--bootstrap-servers", bed.broker.bootstrap, "--completions-topic", bed.topics.completions,
+                    "collect", "--bootstrap-servers", bed.bootstrap, "--completions-topic", bed.topics.completions,
                     "--ids", "never-submitted", "--output", results, "--timeout", "3",
                 ],
                 environment: environment,
@@ -154,7 +154,7 @@ struct OperatorCommandTests {
             let socket = "gw-test-\(UUID().uuidString.prefix(8))"
             let command = [
                 "env", "LD_LIBRARY_PATH=\(ProcessInfo.processInfo.environment["LD_LIBRARY_PATH"] ?? "")",
-                WorkerProcess.executable.path, "collect", "--bootstrap-servers", bed.broker.bootstrap,
+                WorkerProcess.executable.path, "collect", "--bootstrap-servers", bed.bootstrap,
                 "--completions-topic", bed.topics.completions, "--partials-topic", bed.topics.partials,
                 "--ids", jobs.map(\.id).joined(separator: ","), "--follow-partials",
                 "--output", directory.appendingPathComponent("results.jsonl").path, "--timeout", "60",

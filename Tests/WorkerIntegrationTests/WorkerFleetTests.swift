@@ -98,9 +98,9 @@ struct WorkerFleetTests {
             #expect(try await collector.wait(timeout: .seconds(60)) { $0.completions.count >= 40 })
             // The broker hangs with jobs running, answers waiting for acknowledgements and commits due: longer than
             // the group's session timeout (6 s), so the group may also rebalance when it wakes.
-            bed.broker.freeze()
+            bed.tansu.freeze()
             try await Task.sleep(for: .seconds(15))
-            bed.broker.thaw()
+            bed.tansu.thaw()
             #expect(try await collector.waitForCompletions(of: Set(jobs.map(\.id)), timeout: .seconds(120)))
             #expect(worker.exitStatus == nil, "the worker kept running; log: \(worker.logTail())")
             let byID = Dictionary(grouping: collector.snapshot.completions.map(\.record), by: \.id)

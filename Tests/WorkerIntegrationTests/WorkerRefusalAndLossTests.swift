@@ -114,9 +114,9 @@ struct WorkerRefusalAndLossTests {
             let jobs = (0..<2).map { TestJob(id: "lost-\($0)", prompt: "lost \($0)", stream: true) }
             try await bed.produce(jobs)
             #expect(try await waitUntil(timeout: .seconds(30)) { bed.emulator.counters.currentConcurrentChats == 2 })
-            bed.broker.freeze()
+            bed.tansu.freeze()
             try await Task.sleep(for: .seconds(12))
-            bed.broker.thaw()
+            bed.tansu.thaw()
             #expect(try await collector.waitForCompletions(of: Set(jobs.map(\.id)), timeout: .seconds(90)))
             // Every stream GigaChat still runs ends, and its answer has time to arrive, before answers are counted.
             #expect(try await waitUntil(timeout: .seconds(60)) { bed.emulator.counters.currentConcurrentChats == 0 })

@@ -8,11 +8,34 @@ import TestSupport
 import Testing
 import Worker
 
-/// A broker (Tansu), a GigaChat emulator and fresh topics for one test; workers run in-process
-/// (``startWorker(_:)``) or as the built executable (``WorkerProcess``). Fails, never skips, when the broker or the
-/// emulator cannot start.
+/// A broker (Tansu, or librdkafka's mock cluster where Tansu falls short), a GigaChat emulator and fresh topics
+/// for one test; workers run in-process (``startWorker(_:)``) or as the built executable (``WorkerProcess``).
+/// Fails, never skips, when the broker or the emulator cannot start.
 struct WorkerTestBed: Sendable {
-    let broker: TansuBroker
+    /// Which broker a bed runs on.
+    enum Broker: Sendable {
+        /// A Tansu process (the default: a real broker over the network).
+        case tansu(TansuBroker)
+        /// librdkafka's mock cluster in the test process: it keeps the metadata committed with an offset, which
+        /// Tansu 0.6 drops (the worker's offset map rides in it).
+        case mockCluster(MockKafkaCluster)
+    }
+
+    enum BrokerKind: Sendable { case tansu, mockCluster }
+
+    let broker: Broker
+    /// `bootstrap.servers` of the broker.
+    var bootstrap: String {
+        switch broker {
+        case .tansu(let tansu): tansu.bootstrap
+        case .mockCluster(let mock): mock.bootstrapServers
+        }
+    }
+    /// The Tansu broker, for tests that freeze it.
+    var tansu: TansuBroker {
+        guard case .tansu(let tansu) = broker else { preconditionFailure("this bed runs on the mock cluster") }
+        return tansu
+    }
     let emulator: GigaChatEmulator
     let topics: WorkerConfiguration.Topics
     let partitions: Int32
@@ -32,45 +55,66 @@ struct WorkerTestBed: Sendable {
         partitions: Int32 = 3,
         extraTopics: [String] = [],
         emulator emulatorConfiguration: GigaChatEmulatorConfiguration = .init(),
+        on brokerKind: BrokerKind = .tansu,
         _ body: (WorkerTestBed) async throws -> T
     ) async throws -> T {
-        try await withTansuBroker { broker in
-            let emulator = GigaChatEmulator(configuration: emulatorConfiguration)
-            try await emulator.start()
-            do {
-                let suffix = UUID().uuidString.prefix(8).lowercased()
-                var topics = WorkerConfiguration.Topics()
-                topics.jobs = "jobs-\(suffix)"
-                topics.partials = "partials-\(suffix)"
-                topics.completions = "completions-\(suffix)"
-                topics.deadLetter = "jobs-\(suffix).DLT"
-                let admin = try KafkaAdmin(bootstrapServers: [broker.bootstrap], logger: logger)
-                try await admin.createTopic(topics.jobs, partitions: partitions)
-                for topic in [topics.partials, topics.completions, topics.effectiveDeadLetter] + extraTopics {
-                    try await admin.createTopic(topic, partitions: 3)
-                }
-                let bed = WorkerTestBed(
-                    broker: broker,
-                    emulator: emulator,
-                    topics: topics,
-                    partitions: partitions,
-                    group: "workers-\(suffix)",
-                    credentials: Data("client-\(suffix):secret-\(UUID().uuidString)".utf8).base64EncodedString()
-                )
-                let result = try await body(bed)
-                try await emulator.shutdown()
-                return result
-            } catch {
-                try? await emulator.shutdown()
-                throw error
+        switch brokerKind {
+        case .tansu:
+            try await withTansuBroker { tansu in
+                try await run(.tansu(tansu), partitions, extraTopics, emulatorConfiguration, body)
             }
+        case .mockCluster:
+            try await run(.mockCluster(try MockKafkaCluster(brokers: 1)), partitions, extraTopics, emulatorConfiguration, body)
+        }
+    }
+
+    private static func run<T: Sendable>(
+        _ broker: Broker,
+        _ partitions: Int32,
+        _ extraTopics: [String],
+        _ emulatorConfiguration: GigaChatEmulatorConfiguration,
+        _ body: (WorkerTestBed) async throws -> T
+    ) async throws -> T {
+        let emulator = GigaChatEmulator(configuration: emulatorConfiguration)
+        try await emulator.start()
+        do {
+            let suffix = UUID().uuidString.prefix(8).lowercased()
+            var topics = WorkerConfiguration.Topics()
+            topics.jobs = "jobs-\(suffix)"
+            topics.partials = "partials-\(suffix)"
+            topics.completions = "completions-\(suffix)"
+            topics.deadLetter = "jobs-\(suffix).DLT"
+            let outputs = [topics.partials, topics.completions, topics.effectiveDeadLetter] + extraTopics
+            switch broker {
+            case .tansu(let tansu):
+                let admin = try KafkaAdmin(bootstrapServers: [tansu.bootstrap], logger: logger)
+                try await admin.createTopic(topics.jobs, partitions: partitions)
+                for topic in outputs { try await admin.createTopic(topic, partitions: 3) }
+            case .mockCluster(let mock):
+                try mock.createTopic(topics.jobs, partitions: partitions)
+                for topic in outputs { try mock.createTopic(topic, partitions: 3) }
+            }
+            let bed = WorkerTestBed(
+                broker: broker,
+                emulator: emulator,
+                topics: topics,
+                partitions: partitions,
+                group: "workers-\(suffix)",
+                credentials: Data("client-\(suffix):secret-\(UUID().uuidString)".utf8).base64EncodedString()
+            )
+            let result = try await body(bed)
+            try await emulator.shutdown()
+            return result
+        } catch {
+            try? await emulator.shutdown()
+            throw error
         }
     }
 
     /// A worker configuration for this bed: short session timeout (Tansu's join delay), fast retries and commits.
     func configuration(_ adjust: (inout WorkerConfiguration) -> Void = { _ in }) -> WorkerConfiguration {
         var configuration = WorkerConfiguration()
-        configuration.kafka.bootstrapServers = [broker.bootstrap]
+        configuration.kafka.bootstrapServers = [bootstrap]
         configuration.kafka.groupID = group
         configuration.kafka.sessionTimeout = .seconds(6)
         configuration.kafka.commitInterval = .milliseconds(200)
@@ -89,7 +133,7 @@ struct WorkerTestBed: Sendable {
     /// The environment a worker process reads the same configuration from.
     func environment(_ extra: [String: String] = [:]) -> [String: String] {
         var environment = [
-            "GIGACHAT_WORKER_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
+            "GIGACHAT_WORKER_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
             "GIGACHAT_WORKER_KAFKA_GROUP_ID": group,
             "GIGACHAT_WORKER_KAFKA_SESSION_TIMEOUT": "6s",
             "GIGACHAT_WORKER_KAFKA_COMMIT_INTERVAL": "200ms",
@@ -142,7 +186,7 @@ struct WorkerTestBed: Sendable {
 
     /// A producer of the test's own (librdkafka `properties` on top, e.g. a larger `message.max.bytes`).
     private func testProducer(_ properties: [String: String]) throws -> KafkaProducer {
-        var configuration = KafkaProducerConfiguration(bootstrapServers: [broker.bootstrap])
+        var configuration = KafkaProducerConfiguration(bootstrapServers: [bootstrap])
         configuration.properties = properties
         return try KafkaProducer(configuration: configuration, logger: Self.logger)
     }
@@ -150,7 +194,7 @@ struct WorkerTestBed: Sendable {
     /// A collector of every output topic (and `extraTopics`), reading from the beginning.
     func collector(extraTopics: [String] = []) throws -> OutputCollector {
         try OutputCollector(
-            bootstrap: broker.bootstrap,
+            bootstrap: bootstrap,
             topics: [topics.completions, topics.partials, topics.effectiveDeadLetter] + extraTopics,
             partialsTopic: topics.partials,
             deadLetterTopic: topics.effectiveDeadLetter,
@@ -160,7 +204,7 @@ struct WorkerTestBed: Sendable {
 
     /// The worker group's committed offsets for the jobs topic.
     func committedOffsets() async throws -> [Int32: Int64] {
-        var configuration = KafkaConsumerConfiguration(bootstrapServers: [broker.bootstrap], groupID: group)
+        var configuration = KafkaConsumerConfiguration(bootstrapServers: [bootstrap], groupID: group)
         configuration.sessionTimeout = .seconds(6)
         let consumer = try KafkaConsumer(configuration: configuration, logger: Self.logger)
         let partitions = (0..<self.partitions).map { KafkaTopicPartition(topic: topics.jobs, partition: $0) }
