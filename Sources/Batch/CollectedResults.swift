@@ -128,7 +128,7 @@ public struct CollectedResults: Sendable {
             response["status_code"] = 200
             response["body"] = .object(body)
         } else {
-            let code = record.error?.code ?? "failed"
+            let code = record.error?.code.rawValue ?? "failed"
             response["status_code"] = .number(Double(record.error?.httpStatus ?? 500))
             response["body"] = .object([
                 "error": .object(["type": .string(code), "message": .string(record.error?.message ?? code)])

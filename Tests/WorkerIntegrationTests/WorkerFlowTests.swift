@@ -134,9 +134,9 @@ struct WorkerAccountFaultTests {
             let records = collector.snapshot.completions.map(\.record).filter { $0.id.hasPrefix("d-") }
             #expect(ended, "\(records.count) of 20 ended")
             // A few may have run before the balance ran out; the ones still waiting end without a call.
-            let summary = "\(records.map { ($0.error?.code ?? "ok", $0.attempts) })"
-            #expect(records.allSatisfy { $0.status == .ok || $0.error?.code == "deadline_exceeded" }, "\(summary)")
-            #expect(records.filter { $0.error?.code == "deadline_exceeded" && $0.attempts == 0 }.count >= 14, "\(summary)")
+            let summary = "\(records.map { ($0.error?.code.rawValue ?? "ok", $0.attempts) })"
+            #expect(records.allSatisfy { $0.status == .ok || $0.error?.code.rawValue == "deadline_exceeded" }, "\(summary)")
+            #expect(records.filter { $0.error?.code.rawValue == "deadline_exceeded" && $0.attempts == 0 }.count >= 14, "\(summary)")
             faults.balanceTokens = nil
             bed.emulator.updateFaults(faults)
             #expect(try await collector.waitForCompletions(of: Set(open.map(\.id)), timeout: .seconds(30)))

@@ -35,7 +35,7 @@ struct WorkerRefusalAndLossTests {
             let byID = Dictionary(grouping: snapshot.completions.map(\.record), by: \.id)
             #expect(byID.values.allSatisfy { $0.count == 1 }, "one completion per job")
             let bigCompletion = try #require(byID["big"]?.first)
-            #expect(bigCompletion.status == .failed && bigCompletion.error?.code == "output_too_large")
+            #expect(bigCompletion.status == .failed && bigCompletion.error?.code.rawValue == "output_too_large")
             #expect(bigCompletion.metadata == nil && bigCompletion.content == nil)
             for job in jobs { #expect(byID[job.id]?.first?.content == job.expectedContent, "\(job.id)") }
             let deadLetter = try #require(snapshot.deadLetters.first)

@@ -109,7 +109,7 @@ final class ScriptedSink: OutputSink {
         #expect(published != nil)
         #expect(sink.records.count == 2)
         let replacement = try sentCompletion(sink.records[1])
-        #expect(replacement.status == .failed && replacement.error?.code == "output_too_large")
+        #expect(replacement.status == .failed && replacement.error?.code.rawValue == "output_too_large")
         #expect(replacement.content == nil && replacement.metadata == nil)
         #expect(replacement.id == "job-1" && replacement.attemptID == "a-1")
         #expect(sink.records[1].partition == 2, "the reply partition stays")
@@ -120,7 +120,7 @@ final class ScriptedSink: OutputSink {
         let sink = ScriptedSink { record, _ in (record.value?.count ?? 0) > 1000 ? .report(.messageTooLarge) : .report(nil) }
         let setup = try setUp(sink)
         #expect(await setup.publisher.publish(completionOutcome(metadataBytes: 5000), completing: setup.ticket) != nil)
-        #expect(try sentCompletion(sink.records.last!).error?.code == "output_too_large")
+        #expect(try sentCompletion(sink.records.last!).error?.code.rawValue == "output_too_large")
         #expect(setup.stored.withLock { $0 } == [1])
     }
 
@@ -134,7 +134,7 @@ final class ScriptedSink: OutputSink {
         let last = sink.records.last!
         #expect(sink.records.count == 3)
         #expect(last.headers.map { $0.key } == ["traceparent", Outcome.headersOmittedHeader])
-        #expect(try sentCompletion(last).error?.code == "output_too_large")
+        #expect(try sentCompletion(last).error?.code.rawValue == "output_too_large")
     }
 
     @Test func aReplyTopicThatDoesNotExistSendsTheAnswerToTheCompletionsTopic() async throws {
@@ -164,7 +164,7 @@ final class ScriptedSink: OutputSink {
         let setup = try setUp(sink)
         #expect(await setup.publisher.publish(completionOutcome(topic: "replies"), completing: setup.ticket) != nil)
         #expect(sink.records.last?.topic == "completions")
-        #expect(try sentCompletion(sink.records.last!).error?.code == "output_too_large")
+        #expect(try sentCompletion(sink.records.last!).error?.code.rawValue == "output_too_large")
         #expect(!setup.gate.isBlocked)
     }
 

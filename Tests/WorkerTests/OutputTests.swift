@@ -7,7 +7,7 @@ import Testing
 
 @Suite struct OutputRecordTests {
     @Test func aCompletionHasOneShapeWithNullsForMissingValues() throws {
-        let completion = CompletionRecord(id: "a", status: .failed, attempts: 2, latencyMilliseconds: 5, error: .init(code: "bad_request", message: "no", httpStatus: 400))
+        let completion = CompletionRecord(id: "a", status: .failed, attempts: 2, latencyMilliseconds: 5, error: .init(code: .badRequest, message: "no", httpStatus: 400))
         let object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(completion)) as! [String: Any]
         #expect(Set(object.keys) == [
             "id", "status", "content", "finish_reason", "usage", "model", "attempts", "attempt_id", "latency_ms",
@@ -31,7 +31,7 @@ import Testing
             metadata: ["nested": ["k": [1, 2e-5, 1e300]], "text": .string(tricky)],
             error: nil
         )
-        let failed = CompletionRecord(id: "b", status: .failed, attempts: 0, latencyMilliseconds: 1, error: .init(code: "c", message: tricky))
+        let failed = CompletionRecord(id: "b", status: .failed, attempts: 0, latencyMilliseconds: 1, error: .init(code: .init(rawValue: "c"), message: tricky))
         for record in [completion, failed] {
             let decoded = try JSONDecoder().decode(CompletionRecord.self, from: Data(record.jsonBytes))
             #expect(decoded == record)

@@ -21,7 +21,7 @@ public struct WorkerConfiguration: Sendable {
         public var sessionTimeout: Duration?
         /// `kafka.commit_interval`: how often stored watermarks are committed (`auto.commit.interval.ms`); they
         /// are also committed on revocation and shutdown. Default: 5 s.
-        public var commitInterval: Duration = .seconds(5)
+        public var commitInterval: Duration = .seconds(1)
         /// `kafka.properties`: librdkafka properties for the consumer and the producer (`key=value`), applied
         /// after the typed settings (SASL, SSL, ...).
         public var properties: [String: String] = [:]

@@ -39,25 +39,25 @@ public enum FailurePolicy {
         CompletionRecord.Failure(code: code(for: error.code), message: error.message, httpStatus: error.httpStatus)
     }
 
-    static func code(for code: GigaChatError.Code) -> String {
+    static func code(for code: GigaChatError.Code) -> CompletionRecord.Failure.Code {
         switch code {
-        case .badRequest: "bad_request"
-        case .unauthorized: "unauthorized"
-        case .paymentRequired: "payment_required"
-        case .forbidden: "forbidden"
-        case .notFound: "not_found"
-        case .payloadTooLarge: "payload_too_large"
-        case .unprocessable: "unprocessable"
-        case .rateLimited: "rate_limited"
-        case .server: "server_error"
-        case .transport: "transport"
-        case .timeout: "timeout"
-        case .streamCut: "stream_cut"
-        case .decoding: "decoding"
-        case .tls: "tls"
-        case .configuration: "configuration"
-        case .cancelled: "cancelled"
-        default: "unexpected_status"
+        case .badRequest: .badRequest
+        case .unauthorized: .unauthorized
+        case .paymentRequired: .paymentRequired
+        case .forbidden: .forbidden
+        case .notFound: .notFound
+        case .payloadTooLarge: .payloadTooLarge
+        case .unprocessable: .unprocessable
+        case .rateLimited: .rateLimited
+        case .server: .serverError
+        case .transport: .transport
+        case .timeout: .timeout
+        case .streamCut: .streamCut
+        case .decoding: .decoding
+        case .tls: .tls
+        case .configuration: .configuration
+        case .cancelled: .cancelled
+        default: .unexpectedStatus
         }
     }
 

@@ -67,7 +67,7 @@ struct JobRunner: Sendable {
         } catch {
             // The decoder checked the options already; this is a last guard.
             slot.release()
-            await finish(admitted, failed(admitted, code: "bad_request", message: "\(error)", attempts: 0))
+            await finish(admitted, failed(admitted, code: .badRequest, message: "\(error)", attempts: 0))
             return
         }
         let stream = job.stream ?? configuration.streamByDefault
@@ -367,7 +367,7 @@ struct JobRunner: Sendable {
             timeToFirstTokenMilliseconds: Int(answer.timeToFirstToken.milliseconds),
             metadata: admitted.job.metadata,
             error: refused
-                ? CompletionRecord.Failure(code: "content_refused", message: "GigaChat refused to answer this topic")
+                ? CompletionRecord.Failure(code: .contentRefused, message: "GigaChat refused to answer this topic")
                 : nil
         )
     }
@@ -383,7 +383,7 @@ struct JobRunner: Sendable {
         )
     }
 
-    private func failed(_ admitted: AdmittedJob, code: String, message: String, attempts: Int) -> CompletionRecord {
+    private func failed(_ admitted: AdmittedJob, code: CompletionRecord.Failure.Code, message: String, attempts: Int) -> CompletionRecord {
         failed(admitted, CompletionRecord.Failure(code: code, message: message), attempts: attempts)
     }
 
@@ -399,7 +399,7 @@ struct JobRunner: Sendable {
         if let cause { message += "; last error: \(FailurePolicy.code(for: cause.code))" }
         return failed(
             admitted,
-            CompletionRecord.Failure(code: "deadline_exceeded", message: message, httpStatus: cause?.httpStatus),
+            CompletionRecord.Failure(code: .deadlineExceeded, message: message, httpStatus: cause?.httpStatus),
             attempts: attempts
         )
     }

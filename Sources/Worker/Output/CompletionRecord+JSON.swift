@@ -50,7 +50,7 @@ extension CompletionRecord {
             json.key("error")
             json.beginObject()
             json.key("code")
-            json.string(error.code)
+            json.string(error.code.rawValue)
             json.key("message")
             json.string(error.message)
             if let httpStatus = error.httpStatus {

@@ -10,15 +10,60 @@ public struct CompletionRecord: Sendable, Hashable {
 
     /// Why a job failed: a stable code, a message without secrets, and the HTTP status when GigaChat answered.
     public struct Failure: Sendable, Hashable, Codable {
-        /// A stable snake_case code (`deadline_exceeded`, `bad_request`, `rate_limited`, ...).
-        public var code: String
+        /// The kind of failure; extensible, and read back as it is (a reader of completions accepts codes it does
+        /// not know). Its `rawValue` is the completion's `error.code`.
+        public struct Code: Sendable, Hashable, Codable, CustomStringConvertible {
+            /// The wire name (snake_case).
+            public let rawValue: String
+            /// A code by its wire name (for codes read back; the worker's own are the static members).
+            public init(rawValue: String) { self.rawValue = rawValue }
+
+            /// The job's `deadline` (or `jobs.timeout`) passed.
+            public static let deadlineExceeded = Code(rawValue: "deadline_exceeded")
+            /// The completion did not fit the broker's limit: the answer was left out (``Outcome``).
+            public static let outputTooLarge = Code(rawValue: "output_too_large")
+            /// GigaChat answered with `finish_reason` `blacklist`: a refusal, not content.
+            public static let contentRefused = Code(rawValue: "content_refused")
+            /// The request could not be built (GigaChat's 400 is ``badRequest`` too).
+            public static let badRequest = Code(rawValue: "bad_request")
+            public static let unauthorized = Code(rawValue: "unauthorized")
+            public static let paymentRequired = Code(rawValue: "payment_required")
+            public static let forbidden = Code(rawValue: "forbidden")
+            public static let notFound = Code(rawValue: "not_found")
+            public static let payloadTooLarge = Code(rawValue: "payload_too_large")
+            public static let unprocessable = Code(rawValue: "unprocessable")
+            public static let rateLimited = Code(rawValue: "rate_limited")
+            public static let serverError = Code(rawValue: "server_error")
+            public static let transport = Code(rawValue: "transport")
+            public static let timeout = Code(rawValue: "timeout")
+            public static let streamCut = Code(rawValue: "stream_cut")
+            public static let decoding = Code(rawValue: "decoding")
+            public static let tls = Code(rawValue: "tls")
+            public static let configuration = Code(rawValue: "configuration")
+            public static let cancelled = Code(rawValue: "cancelled")
+            public static let unexpectedStatus = Code(rawValue: "unexpected_status")
+
+            public var description: String { rawValue }
+
+            public init(from decoder: any Decoder) throws {
+                rawValue = try decoder.singleValueContainer().decode(String.self)
+            }
+
+            public func encode(to encoder: any Encoder) throws {
+                var container = encoder.singleValueContainer()
+                try container.encode(rawValue)
+            }
+        }
+
+        /// The kind of failure (`deadline_exceeded`, `bad_request`, `rate_limited`, ...).
+        public var code: Code
         /// What happened.
         public var message: String
         /// GigaChat's HTTP status, when it answered.
         public var httpStatus: Int?
 
         /// Creates a failure.
-        public init(code: String, message: String, httpStatus: Int? = nil) {
+        public init(code: Code, message: String, httpStatus: Int? = nil) {
             self.code = code
             self.message = message
             self.httpStatus = httpStatus

@@ -42,14 +42,14 @@ struct Outcome: Sendable {
         case (.completion, .unknownTopic):
             return movedToCompletionsTopic(completionsTopic)
         case (.completion(let completion), .messageTooLarge):
-            if completion.error?.code != "output_too_large" {
+            if completion.error?.code != .outputTooLarge {
                 var smaller = completion
                 smaller.status = .failed
                 smaller.content = nil
                 smaller.functionCall = nil
                 smaller.metadata = nil
                 smaller.error = CompletionRecord.Failure(
-                    code: "output_too_large",
+                    code: .outputTooLarge,
                     message: "the completion (\(record.value?.count ?? 0) bytes) is larger than the topic accepts"
                 )
                 var replaced = self
