@@ -365,7 +365,7 @@ public final class WorkerService: Service, Sendable {
 
     // MARK: - Dispatch
 
-    private func makeRunner() -> JobRunner {
+    private func makeRunner() -> JobRunner<GigaChatClient> {
         JobRunner(
             client: client,
             publisher: publisher,

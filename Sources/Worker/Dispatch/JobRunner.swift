@@ -13,8 +13,8 @@ import Logging
 /// answer is in, before the completion is published; the run ends when the completion is acknowledged (then the
 /// offset counts as done, ``OutcomePublisher``) or when the task is cancelled (revocation, forced shutdown), which
 /// publishes nothing.
-struct JobRunner: Sendable {
-    let client: GigaChatClient
+struct JobRunner<Chat: ChatCompleting>: Sendable {
+    let client: Chat
     let publisher: OutcomePublisher
     let dispatcher: Dispatcher
     let configuration: WorkerConfiguration
@@ -28,10 +28,6 @@ struct JobRunner: Sendable {
         case answered(Answer)
         case failed(GigaChatError)
         case cancelled
-
-        var isAnswered: Bool {
-            if case .answered = self { true } else { false }
-        }
     }
 
     /// A successful attempt's answer.
@@ -47,7 +43,8 @@ struct JobRunner: Sendable {
         var partials: PartialStream?
     }
 
-    /// Runs the job; it holds one slot when called.
+    /// Runs the job; it holds one slot when called. The decisions are ``JobRunStateMachine``'s; this drives it:
+    /// it waits, makes the calls, and ends in one place (``finish(_:_:)``) or stops (cancelled: nothing published).
     func run(_ admitted: AdmittedJob) async {
         let slot = SlotHold(dispatcher: dispatcher)
         metrics.jobsInFlight.increment()
@@ -59,7 +56,6 @@ struct JobRunner: Sendable {
         let job = admitted.job
         // Metadata is made only when something is logged (most jobs log nothing).
         let logger = JobLogger(logger: self.logger, admitted: admitted)
-
         var clock = JobClock(timeout: configuration.jobTimeout, deadline: jobDeadline(admitted))
         let request: ChatRequest
         do {
@@ -72,140 +68,135 @@ struct JobRunner: Sendable {
         }
         let stream = job.stream ?? configuration.streamByDefault
         let estimatedTokens = Self.estimatedPromptTokens(job)
-        var attempts = 0
-        var countedAttempts = 0
-        while true {
-            if Task.isCancelled { return }
-            guard !clock.hasEnded() else {
-                slot.release()
-                logger.info("Job deadline passed", metadata: ["attempts": "\(attempts)"])
-                await finish(admitted, deadlineExceeded(admitted, attempts: attempts))
-                return
-            }
-            let budgetWait = ContinuousClock.now
-            await flow.beforeAttempt(estimatedTokens: estimatedTokens)
-            clock.pause(.now - budgetWait)
-            if Task.isCancelled { return }
-            if clock.hasEnded() {
-                slot.release()
-                await finish(admitted, deadlineExceeded(admitted, attempts: attempts))
-                return
-            }
-            attempts += 1
-            metrics.attempts.increment()
-            let attemptID = UUID().uuidString.lowercased()
-            let attempt = attempts
-            let (result, expired) = await deadlines.run(until: clock.end) { [self] in
-                stream
-                    ? await streamAttempt(request, admitted, attemptID: attemptID, attempt: attempt)
-                    : await plainAttempt(request, admitted, attemptID: attemptID)
-            }
-            // An answer that came in as the deadline passed is kept: it was paid for.
-            if expired, !result.isAnswered {
-                slot.release()
-                await finish(admitted, deadlineExceeded(admitted, attempts: attempts))
-                return
-            }
-            let failure: GigaChatError
-            switch result {
-            case .cancelled:
-                return
-            case .answered(let answer):
-                flow.afterAttempt(.answered(totalTokens: answer.usage?.totalTokens), estimatedTokens: estimatedTokens)
-                if configuration.logContent {
-                    logger.debug(
-                        "Job answered",
-                        metadata: [
-                            "prompt": "\(job.messages.map { "\($0.role.rawValue): \($0.content ?? "")" }.joined(separator: "\n"))",
-                            "answer": "\(answer.content)", "attempt": "\(attempts)",
-                        ]
-                    )
-                }
-                slot.release()
-                if let partials = answer.partials {
-                    // Cancelled (revocation, forced shutdown) or the producer closed: nothing more is published.
-                    publisher.gate.beginPublishing()
-                    let delivered = await partials.deliverAll()
-                    publisher.gate.endPublishing()
-                    guard delivered else { return }
-                }
-                if Task.isCancelled { return }
-                await finish(admitted, answered(admitted, answer, attempts: attempts, attemptID: attemptID))
-                return
-            case .failed(let error):
-                failure = error
-            }
-            if Task.isCancelled { return }
-            let decision = FailurePolicy.decide(failure)
-            let circuitOpen = flow.afterAttempt(Self.outcome(decision, failure), estimatedTokens: estimatedTokens)
-            if clock.hasEnded() {
-                slot.release()
-                await finish(admitted, deadlineExceeded(admitted, attempts: attempts, cause: failure))
-                return
-            }
-            var wait: Duration = .zero
-            switch decision {
-            case .fail(let reason):
-                slot.release()
-                logger.info("Job failed permanently", metadata: ["error": "\(reason.code)"])
-                await finish(admitted, failed(admitted, reason, attempts: attempts))
-                return
-            case .retry(let retryAfter) where !circuitOpen:
-                countedAttempts += 1
-                guard countedAttempts < configuration.maxAttempts else {
-                    slot.release()
-                    var reason = FailurePolicy.failure(for: failure)
-                    reason.message = "gave up after \(attempts) attempts: \(reason.message)"
-                    logger.warning("Job failed: attempts exhausted", metadata: ["error": "\(reason.code)"])
-                    await finish(admitted, failed(admitted, reason, attempts: attempts))
-                    return
-                }
-                wait = FailurePolicy.backoff(
-                    attempt: countedAttempts,
-                    initial: configuration.initialBackoff,
-                    maximum: configuration.maxBackoff,
-                    retryAfter: retryAfter
-                )
-                metrics.retries.increment()
-            case .retry, .accountFault:
-                // The account's circuit is open: the job waits for a slot, which comes back when a probe may go out
-                // or the circuit closes; the attempt is not counted against it.
-                break
-            }
-            logger.debug(
-                "Attempt failed; retrying",
-                metadata: [
-                    "attempt": "\(attempts)", "error": "\(FailurePolicy.code(for: failure.code))",
-                    "retry_in_ms": "\(wait.milliseconds)", "circuit_open": "\(circuitOpen)",
-                ]
+        var machine = JobRunStateMachine(
+            settings: .init(
+                maxAttempts: configuration.maxAttempts,
+                initialBackoff: configuration.initialBackoff,
+                maximumBackoff: configuration.maxBackoff
             )
-            slot.release()
-            if wait > .zero {
-                if ContinuousClock.now + wait >= clock.end {
-                    try? await Task.sleep(until: clock.end, clock: .continuous)
-                    if Task.isCancelled { return }
-                    await finish(admitted, deadlineExceeded(admitted, attempts: attempts, cause: failure))
-                    return
+        )
+        var answer: Answer?
+        var attemptID = ""
+        var step = machine.ready(clockEnded: clock.hasEnded(), cancelled: Task.isCancelled)
+        while true {
+            switch step {
+            case .waitForBudget:
+                let budgetWait = ContinuousClock.now
+                await flow.beforeAttempt(estimatedTokens: estimatedTokens)
+                clock.pause(.now - budgetWait)
+                step = machine.budgetGranted(clockEnded: clock.hasEnded(), cancelled: Task.isCancelled)
+
+            case .attempt(let number):
+                metrics.attempts.increment()
+                attemptID = UUID().uuidString.lowercased()
+                let id = attemptID
+                let (result, expired) = await deadlines.run(until: clock.end) { [self] in
+                    stream
+                        ? await streamAttempt(request, admitted, attemptID: id, attempt: number)
+                        : await plainAttempt(request, admitted, attemptID: id)
                 }
-                do {
-                    try await Task.sleep(for: wait)
-                } catch {
-                    return
+                switch result {
+                case .answered(let answered):
+                    // An answer that came in as the deadline passed is kept: it was paid for.
+                    answer = answered
+                    flow.afterAttempt(.answered(totalTokens: answered.usage?.totalTokens), estimatedTokens: estimatedTokens)
+                    step = machine.attemptAnswered()
+                case _ where expired:
+                    step = machine.attemptExpired()
+                case .cancelled:
+                    step = machine.attemptCancelled()
+                case .failed where Task.isCancelled:
+                    step = machine.attemptCancelled()
+                case .failed(let error):
+                    let circuitOpen = flow.afterAttempt(
+                        Self.outcome(FailurePolicy.decide(error), error),
+                        estimatedTokens: estimatedTokens
+                    )
+                    step = machine.attemptFailed(
+                        error,
+                        circuitOpen: circuitOpen,
+                        clockEnded: clock.hasEnded(),
+                        untilClockEnd: clock.end - .now,
+                        random: Double.random(in: 0...1)
+                    )
+                    if case .retry(let wait, let counted) = step {
+                        if counted { metrics.retries.increment() }
+                        logger.debug(
+                            "Attempt failed; retrying",
+                            metadata: [
+                                "attempt": "\(number)", "error": "\(FailurePolicy.code(for: error.code))",
+                                "retry_in_ms": "\(wait.milliseconds)", "circuit_open": "\(circuitOpen)",
+                            ]
+                        )
+                    }
                 }
-            }
-            // Waiting for a slot is the account's time (circuit open, limit lowered): only the job's own deadline
-            // ends the wait.
-            let slotWait = ContinuousClock.now
-            switch await slot.reacquire(until: clock.deadline) {
-            case .acquired:
-                clock.pause(.now - slotWait)
-            case .expired:
-                await finish(admitted, deadlineExceeded(admitted, attempts: attempts, cause: failure))
+
+            case .retry(let wait, _):
+                slot.release()
+                if wait > .zero {
+                    do {
+                        try await Task.sleep(for: wait)
+                    } catch {
+                        step = machine.slotWaitEnded(.cancelled, clockEnded: false, cancelled: true)
+                        continue
+                    }
+                }
+                // Waiting for a slot is the account's time (circuit open, limit lowered): only the job's own deadline
+                // ends the wait.
+                let slotWait = ContinuousClock.now
+                let reacquired = await slot.reacquire(until: clock.deadline)
+                if reacquired == .acquired { clock.pause(.now - slotWait) }
+                step = machine.slotWaitEnded(reacquired, clockEnded: clock.hasEnded(), cancelled: Task.isCancelled)
+
+            case .waitForDeadline:
+                slot.release()
+                try? await Task.sleep(until: clock.end, clock: .continuous)
+                step = machine.deadlineWaitEnded(cancelled: Task.isCancelled)
+
+            case .finish(let ending):
+                slot.release()
+                let completion: CompletionRecord
+                switch ending {
+                case .answered(let attempts):
+                    guard let answer else { preconditionFailure("answered without an answer") }
+                    logAnswer(answer, job: job, attempts: attempts, logger: logger)
+                    if let partials = answer.partials {
+                        // Cancelled (revocation, forced shutdown) or the producer closed: nothing more is published.
+                        publisher.gate.beginPublishing()
+                        let delivered = await partials.deliverAll()
+                        publisher.gate.endPublishing()
+                        guard delivered, !Task.isCancelled else { return }
+                    }
+                    completion = answered(admitted, answer, attempts: attempts, attemptID: attemptID)
+                case .failed(let reason, let attempts, let exhausted):
+                    if exhausted {
+                        logger.warning("Job failed: attempts exhausted", metadata: ["error": "\(reason.code)"])
+                    } else {
+                        logger.info("Job failed permanently", metadata: ["error": "\(reason.code)"])
+                    }
+                    completion = failed(admitted, reason, attempts: attempts)
+                case .deadlineExceeded(let attempts, let cause):
+                    logger.info("Job deadline passed", metadata: ["attempts": "\(attempts)"])
+                    completion = deadlineExceeded(admitted, attempts: attempts, cause: cause)
+                }
+                await finish(admitted, completion)
                 return
-            case .cancelled:
+
+            case .stop:
                 return
             }
         }
+    }
+
+    private func logAnswer(_ answer: Answer, job: Job, attempts: Int, logger: JobLogger) {
+        guard configuration.logContent else { return }
+        logger.debug(
+            "Job answered",
+            metadata: [
+                "prompt": "\(job.messages.map { "\($0.role.rawValue): \($0.content ?? "")" }.joined(separator: "\n"))",
+                "answer": "\(answer.content)", "attempt": "\(attempts)",
+            ]
+        )
     }
 
     /// Answers a job that never started because its own deadline passed while it waited in the buffer (taken with
@@ -251,7 +242,7 @@ struct JobRunner: Sendable {
     private func plainAttempt(_ request: ChatRequest, _ admitted: AdmittedJob, attemptID: String) async -> AttemptResult {
         let start = ContinuousClock.now
         do {
-            let response = try await client.chat(request, headers: requestHeaders(admitted, attemptID: attemptID))
+            let response = try await client.completeChat(request, headers: requestHeaders(admitted, attemptID: attemptID))
             return .answered(
                 Answer(
                     content: response.content,
@@ -294,7 +285,7 @@ struct JobRunner: Sendable {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await partials.runTimer() }
                 defer { group.cancelAll() }
-                let chunks = client.stream(request, headers: requestHeaders(admitted, attemptID: attemptID))
+                let chunks = client.streamChat(request, headers: requestHeaders(admitted, attemptID: attemptID))
                 for try await chunk in chunks {
                     if !sawChunk {
                         sawChunk = true
@@ -313,6 +304,9 @@ struct JobRunner: Sendable {
             // Partials already published stay under this attempt's id; the next attempt starts a new id.
             return classify(error)
         }
+        // A sequence that ends because its task was cancelled (as AsyncStream's do) is not an answer: no final
+        // partial for it.
+        if Task.isCancelled { return .cancelled }
         await partials.finish()
         return .answered(answer)
     }

@@ -1,0 +1,211 @@
+import Foundation
+import GigaChat
+import Kafka
+import Logging
+import Synchronization
+import Testing
+
+@testable import Worker
+
+/// GigaChat as a script: each call (counted from 0) answers, fails, streams or hangs.
+final class ScriptedChat: ChatCompleting {
+    enum Answer: Sendable {
+        case text(String)
+        case failure(GigaChatError)
+        /// Streamed: these pieces, then (when set) this error instead of the end.
+        case chunks([String], then: GigaChatError?)
+        /// Never answers (until cancelled).
+        case hang
+    }
+
+    private let script: @Sendable (Int) -> Answer
+    private let calls = Mutex<[String]>([])
+
+    init(_ script: @escaping @Sendable (Int) -> Answer) {
+        self.script = script
+    }
+
+    /// The `X-Request-ID` (the attempt id) of every call, in order.
+    var requestIDs: [String] { calls.withLock { $0 } }
+
+    private func next(_ headers: GigaChatRequestHeaders) -> Answer {
+        let index = calls.withLock { calls in
+            calls.append(headers.requestID ?? "")
+            return calls.count - 1
+        }
+        return script(index)
+    }
+
+    func completeChat(_ request: ChatRequest, headers: GigaChatRequestHeaders) async throws -> ChatResponse {
+        switch next(headers) {
+        case .text(let text):
+            return ChatResponse(
+                choices: [.init(index: 0, message: ChatMessage(role: .assistant, content: text), finishReason: .stop)],
+                model: "GigaChat:test",
+                usage: ChatUsage(promptTokens: 3, completionTokens: 2, totalTokens: 5)
+            )
+        case .failure(let error):
+            throw error
+        case .chunks, .hang:
+            try await Task.sleep(for: .seconds(3600))
+            throw CancellationError()
+        }
+    }
+
+    func streamChat(_ request: ChatRequest, headers: GigaChatRequestHeaders) -> AsyncThrowingStream<ChatChunk, any Error> {
+        let answer = next(headers)
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                switch answer {
+                case .chunks(let pieces, let error):
+                    for piece in pieces {
+                        continuation.yield(ChatChunk(choices: [.init(delta: .init(content: piece))], model: "GigaChat:test"))
+                    }
+                    if let error {
+                        continuation.finish(throwing: error)
+                    } else {
+                        continuation.yield(ChatChunk(choices: [.init(delta: .init(), finishReason: .stop)]))
+                        continuation.finish()
+                    }
+                case .failure(let error):
+                    continuation.finish(throwing: error)
+                case .text, .hang:
+                    try? await Task.sleep(for: .seconds(3600))
+                    continuation.finish(throwing: CancellationError())
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}
+
+/// ``JobRunner`` with GigaChat and the producer as scripts: attempts, partials, deadlines and cancellation end
+/// in exactly one published completion, or in nothing, and complete the offset only then.
+@Suite(.timeLimit(.minutes(1))) struct JobRunnerTests {
+    let input = KafkaTopicPartition(topic: "jobs", partition: 0)
+
+    struct Bed {
+        let runner: JobRunner<ScriptedChat>
+        let dispatcher: Dispatcher
+        let sink: ScriptedSink
+        let tracker: OffsetTracker
+        let deadlines: AttemptDeadlines
+    }
+
+    func bed(_ chat: ScriptedChat, adjust: (inout WorkerConfiguration) -> Void = { _ in }) -> Bed {
+        var configuration = WorkerConfiguration()
+        configuration.initialBackoff = .milliseconds(5)
+        configuration.maxBackoff = .milliseconds(20)
+        configuration.maxAttempts = 5
+        configuration.partialsInterval = .milliseconds(1)
+        configuration.topics.completions = "completions"
+        configuration.topics.partials = "partials"
+        adjust(&configuration)
+        let logger = Logger(label: "test")
+        let sink = ScriptedSink { _, _ in .report(nil) }
+        let tracker = OffsetTracker { _ in }
+        let gate = OutputGate(limit: 4, logger: logger)
+        let dispatcher = Dispatcher(limit: 1, perKey: false, maxBufferedJobs: 10, maxBufferedBytes: 1 << 20)
+        let metrics = WorkerMetrics()
+        let deadlines = AttemptDeadlines(interval: .milliseconds(10))
+        let publisher = OutcomePublisher(
+            sink: sink, tracker: tracker, completionsTopic: configuration.topics.completions, gate: gate, logger: logger,
+            initialBackoff: .milliseconds(5), maximumBackoff: .milliseconds(20)
+        )
+        let flow = FlowController(
+            settings: .init(
+                concurrency: 1, accountConcurrency: nil, rotation: .seconds(60), adaptive: false,
+                requestsPerMinute: nil, tokensPerMinute: nil
+            ),
+            topic: "jobs", dispatcher: dispatcher, consumer: ConsumerReference(), metrics: metrics, logger: logger
+        )
+        let runner = JobRunner(
+            client: chat, publisher: publisher, dispatcher: dispatcher, configuration: configuration, metrics: metrics,
+            deadlines: deadlines, flow: flow, logger: logger
+        )
+        return Bed(runner: runner, dispatcher: dispatcher, sink: sink, tracker: tracker, deadlines: deadlines)
+    }
+
+    /// Admits a job and runs it holding the slot, as the dispatch loop does.
+    func run(_ json: String, in bed: Bed) async throws -> AdmittedJob {
+        bed.tracker.assign([input])
+        let ticket = try #require(bed.tracker.register(input, offset: 0).ticket)
+        let job = try JobDecoder(maxBytes: 1 << 20).decode(Array(json.utf8)).get()
+        let admitted = AdmittedJob(job: job, ticket: ticket, key: nil, headers: [], receivedAt: .now, size: json.utf8.count)
+        #expect(await bed.dispatcher.admit(admitted))
+        let runnable = try #require(await bed.dispatcher.nextRunnable())
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await bed.deadlines.runSweeper() }
+            await bed.runner.run(runnable)
+            group.cancelAll()
+        }
+        return runnable
+    }
+
+    func completions(_ sink: ScriptedSink) throws -> [CompletionRecord] {
+        try sink.records.filter { $0.topic == "completions" }.map {
+            try JSONDecoder().decode(CompletionRecord.self, from: Data($0.value ?? []))
+        }
+    }
+
+    @Test func aTransientFailureIsRetriedAndTheOneCompletionCompletesTheOffset() async throws {
+        let chat = ScriptedChat { $0 == 0 ? .failure(GigaChatError(code: .server, message: "boom", httpStatus: 500)) : .text("hello") }
+        let bed = bed(chat)
+        _ = try await run(#"{"id":"j1","messages":[{"role":"user","content":"hi"}],"stream":false}"#, in: bed)
+        let sent = try completions(bed.sink)
+        #expect(sent.count == 1)
+        #expect(sent.first?.status == .ok && sent.first?.content == "hello" && sent.first?.attempts == 2)
+        // The completion names the attempt that answered, not the one that failed.
+        #expect(chat.requestIDs.count == 2 && sent.first?.attemptID == chat.requestIDs.last)
+        #expect(bed.tracker.committable == [input: 1])
+        #expect(bed.dispatcher.load.running == 0, "the slot is given back")
+    }
+
+    @Test func aStreamCutMidAnswerRestartsAsANewAttemptWhosePartialsRebuildTheAnswer() async throws {
+        let cut = GigaChatError(code: .streamCut, message: "cut")
+        let chat = ScriptedChat { $0 == 0 ? .chunks(["Hel"], then: cut) : .chunks(["Hel", "lo"], then: nil) }
+        let bed = bed(chat)
+        _ = try await run(#"{"id":"j2","messages":[{"role":"user","content":"hi"}],"stream":true}"#, in: bed)
+        let sent = try completions(bed.sink)
+        #expect(sent.count == 1 && sent.first?.content == "Hello" && sent.first?.attempts == 2)
+        let partials = try bed.sink.records.filter { $0.topic == "partials" }.map {
+            try JSONDecoder().decode(PartialRecord.self, from: Data($0.value ?? []))
+        }
+        let ofAnswer = partials.filter { $0.attemptID == sent.first?.attemptID }.sorted { $0.seq < $1.seq }
+        #expect(ofAnswer.map(\.delta).joined() == "Hello")
+        #expect(ofAnswer.last?.isFinal == true)
+        // Partials published before the cut stay under the first attempt's id.
+        #expect(partials.contains { $0.attemptID == chat.requestIDs.first })
+    }
+
+    @Test func aPermanentFailureIsOneFailedCompletionWithItsCode() async throws {
+        let chat = ScriptedChat { _ in .failure(GigaChatError(code: .badRequest, message: "no", httpStatus: 400)) }
+        let bed = bed(chat)
+        _ = try await run(#"{"id":"j3","messages":[{"role":"user","content":"hi"}],"stream":false}"#, in: bed)
+        let sent = try completions(bed.sink)
+        #expect(sent.count == 1 && sent.first?.status == .failed)
+        #expect(sent.first?.error?.code == .badRequest && sent.first?.error?.httpStatus == 400)
+        #expect(chat.requestIDs.count == 1)
+    }
+
+    @Test func aCallStillRunningAtTheJobsTimeoutEndsDeadlineExceeded() async throws {
+        let chat = ScriptedChat { _ in .hang }
+        let bed = bed(chat) { $0.jobTimeout = .milliseconds(200) }
+        _ = try await run(#"{"id":"j4","messages":[{"role":"user","content":"hi"}],"stream":false}"#, in: bed)
+        let sent = try completions(bed.sink)
+        #expect(sent.count == 1 && sent.first?.error?.code == .deadlineExceeded && sent.first?.attempts == 1)
+        #expect(bed.tracker.committable == [input: 1])
+    }
+
+    @Test func aCancelledRunPublishesNothingAndLeavesTheOffsetOpen() async throws {
+        let chat = ScriptedChat { _ in .hang }
+        let bed = bed(chat)
+        let task = Task { try await run(#"{"id":"j5","messages":[{"role":"user","content":"hi"}],"stream":true}"#, in: bed) }
+        while chat.requestIDs.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+        task.cancel()
+        _ = try await task.value
+        #expect(bed.sink.records.isEmpty)
+        #expect(bed.tracker.committable.isEmpty)
+        #expect(bed.dispatcher.load.running == 0, "the slot is given back")
+    }
+}
