@@ -225,32 +225,31 @@ public final class WorkerService: Service, Sendable {
                 "ordering": "\(configuration.ordering.rawValue)",
             ]
         )
-        // Both loops are owned here: cancelled and awaited before run() returns.
-        let intake = Task { await self.intakeLoop() }
-        let dispatch = Task { await self.dispatchLoop() }
-        let sweeper = Task { await self.deadlines.runSweeper() }
-        let expiry = Task { await self.expiryLoop() }
-        let flowLoop = Task { await self.flow.run() }
-        let metricsLoop = Task { await self.kafkaMetrics.run() }
-        let mapCommits = Task { await self.offsetMapLoop() }
-        defer {
-            mapCommits.cancel()
-            sweeper.cancel()
-            expiry.cancel()
-            flowLoop.cancel()
-            metricsLoop.cancel()
-        }
-        let reason = await withGracefulShutdownHandler {
-            await withTaskCancellationHandler {
-                var iterator = stops.makeAsyncIterator()
-                return await iterator.next() ?? .requested
-            } onCancel: {
-                stop.yield(.requested)
+        // Every loop is a child of this call: cancelled and awaited before run() returns.
+        let reason = await withDiscardingTaskGroup { background in
+            background.addTask { await self.deadlines.runSweeper() }
+            background.addTask { await self.expiryLoop() }
+            background.addTask { await self.flow.run() }
+            background.addTask { await self.kafkaMetrics.run() }
+            background.addTask { await self.offsetMapLoop() }
+            // The intake and the dispatch loop stop in order, and are awaited, in ``shutDown``; the loops above
+            // once it is done (the offset maps are committed until the consumer closes).
+            let intake = Task { await self.intakeLoop() }
+            let dispatch = Task { await self.dispatchLoop() }
+            let reason = await withGracefulShutdownHandler {
+                await withTaskCancellationHandler {
+                    var iterator = stops.makeAsyncIterator()
+                    return await iterator.next() ?? .requested
+                } onCancel: {
+                    stop.yield(.requested)
+                }
+            } onGracefulShutdown: {
+                self.stop.yield(.requested)
             }
-        } onGracefulShutdown: {
-            self.stop.yield(.requested)
+            await shutDown(intake: intake, dispatch: dispatch, reason: reason)
+            background.cancelAll()
+            return reason
         }
-        await shutDown(intake: intake, dispatch: dispatch, reason: reason)
         if case .failed(let error) = reason { throw error }
     }
 
