@@ -1,4 +1,3 @@
-import CRdKafka
 import Dispatch
 import Logging
 
@@ -65,12 +64,7 @@ public final class KafkaConsumer: Sendable {
                 if error.isFatal { shared?.finishMessages(with: error) }
             }
         )
-        let client = try RDKafkaClient(type: RD_KAFKA_CONSUMER, properties: properties, context: context) { conf in
-            rd_kafka_conf_set_rebalance_cb(conf, RDKafkaCallbacks.rebalance)
-            rd_kafka_conf_set_offset_commit_cb(conf, RDKafkaCallbacks.offsetCommit)
-        }
-        // Errors and other events of the main queue are served by the consumer poll as well.
-        rd_kafka_poll_set_consumer(client.handle)
+        let client = try RDKafkaClient.consumer(properties: properties, context: context)
         guard let wakeQueue = RDKafkaQueue(consumerOf: client) else {
             throw KafkaError(code: .clientCreation, message: "librdkafka gave the consumer no queue")
         }
@@ -94,12 +88,7 @@ public final class KafkaConsumer: Sendable {
     /// - Throws: ``KafkaError`` when librdkafka refuses the subscription, `.closed` after ``close()``.
     public func subscribe(topics: [String]) throws(KafkaError) {
         guard let client = shared.client else { throw KafkaError.closed("The consumer") }
-        let list = RDKafkaTopicPartitionList(capacity: topics.count)
-        for topic in topics { list.add(KafkaTopicPartition(topic: topic, partition: RD_KAFKA_PARTITION_UA)) }
-        let result = list.withPointer { rd_kafka_subscribe(client.handle, $0) }
-        guard result == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw KafkaError.rdKafka(result, fallback: .consumer, context: "Subscribing to \(topics) failed")
-        }
+        try client.subscribe(topics: topics)
     }
 
     /// The messages, fed by the poll thread; ends when the consumer is closed.
@@ -119,17 +108,9 @@ public final class KafkaConsumer: Sendable {
     public func commit(_ offsets: [KafkaTopicPartition: Int64]) async throws(KafkaError) {
         guard !offsets.isEmpty else { return }
         let client = try shared.clientForCommitting(offsets.keys)
+        let positions = offsets.mapValues { KafkaOffsetAndMetadata(offset: $0) }
         let failure: KafkaError? = await DedicatedThread.run(on: blockingQueue) {
-            RDKafkaTopicPartitionList(offsets: offsets).withPointer { list in
-                let result = rd_kafka_commit(client.handle, list, 0)
-                if result != RD_KAFKA_RESP_ERR_NO_ERROR {
-                    return KafkaError.rdKafka(result, fallback: .commit, context: "Commit failed")
-                }
-                if let (partition, err) = RDKafkaTopicPartitionList.firstError(list) {
-                    return KafkaError.rdKafka(err, fallback: .commit, context: "Commit of \(partition) failed")
-                }
-                return nil
-            }
+            client.commit(positions, async: false)
         }
         if let failure { throw failure }
     }
@@ -150,10 +131,7 @@ public final class KafkaConsumer: Sendable {
     public func commitAsync(_ positions: [KafkaTopicPartition: KafkaOffsetAndMetadata]) throws(KafkaError) {
         guard !positions.isEmpty else { return }
         let client = try shared.clientForCommitting(positions.keys)
-        let result = RDKafkaTopicPartitionList(positions: positions).withPointer { rd_kafka_commit(client.handle, $0, 1) }
-        guard result == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw KafkaError.rdKafka(result, fallback: .commit, context: "Commit failed")
-        }
+        if let failure = client.commit(positions, async: true) { throw failure }
     }
 
     /// Stores offsets for librdkafka to commit (`rd_kafka_offsets_store`): with
@@ -176,16 +154,7 @@ public final class KafkaConsumer: Sendable {
     public func storeOffsets(_ positions: [KafkaTopicPartition: KafkaOffsetAndMetadata]) throws(KafkaError) {
         guard !positions.isEmpty else { return }
         let client = try shared.clientForCommitting(positions.keys)
-        let failure: KafkaError? = RDKafkaTopicPartitionList(positions: positions).withPointer { list in
-            let result = rd_kafka_offsets_store(client.handle, list)
-            if result != RD_KAFKA_RESP_ERR_NO_ERROR {
-                return KafkaError.rdKafka(result, fallback: .commit, context: "Storing offsets failed")
-            }
-            if let (partition, err) = RDKafkaTopicPartitionList.firstError(list) {
-                return KafkaError.rdKafka(err, fallback: .commit, context: "Storing the offset of \(partition) failed")
-            }
-            return nil
-        }
+        let failure = client.storeOffsets(positions)
         if let failure { throw failure }
     }
 
@@ -228,27 +197,7 @@ public final class KafkaConsumer: Sendable {
         let milliseconds = Int32(
             clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
         )
-        let result: Result<[KafkaTopicPartition: KafkaOffsetAndMetadata], KafkaError> =
-            RDKafkaTopicPartitionList(partitions).withPointer { list in
-                let err = rd_kafka_committed(client.handle, list, milliseconds)
-                if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                    return .failure(
-                        KafkaError.rdKafka(err, fallback: .commit, context: "Reading committed offsets failed")
-                    )
-                }
-                var positions: [KafkaTopicPartition: KafkaOffsetAndMetadata] = [:]
-                for element in RDKafkaTopicPartitionList.elements(list) where element.offset >= 0 {
-                    let partition = KafkaTopicPartition(
-                        topic: String(cString: element.topic),
-                        partition: element.partition
-                    )
-                    positions[partition] = KafkaOffsetAndMetadata(
-                        offset: element.offset,
-                        metadata: RDKafkaTopicPartitionList.metadata(of: element)
-                    )
-                }
-                return .success(positions)
-            }
+        let result = client.committed(partitions, milliseconds: milliseconds)
         return try result.get()
     }
 
@@ -259,24 +208,7 @@ public final class KafkaConsumer: Sendable {
         guard let client = shared.client else { throw KafkaError.closed("The consumer") }
         let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         let result: Result<Int, KafkaError> = await DedicatedThread.run(on: blockingQueue) {
-            guard let handle = rd_kafka_topic_new(client.handle, topic, nil) else {
-                return .failure(KafkaError.rdKafka(rd_kafka_last_error(), fallback: .unknownTopic, context: "Topic \"\(topic)\""))
-            }
-            defer { rd_kafka_topic_destroy(handle) }
-            var metadata: UnsafePointer<rd_kafka_metadata_t>?
-            let err = rd_kafka_metadata(client.handle, 0, handle, &metadata, milliseconds)
-            guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
-                return .failure(KafkaError.rdKafka(err, fallback: .timedOut, context: "Metadata of \"\(topic)\""))
-            }
-            defer { rd_kafka_metadata_destroy(metadata) }
-            guard metadata.pointee.topic_cnt > 0 else {
-                return .failure(KafkaError(code: .unknownTopic, message: "No metadata for topic \"\(topic)\""))
-            }
-            let entry = metadata.pointee.topics[0]
-            guard entry.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                return .failure(KafkaError.rdKafka(entry.err, fallback: .unknownTopic, context: "Topic \"\(topic)\""))
-            }
-            return .success(Int(entry.partition_cnt))
+            client.partitionCount(of: topic, milliseconds: milliseconds)
         }
         return try result.get()
     }
@@ -311,24 +243,7 @@ public final class KafkaConsumer: Sendable {
     /// - Returns: Per partition with a known high watermark: it, and the position (`nil` before the first fetch).
     public func readProgress(of partitions: [KafkaTopicPartition]) -> [KafkaTopicPartition: (highWatermark: Int64, position: Int64?)] {
         guard let client = shared.client, !partitions.isEmpty else { return [:] }
-        var result: [KafkaTopicPartition: (highWatermark: Int64, position: Int64?)] = [:]
-        for partition in partitions {
-            var low: Int64 = 0
-            var high: Int64 = 0
-            let err = rd_kafka_get_watermark_offsets(client.handle, partition.topic, partition.partition, &low, &high)
-            guard err == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { continue }
-            result[partition] = (high, nil)
-        }
-        let list = RDKafkaTopicPartitionList(capacity: partitions.count)
-        for partition in partitions { list.add(partition) }
-        list.withPointer { pointer in
-            guard rd_kafka_position(client.handle, pointer) == RD_KAFKA_RESP_ERR_NO_ERROR else { return }
-            for element in RDKafkaTopicPartitionList.elements(pointer) where element.offset >= 0 {
-                let partition = KafkaTopicPartition(topic: String(cString: element.topic), partition: element.partition)
-                result[partition]?.position = element.offset
-            }
-        }
-        return result
+        return client.readProgress(of: partitions)
     }
 
     /// Leaves the group (`rd_kafka_consumer_close`, serving the last revocation), ends ``messages`` and

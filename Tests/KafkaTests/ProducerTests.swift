@@ -190,19 +190,19 @@ import Testing
     // tests against Tansu; here, how each topic's answer counts.
     @Test func topicThatAlreadyExistsCountsAsCreated() {
         #expect(
-            KafkaAdmin.creationFailure("t", RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS, "Topic 't' already exists.") == nil
+            RDKafkaClient.topicCreationFailure("t", RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS, "Topic 't' already exists.") == nil
         )
-        #expect(KafkaAdmin.creationFailure("t", RD_KAFKA_RESP_ERR_NO_ERROR, "") == nil)
+        #expect(RDKafkaClient.topicCreationFailure("t", RD_KAFKA_RESP_ERR_NO_ERROR, "") == nil)
     }
 
     @Test func otherTopicErrorsAreTopicCreationErrors() throws {
         let error = try #require(
-            KafkaAdmin.creationFailure("t", RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR, "too few brokers")
+            RDKafkaClient.topicCreationFailure("t", RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR, "too few brokers")
         )
         #expect(error.code == .topicCreation)
         #expect(error.rdKafkaCode == RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR.rawValue)
         #expect(error.message.contains("too few brokers"))
-        let timeout = try #require(KafkaAdmin.creationFailure("t", RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, ""))
+        let timeout = try #require(RDKafkaClient.topicCreationFailure("t", RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, ""))
         #expect(timeout.code == .timedOut)
         #expect(timeout.isRetriable)
     }
