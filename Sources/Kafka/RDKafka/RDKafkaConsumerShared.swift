@@ -25,9 +25,23 @@ final class RDKafkaConsumerShared: Sendable {
         var continuation: CheckedContinuation<KafkaConsumerMessage?, any Error>
     }
 
+    /// The consumer's life: the client is the application's while running; once close is requested only the poll
+    /// thread has it, and it is destroyed when the poll thread has left the group.
+    private enum Lifecycle {
+        /// Created, the client not attached yet.
+        case created
+        case running(RDKafkaClient)
+        /// Close requested: the poll thread is leaving the group; these wait for it.
+        case closing(waiters: [CheckedContinuation<Void, Never>], error: KafkaError?)
+        /// Left the group and destroyed; `error` when leaving failed.
+        case closed(error: KafkaError?)
+    }
+
     private struct State {
-        /// Held until close is requested; from then on only the poll thread has the client.
-        var client: RDKafkaClient?
+        var lifecycle = Lifecycle.created
+        var client: RDKafkaClient? {
+            if case .running(let client) = lifecycle { client } else { nil }
+        }
         /// The consumer queue, to wake the poll thread; destroyed by the poll thread before the client.
         var wakeQueue: RDKafkaQueue?
         var buffer = RDKafkaMessageQueue()
@@ -42,10 +56,6 @@ final class RDKafkaConsumerShared: Sendable {
         /// released on resume (so nothing of a partition is handed out after `pause` returned).
         var heldBack: [KafkaTopicPartition: [KafkaConsumerMessage]] = [:]
         var pausedForBackPressure = false
-        var closeRequested = false
-        var closeWaiters: [CheckedContinuation<Void, Never>] = []
-        var closeError: KafkaError?
-        var isClosed = false
     }
 
     private let state = Mutex(State())
@@ -90,7 +100,7 @@ final class RDKafkaConsumerShared: Sendable {
 
     func attach(_ client: RDKafkaClient, wakeQueue: RDKafkaQueue) {
         state.withLock {
-            $0.client = client
+            $0.lifecycle = .running(client)
             $0.wakeQueue = wakeQueue
         }
     }
@@ -371,19 +381,36 @@ final class RDKafkaConsumerShared: Sendable {
     /// Asks the poll thread to leave the group and destroy the client; `waiter` resumes when that is done.
     func requestClose(waiter: CheckedContinuation<Void, Never>?) {
         let resumeNow = state.withLock { state -> Bool in
-            if state.isClosed { return true }
-            if let waiter { state.closeWaiters.append(waiter) }
-            state.closeRequested = true
-            state.client = nil
-            Self.wake(state)
+            switch state.lifecycle {
+            case .closed:
+                return true
+            case .closing(var waiters, let error):
+                if let waiter { waiters.append(waiter) }
+                state.lifecycle = .closing(waiters: waiters, error: error)
+            case .created, .running:
+                state.lifecycle = .closing(waiters: waiter.map { [$0] } ?? [], error: nil)
+                Self.wake(state)
+            }
             return false
         }
         if resumeNow { waiter?.resume() }
     }
 
-    var closeError: KafkaError? { state.withLock { $0.closeError } }
+    /// Why leaving the group failed, once closed.
+    var closeError: KafkaError? {
+        state.withLock { state in
+            if case .closed(let error) = state.lifecycle { error } else { nil }
+        }
+    }
 
-    var closeRequested: Bool { state.withLock { $0.closeRequested } }
+    var closeRequested: Bool {
+        state.withLock { state in
+            switch state.lifecycle {
+            case .created, .running: false
+            case .closing, .closed: true
+            }
+        }
+    }
 
     /// Called by the poll thread once it has left the group: no more wake-ups, the queue can be destroyed.
     func takeWakeQueue() -> RDKafkaQueue? {
@@ -391,15 +418,20 @@ final class RDKafkaConsumerShared: Sendable {
     }
 
     func recordCloseError(_ error: KafkaError) {
-        state.withLock { $0.closeError = error }
+        state.withLock { state in
+            if case .closing(let waiters, _) = state.lifecycle { state.lifecycle = .closing(waiters: waiters, error: error) }
+        }
     }
 
     /// Marks the consumer closed and resumes everyone waiting in ``requestClose(waiter:)``.
     func markClosed() {
-        let waiters = state.withLock { state in
-            state.isClosed = true
-            defer { state.closeWaiters = [] }
-            return state.closeWaiters
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard case .closing(let waiters, let error) = state.lifecycle else {
+                state.lifecycle = .closed(error: nil)
+                return []
+            }
+            state.lifecycle = .closed(error: error)
+            return waiters
         }
         for waiter in waiters { waiter.resume() }
     }
