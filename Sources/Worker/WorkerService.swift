@@ -475,8 +475,8 @@ public final class WorkerService: Service, Sendable {
         let partitions = Set(revocation.partitions)
         // No new job of these partitions is taken from here on (the consumer already dropped their buffered
         // messages; this refuses one the intake may hold).
-        let epochs = tracker.fence(partitions)
-        let dropped = dispatcher.dropJobs(ofPartitions: Set(epochs.map { AdmittedJob.partitionEpoch($0.key, epoch: $0.value) }))
+        let ending = tracker.fence(partitions)
+        let dropped = dispatcher.dropJobs(ofPartitions: ending)
         // A lost partition may belong to another member already: its running jobs stop at once (their outputs would
         // duplicate the new owner's, and their calls would exceed the fleet's share of the account). A revoked one
         // gets the drain timeout to finish.

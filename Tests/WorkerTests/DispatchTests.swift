@@ -94,8 +94,12 @@ import Testing
 @Suite struct KeyedSchedulerTests {
     typealias Key = KeyedScheduler<Int>.Key
 
-    private func key(_ name: String?, _ offset: Int64, partition: String = "jobs[0]#1") -> Key {
-        Key(partition: partition, key: name.map { Array($0.utf8) }, unique: offset)
+    private func key(_ name: String?, _ offset: Int64, partition: String = "jobs") -> Key {
+        Key(partition: ownership(partition), key: name.map { Array($0.utf8) }, unique: offset)
+    }
+
+    private func ownership(_ topic: String) -> PartitionOwnership {
+        PartitionOwnership(partition: KafkaTopicPartition(topic: topic, partition: 0), epoch: 1)
     }
 
     @Test func perKeyRunsOneJobOfAKeyAtATimeInOrder() {
@@ -145,7 +149,7 @@ import Testing
         scheduler.enqueue(1, key: key("a", 1, partition: "p0"))
         scheduler.enqueue(2, key: key("a", 0, partition: "p1"))
         #expect(scheduler.popReady() == 0)
-        #expect(Set(scheduler.removeAll(ofPartitions: ["p0"])) == [1])
+        #expect(Set(scheduler.removeAll(ofPartitions: [ownership("p0")])) == [1])
         scheduler.finish(key("a", 0, partition: "p0"))  // the running job of the dropped partition ends: no effect
         #expect(scheduler.popReady() == 2)
         #expect(scheduler.count == 0)
@@ -156,7 +160,7 @@ import Testing
     private func job(_ offset: Int64, key: String? = nil, size: Int = 10) -> AdmittedJob {
         AdmittedJob(
             job: Job(id: "j\(offset)", messages: [.user("hi")]),
-            ticket: OffsetTracker.Ticket(partition: KafkaTopicPartition(topic: "jobs", partition: 0), offset: offset, epoch: 1),
+            ticket: OffsetTracker.Ticket(ownership: PartitionOwnership(partition: KafkaTopicPartition(topic: "jobs", partition: 0), epoch: 1), offset: offset),
             key: key.map { Array($0.utf8) },
             headers: [],
             receivedAt: .now,
@@ -262,7 +266,7 @@ import Testing
         _ = await dispatcher.admit(job(0))
         let waiting = Task { await dispatcher.admit(job(1)) }
         try? await Task.sleep(for: .milliseconds(50))
-        #expect(dispatcher.dropJobs(ofPartitions: ["jobs[0]#1"]) == 2)
+        #expect(dispatcher.dropJobs(ofPartitions: [PartitionOwnership(partition: KafkaTopicPartition(topic: "jobs", partition: 0), epoch: 1)]) == 2)
         #expect(await waiting.value, "the intake moves on")
         #expect(dispatcher.load.buffered == 0)
     }
@@ -319,7 +323,7 @@ import Testing
         _ = await dispatcher.admit(
             AdmittedJob(
                 job: Job(id: "j", messages: [.user("hi")]),
-                ticket: OffsetTracker.Ticket(partition: KafkaTopicPartition(topic: "jobs", partition: 0), offset: 0, epoch: 1),
+                ticket: OffsetTracker.Ticket(ownership: PartitionOwnership(partition: KafkaTopicPartition(topic: "jobs", partition: 0), epoch: 1), offset: 0),
                 key: nil,
                 headers: [],
                 receivedAt: .now,

@@ -97,6 +97,24 @@ import Testing
         #expect(stored.withLock { $0 } == [[partition: 1]])
     }
 
+    @Test func aLostPartitionsOwnershipEndsAndTheNextOneIsNew() throws {
+        let stored = Mutex<[[KafkaTopicPartition: Int64]]>([])
+        let tracker = OffsetTracker { positions in stored.withLock { $0.append(positions.mapValues(\.offset)) } }
+        tracker.assign([partition])
+        let lost = try #require(tracker.register(partition, offset: 0).ticket)
+        // Lost (fenced out of the group): forgotten without a drain.
+        let ending = tracker.fence([partition])
+        #expect(ending == [lost.ownership])
+        tracker.forget([partition])
+        tracker.assign([partition])
+        let again = try #require(tracker.register(partition, offset: 0).ticket)
+        #expect(again.ownership != lost.ownership && again.ownership.epoch > lost.ownership.epoch)
+        tracker.complete(lost)
+        #expect(stored.withLock { $0 }.isEmpty, "a job of the lost ownership completes nothing")
+        tracker.complete(again)
+        #expect(stored.withLock { $0 } == [[partition: 1]])
+    }
+
     @Test func aRecordHandedOverJustBeforeAQuickRevokeOpensNoEpoch() throws {
         // Defect: the first sight of a record made an epoch, so a record taken just before its partition was revoked
         // registered after the revocation; when the partition came back, the offsets below it were skipped.

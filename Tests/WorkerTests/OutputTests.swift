@@ -81,7 +81,7 @@ import Testing
         func admitted(replyTo: String?, headers: [KafkaHeader]) -> AdmittedJob {
             AdmittedJob(
                 job: Job(id: "a", messages: [.user("x")], replyTo: replyTo),
-                ticket: OffsetTracker.Ticket(partition: KafkaTopicPartition(topic: "jobs", partition: 0), offset: 0, epoch: 1),
+                ticket: OffsetTracker.Ticket(ownership: PartitionOwnership(partition: KafkaTopicPartition(topic: "jobs", partition: 0), epoch: 1), offset: 0),
                 key: nil, headers: headers, receivedAt: .now, size: 1
             )
         }

@@ -195,16 +195,16 @@ public final class Dispatcher: Sendable {
     // MARK: - Revocation and shutdown
 
     /// Drops the held jobs of revoked partitions (they were never started; the next owner reads them again).
-    /// - Parameter partitions: As `topic[partition]#epoch` (``AdmittedJob``'s naming).
+    /// - Parameter partitions: The ownerships that end.
     /// - Returns: How many were dropped.
     @discardableResult
-    func dropJobs(ofPartitions partitions: Set<String>) -> Int {
+    func dropJobs(ofPartitions partitions: Set<PartitionOwnership>) -> Int {
         let (dropped, wakeups) = state.withLock { state -> (Int, Wakeups) in
             let removed = state.scheduler.removeAll(ofPartitions: partitions)
             state.bufferedBytes -= removed.reduce(0) { $0 + $1.size }
             var refused: [CheckedContinuation<Bool, Never>] = []
             state.admitWaiters.removeAll { waiter in
-                guard partitions.contains(waiter.job.partitionEpoch) else { return false }
+                guard partitions.contains(waiter.job.ticket.ownership) else { return false }
                 refused.append(waiter.continuation)
                 return true
             }

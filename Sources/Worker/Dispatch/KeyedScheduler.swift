@@ -14,15 +14,15 @@ import DequeModule
 public struct KeyedScheduler<Element>: Sendable where Element: Sendable {
     /// A job's place in the order.
     public struct Key: Sendable, Hashable {
-        /// The partition it came from, as `topic[partition]` with its ownership epoch.
-        public var partition: String
+        /// The ownership of the partition it came from.
+        public var partition: PartitionOwnership
         /// The record key's bytes (`nil`: a null key, which orders with nothing).
         public var key: [UInt8]?
         /// Distinguishes null-key jobs (each is its own key).
         public var unique: Int64
 
         /// Creates a key.
-        public init(partition: String, key: [UInt8]?, unique: Int64) {
+        public init(partition: PartitionOwnership, key: [UInt8]?, unique: Int64) {
             self.partition = partition
             self.key = key
             self.unique = unique
@@ -32,7 +32,7 @@ public struct KeyedScheduler<Element>: Sendable where Element: Sendable {
     }
 
     struct OrderingKey: Hashable {
-        var partition: String
+        var partition: PartitionOwnership
         var key: [UInt8]?
         var unique: Int64
     }
@@ -40,8 +40,8 @@ public struct KeyedScheduler<Element>: Sendable where Element: Sendable {
     /// Whether jobs with the same key run one at a time.
     public let perKey: Bool
     /// Ready jobs by partition, and the partitions with ready jobs in their turn order.
-    private var ready: [String: Deque<(Key, Element)>] = [:]
-    private var turns: Deque<String> = []
+    private var ready: [PartitionOwnership: Deque<(Key, Element)>] = [:]
+    private var turns: Deque<PartitionOwnership> = []
     private var waiting: [OrderingKey: Deque<(Key, Element)>] = [:]
     private var active: Set<OrderingKey> = []
     /// Jobs held (ready or waiting), not started.
@@ -125,7 +125,7 @@ public struct KeyedScheduler<Element>: Sendable where Element: Sendable {
 
     /// Removes every held job of the given partitions (their keys are forgotten too).
     /// - Returns: The removed jobs.
-    public mutating func removeAll(ofPartitions partitions: Set<String>) -> [Element] {
+    public mutating func removeAll(ofPartitions partitions: Set<PartitionOwnership>) -> [Element] {
         var removed: [Element] = []
         for partition in partitions {
             if let queue = ready.removeValue(forKey: partition) { removed.append(contentsOf: queue.map(\.1)) }

@@ -32,15 +32,8 @@ public struct AdmittedJob: Sendable {
         self.size = size
     }
 
-    /// The partition, as the scheduler and registry name it: `topic[partition]#epoch`.
-    var partitionEpoch: String { Self.partitionEpoch(ticket.partition, epoch: ticket.epoch) }
-
-    static func partitionEpoch(_ partition: KafkaTopicPartition, epoch: UInt64) -> String {
-        "\(partition)#\(epoch)"
-    }
-
     /// Its place in the per-key order.
     var schedulingKey: KeyedScheduler<AdmittedJob>.Key {
-        KeyedScheduler<AdmittedJob>.Key(partition: partitionEpoch, key: key, unique: ticket.offset)
+        KeyedScheduler<AdmittedJob>.Key(partition: ticket.ownership, key: key, unique: ticket.offset)
     }
 }

@@ -22,12 +22,13 @@ import Synchronization
 public final class OffsetTracker: Sendable {
     /// A registered offset: what a job carries to complete it.
     public struct Ticket: Sendable, Hashable {
-        /// The partition.
-        public var partition: KafkaTopicPartition
+        /// The ownership it was registered in.
+        public var ownership: PartitionOwnership
         /// The offset.
         public var offset: Int64
-        /// The ownership epoch it was registered in.
-        var epoch: UInt64
+
+        /// The partition.
+        public var partition: KafkaTopicPartition { ownership.partition }
     }
 
     /// What ``register(_:offset:)`` made of a consumed offset.
@@ -46,7 +47,7 @@ public final class OffsetTracker: Sendable {
     }
 
     private struct Owned {
-        var epoch: UInt64
+        var ownership: PartitionOwnership
         var watermark = PartitionWatermark()
         /// Offsets the committed map says were done: skipped when they are read again.
         var skip: Set<Int64> = []
@@ -94,7 +95,7 @@ public final class OffsetTracker: Sendable {
             var skipped: [KafkaTopicPartition: Int] = [:]
             for partition in partitions where state.partitions[partition] == nil {
                 state.fenced.remove(partition)
-                var owned = Owned(epoch: state.nextEpoch)
+                var owned = Owned(ownership: PartitionOwnership(partition: partition, epoch: state.nextEpoch))
                 if let position = committed[partition],
                     let map = OffsetMap(metadata: position.metadata, committedOffset: position.offset),
                     !map.done.isEmpty
@@ -118,7 +119,7 @@ public final class OffsetTracker: Sendable {
             guard !state.fenced.contains(partition), state.partitions[partition] != nil else { return .refused }
             // In place (a copy of the entry would copy its arrays).
             guard state.partitions[partition]!.watermark.register(offset) else { return .refused }
-            let ticket = Ticket(partition: partition, offset: offset, epoch: state.partitions[partition]!.epoch)
+            let ticket = Ticket(ownership: state.partitions[partition]!.ownership, offset: offset)
             guard state.partitions[partition]!.skip.remove(offset) != nil else { return .run(ticket) }
             Self.complete(ticket, in: &state.partitions[partition]!, store: store)
             return .skipped
@@ -128,7 +129,7 @@ public final class OffsetTracker: Sendable {
     /// Marks a ticket's offset done (its output was acknowledged); stores the watermark when it moves.
     public func complete(_ ticket: Ticket) {
         state.withLock { state in
-            guard state.partitions[ticket.partition]?.epoch == ticket.epoch else { return }
+            guard state.partitions[ticket.partition]?.ownership == ticket.ownership else { return }
             Self.complete(ticket, in: &state.partitions[ticket.partition]!, store: store)
         }
     }
@@ -174,13 +175,11 @@ public final class OffsetTracker: Sendable {
     }
 
     /// Starts revoking partitions: offsets of them are no longer registered (completions still count).
-    /// - Returns: The ownership epoch of each partition that has one.
-    public func fence(_ partitions: Set<KafkaTopicPartition>) -> [KafkaTopicPartition: UInt64] {
+    /// - Returns: The ownerships that end (of the partitions that have one).
+    public func fence(_ partitions: Set<KafkaTopicPartition>) -> Set<PartitionOwnership> {
         state.withLock { state in
             state.fenced.formUnion(partitions)
-            var epochs: [KafkaTopicPartition: UInt64] = [:]
-            for partition in partitions { epochs[partition] = state.partitions[partition]?.epoch }
-            return epochs
+            return Set(partitions.compactMap { state.partitions[$0]?.ownership })
         }
     }
 
