@@ -160,12 +160,14 @@ public final class WorkerService: Service, Sendable {
                     drainTimeout: rebalanceDrain,
                     logger: logger
                 )
-                metrics.partitionsAssigned.record((try? consumerReference.consumer?.assignment.count) ?? 0)
+                flow.partitionsRevoked(revocation.partitions)
+                metrics.partitionsAssigned.record(tracker.ownedPartitions.count)
             },
             assignmentHandler: { partitions in
                 // Ownership starts here, before any record of these partitions is handed out, with the offsets
                 // the committed maps say were finished above the committed offsets.
                 Self.assign(partitions, consumer: consumerReference, tracker: tracker, logger: storeLogger)
+                flow.partitionsAssigned(partitions)
             }
         )
         consumerReference.consumer = consumer

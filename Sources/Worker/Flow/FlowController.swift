@@ -44,6 +44,10 @@ final class FlowController: Sendable {
     }
 
     private struct State {
+        /// The jobs topic's partitions assigned to this worker, from the consumer's assignment and revocation
+        /// hooks (``partitionsAssigned(_:)``, ``partitionsRevoked(_:)``).
+        var assigned: Set<Int32> = []
+        /// The assignment the limit was last computed for.
         var owned: Set<Int32> = []
         /// Partitions being revoked (their jobs drain), since when: their budget is no longer this worker's.
         var leaving: [Int32: ContinuousClock.Instant] = [:]
@@ -107,7 +111,7 @@ final class FlowController: Sendable {
         var knownCount: Int?
         var lastOwned: Set<Int32>?
         while !Task.isCancelled {
-            let owned = Set((consumer.consumer.flatMap { try? $0.assignment } ?? []).map(\.partition))
+            let owned = state.withLock { $0.assigned }
             if budget != nil || settings.requestsPerMinute != nil || settings.tokensPerMinute != nil,
                 owned != lastOwned || knownCount == nil
             {
@@ -123,6 +127,18 @@ final class FlowController: Sendable {
             if let budget { pause = min(pause, budget.nextChange(after: date).timeIntervalSince(date) + 0.001) }
             try? await Task.sleep(for: .milliseconds(Int64(max(pause, 0.001) * 1000)))
         }
+    }
+
+    /// Called by the consumer's assignment hook: the partitions count from the next tick (at most 200 ms).
+    func partitionsAssigned(_ partitions: [KafkaTopicPartition]) {
+        let added = partitions.filter { $0.topic == topic }.map(\.partition)
+        state.withLock { $0.assigned.formUnion(added) }
+    }
+
+    /// Called by the revocation handler once the partitions are given up.
+    func partitionsRevoked(_ partitions: [KafkaTopicPartition]) {
+        let removed = partitions.filter { $0.topic == topic }.map(\.partition)
+        state.withLock { $0.assigned.subtract(removed) }
     }
 
     /// Called by the revocation handler before the partitions' jobs drain: their budget units pass to the next

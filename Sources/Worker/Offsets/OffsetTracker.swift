@@ -199,6 +199,11 @@ public final class OffsetTracker: Sendable {
         }
     }
 
+    /// The partitions owned now (assigned, not yet forgotten).
+    public var ownedPartitions: [KafkaTopicPartition] {
+        state.withLock { state in Array(state.partitions.keys) }
+    }
+
     /// Offsets registered and not yet passed by the watermark, per partition.
     public var pending: [KafkaTopicPartition: Int] {
         state.withLock { state in state.partitions.mapValues { $0.watermark.pendingCount } }

@@ -15,7 +15,8 @@ struct KafkaMetricsReporter: Sendable {
         var reported: Set<KafkaTopicPartition> = []
         while !Task.isCancelled {
             guard let consumer = consumer.consumer else { return }
-            let assigned = (try? consumer.assignment) ?? []
+            // The tracker's ownerships follow the consumer's assignment and revocation hooks.
+            let assigned = tracker.ownedPartitions
             metrics.partitionsAssigned.record(assigned.count)
             let progress = consumer.readProgress(of: assigned)
             let done = tracker.committable
