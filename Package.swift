@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "Kafka", targets: ["Kafka"]),
         .library(name: "GigaChat", targets: ["GigaChat"]),
         .library(name: "GigaChatEmulator", targets: ["GigaChatEmulator"]),
+        .library(name: "WireFormat", targets: ["WireFormat"]),
         .library(name: "Worker", targets: ["Worker"]),
     ],
     dependencies: [
@@ -66,12 +67,15 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        // The messages on the topics: jobs in (and why one is rejected), completions and partials out.
+        .target(name: "WireFormat", dependencies: ["GigaChat"]),
         // The pipeline: jobs in, completions out; the delivery guarantees live here.
         .target(
             name: "Worker",
             dependencies: [
                 "Kafka",
                 "GigaChat",
+                "WireFormat",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -86,7 +90,7 @@ let package = Package(
             ]
         ),
         // Bulk use: JSONL and documents into jobs (submit), completions into a results file (collect).
-        .target(name: "Batch", dependencies: ["GigaChat", "Worker"]),
+        .target(name: "Batch", dependencies: ["GigaChat", "WireFormat", "Kafka"]),
         .executableTarget(
             name: "gigachat-worker",
             dependencies: [
@@ -94,6 +98,7 @@ let package = Package(
                 "Kafka",
                 "GigaChat",
                 "GigaChatEmulator",
+                "WireFormat",
                 "Worker",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -133,18 +138,18 @@ let package = Package(
         ),
         .testTarget(
             name: "WorkerTests",
-            dependencies: ["Worker", "Kafka", "GigaChat"]
+            dependencies: ["Worker", "WireFormat", "Kafka", "GigaChat"]
         ),
         .testTarget(
             name: "BatchTests",
-            dependencies: ["Batch", "Worker", "GigaChat"]
+            dependencies: ["Batch", "WireFormat", "Worker", "GigaChat"]
         ),
         // The worker end to end: Tansu and the emulator started by the tests, the worker in-process and as the
         // built executable.
         .testTarget(
             name: "WorkerIntegrationTests",
             dependencies: [
-                "Worker", "Kafka", "GigaChat", "GigaChatEmulator", "TestSupport", "gigachat-worker",
+                "Worker", "WireFormat", "Kafka", "GigaChat", "GigaChatEmulator", "TestSupport", "gigachat-worker",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -1,6 +1,6 @@
 import Foundation
 import GigaChat
-import Worker
+import WireFormat
 
 /// The completions `collect` has seen for the ids it waits for: the last one per id wins (a job answered again
 /// after a crash, or re-submitted), others are counted and ignored.

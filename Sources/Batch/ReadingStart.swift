@@ -1,5 +1,5 @@
 import Foundation
-import Worker
+import WireFormat
 
 /// Where `collect` starts reading the completions topic: a time, so that a long topic is not read from its
 /// beginning (Kafka finds the first record at or after it in each partition).

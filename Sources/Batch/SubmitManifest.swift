@@ -1,6 +1,6 @@
 import Foundation
 import GigaChat
-import Worker
+import WireFormat
 
 /// The ids a `submit` has had acknowledged, one JSON line each (`{"id","partition","offset","submitted_at"}`): a
 /// re-run skips them, and `collect --manifest` waits for them and starts reading shortly before the first was

@@ -4,6 +4,7 @@ import Kafka
 import Logging
 import ServiceLifecycle
 import Synchronization
+import WireFormat
 
 /// The worker: consumes jobs, runs them through GigaChat with bounded concurrency, publishes partials and
 /// completions, and commits each input offset only once its output was acknowledged (DESIGN.md "Delivery

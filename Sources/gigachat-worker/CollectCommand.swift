@@ -2,9 +2,8 @@ import ArgumentParser
 import Batch
 import ConsoleKitTerminal
 import Foundation
-import Kafka
 import Logging
-import Worker
+import WireFormat
 
 /// `gigachat-worker collect`: reads completions until every expected id is back (or the timeout), writes them.
 struct CollectCommand: AsyncParsableCommand {
@@ -82,24 +81,14 @@ struct CollectCommand: AsyncParsableCommand {
         var results = CollectedResults(expected: expected)
         var logger = Logger(label: "gigachat-worker.collect")
         logger.logLevel = .error
-        var configuration = KafkaConsumerConfiguration(
+        let reader = try CompletionReader(
             bootstrapServers: kafka.servers,
-            groupID: "gigachat-collect-\(UUID().uuidString.prefix(8).lowercased())"
+            properties: try kafka.properties(),
+            completionsTopic: completionsTopic,
+            partialsTopic: followPartials ? partialsTopic : nil,
+            since: readFrom,
+            logger: logger
         )
-        configuration.autoOffsetReset = .earliest
-        configuration.startTime = readFrom
-        // A group of its own, alone: the smallest session timeout brokers allow makes the join quick (Tansu answers
-        // a join after half of it).
-        configuration.sessionTimeout = .seconds(6)
-        configuration.properties = try kafka.properties()
-        // A fast reader of a possibly long topic: the consumer pauses fetching when its buffer is full and resumes
-        // at half, and librdkafka fetches again only up to a second after a resume (its broker thread is not
-        // woken), so the half left must last that second: 128 MiB, about 120,000 1 KiB completions. With the
-        // default buffer (10,000 messages) reading 200,000 completions took 13 s instead of 3.
-        configuration.messageBufferCapacity = 500_000
-        configuration.messageBufferBytes = 256 << 20
-        let consumer = try KafkaConsumer(configuration: configuration, logger: logger)
-        try consumer.subscribe(topics: followPartials ? [completionsTopic, partialsTopic] : [completionsTopic])
         let interactive = TerminalOutput.isInteractive
         // On a terminal: an animated progress bar; while partials stream, a bar line after each completion instead
         // (an animated bar would redraw over the streamed text).
@@ -108,38 +97,10 @@ struct CollectCommand: AsyncParsableCommand {
         bar?.start(refreshRate: 10)
         let start = ContinuousClock.now
         let deadline = start + .milliseconds(Int64(timeout * 1000))
-        if !results.expected.isEmpty {
-            let session = Session(
-                results: results, partialsTopic: followPartials && partialsTopic != completionsTopic ? partialsTopic : nil,
-                console: console, bar: bar,
-                start: start
-            )
-            let messages = consumer.messages
-            // One reader for the whole run, and a timer that cancels it at the deadline (a cancelled wait loses
-            // nothing and ends the iteration).
-            results = try await withThrowingTaskGroup(of: CollectedResults?.self) { group in
-                group.addTask {
-                    var session = session
-                    for try await message in messages {
-                        session.handle(message)
-                        if session.results.isComplete { break }
-                    }
-                    return session.results
-                }
-                group.addTask {
-                    try? await Task.sleep(until: deadline, clock: .continuous)
-                    return nil
-                }
-                var collected = results
-                while let next = try await group.next() {
-                    if let next { collected = next }
-                    group.cancelAll()
-                }
-                return collected
-            }
-        }
+        let display = Display(console: console, bar: bar, start: start)
+        results = try await reader.collect(results, until: deadline, observer: display)
         if results.isComplete, results.failed == 0 { bar?.succeed() } else { bar?.fail() }
-        try? await consumer.close()
+        await reader.close()
         let lines = results.lines(format: ResultFormat(rawValue: format) ?? .jobs)
         let text = lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
         try Data(text.utf8).write(to: URL(fileURLWithPath: output))
@@ -177,26 +138,21 @@ struct CollectCommand: AsyncParsableCommand {
         ids.prefix(20).joined(separator: ", ") + (ids.count > 20 ? " and \(ids.count - 20) more" : "")
     }
 
-    /// What one completion or partial changes: the results, and the terminal or plain output.
-    private struct Session: Sendable {
-        var results: CollectedResults
-        /// The partials topic when partials are followed.
-        let partialsTopic: String?
+    /// What the terminal (or the plain output) shows of each completion and partial.
+    private struct Display: CompletionObserver {
         let console: Terminal?
         let bar: ActivityIndicator<ProgressBar>?
         let start: ContinuousClock.Instant
         /// The attempt whose streamed text is being printed.
         var streaming: String?
 
-        mutating func handle(_ message: KafkaConsumerMessage) {
-            let value = message.value ?? []
-            // Outputs are keyed by job id: another job's record is passed over without decoding it.
-            if let key = message.key, !results.isExpected(String(decoding: key, as: UTF8.self)) { return }
-            if message.topic == partialsTopic {
-                showPartial(value)
-                return
-            }
-            guard let record = results.add(value) else { return }
+        init(console: Terminal?, bar: ActivityIndicator<ProgressBar>?, start: ContinuousClock.Instant) {
+            self.console = console
+            self.bar = bar
+            self.start = start
+        }
+
+        mutating func completion(_ record: CompletionRecord, results: CollectedResults) {
             let rate = Double(results.latest.count) / max((ContinuousClock.now - start).secondsDouble, 0.001)
             let progress = Double(results.latest.count) / Double(results.expected.count)
             if let bar {
@@ -222,10 +178,7 @@ struct CollectCommand: AsyncParsableCommand {
             }
         }
 
-        private mutating func showPartial(_ value: [UInt8]) {
-            guard let partial = try? JSONDecoder().decode(PartialRecord.self, from: Data(value)),
-                results.isExpected(partial.id)
-            else { return }
+        mutating func partial(_ partial: PartialRecord) {
             if streaming != partial.attemptID {
                 streaming = partial.attemptID
                 let header = "\n[\(partial.id) attempt \(partial.attempt)] "

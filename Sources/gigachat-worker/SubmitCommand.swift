@@ -3,9 +3,7 @@ import Batch
 import ConsoleKitTerminal
 import Foundation
 import GigaChat
-import Kafka
 import Logging
-import Worker
 
 /// `gigachat-worker submit`: JSONL jobs or documents onto the jobs topic, each acknowledged by the broker.
 struct SubmitCommand: AsyncParsableCommand {
@@ -84,36 +82,17 @@ struct SubmitCommand: AsyncParsableCommand {
         let pending = jobs.filter { !already.contains($0.id) }
         var logger = Logger(label: "gigachat-worker.submit")
         logger.logLevel = .error
-        var configuration = KafkaProducerConfiguration(bootstrapServers: kafka.servers)
-        configuration.properties = try kafka.properties()
-        let producer = try KafkaProducer(configuration: configuration, logger: logger)
+        let submitter = try JobSubmitter(bootstrapServers: kafka.servers, properties: try kafka.properties(), logger: logger)
         let console = TerminalOutput.isInteractive ? Terminal() : nil
         let bar = console?.progressBar(title: "submitting \(pending.count) jobs")
         bar?.start()
         let start = ContinuousClock.now
         let submittedAt = Date()
-        var acknowledged: [(id: String, partition: Int32, offset: Int64)] = []
-        var failures: [(String, String)] = []
-        await withTaskGroup(of: (String, Result<KafkaRecordMetadata, any Error>).self) { group in
-            for job in pending {
-                let record = KafkaProducerRecord(topic: topic, key: Array(job.id.utf8), value: job.bytes)
-                group.addTask {
-                    do {
-                        return (job.id, .success(try await producer.send(record)))
-                    } catch {
-                        return (job.id, .failure(error))
-                    }
-                }
-            }
-            for await (id, result) in group {
-                switch result {
-                case .success(let metadata): acknowledged.append((id, metadata.partition, metadata.offset))
-                case .failure(let error): failures.append((id, "\(error)"))
-                }
-                bar?.activity.currentProgress = Double(acknowledged.count + failures.count) / Double(max(1, pending.count))
-            }
+        let outcome = await submitter.submit(pending, to: topic) { answered in
+            bar?.activity.currentProgress = Double(answered) / Double(max(1, pending.count))
         }
-        await producer.close(timeout: .seconds(10))
+        let acknowledged = outcome.acknowledged.map { (id: $0.id, partition: $0.partition, offset: $0.offset) }
+        let failures = outcome.failures
         if failures.isEmpty { bar?.succeed() } else { bar?.fail() }
         try manifest.append(acknowledged, submittedAt: submittedAt)
         let seconds = (ContinuousClock.now - start).secondsDouble

@@ -3,6 +3,7 @@ import GigaChatEmulator
 import TestSupport
 import Testing
 import Worker
+import WireFormat
 
 /// `submit` -> `run` -> `collect` through the built binary, as an operator runs them.
 @Suite("Operator commands end to end", .serialized, .timeLimit(.minutes(3)))

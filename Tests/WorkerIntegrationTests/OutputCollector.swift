@@ -3,6 +3,7 @@ import Kafka
 import Logging
 import Synchronization
 import Worker
+import WireFormat
 
 /// Reads the worker's output topics from the beginning (its own consumer group) and keeps what it saw.
 final class OutputCollector: Sendable {

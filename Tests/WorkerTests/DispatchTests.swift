@@ -5,6 +5,7 @@ import Synchronization
 import Testing
 
 @testable import Worker
+@testable import WireFormat
 
 @Suite struct PartialCoalescerTests {
     let start = ContinuousClock.now

@@ -3,6 +3,7 @@ import GigaChat
 import Testing
 
 @testable import Worker
+@testable import WireFormat
 
 @Suite struct JobDecoderTests {
     let decoder = JobDecoder(maxBytes: 4096)

@@ -6,6 +6,7 @@ import Synchronization
 import Testing
 
 @testable import Worker
+@testable import WireFormat
 
 /// GigaChat as a script: each call (counted from 0) answers, fails, streams or hangs.
 final class ScriptedChat: ChatCompleting {

@@ -6,6 +6,7 @@ import Synchronization
 import Testing
 
 @testable import Worker
+@testable import WireFormat
 
 /// A sink that answers each hand-over as a script says: refused at once, or a delivery report (now or never).
 final class ScriptedSink: OutputSink {

@@ -4,6 +4,7 @@ import Kafka
 import Testing
 
 @testable import Worker
+@testable import WireFormat
 
 @Suite struct OutputRecordTests {
     @Test func aCompletionHasOneShapeWithNullsForMissingValues() throws {

@@ -1,6 +1,7 @@
 import Foundation
 import GigaChat
 import Kafka
+import WireFormat
 
 /// Everything `gigachat-worker run` is configured with. Defaults are documented per field; ``validate()`` checks
 /// the values once, before anything connects. Load it with ``WorkerConfiguration/load(from:)`` (YAML < environment

@@ -1,4 +1,5 @@
 import GigaChat
+import WireFormat
 
 /// What to do with a failed attempt: retry it as a new attempt, or end the job with a failed completion.
 ///

@@ -1,4 +1,5 @@
 import GigaChat
+import WireFormat
 
 /// The decisions of one job's run, without I/O, clocks or randomness: each event in, the next step out (in the
 /// style of async-http-client's `Transaction+StateMachine`). ``JobRunner`` drives it: it waits, makes the calls,

@@ -2,6 +2,7 @@ import Foundation
 import GigaChat
 import Kafka
 import Logging
+import WireFormat
 
 /// Runs one admitted job from its start to its acknowledged completion: attempts, backoff, deadline, streaming.
 ///

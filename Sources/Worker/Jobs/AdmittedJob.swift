@@ -1,4 +1,5 @@
 import Kafka
+import WireFormat
 
 /// A job the worker has taken from Kafka: the decoded ``Job`` with where it came from.
 public struct AdmittedJob: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import Kafka
+import WireFormat
 
 /// The dead-letter copy of a record that could not become a job: its key, value and headers untouched, plus the
 /// headers Spring Kafka's `DeadLetterPublishingRecoverer` writes (so Spring tooling reads it) and ours.

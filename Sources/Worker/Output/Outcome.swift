@@ -1,4 +1,5 @@
 import Kafka
+import WireFormat
 
 /// An output that an input offset waits for: a job's completion, or a record's dead letter.
 ///

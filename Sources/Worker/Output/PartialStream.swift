@@ -2,6 +2,7 @@ import DequeModule
 import Kafka
 import Metrics
 import Synchronization
+import WireFormat
 
 /// The partials of one streamed attempt: coalesces deltas (``PartialCoalescer``), publishes them in `seq` order,
 /// and makes sure every one reached the broker before the completion goes out.

@@ -1,4 +1,5 @@
 import Kafka
+import WireFormat
 
 /// Where a job's completion goes: the Spring `kafka_replyTopic` header (and `kafka_replyPartition`, as Spring's
 /// `ReplyingKafkaTemplate` sets them), else the job's `reply_to`, else the completions topic.

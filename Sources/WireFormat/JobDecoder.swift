@@ -175,7 +175,7 @@ public struct JobDecoder: Sendable {
     }
 
     /// Kafka's rule for topic names: 1 to 249 of `[a-zA-Z0-9._-]`, and not `.` or `..`.
-    static func isLegalTopicName(_ name: String) -> Bool {
+    public static func isLegalTopicName(_ name: String) -> Bool {
         guard (1...249).contains(name.utf8.count), name != ".", name != ".." else { return false }
         return name.utf8.allSatisfy { byte in
             (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
