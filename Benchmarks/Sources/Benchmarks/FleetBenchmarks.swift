@@ -11,8 +11,14 @@ import Logging
     import Glibc
 #endif
 
-/// `fleet`: 1, 2, 4 and 8 worker processes (release build) in one group against one emulated account with a
-/// stream limit of 10 and 2 s answers: how busy the fleet keeps the account, and how many calls get 429.
+/// `fleet`: fleets of worker processes (release build) in one group against one emulated account with a stream
+/// limit (10, or `FLEET_BENCH_LIMIT`) and 2 s answers: how busy the fleet keeps the account, and how many calls get
+/// 429.
+///
+/// As a user runs it (the default, `FLEET_BENCH_MODE=backlog`): the jobs are produced first, keyed by id with the
+/// producer's default partitioner (so partitions get unequal backlogs), then the workers start; measured from the
+/// first GigaChat call to the last answer. `FLEET_BENCH_MODE=settled`: the workers settle first and the jobs are
+/// spread evenly over the partitions (the ideal case).
 enum FleetBenchmarks {
     static let all: [Benchmark] = [
         Benchmark(
@@ -22,8 +28,9 @@ enum FleetBenchmarks {
         )
     ]
 
-    static let accountLimit = 10
+    static let accountLimit = KafkaBenchmarks.environmentInt("FLEET_BENCH_LIMIT", default: 10)
     static let answer: Duration = .seconds(2)
+    static let backlogFirst = (ProcessInfo.processInfo.environment["FLEET_BENCH_MODE"] ?? "backlog") != "settled"
 
     static func run() async throws {
         let binary = try WorkerBenchmarks.workerBinary()
@@ -31,7 +38,11 @@ enum FleetBenchmarks {
             .split(separator: ",").compactMap { Int($0) }
         let jobs = KafkaBenchmarks.environmentInt("FLEET_BENCH_JOBS", default: 300)
         let partitions = KafkaBenchmarks.environmentInt("FLEET_BENCH_PARTITIONS", default: 10)
-        print("-- \(jobs) jobs per fleet, \(partitions) partitions, account limit \(accountLimit), answers of 2 s (ideal 5 jobs/s)")
+        print(
+            "-- \(jobs) jobs per fleet, \(partitions) partitions, account limit \(accountLimit), answers of 2 s "
+                + "(ideal \(Double(accountLimit) / 2) jobs/s), "
+                + (backlogFirst ? "backlog produced first, keyed by id, then the workers start" : "settled fleet, even partitions")
+        )
         for size in sizes {
             try await measure(workers: size, jobs: jobs, partitions: partitions, binary: binary)
         }
@@ -57,6 +68,29 @@ enum FleetBenchmarks {
         try await admin.createTopic("fleet-partials-\(suffix)", partitions: 1)
         try await admin.createTopic(jobsTopic + ".DLT", partitions: 1)
 
+        if backlogFirst {
+            let producer = try KafkaProducer(
+                configuration: KafkaProducerConfiguration(bootstrapServers: [broker.bootstrap]),
+                logger: logger
+            )
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<jobCount {
+                    let id = "fleet-\(index)"
+                    let value = "{\"id\":\"\(id)\",\"messages\":[{\"role\":\"user\",\"content\":\"fleet job \(index)\"}]}"
+                    let record = KafkaProducerRecord(
+                        topic: jobsTopic,
+                        // Backlog first: the default partitioner hashes the key, as any producer's does.
+                        partition: backlogFirst ? nil : Int32(index % partitions),
+                        key: Array(id.utf8),
+                        value: Array(value.utf8)
+                    )
+                    group.addTask { _ = try await producer.send(record) }
+                }
+                try await group.waitForAll()
+            }
+            await producer.close(timeout: .seconds(5))
+            emulator.resetCounters()
+        }
         var processes: [(process: Process, port: Int)] = []
         defer { for (process, _) in processes where process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         let basePort = 20_000 + Int.random(in: 0..<20_000)
@@ -84,51 +118,67 @@ enum FleetBenchmarks {
             try worker.run()
             processes.append((worker, basePort + index))
         }
-        // The group settles: every worker ready, the partitions all owned, for two seconds in a row.
-        let settleStart = ContinuousClock.now
-        var stableSince: ContinuousClock.Instant?
-        while true {
-            var owned = 0
-            var ready = 0
-            for (_, port) in processes {
-                guard let reason = try? await readiness(port: port) else { continue }
-                if reason.ready { ready += 1 }
-                owned += reason.partitions
+        var settle = 0.0
+        let start: ContinuousClock.Instant
+        if backlogFirst {
+            // Measured from the first call: the workers join onto the backlog as a scaled-out fleet does.
+            let launched = ContinuousClock.now
+            while emulator.counters.chatCalls == 0 {
+                guard ContinuousClock.now - launched < .seconds(120) else {
+                    throw BenchmarkError("the fleet of \(size) made no call in 120 s")
+                }
+                try await Task.sleep(for: .milliseconds(5))
             }
-            if ready == size, owned == partitions {
-                if let since = stableSince, ContinuousClock.now - since >= .seconds(2) { break }
-                stableSince = stableSince ?? .now
-            } else {
-                stableSince = nil
+            start = .now
+            settle = KafkaBenchmarks.seconds(of: start - launched)
+        } else {
+            // The group settles: every worker ready, the partitions all owned, for two seconds in a row.
+            let settleStart = ContinuousClock.now
+            var stableSince: ContinuousClock.Instant?
+            while true {
+                var owned = 0
+                var ready = 0
+                for (_, port) in processes {
+                    guard let reason = try? await readiness(port: port) else { continue }
+                    if reason.ready { ready += 1 }
+                    owned += reason.partitions
+                }
+                if ready == size, owned == partitions {
+                    if let since = stableSince, ContinuousClock.now - since >= .seconds(2) { break }
+                    stableSince = stableSince ?? .now
+                } else {
+                    stableSince = nil
+                }
+                guard ContinuousClock.now - settleStart < .seconds(120) else {
+                    throw BenchmarkError("the fleet of \(size) did not settle: \(ready) ready, \(owned) partitions owned")
+                }
+                try await Task.sleep(for: .milliseconds(200))
             }
-            guard ContinuousClock.now - settleStart < .seconds(120) else {
-                throw BenchmarkError("the fleet of \(size) did not settle: \(ready) ready, \(owned) partitions owned")
-            }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        let settle = KafkaBenchmarks.seconds(of: ContinuousClock.now - settleStart)
+                settle = KafkaBenchmarks.seconds(of: ContinuousClock.now - settleStart)
 
-        emulator.resetCounters()
-        let start = ContinuousClock.now
-        let producer = try KafkaProducer(
-            configuration: KafkaProducerConfiguration(bootstrapServers: [broker.bootstrap]),
-            logger: logger
-        )
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for index in 0..<jobCount {
-                let id = "fleet-\(index)"
-                let value = "{\"id\":\"\(id)\",\"messages\":[{\"role\":\"user\",\"content\":\"fleet job \(index)\"}]}"
-                let record = KafkaProducerRecord(
-                    topic: jobsTopic,
-                    partition: Int32(index % partitions),
-                    key: Array(id.utf8),
-                    value: Array(value.utf8)
-                )
-                group.addTask { _ = try await producer.send(record) }
+            emulator.resetCounters()
+            start = .now
+            let producer = try KafkaProducer(
+                configuration: KafkaProducerConfiguration(bootstrapServers: [broker.bootstrap]),
+                logger: logger
+            )
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<jobCount {
+                    let id = "fleet-\(index)"
+                    let value = "{\"id\":\"\(id)\",\"messages\":[{\"role\":\"user\",\"content\":\"fleet job \(index)\"}]}"
+                    let record = KafkaProducerRecord(
+                        topic: jobsTopic,
+                        // Backlog first: the default partitioner hashes the key, as any producer's does.
+                        partition: backlogFirst ? nil : Int32(index % partitions),
+                        key: Array(id.utf8),
+                        value: Array(value.utf8)
+                    )
+                    group.addTask { _ = try await producer.send(record) }
+                }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
+            await producer.close(timeout: .seconds(5))
         }
-        await producer.close(timeout: .seconds(5))
         while emulator.counters.completedChats < jobCount {
             guard ContinuousClock.now - start < .seconds(600) else { throw BenchmarkError("the fleet of \(size) did not finish") }
             try await Task.sleep(for: .milliseconds(20))
@@ -145,7 +195,7 @@ enum FleetBenchmarks {
             "workers \(size): utilisation \(WorkerBenchmarks.fixed(utilisation, 3)), 429 \(counters.rateLimited) of "
                 + "\(counters.chatCalls) calls (\(WorkerBenchmarks.fixed(share * 100, 2))%), "
                 + "\(WorkerBenchmarks.fixed(rate, 2)) jobs/s over \(WorkerBenchmarks.fixed(elapsed, 1)) s "
-                + "(settled in \(WorkerBenchmarks.fixed(settle, 1)) s)"
+                + "(\(backlogFirst ? "first call" : "settled") after \(WorkerBenchmarks.fixed(settle, 1)) s)"
         )
         try await emulator.shutdown()
     }
