@@ -33,7 +33,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
-        // librdkafka's C API, found with pkg-config (scripts/bootstrap.sh installs >= 2.1).
+        // librdkafka's C API, found with pkg-config (scripts/bootstrap.sh installs >= 2.2).
         .systemLibrary(
             name: "CRdKafka",
             pkgConfig: "rdkafka",

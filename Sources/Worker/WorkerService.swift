@@ -112,8 +112,10 @@ public final class WorkerService: Service, Sendable {
             commit: { positions in
                 do {
                     try consumerReference.consumer?.commitAsync(positions)
+                    return true
                 } catch {
                     storeLogger.debug("Offset map not committed", metadata: ["error": "\(error)"])
+                    return false
                 }
             }
         )
@@ -281,8 +283,10 @@ public final class WorkerService: Service, Sendable {
         } catch {
             logger.warning("Producer flush incomplete", metadata: ["error": "\(error)"])
         }
-        // Leaving the group commits the stored watermarks and the changed maps (the revocation handler finds nothing
-        // in flight).
+        // The maps that grew since the last tick, while the client is still the application's (once close is asked,
+        // the revocation handler can no longer commit); then leaving the group commits the stored watermarks (the
+        // revocation handler finds nothing in flight).
+        tracker.commitChangedMaps()
         do {
             let consumer = self.consumer
             if try await withTimeout(.seconds(15), { try await consumer.close() }) == nil {

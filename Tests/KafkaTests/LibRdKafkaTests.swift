@@ -5,11 +5,11 @@ import Testing
 @Suite struct LibRdKafkaTests {
     @Test func loadedLibraryPassesTheVersionCheck() throws {
         #expect(LibRdKafka.versionString.hasPrefix("2."))
-        #expect(LibRdKafka.version >= 0x0201_00ff)
+        #expect(LibRdKafka.version >= 0x0202_00ff)
         try LibRdKafka.checkMinimumVersion()
     }
 
-    @Test func refusesLibrariesOlderThan2_1WithAnInstruction() {
+    @Test func refusesLibrariesOlderThan2_2WithAnInstruction() {
         let error = #expect(throws: KafkaError.self) { try LibRdKafka.checkMinimumVersion(0x0200_02ff) }
         #expect(error?.code == .libraryVersion)
         #expect(error?.message.contains("2.0.2") == true)
@@ -17,10 +17,11 @@ import Testing
         #expect(error?.message.contains("make setup") == true)
     }
 
-    @Test func acceptsExactly2_1AndNewer() throws {
-        try LibRdKafka.checkMinimumVersion(0x0201_00ff)
+    @Test func acceptsExactly2_2AndNewer() throws {
+        try LibRdKafka.checkMinimumVersion(0x0202_00ff)
         try LibRdKafka.checkMinimumVersion(0x0208_00ff)
         try LibRdKafka.checkMinimumVersion(0x0300_00ff)
-        #expect(throws: KafkaError.self) { try LibRdKafka.checkMinimumVersion(0x0201_0000) }  // a 2.1.0 pre-release
+        #expect(throws: KafkaError.self) { try LibRdKafka.checkMinimumVersion(0x0202_0000) }  // a 2.2.0 pre-release
+        #expect(throws: KafkaError.self) { try LibRdKafka.checkMinimumVersion(0x0201_00ff) }  // 2.1: drops stored metadata
     }
 }

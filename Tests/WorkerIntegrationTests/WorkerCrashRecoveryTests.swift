@@ -56,6 +56,9 @@ struct WorkerCrashRecoveryTests {
             second.kill(SIGTERM)
             #expect(await second.wait(timeout: .seconds(40)) == 0, "log: \(second.logTail())")
 
+            // The restarted worker read the map back (else the bound could hold by luck: no slow job at the kill).
+            let log = (FileManager.default.contents(atPath: second.logURL.path)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            #expect(log.contains("Offset map read"), "the restarted worker skipped nothing: \(second.logTail())")
             let byID = Dictionary(grouping: collector.snapshot.completions.map(\.record), by: \.id)
             // Nothing lost: every job has an answer, and every answer is right.
             for job in jobs {

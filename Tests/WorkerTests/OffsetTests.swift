@@ -178,7 +178,10 @@ import Testing
     func tracker(_ recorded: Recorded) -> OffsetTracker {
         OffsetTracker(
             store: { positions in recorded.stored.withLock { $0.append(positions) } },
-            commit: { positions in recorded.committed.withLock { $0.append(positions) } }
+            commit: { positions in
+                recorded.committed.withLock { $0.append(positions) }
+                return true
+            }
         )
     }
 
@@ -231,6 +234,33 @@ import Testing
         tracker.complete(ten)
         // 10 and 12 ran, 11 and 13 were done before: everything up to 13 is done.
         #expect(tracker.committable == [partition: 14])
+    }
+
+    @Test func aCommitBeforeTheInheritedOffsetsAreReadAgainKeepsThemInTheMap() throws {
+        // Defect (review): the map was made from this ownership's registrations only, so a commit made before the
+        // previous owner's done offsets were read again forgot them, and the next owner ran them again.
+        let recorded = Recorded()
+        let tracker = tracker(recorded)
+        let metadata = OffsetMap(base: 10, done: [12, 15]).metadata
+        tracker.assign([partition], committed: [partition: KafkaOffsetAndMetadata(offset: 10, metadata: metadata)])
+        let ten = try #require(tracker.register(partition, offset: 10).ticket)
+        _ = tracker.register(partition, offset: 11)
+        tracker.complete(ten)
+        // The watermark moved to 11 before 12 and 15 were read again: they stay in the stored map.
+        let stored = try #require(recorded.stored.withLock { $0.last?[partition] })
+        #expect(stored.offset == 11)
+        #expect(OffsetMap(metadata: stored.metadata, committedOffset: 11)?.done == [12, 15])
+    }
+
+    @Test func aMapThatCouldNotBeCommittedIsTriedAgain() throws {
+        let refusing = Mutex(true)
+        let tracker = OffsetTracker(store: { _ in }, commit: { _ in !refusing.withLock { $0 } })
+        tracker.assign([partition])
+        _ = tracker.register(partition, offset: 0)
+        tracker.complete(try #require(tracker.register(partition, offset: 1).ticket))
+        #expect(tracker.commitChangedMaps().isEmpty, "refused: nothing committed")
+        refusing.withLock { $0 = false }
+        #expect(tracker.commitChangedMaps()[partition]?.offset == 0, "tried again at the next call")
     }
 
     @Test func aMapOfALostEpochIsNotCarriedIntoTheNextAssignment() throws {

@@ -69,26 +69,7 @@ enum FleetBenchmarks {
         try await admin.createTopic(jobsTopic + ".DLT", partitions: 1)
 
         if backlogFirst {
-            let producer = try KafkaProducer(
-                configuration: KafkaProducerConfiguration(bootstrapServers: [broker.bootstrap]),
-                logger: logger
-            )
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for index in 0..<jobCount {
-                    let id = "fleet-\(index)"
-                    let value = "{\"id\":\"\(id)\",\"messages\":[{\"role\":\"user\",\"content\":\"fleet job \(index)\"}]}"
-                    let record = KafkaProducerRecord(
-                        topic: jobsTopic,
-                        // Backlog first: the default partitioner hashes the key, as any producer's does.
-                        partition: backlogFirst ? nil : Int32(index % partitions),
-                        key: Array(id.utf8),
-                        value: Array(value.utf8)
-                    )
-                    group.addTask { _ = try await producer.send(record) }
-                }
-                try await group.waitForAll()
-            }
-            await producer.close(timeout: .seconds(5))
+            try await produce(jobCount, to: jobsTopic, partitions: partitions, bootstrap: broker.bootstrap, logger: logger)
             emulator.resetCounters()
         }
         var processes: [(process: Process, port: Int)] = []
@@ -158,26 +139,7 @@ enum FleetBenchmarks {
 
             emulator.resetCounters()
             start = .now
-            let producer = try KafkaProducer(
-                configuration: KafkaProducerConfiguration(bootstrapServers: [broker.bootstrap]),
-                logger: logger
-            )
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for index in 0..<jobCount {
-                    let id = "fleet-\(index)"
-                    let value = "{\"id\":\"\(id)\",\"messages\":[{\"role\":\"user\",\"content\":\"fleet job \(index)\"}]}"
-                    let record = KafkaProducerRecord(
-                        topic: jobsTopic,
-                        // Backlog first: the default partitioner hashes the key, as any producer's does.
-                        partition: backlogFirst ? nil : Int32(index % partitions),
-                        key: Array(id.utf8),
-                        value: Array(value.utf8)
-                    )
-                    group.addTask { _ = try await producer.send(record) }
-                }
-                try await group.waitForAll()
-            }
-            await producer.close(timeout: .seconds(5))
+            try await produce(jobCount, to: jobsTopic, partitions: partitions, bootstrap: broker.bootstrap, logger: logger)
         }
         while emulator.counters.completedChats < jobCount {
             guard ContinuousClock.now - start < .seconds(600) else { throw BenchmarkError("the fleet of \(size) did not finish") }
@@ -198,6 +160,30 @@ enum FleetBenchmarks {
                 + "(\(backlogFirst ? "first call" : "settled") after \(WorkerBenchmarks.fixed(settle, 1)) s)"
         )
         try await emulator.shutdown()
+    }
+
+    /// Produces the jobs and waits for every acknowledgement: keyed by id, spread by the producer's default
+    /// partitioner (a backlog as any producer makes it), or evenly over the partitions for the settled case.
+    static func produce(_ jobCount: Int, to jobsTopic: String, partitions: Int, bootstrap: String, logger: Logger) async throws {
+        let producer = try KafkaProducer(
+            configuration: KafkaProducerConfiguration(bootstrapServers: [bootstrap]),
+            logger: logger
+        )
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<jobCount {
+                let id = "fleet-\(index)"
+                let value = "{\"id\":\"\(id)\",\"messages\":[{\"role\":\"user\",\"content\":\"fleet job \(index)\"}]}"
+                let record = KafkaProducerRecord(
+                    topic: jobsTopic,
+                    partition: backlogFirst ? nil : Int32(index % partitions),
+                    key: Array(id.utf8),
+                    value: Array(value.utf8)
+                )
+                group.addTask { _ = try await producer.send(record) }
+            }
+            try await group.waitForAll()
+        }
+        await producer.close(timeout: .seconds(5))
     }
 
     /// A worker's `/readyz`: ready or not, and the partitions it says it owns.

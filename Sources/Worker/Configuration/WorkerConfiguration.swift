@@ -20,8 +20,9 @@ public struct WorkerConfiguration: Sendable {
         public var assignment: KafkaPartitionAssignment = .cooperativeSticky
         /// `kafka.session_timeout`: `session.timeout.ms`. Default: librdkafka's (45 s).
         public var sessionTimeout: Duration?
-        /// `kafka.commit_interval`: how often stored watermarks are committed (`auto.commit.interval.ms`); they
-        /// are also committed on revocation and shutdown. Default: 5 s.
+        /// `kafka.commit_interval`: how often stored watermarks (`auto.commit.interval.ms`) and the offset maps that
+        /// grew under a still watermark are committed; both are also committed on revocation and shutdown.
+        /// Default: 1 s.
         public var commitInterval: Duration = .seconds(1)
         /// `kafka.properties`: librdkafka properties for the consumer and the producer (`key=value`), applied
         /// after the typed settings (SASL, SSL, ...).

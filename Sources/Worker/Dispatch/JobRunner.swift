@@ -120,6 +120,7 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
                         untilClockEnd: clock.end - .now,
                         random: Double.random(in: 0...1)
                     )
+                    if case .waitForDeadline = step { metrics.retries.increment() }
                     if case .retry(let wait, let counted) = step {
                         if counted { metrics.retries.increment() }
                         logger.debug(

@@ -64,18 +64,18 @@ public final class OffsetTracker: Sendable {
 
     private let state = Mutex(State())
     private let store: @Sendable ([KafkaTopicPartition: KafkaOffsetAndMetadata]) -> Void
-    private let commit: @Sendable ([KafkaTopicPartition: KafkaOffsetAndMetadata]) -> Void
+    private let commit: @Sendable ([KafkaTopicPartition: KafkaOffsetAndMetadata]) -> Bool
 
     /// Creates a tracker.
     /// - Parameters:
     ///   - store: Stores a moved watermark, with its offset map, for commit (the worker's consumer's
     ///     `storeOffsets`).
     ///   - commit: Starts committing a position now (the consumer's `commitAsync`), for maps that changed while
-    ///     the watermark did not move.
+    ///     the watermark did not move; `false` when it could not start (the maps are tried again at the next call).
     ///   Both are called with the tracker's lock held, so they must not call back into the tracker.
     public init(
         store: @escaping @Sendable ([KafkaTopicPartition: KafkaOffsetAndMetadata]) -> Void,
-        commit: @escaping @Sendable ([KafkaTopicPartition: KafkaOffsetAndMetadata]) -> Void = { _ in }
+        commit: @escaping @Sendable ([KafkaTopicPartition: KafkaOffsetAndMetadata]) -> Bool = { _ in true }
     ) {
         self.store = store
         self.commit = commit
@@ -145,17 +145,22 @@ public final class OffsetTracker: Sendable {
             return
         }
         owned.mapChanged = false
-        store([ticket.partition: position(at: moved, of: owned.watermark)])
+        store([ticket.partition: position(at: moved, of: owned)])
     }
 
-    private static func position(at offset: Int64, of watermark: PartitionWatermark) -> KafkaOffsetAndMetadata {
-        guard watermark.pendingCount > 1 else { return KafkaOffsetAndMetadata(offset: offset) }
-        let map = OffsetMap(base: offset, done: watermark.doneAboveCommitPoint)
+    /// The position to commit at `offset`, with the offsets done above it: those done in this ownership, and those
+    /// the previous owner's map named that have not been read again yet (else a commit before they are re-read
+    /// would forget them, and the next owner would run them again).
+    private static func position(at offset: Int64, of owned: Owned) -> KafkaOffsetAndMetadata {
+        let inherited = owned.skip.filter { $0 > offset }
+        guard owned.watermark.pendingCount > 1 || !inherited.isEmpty else { return KafkaOffsetAndMetadata(offset: offset) }
+        let map = OffsetMap(base: offset, done: owned.watermark.doneAboveCommitPoint + inherited)
         return KafkaOffsetAndMetadata(offset: offset, metadata: map.metadata)
     }
 
     /// Stores and commits the position of every partition whose done offsets above a still watermark changed since
-    /// they were last stored (call it every commit interval, and before partitions are given up).
+    /// they were last stored (call it every commit interval, before partitions are given up, and before the consumer
+    /// closes). Partitions being revoked are left to the revocation, which names them.
     /// - Parameter partitions: Only these (all owned partitions when `nil`).
     /// - Returns: The positions committed.
     @discardableResult
@@ -163,13 +168,18 @@ public final class OffsetTracker: Sendable {
         state.withLock { state in
             var positions: [KafkaTopicPartition: KafkaOffsetAndMetadata] = [:]
             for (partition, owned) in state.partitions where owned.mapChanged && partitions?.contains(partition) != false {
+                // A partition being revoked (or lost) is committed by its revocation alone, when asked by name.
+                if partitions == nil, state.fenced.contains(partition) { continue }
                 guard let point = owned.watermark.commitPoint else { continue }
-                positions[partition] = Self.position(at: point, of: owned.watermark)
+                positions[partition] = Self.position(at: point, of: owned)
                 state.partitions[partition]!.mapChanged = false
             }
             guard !positions.isEmpty else { return [:] }
             store(positions)
-            commit(positions)
+            guard commit(positions) else {
+                for partition in positions.keys { state.partitions[partition]?.mapChanged = true }
+                return [:]
+            }
             return positions
         }
     }

@@ -29,9 +29,6 @@ public struct PartitionWatermark: Sendable {
     /// `nil` before anything was registered.
     public var commitPoint: Int64? { head < offsets.count ? offsets[head] : next }
 
-    /// Whether any registered offset above the commit point is done.
-    public var hasDoneAboveCommitPoint: Bool { head < offsets.count && done[head...].contains(true) }
-
     /// The done offsets above the commit point, ascending (what an ``OffsetMap`` records).
     public var doneAboveCommitPoint: [Int64] {
         guard head < offsets.count else { return [] }
