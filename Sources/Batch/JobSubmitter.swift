@@ -35,28 +35,39 @@ public struct JobSubmitter {
     public func submit(_ jobs: [BatchJob], to topic: String, progress: (Int) -> Void = { _ in }) async -> Outcome {
         var outcome = Outcome()
         let producer = self.producer
-        await withTaskGroup(of: (String, Result<KafkaRecordMetadata, any Error>).self) { group in
+        // The child tasks return a struct, not a tuple: the release build (Swift 6.3.1) of a task group of
+        // `(String, Result<KafkaRecordMetadata, any Error>)` crashed in `swift_taskGroup_wait_next_throwing` while
+        // copying the tuple out (found by make image-check; the debug build ran).
+        await withTaskGroup(of: Answer.self) { group in
             for job in jobs {
                 let record = KafkaProducerRecord(topic: topic, key: Array(job.id.utf8), value: job.bytes)
                 group.addTask {
                     do {
-                        return (job.id, .success(try await producer.send(record)))
+                        return Answer(id: job.id, result: .success(try await producer.send(record)))
                     } catch {
-                        return (job.id, .failure(error))
+                        return Answer(id: job.id, result: .failure(error))
                     }
                 }
             }
-            for await (id, result) in group {
-                switch result {
+            for await answer in group {
+                switch answer.result {
                 case .success(let metadata):
-                    outcome.acknowledged.append(Acknowledged(id: id, partition: metadata.partition, offset: metadata.offset))
+                    outcome.acknowledged.append(
+                        Acknowledged(id: answer.id, partition: metadata.partition, offset: metadata.offset)
+                    )
                 case .failure(let error):
-                    outcome.failures.append((id, "\(error)"))
+                    outcome.failures.append((answer.id, "\(error)"))
                 }
                 progress(outcome.acknowledged.count + outcome.failures.count)
             }
         }
         await producer.close(timeout: .seconds(10))
         return outcome
+    }
+
+    /// One job's acknowledgement or failure, as a child task returns it.
+    private struct Answer: Sendable {
+        var id: String
+        var result: Result<KafkaRecordMetadata, any Error>
     }
 }
