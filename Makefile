@@ -5,7 +5,7 @@ SWIFT ?= swift
 export PKG_CONFIG_PATH := /usr/local/lib/pkgconfig:$(PKG_CONFIG_PATH)
 export LD_LIBRARY_PATH := /usr/local/lib:$(LD_LIBRARY_PATH)
 
-.PHONY: setup build test deploy-check demo lint bench broker-start broker-stop clean
+.PHONY: setup build test deploy-check demo lint bench image image-check broker-start broker-stop clean
 
 setup:
 	bash scripts/bootstrap.sh
@@ -27,6 +27,17 @@ test: setup
 # `test` runs the script directly, setup having run already.
 deploy-check: setup
 	bash scripts/deploy-check.sh
+
+# The container image from deploy/Dockerfile, with docker where an engine answers, else podman (installed with runc
+# from Debian's packages); where base images cannot be pulled, local ones are made under the same tags first
+# (scripts/image/bases.sh). Not part of `make test`.
+image:
+	bash scripts/image/build.sh
+
+# The image run as a fleet would run it, against Tansu on the host: health check, /readyz, 200 jobs, SIGTERM mid-run,
+# config check, three containers in one group with one stopped (scripts/image/check.py). Not part of `make test`.
+image-check: setup image
+	bash scripts/image/check.sh
 
 demo: build
 	bash scripts/demo.sh
