@@ -9,24 +9,8 @@
 log() { printf '[image] %s\n' "$*" >&2; }
 die() { printf '[image] error: %s\n' "$*" >&2; exit 1; }
 
-SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
-apt_updated=0
-apt_install() {  # apt_install <package...>: installs those not installed, as scripts/bootstrap.sh does
-    local missing=() p
-    for p in "$@"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-    done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    command -v apt-get >/dev/null || die "missing ${missing[*]}, and no apt-get to install them with"
-    if [ $apt_updated = 0 ]; then
-        log "apt-get update"
-        $SUDO apt-get update -qq
-        apt_updated=1
-    fi
-    log "apt-get install ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
+# shellcheck source=scripts/lib/apt.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/apt.sh"
 
 ENGINE=${IMAGE_ENGINE:-}
 if [ -z "$ENGINE" ]; then
