@@ -130,7 +130,11 @@ struct WorkerAccountFaultTests {
             var faults = bed.emulator.faults
             faults.balanceTokens = 0
             bed.emulator.updateFaults(faults)
-            let ended = try await collector.waitForCompletions(of: Set(dated.map(\.id)), timeout: .seconds(25))
+            // Their deadline is 8 s after they were produced. The window is wider than that for a loaded machine: a
+            // stall past the 6 s session timeout loses the assignment (the held jobs are dropped, the partition is
+            // read again once the group has settled, ~10 s) — seen once in CI with every suite running at once.
+            // Without the fix the jobs wait for the account, which comes back only after this wait.
+            let ended = try await collector.waitForCompletions(of: Set(dated.map(\.id)), timeout: .seconds(50))
             let records = collector.snapshot.completions.map(\.record).filter { $0.id.hasPrefix("d-") }
             #expect(ended, "\(records.count) of 20 ended")
             // A few may have run before the balance ran out; the ones still waiting end without a call.
