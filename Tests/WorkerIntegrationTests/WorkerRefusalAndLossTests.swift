@@ -100,20 +100,33 @@ struct WorkerRefusalAndLossTests {
         }
     }
 
-    /// One worker, two 20 s streams running, the broker frozen for 12 s (past the 6 s session timeout): the
-    /// worker's assignment is lost and comes back while the streams still run. Each job gets exactly one completion;
-    /// before the fix the running streams carried on under the lost ownership, the jobs were read again and run
-    /// again, and both runs answered.
-    @Test func jobsOfALostPartitionAreCancelledAndAnsweredOnce() async throws {
+    /// Two 20 s streams running on each worker, the broker frozen for 12 s (past the 6 s session timeout): every
+    /// worker's assignment is lost and comes back while the streams still run — with two workers a partition may come
+    /// back to the other one. Each job gets exactly one completion, and no job runs twice at once; before the fix the
+    /// running streams carried on under the lost ownership, the jobs were read again and run again, and both runs
+    /// answered.
+    @Test(arguments: [1, 2])
+    func jobsOfALostPartitionAreCancelledAndAnsweredOnce(workerCount: Int) async throws {
         var emulator = GigaChatEmulatorConfiguration()
         emulator.chunkDelay = .milliseconds(1000)
         emulator.chunkCount = 20
-        try await WorkerTestBed.run(partitions: 1, emulator: emulator) { bed in
+        try await WorkerTestBed.run(partitions: Int32(workerCount), emulator: emulator) { bed in
             let collector = try bed.collector()
-            let worker = try bed.startWorker(bed.configuration { $0.concurrency = 4 })
-            let jobs = (0..<2).map { TestJob(id: "lost-\($0)", prompt: "lost \($0)", stream: true) }
+            var workers: [RunningWorker] = []
+            for _ in 0..<workerCount { workers.append(try bed.startWorker(bed.configuration { $0.concurrency = 4 })) }
+            if workerCount > 1 {
+                try await WorkerFlowRun.waitForGroup(workers, partitions: workerCount, accountConcurrency: nil)
+            }
+            // Two jobs on every partition, so every worker runs two streams when the broker freezes.
+            let jobs = (0..<(2 * workerCount)).map { index in
+                var job = TestJob(id: "lost-\(index)", prompt: "lost \(index)", stream: true)
+                job.partition = Int32(index % workerCount)
+                return job
+            }
             try await bed.produce(jobs)
-            #expect(try await waitUntil(timeout: .seconds(30)) { bed.emulator.counters.currentConcurrentChats == 2 })
+            #expect(
+                try await waitUntil(timeout: .seconds(30)) { bed.emulator.counters.currentConcurrentChats == jobs.count }
+            )
             bed.tansu.freeze()
             try await Task.sleep(for: .seconds(12))
             bed.tansu.thaw()
@@ -131,8 +144,15 @@ struct WorkerRefusalAndLossTests {
                     #expect(rebuilt.complete && rebuilt.text == job.expectedContent)
                 }
             }
-            print("lost partition: \(bed.emulator.counters.streamCalls) GigaChat streams for \(jobs.count) jobs")
-            try await worker.stop()
+            // A lost partition's streams stop before its jobs run again (here or on the other worker): never more
+            // streams at once than jobs, so the fleet's share of the account holds.
+            let peak = bed.emulator.counters.maxConcurrentChats
+            #expect(peak <= jobs.count, "\(peak) streams at once for \(jobs.count) jobs")
+            print(
+                "lost partition, \(workerCount) worker(s): \(bed.emulator.counters.streamCalls) GigaChat streams for "
+                    + "\(jobs.count) jobs, at most \(peak) at once"
+            )
+            for worker in workers { try await worker.stop() }
             try await collector.close()
         }
     }
