@@ -38,20 +38,24 @@ public final class WorkerService: Service, Sendable {
     private let flow: FlowController
     private let stops: AsyncStream<StopReason>
     private let stop: AsyncStream<StopReason>.Continuation
+    private let failpoints: WorkerFailpoints
 
     /// Creates the worker's clients (nothing is consumed until ``run()``).
     /// - Parameters:
     ///   - configuration: Validated here.
     ///   - logger: The worker's logger (never logs secrets, prompts or answers).
     ///   - tokenProvider: A token provider to share (tests); default: the process-wide one for the credentials.
+    ///   - failpoints: Pauses that tests use to force races (``WorkerFailpoints``); none by default.
     /// - Throws: ``WorkerConfigurationError``, or the Kafka/GigaChat client errors.
     public init(
         configuration: WorkerConfiguration,
         logger: Logger,
-        tokenProvider: GigaChatTokenProvider? = nil
+        tokenProvider: GigaChatTokenProvider? = nil,
+        failpoints: WorkerFailpoints = .init()
     ) throws {
         try configuration.validate()
         self.configuration = configuration
+        self.failpoints = failpoints
         self.logger = logger
         self.metrics = WorkerMetrics()
         self.decoder = JobDecoder(maxBytes: configuration.maxJobBytes)
@@ -307,6 +311,7 @@ public final class WorkerService: Service, Sendable {
             for try await message in consumer.messages {
                 if Task.isCancelled { break }
                 let partition = message.topicPartition
+                if let failpoint = failpoints.beforeRegistering { await failpoint(partition, message.offset) }
                 let ticket: OffsetTracker.Ticket
                 switch tracker.register(partition, offset: message.offset) {
                 case .run(let registered): ticket = registered

@@ -1,6 +1,7 @@
 import Foundation
 import GigaChatEmulator
 import Kafka
+import Synchronization
 import TestSupport
 import Testing
 import Worker
@@ -153,6 +154,53 @@ struct WorkerRefusalAndLossTests {
                     + "\(jobs.count) jobs, at most \(peak) at once"
             )
             for worker in workers { try await worker.stop() }
+            try await collector.close()
+        }
+    }
+
+    /// Defect 6: a record the consumer handed out just before its partition's assignment was lost, registered after
+    /// the loss, opened an ownership of its own; when the partition came back, the re-delivered offsets below it
+    /// (jobs cancelled with the loss, never committed) were refused as already registered and never answered. Here
+    /// the intake is held (a failpoint) on offset 3 while offsets 0–2 stream; the broker freezes past the session
+    /// timeout, the assignment is lost, the record is let go, the broker thaws and the partition comes back.
+    @Test func aRecordHandedOutJustBeforeItsPartitionIsLostOpensNoOwnership() async throws {
+        var emulator = GigaChatEmulatorConfiguration()
+        emulator.chunkDelay = .milliseconds(1000)
+        emulator.chunkCount = 20
+        try await WorkerTestBed.run(partitions: 1, emulator: emulator) { bed in
+            let collector = try bed.collector()
+            let held = Atomic<Bool>(false)
+            let released = Atomic<Bool>(false)
+            var failpoints = WorkerFailpoints()
+            failpoints.beforeRegistering = { _, offset in
+                guard offset == 3, !released.load(ordering: .acquiring) else { return }
+                held.store(true, ordering: .releasing)
+                while !released.load(ordering: .acquiring) { try? await Task.sleep(for: .milliseconds(20)) }
+            }
+            let worker = try bed.startWorker(bed.configuration { $0.concurrency = 4 }, failpoints: failpoints)
+            let jobs = (0..<4).map { TestJob(id: "handed-\($0)", prompt: "handed over \($0)", stream: true) }
+            // One at a time, so that their offsets are their indices.
+            for job in jobs { try await bed.produce([job]) }
+            #expect(
+                try await waitUntil(timeout: .seconds(30)) {
+                    bed.emulator.counters.currentConcurrentChats == 3 && held.load(ordering: .acquiring)
+                }
+            )
+            bed.tansu.freeze()
+            let lost = try await waitUntil(timeout: .seconds(20)) { worker.service.assignedPartitions.isEmpty }
+            released.store(true, ordering: .releasing)
+            try await Task.sleep(for: .seconds(1))
+            bed.tansu.thaw()
+            #expect(lost, "the assignment was lost while the broker was frozen")
+            #expect(try await collector.waitForCompletions(of: Set(jobs.map(\.id)), timeout: .seconds(90)))
+            #expect(try await waitUntil(timeout: .seconds(60)) { bed.emulator.counters.currentConcurrentChats == 0 })
+            try await Task.sleep(for: .seconds(3))
+            let byID = Dictionary(grouping: collector.snapshot.completions.map(\.record), by: \.id)
+            for job in jobs {
+                let records = byID[job.id] ?? []
+                #expect(records.count == 1 && records.allSatisfy { $0.status == .ok }, "\(job.id): \(records.count) completions")
+            }
+            try await worker.stop()
             try await collector.close()
         }
     }

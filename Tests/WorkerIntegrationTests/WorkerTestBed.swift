@@ -154,8 +154,8 @@ struct WorkerTestBed: Sendable {
     }
 
     /// Starts an in-process worker (a ServiceGroup, as the executable runs it).
-    func startWorker(_ configuration: WorkerConfiguration) throws -> RunningWorker {
-        try RunningWorker(configuration: configuration, logger: Self.logger)
+    func startWorker(_ configuration: WorkerConfiguration, failpoints: WorkerFailpoints = .init()) throws -> RunningWorker {
+        try RunningWorker(configuration: configuration, logger: Self.logger, failpoints: failpoints)
     }
 
     /// Produces jobs and waits for every acknowledgement.
@@ -241,8 +241,8 @@ final class RunningWorker: Sendable {
     private let group: ServiceGroup
     private let task: Task<Result<Void, any Error>, Never>
 
-    init(configuration: WorkerConfiguration, logger: Logger) throws {
-        service = try WorkerService(configuration: configuration, logger: logger)
+    init(configuration: WorkerConfiguration, logger: Logger, failpoints: WorkerFailpoints = .init()) throws {
+        service = try WorkerService(configuration: configuration, logger: logger, failpoints: failpoints)
         group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [.init(service: service)], logger: logger))
         let group = self.group
         task = Task {
