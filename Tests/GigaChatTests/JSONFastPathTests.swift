@@ -47,6 +47,37 @@ import Testing
         }
     }
 
+    /// The member-by-member chunk reader (no dictionary per event) against Codable on the shapes a stream may send:
+    /// nulls, unknown and nested members, escapes, function calls, usage, white space, an empty object.
+    @Test(arguments: [
+        #"{"choices":[{"delta":{"content":"Hi","role":"assistant"},"index":0}],"created":1,"model":"GigaChat:2","object":"chat.completion"}"#,
+        #"{"choices":[{"delta":{"content":""},"index":0,"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5,"precached_prompt_tokens":1,"system_tokens":0}}"#,
+        #" { "choices" : [ { "delta" : { "content" : "\"q\" \u00e9 \ud83c\udf89\n" } } ] , "extra" : { "a" : [ 1 , { "b" : null } ] } } "#,
+        #"{"choices":[{"delta":{"content":null,"function_call":{"name":"f","arguments":{"x":[1,2]}},"functions_state_id":"s"},"finish_reason":"function_call","index":0}]}"#,
+        #"{"choices":[{"delta":{"reasoning_content":"think"},"index":1},{"delta":{},"index":2}],"model":null,"created":null}"#,
+        #"{"choices":[]}"#, #"{}"#, #"{"choices":null,"usage":null}"#,
+    ])
+    func chunkMembersReadLikeCodable(text: String) throws {
+        let fast = try ChatChunk(json: Array(text.utf8))
+        let codable = try JSONDecoder().decode(ChatChunk.self, from: Data(text.utf8))
+        #expect(fast == codable)
+    }
+
+    @Test(arguments: [
+        #"{"choices":"no"}"#, #"{"choices":[{"delta":{"content":1}}]}"#, #"{"choices":[{"index":1.5}]}"#,
+        #"{"created":"x"}"#, #"[1]"#, "null", #"{"choices":[}"#, #"{"model":"m"} x"#, #"{"choices":[{"delta":[]}]}"#,
+    ])
+    func chunkReaderRejectsWhatCodableRejects(text: String) {
+        #expect(throws: (any Error).self) { try ChatChunk(json: Array(text.utf8)) }
+        #expect(throws: (any Error).self) { try JSONDecoder().decode(ChatChunk.self, from: Data(text.utf8)) }
+    }
+
+    @Test func aChunkMemberOfTheWrongTypeIsNamedByItsPath() {
+        #expect(throws: JSONFields.TypeError(path: "choices[1].delta.content", expected: "a string")) {
+            try ChatChunk(json: Array(#"{"choices":[{"delta":{}},{"delta":{"content":7}}]}"#.utf8))
+        }
+    }
+
     @Test func answersReadLikeCodable() throws {
         for name in ["chat_response.json", "function_call_response.json"] {
             let bytes = try Fixtures.bytes(name)

@@ -4,6 +4,7 @@ import Kafka
 import Synchronization
 import TestSupport
 import Testing
+import WireFormat
 import Worker
 
 /// The paths real fleets walk and the first tests did not: outputs the producer refuses, a revocation under
@@ -131,11 +132,7 @@ struct WorkerRefusalAndLossTests {
             bed.tansu.freeze()
             try await Task.sleep(for: .seconds(12))
             bed.tansu.thaw()
-            #expect(try await collector.waitForCompletions(of: Set(jobs.map(\.id)), timeout: .seconds(90)))
-            // Every stream GigaChat still runs ends, and its answer has time to arrive, before answers are counted.
-            #expect(try await waitUntil(timeout: .seconds(60)) { bed.emulator.counters.currentConcurrentChats == 0 })
-            try await Task.sleep(for: .seconds(3))
-            let byID = Dictionary(grouping: collector.snapshot.completions.map(\.record), by: \.id)
+            let byID = try await Self.completionsOnceStreamsEnd(of: jobs, bed: bed, collector: collector)
             for job in jobs {
                 let records = byID[job.id] ?? []
                 #expect(records.count == 1, "\(job.id): \(records.count) completions")
@@ -192,10 +189,7 @@ struct WorkerRefusalAndLossTests {
             try await Task.sleep(for: .seconds(1))
             bed.tansu.thaw()
             #expect(lost, "the assignment was lost while the broker was frozen")
-            #expect(try await collector.waitForCompletions(of: Set(jobs.map(\.id)), timeout: .seconds(90)))
-            #expect(try await waitUntil(timeout: .seconds(60)) { bed.emulator.counters.currentConcurrentChats == 0 })
-            try await Task.sleep(for: .seconds(3))
-            let byID = Dictionary(grouping: collector.snapshot.completions.map(\.record), by: \.id)
+            let byID = try await Self.completionsOnceStreamsEnd(of: jobs, bed: bed, collector: collector)
             for job in jobs {
                 let records = byID[job.id] ?? []
                 #expect(records.count == 1 && records.allSatisfy { $0.status == .ok }, "\(job.id): \(records.count) completions")
@@ -203,5 +197,18 @@ struct WorkerRefusalAndLossTests {
             try await worker.stop()
             try await collector.close()
         }
+    }
+
+    /// Waits for every job's completion, then for every stream GigaChat still runs to end and its answer to have
+    /// time to arrive, before answers are counted: the completions by job id.
+    static func completionsOnceStreamsEnd(
+        of jobs: [TestJob],
+        bed: WorkerTestBed,
+        collector: OutputCollector
+    ) async throws -> [String: [CompletionRecord]] {
+        #expect(try await collector.waitForCompletions(of: Set(jobs.map(\.id)), timeout: .seconds(90)))
+        #expect(try await waitUntil(timeout: .seconds(60)) { bed.emulator.counters.currentConcurrentChats == 0 })
+        try await Task.sleep(for: .seconds(3))
+        return Dictionary(grouping: collector.snapshot.completions.map(\.record), by: \.id)
     }
 }

@@ -59,34 +59,81 @@ extension ChatMessage {
 }
 
 extension ChatChunk {
-    /// Decodes one stream event's JSON.
+    /// Decodes one stream event's JSON, member by member off the bytes (an event comes every few milliseconds of
+    /// every stream: no dictionary is built for it). A repeated member keeps its first value, as elsewhere.
     init(json bytes: [UInt8]) throws {
-        let fields = try JSONFields(try JSONValue(parsing: bytes))
-        var choices: [Choice] = []
-        for choice in try fields.objects("choices") ?? [] {
-            var delta = Delta()
-            if let deltaFields = try choice.object("delta") {
-                delta.role = try deltaFields.string("role").map(ChatRole.init(rawValue:))
-                delta.content = try deltaFields.string("content")
-                delta.functionCall = try deltaFields.object("function_call").map(ChatFunctionCall.init(json:))
-                delta.functionsStateID = try deltaFields.string("functions_state_id")
-                delta.reasoningContent = try deltaFields.string("reasoning_content")
+        var choices: [Choice]?
+        var created: Int??
+        var model: String??
+        var object: String??
+        var usage: ChatUsage??
+        let isObject = try JSONByteParser.read(bytes) { parser in
+            try parser.readObject(at: "", depth: 0) { parser, name in
+                switch name {
+                case "choices" where choices == nil:
+                    var read: [Choice] = []
+                    _ = try parser.readArray(at: "choices", depth: 1) { parser, index in
+                        read.append(try Choice(reading: &parser, at: "choices[\(index)]"))
+                    }
+                    choices = read
+                case "created" where created == nil: created = .some(try parser.readInt(at: "created", depth: 1))
+                case "model" where model == nil: model = .some(try parser.readString(at: "model"))
+                case "object" where object == nil: object = .some(try parser.readString(at: "object"))
+                case "usage" where usage == nil:
+                    usage = .some(try parser.readFields(at: "usage", depth: 1).map(ChatUsage.init(json:)))
+                default: try parser.skipValue(depth: 1)
+                }
             }
-            choices.append(
-                Choice(
-                    index: try choice.int("index") ?? 0,
-                    delta: delta,
-                    finishReason: try choice.string("finish_reason").map(ChatFinishReason.init(rawValue:))
-                )
-            )
         }
+        guard isObject else { throw JSONFields.TypeError(path: "", expected: "an object") }
+        self.init(choices: choices ?? [], created: created ?? nil, model: model ?? nil, usage: usage ?? nil)
+        self.object = object ?? nil
+    }
+}
+
+extension ChatChunk.Choice {
+    /// Reads one choice of a stream event (the parser is at its value).
+    fileprivate init(reading parser: inout JSONByteParser, at path: String) throws {
+        var index: Int??
+        var delta: ChatChunk.Delta?
+        var finishReason: String??
+        let isObject = try parser.readObject(at: path, depth: 2) { parser, name in
+            switch name {
+            case "index" where index == nil: index = .some(try parser.readInt(at: "\(path).index", depth: 3))
+            case "delta" where delta == nil:
+                var read = ChatChunk.Delta()
+                _ = try parser.readObject(at: "\(path).delta", depth: 3) { parser, name in
+                    try read.read(name, from: &parser, at: "\(path).delta")
+                }
+                delta = read
+            case "finish_reason" where finishReason == nil:
+                finishReason = .some(try parser.readString(at: "\(path).finish_reason"))
+            default: try parser.skipValue(depth: 3)
+            }
+        }
+        guard isObject else { throw JSONFields.TypeError(path: path, expected: "an object") }
         self.init(
-            choices: choices,
-            created: try fields.int("created"),
-            model: try fields.string("model"),
-            usage: try fields.object("usage").map(ChatUsage.init(json:))
+            index: (index ?? nil) ?? 0,
+            delta: delta ?? ChatChunk.Delta(),
+            finishReason: (finishReason ?? nil).map(ChatFinishReason.init(rawValue:))
         )
-        self.object = try fields.string("object")
+    }
+}
+
+extension ChatChunk.Delta {
+    /// Reads one member of a delta (the parser is at its value); a repeated member keeps its first non-null value.
+    fileprivate mutating func read(_ name: String, from parser: inout JSONByteParser, at path: String) throws {
+        switch name {
+        case "content" where content == nil: content = try parser.readString(at: "\(path).content")
+        case "role" where role == nil: role = try parser.readString(at: "\(path).role").map(ChatRole.init(rawValue:))
+        case "function_call" where functionCall == nil:
+            functionCall = try parser.readFields(at: "\(path).function_call", depth: 4).map(ChatFunctionCall.init(json:))
+        case "functions_state_id" where functionsStateID == nil:
+            functionsStateID = try parser.readString(at: "\(path).functions_state_id")
+        case "reasoning_content" where reasoningContent == nil:
+            reasoningContent = try parser.readString(at: "\(path).reasoning_content")
+        default: try parser.skipValue(depth: 4)
+        }
     }
 }
 

@@ -36,7 +36,7 @@ struct JSONByteParser {
         }
     }
 
-    private mutating func expect(_ word: StaticString) throws(JSONValue.ParseError) {
+    mutating func expect(_ word: StaticString) throws(JSONValue.ParseError) {
         let count = word.utf8CodeUnitCount
         guard position + count <= bytes.count else { throw error("unexpected end") }
         for index in 0..<count where bytes[position + index] != word.utf8Start[index] {
@@ -101,7 +101,7 @@ struct JSONByteParser {
         }
     }
 
-    private mutating func parseString() throws(JSONValue.ParseError) -> String {
+    mutating func parseString() throws(JSONValue.ParseError) -> String {
         position += 1  // opening quote
         let start = position
         // Fast path: no escapes.

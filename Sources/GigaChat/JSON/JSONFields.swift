@@ -3,7 +3,7 @@
 /// the wrong type throws, naming its path.
 struct JSONFields {
     /// A member had the wrong type (or the value was not an object).
-    struct TypeError: Error, Sendable, CustomStringConvertible {
+    struct TypeError: Error, Sendable, Equatable, CustomStringConvertible {
         var path: String
         var expected: String
         var description: String { "\(path.isEmpty ? "the value" : path): expected \(expected)" }

@@ -1,0 +1,137 @@
+/// Member-by-member reads straight off the bytes, for the one shape read on every streamed event (``ChatChunk``):
+/// no `[String: JSONValue]` is built per object. Building them (hashing every member name) was half of the
+/// worker's instructions per streamed job (issue 17). The rules are ``JSONFields``' (a missing or `null` member is
+/// `nil`, a member of the wrong type throws ``JSONFields/TypeError`` naming its path) and the syntax errors
+/// ``JSONValue/ParseError``s.
+extension JSONByteParser {
+    /// Parses a whole document with `body`, which must read the one value; only white space may follow it.
+    static func read<Result>(
+        _ bytes: [UInt8],
+        _ body: (inout JSONByteParser) throws -> Result
+    ) throws -> Result {
+        try bytes.withUnsafeBytes { buffer in
+            var parser = JSONByteParser(bytes: buffer)
+            parser.skipWhitespace()
+            let result = try body(&parser)
+            parser.skipWhitespace()
+            guard parser.position == buffer.count else { throw parser.error("unexpected bytes after the value") }
+            return result
+        }
+    }
+
+    /// Reads a `null` if one is next.
+    /// - Returns: Whether it did.
+    mutating func readNull() throws(JSONValue.ParseError) -> Bool {
+        skipWhitespace()
+        guard position < bytes.count, bytes[position] == UInt8(ascii: "n") else { return false }
+        try expect("null")
+        return true
+    }
+
+    /// Reads an object, calling `member` with each member's name; `member` must read the member's value (with
+    /// one of these reads, or ``skipValue(depth:)``).
+    /// - Returns: `false` for `null` (nothing else read).
+    mutating func readObject(
+        at path: @autoclosure () -> String,
+        depth: Int,
+        _ member: (inout JSONByteParser, String) throws -> Void
+    ) throws -> Bool {
+        if try readNull() { return false }
+        guard depth < 512 else { throw error("nested too deeply") }
+        guard position < bytes.count, bytes[position] == UInt8(ascii: "{") else {
+            throw JSONFields.TypeError(path: path(), expected: "an object")
+        }
+        position += 1
+        skipWhitespace()
+        if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
+            position += 1
+            return true
+        }
+        while true {
+            skipWhitespace()
+            guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
+                throw error("expected a member name")
+            }
+            let name = try parseString()
+            skipWhitespace()
+            guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { throw error("expected ':'") }
+            position += 1
+            skipWhitespace()
+            try member(&self, name)
+            skipWhitespace()
+            guard position < bytes.count else { throw error("unexpected end") }
+            if bytes[position] == UInt8(ascii: ",") {
+                position += 1
+                continue
+            }
+            guard bytes[position] == UInt8(ascii: "}") else { throw error("expected ',' or '}'") }
+            position += 1
+            return true
+        }
+    }
+
+    /// Reads an array, calling `element` with each item's index; `element` must read the item.
+    /// - Returns: `false` for `null` (nothing else read).
+    mutating func readArray(
+        at path: @autoclosure () -> String,
+        depth: Int,
+        _ element: (inout JSONByteParser, Int) throws -> Void
+    ) throws -> Bool {
+        if try readNull() { return false }
+        guard depth < 512 else { throw error("nested too deeply") }
+        guard position < bytes.count, bytes[position] == UInt8(ascii: "[") else {
+            throw JSONFields.TypeError(path: path(), expected: "an array")
+        }
+        position += 1
+        skipWhitespace()
+        if position < bytes.count, bytes[position] == UInt8(ascii: "]") {
+            position += 1
+            return true
+        }
+        var index = 0
+        while true {
+            skipWhitespace()
+            try element(&self, index)
+            index += 1
+            skipWhitespace()
+            guard position < bytes.count else { throw error("unexpected end") }
+            if bytes[position] == UInt8(ascii: ",") {
+                position += 1
+                continue
+            }
+            guard bytes[position] == UInt8(ascii: "]") else { throw error("expected ',' or ']'") }
+            position += 1
+            return true
+        }
+    }
+
+    /// Reads a string member's value; `nil` for `null`.
+    mutating func readString(at path: @autoclosure () -> String) throws -> String? {
+        if try readNull() { return nil }
+        guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
+            throw JSONFields.TypeError(path: path(), expected: "a string")
+        }
+        return try parseString()
+    }
+
+    /// Reads a whole-number member's value; `nil` for `null`.
+    mutating func readInt(at path: @autoclosure () -> String, depth: Int) throws -> Int? {
+        let value = try parseValue(depth: depth)
+        if value == .null { return nil }
+        guard let number = value.intValue else { throw JSONFields.TypeError(path: path(), expected: "a whole number") }
+        return number
+    }
+
+    /// Reads an object member into ``JSONFields`` (for members that come once a stream, not once an event);
+    /// `nil` for `null`.
+    mutating func readFields(at path: @autoclosure () -> String, depth: Int) throws -> JSONFields? {
+        let value = try parseValue(depth: depth)
+        if value == .null { return nil }
+        return try JSONFields(value, path: path())
+    }
+
+    /// Reads past a value of any type (a member the model does not know).
+    mutating func skipValue(depth: Int) throws {
+        _ = try parseValue(depth: depth)
+    }
+}
