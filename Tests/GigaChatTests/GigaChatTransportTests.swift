@@ -204,6 +204,55 @@ struct GigaChatTransportTests {
         #expect(error?.code == .timeout)
     }
 
+    /// The idle timeout counts from the last piece of the body, so a stream slower in total than the timeout but
+    /// never silent that long is read whole (the semantics any replacement of AsyncHTTPClient's read timeout must keep).
+    @Test func aSteadyStreamLongerThanTheIdleTimeoutIsNotCut() async throws {
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        func chunk(_ text: String) -> [UInt8] {
+            Array("\(String(text.utf8.count, radix: 16))\r\n\(text)\r\n".utf8)
+        }
+        let event = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"},\"index\":0}]}\n\n"
+        // Eight events 250 ms apart (2 s in all), then [DONE]; the idle timeout is 700 ms.
+        let pieces = [Array(head.utf8) + chunk(event)] + (1..<8).map { _ in chunk(event) } + [chunk("data: [DONE]\n\n") + Array("0\r\n\r\n".utf8)]
+        let server = try TestScriptedHTTPServer(pieces: pieces, pause: .milliseconds(250))
+        defer { server.stop() }
+        let client = try Self.scriptedClient(server) { $0.timeouts.idle = .milliseconds(700) }
+        var received = 0
+        for try await _ in client.stream(ChatRequest(messages: [.user("x")])) { received += 1 }
+        try await client.shutdown()
+        #expect(received == 8)
+    }
+
+    @Test func aResponseHeadThatNeverComesEndsAtTheIdleTimeout() async throws {
+        // The server reads the request, then sends nothing for 3 s.
+        let server = try TestScriptedHTTPServer(pieces: [[]], pause: .seconds(3))
+        defer { server.stop() }
+        let client = try Self.scriptedClient(server) { $0.timeouts.idle = .milliseconds(500) }
+        let error = await #expect(throws: GigaChatError.self) {
+            _ = try await client.chat(ChatRequest(messages: [.user("x")]))
+        }
+        try await client.shutdown()
+        #expect(error?.code == .timeout)
+        #expect(error?.isRetriable == true, "an idle timeout is retried, as AsyncHTTPClient's read timeout was")
+    }
+
+    @Test func aBodyThatStallsEndsAtTheIdleTimeout() async throws {
+        // A head announcing 100 bytes, 10 of them, then 3 s of silence.
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"choices\""
+        let server = try TestScriptedHTTPServer(pieces: [Array(head.utf8), []], pause: .seconds(3))
+        defer { server.stop() }
+        let client = try Self.scriptedClient(server) { $0.timeouts.idle = .milliseconds(500) }
+        let start = ContinuousClock.now
+        let error = await #expect(throws: GigaChatError.self) {
+            _ = try await client.chat(ChatRequest(messages: [.user("x")]))
+        }
+        let ended = ContinuousClock.now - start
+        try await client.shutdown()
+        #expect(error?.code == .timeout)
+        // Not a speed check: the read was ended by the idle timer, not by the server's close after 6 s.
+        #expect(ended < .seconds(5))
+    }
+
     @Test func deadlineCancelsAReadWaitingOnASilentStream() async throws {
         let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
         let event = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"},\"index\":0}]}\n\n"
