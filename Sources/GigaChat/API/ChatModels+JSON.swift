@@ -122,7 +122,7 @@ extension ChatChunk.Choice {
 
 extension ChatChunk.Delta {
     /// Reads one member of a delta (the parser is at its value); a repeated member keeps its first non-null value.
-    fileprivate mutating func read(_ name: String, from parser: inout JSONByteParser, at path: String) throws {
+    fileprivate mutating func read(_ name: JSONByteParser.MemberName, from parser: inout JSONByteParser, at path: String) throws {
         switch name {
         case "content" where content == nil: content = try parser.readString(at: "\(path).content")
         case "role" where role == nil: role = try parser.readString(at: "\(path).role").map(ChatRole.init(rawValue:))

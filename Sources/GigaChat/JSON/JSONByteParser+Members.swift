@@ -28,13 +28,46 @@ extension JSONByteParser {
         return true
     }
 
+    /// A member's name as it stands in the bytes, matched against literals without making a `String` (a stream
+    /// event has about seven names): `case "content":` in a `switch`.
+    enum MemberName {
+        /// The bytes between the quotes (no escapes in them).
+        case raw(UnsafeRawBufferPointer)
+        /// A name with escapes, decoded.
+        case decoded(String)
+
+        static func ~= (pattern: StaticString, name: MemberName) -> Bool {
+            switch name {
+            case .raw(let bytes):
+                let count = pattern.utf8CodeUnitCount
+                guard count == bytes.count else { return false }
+                for index in 0..<count where bytes[index] != pattern.utf8Start[index] { return false }
+                return true
+            case .decoded(let text):
+                return text == pattern.description
+            }
+        }
+    }
+
+    /// Reads a member name (the parser is at its opening quote).
+    private mutating func parseMemberName() throws(JSONValue.ParseError) -> MemberName {
+        let start = position + 1
+        var end = start
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 {
+            end += 1
+        }
+        guard end < bytes.count, bytes[end] == UInt8(ascii: "\"") else { return .decoded(try parseString()) }
+        position = end + 1
+        return .raw(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+    }
+
     /// Reads an object, calling `member` with each member's name; `member` must read the member's value (with
     /// one of these reads, or ``skipValue(depth:)``).
     /// - Returns: `false` for `null` (nothing else read).
     mutating func readObject(
         at path: @autoclosure () -> String,
         depth: Int,
-        _ member: (inout JSONByteParser, String) throws -> Void
+        _ member: (inout JSONByteParser, MemberName) throws -> Void
     ) throws -> Bool {
         if try readNull() { return false }
         guard depth < 512 else { throw error("nested too deeply") }
@@ -52,7 +85,7 @@ extension JSONByteParser {
             guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
                 throw error("expected a member name")
             }
-            let name = try parseString()
+            let name = try parseMemberName()
             skipWhitespace()
             guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { throw error("expected ':'") }
             position += 1
