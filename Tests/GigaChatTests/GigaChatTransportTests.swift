@@ -212,14 +212,23 @@ struct GigaChatTransportTests {
             Array("\(String(text.utf8.count, radix: 16))\r\n\(text)\r\n".utf8)
         }
         let event = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"},\"index\":0}]}\n\n"
-        // Eight events 250 ms apart (2 s in all), then [DONE]; the idle timeout is 700 ms.
-        let pieces = [Array(head.utf8) + chunk(event)] + (1..<8).map { _ in chunk(event) } + [chunk("data: [DONE]\n\n") + Array("0\r\n\r\n".utf8)]
-        let server = try TestScriptedHTTPServer(pieces: pieces, pause: .milliseconds(250))
+        // Eight events 400 ms apart (3.2 s in all), then [DONE]; the idle timeout is 2 s (wide: the suites start
+        // all at once, and a starved event loop reads late).
+        let pieces =
+            [Array(head.utf8) + chunk(event)] + (1..<8).map { _ in chunk(event) }
+            + [chunk("data: [DONE]\n\n") + Array("0\r\n\r\n".utf8)]
+        let server = try TestScriptedHTTPServer(pieces: pieces, pause: .milliseconds(400))
         defer { server.stop() }
-        let client = try Self.scriptedClient(server) { $0.timeouts.idle = .milliseconds(700) }
+        let client = try Self.scriptedClient(server) { $0.timeouts.idle = .seconds(2) }
         var received = 0
-        for try await _ in client.stream(ChatRequest(messages: [.user("x")])) { received += 1 }
+        var failure: (any Error)?
+        do {
+            for try await _ in client.stream(ChatRequest(messages: [.user("x")])) { received += 1 }
+        } catch {
+            failure = error
+        }
         try await client.shutdown()
+        #expect(failure == nil, "\(String(describing: failure))")
         #expect(received == 8)
     }
 

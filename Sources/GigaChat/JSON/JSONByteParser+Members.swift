@@ -36,6 +36,14 @@ extension JSONByteParser {
         /// A name with escapes, decoded.
         case decoded(String)
 
+        /// The name as a `String`.
+        var string: String {
+            switch self {
+            case .raw(let bytes): String(decoding: bytes, as: UTF8.self)
+            case .decoded(let text): text
+            }
+        }
+
         static func ~= (pattern: StaticString, name: MemberName) -> Bool {
             switch name {
             case .raw(let bytes):

@@ -45,60 +45,37 @@ struct JSONByteParser {
         position += count
     }
 
+    // Objects and arrays are read by the member-by-member reads (JSONByteParser+Members.swift): one place for
+    // their syntax. Those reads throw a type error only for a value that is not an object or array, which the
+    // switch in `parseValue` has ruled out.
+
     private mutating func parseObject(depth: Int) throws(JSONValue.ParseError) -> JSONValue {
-        position += 1  // {
         var members: [String: JSONValue] = [:]
-        skipWhitespace()
-        if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
-            position += 1
-            return .object(members)
-        }
-        while true {
-            skipWhitespace()
-            guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
-                throw error("expected a member name")
+        do {
+            _ = try readObject(at: "", depth: depth) { parser, name in
+                let value = try parser.parseValue(depth: depth + 1)
+                // A repeated name keeps its first value, as Foundation's decoder does.
+                let key = name.string
+                if members[key] == nil { members[key] = value }
             }
-            let name = try parseString()
-            skipWhitespace()
-            guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { throw error("expected ':'") }
-            position += 1
-            skipWhitespace()
-            let value = try parseValue(depth: depth + 1)
-            // A repeated name keeps its first value, as Foundation's decoder does.
-            if members[name] == nil { members[name] = value }
-            skipWhitespace()
-            guard position < bytes.count else { throw error("unexpected end") }
-            if bytes[position] == UInt8(ascii: ",") {
-                position += 1
-                continue
-            }
-            guard bytes[position] == UInt8(ascii: "}") else { throw error("expected ',' or '}'") }
-            position += 1
-            return .object(members)
+        } catch {
+            throw Self.parseError(error)
         }
+        return .object(members)
     }
 
     private mutating func parseArray(depth: Int) throws(JSONValue.ParseError) -> JSONValue {
-        position += 1  // [
         var items: [JSONValue] = []
-        skipWhitespace()
-        if position < bytes.count, bytes[position] == UInt8(ascii: "]") {
-            position += 1
-            return .array(items)
+        do {
+            _ = try readArray(at: "", depth: depth) { parser, _ in items.append(try parser.parseValue(depth: depth + 1)) }
+        } catch {
+            throw Self.parseError(error)
         }
-        while true {
-            skipWhitespace()
-            items.append(try parseValue(depth: depth + 1))
-            skipWhitespace()
-            guard position < bytes.count else { throw error("unexpected end") }
-            if bytes[position] == UInt8(ascii: ",") {
-                position += 1
-                continue
-            }
-            guard bytes[position] == UInt8(ascii: "]") else { throw error("expected ',' or ']'") }
-            position += 1
-            return .array(items)
-        }
+        return .array(items)
+    }
+
+    private static func parseError(_ error: any Error) -> JSONValue.ParseError {
+        error as? JSONValue.ParseError ?? JSONValue.ParseError(reason: "\(error)", offset: 0)
     }
 
     mutating func parseString() throws(JSONValue.ParseError) -> String {
