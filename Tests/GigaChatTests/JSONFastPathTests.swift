@@ -56,6 +56,7 @@ import Testing
         #"{"choices":[{"delta":{"content":null,"function_call":{"name":"f","arguments":{"x":[1,2]}},"functions_state_id":"s"},"finish_reason":"function_call","index":0}]}"#,
         #"{"choices":[{"delta":{"reasoning_content":"think"},"index":1},{"delta":{},"index":2}],"model":null,"created":null}"#,
         #"{"choices":[]}"#, #"{}"#, #"{"choices":null,"usage":null}"#,
+        #"{"choices":[{"delta":{"cont\u0065nt":"escaped name"}}],"mode":"x","models":"y","":"empty name"}"#,
     ])
     func chunkMembersReadLikeCodable(text: String) throws {
         let fast = try ChatChunk(json: Array(text.utf8))

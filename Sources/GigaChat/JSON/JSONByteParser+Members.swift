@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Member-by-member reads straight off the bytes, for the one shape read on every streamed event (``ChatChunk``):
 /// no `[String: JSONValue]` is built per object. Building them (hashing every member name) was half of the
 /// worker's instructions per streamed job (issue 17). The rules are ``JSONFields``' (a missing or `null` member is
@@ -44,13 +50,13 @@ extension JSONByteParser {
             }
         }
 
+        @inline(__always)
         static func ~= (pattern: StaticString, name: MemberName) -> Bool {
             switch name {
             case .raw(let bytes):
                 let count = pattern.utf8CodeUnitCount
                 guard count == bytes.count else { return false }
-                for index in 0..<count where bytes[index] != pattern.utf8Start[index] { return false }
-                return true
+                return count == 0 || memcmp(pattern.utf8Start, bytes.baseAddress!, count) == 0
             case .decoded(let text):
                 return text == pattern.description
             }
