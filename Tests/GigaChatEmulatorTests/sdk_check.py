@@ -1,4 +1,4 @@
-"""Drives the GigaChat emulator with the official Python SDK (gigachat==0.2.0), a client nobody here wrote.
+"""Drives the GigaChat emulator with the official Python SDK (gigachat==0.2.3), a client nobody here wrote.
 
 Run by SDKCompatibilityTests.swift with GIGACHAT_BASE_URL, GIGACHAT_AUTH_URL, GIGACHAT_CREDENTIALS and
 GIGACHAT_SCOPE pointing at an emulator, and EXPECTED_CHAT / EXPECTED_STREAM holding the answers the emulator must
