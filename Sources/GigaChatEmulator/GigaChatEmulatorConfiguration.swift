@@ -60,10 +60,12 @@ public struct GigaChatEmulatorConfiguration: Sendable {
     /// The number of event loop threads. Default: `System.coreCount` capped at 4.
     public var eventLoopThreads: Int
 
-    /// The model list the real `GET /api/v1/models` returned on 2026-01-21.
+    /// The model list the real `GET /api/v1/models` returned on 2026-01-21, with `GigaChat-3-Ultra`, which the docs'
+    /// model page lists as current since (2026-07) and which answered the recorded v2 traffic.
     public static let defaultModels: [String] = [
         "GigaChat", "GigaChat-2", "GigaChat-2-Max", "GigaChat-2-Max-preview", "GigaChat-2-Pro",
-        "GigaChat-2-Pro-preview", "GigaChat-2-preview", "GigaChat-Max", "GigaChat-Max-preview", "GigaChat-Plus",
+        "GigaChat-2-Pro-preview", "GigaChat-2-preview", "GigaChat-3-Ultra", "GigaChat-Max", "GigaChat-Max-preview",
+        "GigaChat-Plus",
         "GigaChat-Pro", "GigaChat-Pro-preview", "GigaChat-preview", "GigaFilter", "GigaCheckClassification",
         "GigaCheckDetection", "Embeddings", "Embeddings-2", "EmbeddingsGigaR", "GigaEmbeddings-3B-2025-09",
     ]

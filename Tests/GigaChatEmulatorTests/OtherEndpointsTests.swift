@@ -22,6 +22,7 @@ struct OtherEndpointsTests {
             #expect(data.first { $0["id"] == "GigaCheckDetection" }?["type"] == "aicheck")
             #expect(data.first { $0["id"] == "GigaFilter" }?["type"] == "filter")
             #expect(data.first { $0["id"] == "GigaChat-2-Max" }?["type"] == "chat")
+            #expect(data.first { $0["id"] == "GigaChat-3-Ultra" }?["type"] == "chat")
         }
     }
 

@@ -122,12 +122,18 @@ extension ChatChunk.Choice {
 
 extension ChatChunk.Delta {
     /// Reads one member of a delta (the parser is at its value); a repeated member keeps its first non-null value.
-    fileprivate mutating func read(_ name: JSONByteParser.MemberName, from parser: inout JSONByteParser, at path: String) throws {
+    fileprivate mutating func read(
+        _ name: JSONByteParser.MemberName,
+        from parser: inout JSONByteParser,
+        at path: String
+    ) throws {
         switch name {
         case "content" where content == nil: content = try parser.readString(at: "\(path).content")
         case "role" where role == nil: role = try parser.readString(at: "\(path).role").map(ChatRole.init(rawValue:))
         case "function_call" where functionCall == nil:
-            functionCall = try parser.readFields(at: "\(path).function_call", depth: 4).map(ChatFunctionCall.init(json:))
+            functionCall = try parser.readFields(at: "\(path).function_call", depth: 4).map(
+                ChatFunctionCall.init(json:)
+            )
         case "functions_state_id" where functionsStateID == nil:
             functionsStateID = try parser.readString(at: "\(path).functions_state_id")
         case "reasoning_content" where reasoningContent == nil:
@@ -154,7 +160,9 @@ extension ChatResponse: FastJSONDecodable {
                 )
             )
         }
-        guard fields.members["choices"] != nil else { throw JSONFields.TypeError(path: "choices", expected: "an array") }
+        guard fields.members["choices"] != nil else {
+            throw JSONFields.TypeError(path: "choices", expected: "an array")
+        }
         self.init(
             choices: choices,
             created: try fields.int("created"),
