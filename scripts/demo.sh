@@ -26,7 +26,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=scripts/lib/net.sh
+. "$ROOT/scripts/lib/net.sh"
 wait_for() {  # wait_for <seconds> <command...>
     local seconds=$1
     shift

@@ -457,7 +457,8 @@ check_dockerfile() {
 }
 
 # --- e: the live scrape ----------------------------------------------------------------------------------------
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=scripts/lib/net.sh
+. "$ROOT/scripts/lib/net.sh"
 # http_get URL [OUT]: prints the HTTP status (000 when unreachable); the body goes to OUT (or nowhere).
 http_get() {
     "$PY" - "$1" "${2:-/dev/null}" <<'EOF'

@@ -73,7 +73,7 @@ extension ChatChunk {
                 case "choices" where choices == nil:
                     var read: [Choice] = []
                     _ = try parser.readArray(at: "choices", depth: 1) { parser, index in
-                        read.append(try Choice(reading: &parser, at: "choices[\(index)]"))
+                        read.append(try Choice(reading: &parser, index: index))
                     }
                     choices = read
                 case "created" where created == nil: created = .some(try parser.readInt(at: "created", depth: 1))
@@ -92,26 +92,27 @@ extension ChatChunk {
 }
 
 extension ChatChunk.Choice {
-    /// Reads one choice of a stream event (the parser is at its value).
-    fileprivate init(reading parser: inout JSONByteParser, at path: String) throws {
+    /// Reads one choice of a stream event (the parser is at its value). Member paths are made only for an error.
+    fileprivate init(reading parser: inout JSONByteParser, index position: Int) throws {
+        func path() -> String { "choices[\(position)]" }
         var index: Int??
         var delta: ChatChunk.Delta?
         var finishReason: String??
-        let isObject = try parser.readObject(at: path, depth: 2) { parser, name in
+        let isObject = try parser.readObject(at: path(), depth: 2) { parser, name in
             switch name {
-            case "index" where index == nil: index = .some(try parser.readInt(at: "\(path).index", depth: 3))
+            case "index" where index == nil: index = .some(try parser.readInt(at: "\(path()).index", depth: 3))
             case "delta" where delta == nil:
                 var read = ChatChunk.Delta()
-                _ = try parser.readObject(at: "\(path).delta", depth: 3) { parser, name in
-                    try read.read(name, from: &parser, at: "\(path).delta")
+                _ = try parser.readObject(at: "\(path()).delta", depth: 3) { parser, name in
+                    try read.read(name, from: &parser, at: "\(path()).delta")
                 }
                 delta = read
             case "finish_reason" where finishReason == nil:
-                finishReason = .some(try parser.readString(at: "\(path).finish_reason"))
+                finishReason = .some(try parser.readString(at: "\(path()).finish_reason"))
             default: try parser.skipValue(depth: 3)
             }
         }
-        guard isObject else { throw JSONFields.TypeError(path: path, expected: "an object") }
+        guard isObject else { throw JSONFields.TypeError(path: path(), expected: "an object") }
         self.init(
             index: (index ?? nil) ?? 0,
             delta: delta ?? ChatChunk.Delta(),
@@ -125,19 +126,19 @@ extension ChatChunk.Delta {
     fileprivate mutating func read(
         _ name: JSONByteParser.MemberName,
         from parser: inout JSONByteParser,
-        at path: String
+        at path: @autoclosure () -> String
     ) throws {
         switch name {
-        case "content" where content == nil: content = try parser.readString(at: "\(path).content")
-        case "role" where role == nil: role = try parser.readString(at: "\(path).role").map(ChatRole.init(rawValue:))
+        case "content" where content == nil: content = try parser.readString(at: "\(path()).content")
+        case "role" where role == nil: role = try parser.readString(at: "\(path()).role").map(ChatRole.init(rawValue:))
         case "function_call" where functionCall == nil:
-            functionCall = try parser.readFields(at: "\(path).function_call", depth: 4).map(
+            functionCall = try parser.readFields(at: "\(path()).function_call", depth: 4).map(
                 ChatFunctionCall.init(json:)
             )
         case "functions_state_id" where functionsStateID == nil:
-            functionsStateID = try parser.readString(at: "\(path).functions_state_id")
+            functionsStateID = try parser.readString(at: "\(path()).functions_state_id")
         case "reasoning_content" where reasoningContent == nil:
-            reasoningContent = try parser.readString(at: "\(path).reasoning_content")
+            reasoningContent = try parser.readString(at: "\(path()).reasoning_content")
         default: try parser.skipValue(depth: 4)
         }
     }

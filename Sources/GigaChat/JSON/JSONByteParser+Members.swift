@@ -84,37 +84,18 @@ extension JSONByteParser {
         depth: Int,
         _ member: (inout JSONByteParser, MemberName) throws -> Void
     ) throws -> Bool {
-        if try readNull() { return false }
-        guard depth < 512 else { throw error("nested too deeply") }
-        guard position < bytes.count, bytes[position] == UInt8(ascii: "{") else {
-            throw JSONFields.TypeError(path: path(), expected: "an object")
-        }
-        position += 1
-        skipWhitespace()
-        if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
-            position += 1
-            return true
-        }
-        while true {
-            skipWhitespace()
-            guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
-                throw error("expected a member name")
+        try readDelimited(open: "{", close: "}", expected: "an object", at: path, depth: depth) { parser in
+            guard parser.position < parser.bytes.count, parser.bytes[parser.position] == UInt8(ascii: "\"") else {
+                throw parser.error("expected a member name")
             }
-            let name = try parseMemberName()
-            skipWhitespace()
-            guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { throw error("expected ':'") }
-            position += 1
-            skipWhitespace()
-            try member(&self, name)
-            skipWhitespace()
-            guard position < bytes.count else { throw error("unexpected end") }
-            if bytes[position] == UInt8(ascii: ",") {
-                position += 1
-                continue
+            let name = try parser.parseMemberName()
+            parser.skipWhitespace()
+            guard parser.position < parser.bytes.count, parser.bytes[parser.position] == UInt8(ascii: ":") else {
+                throw parser.error("expected ':'")
             }
-            guard bytes[position] == UInt8(ascii: "}") else { throw error("expected ',' or '}'") }
-            position += 1
-            return true
+            parser.position += 1
+            parser.skipWhitespace()
+            try member(&parser, name)
         }
     }
 
@@ -125,29 +106,45 @@ extension JSONByteParser {
         depth: Int,
         _ element: (inout JSONByteParser, Int) throws -> Void
     ) throws -> Bool {
+        var index = 0
+        return try readDelimited(open: "[", close: "]", expected: "an array", at: path, depth: depth) { parser in
+            try element(&parser, index)
+            index += 1
+        }
+    }
+
+    /// The syntax objects and arrays share: `open`, items separated by commas (`item` reads one, white space
+    /// around it skipped), `close`.
+    /// - Returns: `false` for `null` (nothing else read).
+    private mutating func readDelimited(
+        open: Unicode.Scalar,
+        close: Unicode.Scalar,
+        expected: String,
+        at path: () -> String,
+        depth: Int,
+        _ item: (inout JSONByteParser) throws -> Void
+    ) throws -> Bool {
         if try readNull() { return false }
         guard depth < 512 else { throw error("nested too deeply") }
-        guard position < bytes.count, bytes[position] == UInt8(ascii: "[") else {
-            throw JSONFields.TypeError(path: path(), expected: "an array")
+        guard position < bytes.count, bytes[position] == UInt8(ascii: open) else {
+            throw JSONFields.TypeError(path: path(), expected: expected)
         }
         position += 1
         skipWhitespace()
-        if position < bytes.count, bytes[position] == UInt8(ascii: "]") {
+        if position < bytes.count, bytes[position] == UInt8(ascii: close) {
             position += 1
             return true
         }
-        var index = 0
         while true {
             skipWhitespace()
-            try element(&self, index)
-            index += 1
+            try item(&self)
             skipWhitespace()
             guard position < bytes.count else { throw error("unexpected end") }
             if bytes[position] == UInt8(ascii: ",") {
                 position += 1
                 continue
             }
-            guard bytes[position] == UInt8(ascii: "]") else { throw error("expected ',' or ']'") }
+            guard bytes[position] == UInt8(ascii: close) else { throw error("expected ',' or '\(close)'") }
             position += 1
             return true
         }

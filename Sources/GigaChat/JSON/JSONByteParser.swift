@@ -67,7 +67,8 @@ struct JSONByteParser {
     private mutating func parseArray(depth: Int) throws(JSONValue.ParseError) -> JSONValue {
         var items: [JSONValue] = []
         do {
-            _ = try readArray(at: "", depth: depth) { parser, _ in items.append(try parser.parseValue(depth: depth + 1))
+            _ = try readArray(at: "", depth: depth) { parser, _ in
+                items.append(try parser.parseValue(depth: depth + 1))
             }
         } catch {
             throw Self.parseError(error)
