@@ -27,6 +27,7 @@ public struct KafkaAdmin: Sendable {
     ///   - name: The topic name.
     ///   - partitions: The number of partitions.
     ///   - replicationFactor: Copies of each partition. Default: 1.
+    ///   - configs: Topic settings (`cleanup.policy`, `retention.ms`, ...). Default: none (the cluster's defaults).
     ///   - timeout: The longest wait for the cluster. Default: 30 s.
     /// - Throws: ``KafkaError`` `.topicCreation` (or `.timedOut`, `.transport`) when the cluster refused or did
     ///   not answer.
@@ -34,6 +35,7 @@ public struct KafkaAdmin: Sendable {
         _ name: String,
         partitions: Int32,
         replicationFactor: Int16 = 1,
+        configs: [String: String] = [:],
         timeout: Duration = .seconds(30)
     ) async throws(KafkaError) {
         let client = owner.client
@@ -41,7 +43,13 @@ public struct KafkaAdmin: Sendable {
             clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
         )
         let failure: KafkaError? = await DedicatedThread.run(on: owner.queue) {
-            client.createTopic(name, partitions: partitions, replicationFactor: replicationFactor, milliseconds: milliseconds)
+            client.createTopic(
+                name,
+                partitions: partitions,
+                replicationFactor: replicationFactor,
+                configs: configs,
+                milliseconds: milliseconds
+            )
         }
         if let failure { throw failure }
     }

@@ -1,6 +1,8 @@
 import Dispatch
 import Logging
 
+import struct Foundation.Date
+
 /// Consumes records as a member of a consumer group.
 ///
 /// A dedicated poll thread (`rd_kafka_consumer_poll`, never the cooperative pool) feeds ``messages`` in batches
@@ -89,6 +91,20 @@ public final class KafkaConsumer: Sendable {
     public func subscribe(topics: [String]) throws(KafkaError) {
         guard let client = shared.client else { throw KafkaError.closed("The consumer") }
         try client.subscribe(topics: topics)
+    }
+
+    /// Reads these partitions without joining the group (`rd_kafka_assign`; replaces an earlier assignment): each
+    /// from its first record at or after `time`, from its end when there is none, and from `auto.offset.reset` when
+    /// the lookup fails. For a reader that wants every partition itself and no group's join (a join takes seconds);
+    /// nothing is committed for it and no revocation handler runs.
+    /// - Throws: ``KafkaError`` when librdkafka refuses the assignment, `.closed` after ``close()``.
+    public func assign(_ partitions: [KafkaTopicPartition], startingAt time: Date) async throws(KafkaError) {
+        guard let client = shared.client else { throw KafkaError.closed("The consumer") }
+        let shared = self.shared
+        let failure: KafkaError? = await DedicatedThread.run(on: blockingQueue) {
+            shared.assignWithoutGroup(partitions, at: time, handle: client.handle)
+        }
+        if let failure { throw failure }
     }
 
     /// The messages, fed by the poll thread; ends when the consumer is closed.
@@ -206,7 +222,9 @@ public final class KafkaConsumer: Sendable {
     /// - Throws: ``KafkaError`` `.unknownTopic`, `.timedOut` or `.closed`.
     public func partitionCount(of topic: String, timeout: Duration) async throws(KafkaError) -> Int {
         guard let client = shared.client else { throw KafkaError.closed("The consumer") }
-        let milliseconds = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = Int32(
+            clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
+        )
         let result: Result<Int, KafkaError> = await DedicatedThread.run(on: blockingQueue) {
             client.partitionCount(of: topic, milliseconds: milliseconds)
         }
@@ -241,7 +259,9 @@ public final class KafkaConsumer: Sendable {
     /// cached high watermark from fetch responses and the consumer's position; no request is sent). For the
     /// consumer lag: the high watermark minus the processed (or committed) offset.
     /// - Returns: Per partition with a known high watermark: it, and the position (`nil` before the first fetch).
-    public func readProgress(of partitions: [KafkaTopicPartition]) -> [KafkaTopicPartition: (highWatermark: Int64, position: Int64?)] {
+    public func readProgress(of partitions: [KafkaTopicPartition]) -> [KafkaTopicPartition: (
+        highWatermark: Int64, position: Int64?
+    )] {
         guard let client = shared.client, !partitions.isEmpty else { return [:] }
         return client.readProgress(of: partitions)
     }

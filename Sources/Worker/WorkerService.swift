@@ -36,6 +36,8 @@ public final class WorkerService: Service, Sendable {
     private let decoder: JobDecoder
     private let deadlines = AttemptDeadlines()
     private let flow: FlowController
+    /// The fleet topic's reports (with `gigachat.account_concurrency` and `flow.budget: demand`).
+    private let fleet: FleetChannel?
     private let stops: AsyncStream<StopReason>
     private let stop: AsyncStream<StopReason>.Continuation
     private let failpoints: WorkerFailpoints
@@ -137,10 +139,28 @@ public final class WorkerService: Service, Sendable {
         let inFlight = self.inFlight
         let rebalanceDrain = configuration.rebalanceDrainTimeout
         let metrics = self.metrics
+        if configuration.accountConcurrency != nil, configuration.fleetBudget == .demand {
+            let memberID = "\(configuration.workerID)-\(UUID().uuidString.prefix(8).lowercased())"
+            var fleetLogger = kafkaLogger
+            fleetLogger[metadataKey: "component"] = "fleet"
+            fleet = try FleetChannel(
+                settings: FleetChannel.Settings(
+                    topic: configuration.topics.effectiveFleet,
+                    memberID: memberID,
+                    lease: configuration.fleetLease
+                ),
+                kafka: configuration.kafka,
+                producer: producer,
+                logger: fleetLogger
+            )
+        } else {
+            fleet = nil
+        }
         let flow = FlowController(
             settings: FlowController.Settings(
                 concurrency: configuration.concurrency,
                 accountConcurrency: configuration.accountConcurrency,
+                fleetBudget: configuration.fleetBudget,
                 rotation: configuration.budgetRotation,
                 adaptive: configuration.adaptive ?? (configuration.accountConcurrency != nil),
                 requestsPerMinute: configuration.requestsPerMinute,
@@ -149,10 +169,12 @@ public final class WorkerService: Service, Sendable {
             topic: configuration.topics.jobs,
             dispatcher: dispatcher,
             consumer: consumerReference,
+            fleet: fleet,
             metrics: metrics,
             logger: logger
         )
         self.flow = flow
+        fleet?.setOnChange { flow.refresh() }
         consumer = try KafkaConsumer(
             configuration: consumerConfiguration,
             logger: kafkaLogger,
@@ -203,6 +225,9 @@ public final class WorkerService: Service, Sendable {
         if let blocked = gate.reason { return (false, blocked) }
         let circuit = flow.circuit
         guard circuit.closed else { return (false, "GigaChat account circuit open: \(circuit.reason ?? "-")") }
+        if let blocked = flow.fleetBlocked {
+            return (false, "fleet budget (\(configuration.topics.effectiveFleet)): \(blocked)")
+        }
         guard client.tokenProvider.hasValidToken else { return (false, "no valid GigaChat access token") }
         return (true, "ready: \(partitions) partitions assigned, concurrency limit \(flow.currentLimit ?? 0)")
     }
@@ -225,6 +250,7 @@ public final class WorkerService: Service, Sendable {
     public func run() async throws {
         // A SIGTERM while the token endpoint is slow stops the check (and then the worker) at once.
         try await cancelWhenGracefulShutdown { try await self.checkCredentials() }
+        await fleet?.start(kafka: configuration.kafka)
         try consumer.subscribe(topics: [configuration.topics.jobs])
         logger.info(
             "Worker started",
@@ -239,6 +265,7 @@ public final class WorkerService: Service, Sendable {
             background.addTask { await self.deadlines.runSweeper() }
             background.addTask { await self.expiryLoop() }
             background.addTask { await self.flow.run() }
+            if let fleet = self.fleet { background.addTask { await fleet.run() } }
             background.addTask { await self.kafkaMetrics.run() }
             background.addTask { await self.offsetMapLoop() }
             // The intake and the dispatch loop stop in order, and are awaited, in ``shutDown``; the loops above
@@ -277,11 +304,16 @@ public final class WorkerService: Service, Sendable {
         let drained = await inFlight.waitUntilIdle(until: drainEnd)
         if !drained {
             let cancelled = inFlight.cancel()
-            logger.warning("Drain timeout: cancelled running jobs (they will be read again)", metadata: ["jobs": "\(cancelled)"])
+            logger.warning(
+                "Drain timeout: cancelled running jobs (they will be read again)",
+                metadata: ["jobs": "\(cancelled)"]
+            )
         }
         // Nothing runs any more; the loop may be waiting for a missing output topic.
         dispatch.cancel()
         await dispatch.value
+        // This worker's units go to the others at once, not after the lease (flushed with the outputs).
+        fleet?.leave()
         do {
             try await producer.flush(timeout: .seconds(10))
         } catch {
@@ -299,6 +331,7 @@ public final class WorkerService: Service, Sendable {
         } catch {
             logger.warning("Leaving the consumer group did not finish cleanly", metadata: ["error": "\(error)"])
         }
+        await fleet?.close()
         await producer.close(timeout: .seconds(5))
         try? await client.shutdown()
         logger.info("Worker stopped", metadata: ["committable": "\(tracker.committable.count) partitions"])

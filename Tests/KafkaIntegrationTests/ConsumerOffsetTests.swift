@@ -1,7 +1,7 @@
 import Foundation
-import TestSupport
 import Kafka
 import Synchronization
+import TestSupport
 import Testing
 
 @Suite("Consumer offsets and flow control against Tansu", .timeLimit(.minutes(1)))
@@ -61,7 +61,11 @@ struct ConsumerOffsetTests {
             try await Task.sleep(for: .milliseconds(50))
             _ = try await TestKafka.produce(ids: 40..<60, to: topic, with: producer) { Int32($0 % 2) }
 
-            let consumer = try TestKafka.consumer(broker, group: TestKafka.groupName("start-time"), assignment: assignment) {
+            let consumer = try TestKafka.consumer(
+                broker,
+                group: TestKafka.groupName("start-time"),
+                assignment: assignment
+            ) {
                 $0.startTime = start
             }
             try consumer.subscribe(topics: [topic])
@@ -74,8 +78,45 @@ struct ConsumerOffsetTests {
             try await Task.sleep(for: .milliseconds(500))  // room for anything unexpected to arrive
             try await consumer.close()
             let ids = recorder.messages.compactMap(TestKafka.id(of:))
-            #expect(ids.sorted() == Array(40..<64), "only the records at or after the start time, each once: \(ids.sorted())")
+            #expect(
+                ids.sorted() == Array(40..<64),
+                "only the records at or after the start time, each once: \(ids.sorted())"
+            )
             #expect(recorder.messages.allSatisfy { $0.offset >= 20 })
+        }
+    }
+
+    @Test func anAssignmentWithoutAGroupReadsFromAStartTimeAtOnce() async throws {
+        try await withTansuBroker { broker in
+            let topic = TestKafka.topicName("assign")
+            try await TestKafka.createTopic(topic, partitions: 2, on: broker)
+            let producer = try TestKafka.producer(broker)
+            _ = try await TestKafka.produce(ids: 0..<10, to: topic, with: producer) { Int32($0 % 2) }
+            try await Task.sleep(for: .milliseconds(50))
+            let start = Date()
+            try await Task.sleep(for: .milliseconds(50))
+            _ = try await TestKafka.produce(ids: 10..<14, to: topic, with: producer) { Int32($0 % 2) }
+            // The default session timeout: a group's join would take about 23 s on Tansu.
+            var configuration = KafkaConsumerConfiguration(
+                bootstrapServers: [broker.bootstrap],
+                groupID: TestKafka.groupName("assign")
+            )
+            configuration.autoOffsetReset = .latest
+            let consumer = try KafkaConsumer(configuration: configuration, logger: TestKafka.logger)
+            let begun = ContinuousClock.now
+            try await consumer.assign([KafkaTopicPartition(topic: topic, partition: 0)], startingAt: start)
+            let recorder = ConsumerRecorder(consumer)
+            #expect(try await recorder.waitForMessages(2, timeout: .seconds(30)))
+            let waited = ContinuousClock.now - begun
+            #expect(waited < .seconds(5), "read after \(waited), no group join")
+            _ = try await TestKafka.produce(ids: 14..<18, to: topic, with: producer) { Int32($0 % 2) }
+            await producer.close(timeout: .seconds(5))
+            #expect(try await recorder.waitForMessages(4, timeout: .seconds(30)))
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try consumer.assignment == [KafkaTopicPartition(topic: topic, partition: 0)])
+            try await consumer.close()
+            let ids = recorder.messages.compactMap(TestKafka.id(of:)).sorted()
+            #expect(ids == [10, 12, 14, 16], "partition 0 from the start time only: \(ids)")
         }
     }
 

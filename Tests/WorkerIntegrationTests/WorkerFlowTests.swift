@@ -41,7 +41,8 @@ struct WorkerFleetBudgetTests {
     }
 
     @Test func aPersonalAccountsSingleStreamIsTimeSharedByThreeWorkers() async throws {
-        try await WorkerTestBed.run(partitions: 3, emulator: Self.account(limit: 1, answer: .milliseconds(300))) { bed in
+        try await WorkerTestBed.run(partitions: 3, emulator: Self.account(limit: 1, answer: .milliseconds(300))) {
+            bed in
             let collector = try bed.collector()
             let workers = try (0..<3).map { _ in
                 try bed.startWorker(
@@ -67,11 +68,134 @@ struct WorkerFleetBudgetTests {
     }
 }
 
+/// The fleet's budget follows the work (`flow.budget: demand`, the default): units go to the workers with jobs.
+@Suite("One account, many workers: the budget follows the work", .serialized, .timeLimit(.minutes(5)))
+struct WorkerFleetDemandTests {
+    /// Two workers, two partitions, an account of 4 streams and 1 s answers.
+    static let units = 4
+
+    /// A worker of the pair: the account of `units` streams, a cap of its own well above it.
+    static func pair(_ bed: WorkerTestBed) throws -> WorkerConfiguration {
+        bed.configuration {
+            $0.accountConcurrency = units
+            $0.concurrency = 16
+        }
+    }
+
+    @Test func anIdleWorkersUnitsMoveToABusyOne() async throws {
+        // Defect (issue 14): units sat on the partitions. With every job on one worker's partition, that worker ran 2
+        // streams of the account's 4 and the other 2 stayed idle for the whole batch.
+        let account = WorkerFleetBudgetTests.account(limit: Self.units, answer: .seconds(1))
+        try await WorkerTestBed.run(partitions: 2, emulator: account) { bed in
+            let collector = try bed.collector()
+            let workers = try (0..<2).map { _ in try bed.startWorker(Self.pair(bed)) }
+            try await WorkerFlowRun.waitForGroup(workers, partitions: 2, accountConcurrency: Self.units)
+            let busy = workers[0]
+            let partition = try #require(busy.service.assignedPartitions.first?.partition)
+            bed.emulator.resetCounters()
+            let jobs = (0..<24).map { TestJob(id: "busy-\($0)", prompt: "one partition \($0)", partition: partition) }
+            try await bed.produce(jobs)
+            var idleLimits: Set<Int> = []
+            let deadline = ContinuousClock.now + .seconds(60)
+            while bed.emulator.counters.completedChats < 20, ContinuousClock.now < deadline {
+                if bed.emulator.counters.currentConcurrentChats > 0 {
+                    idleLimits.insert(workers[1].service.concurrencyLimit ?? -1)
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(try await collector.waitForCompletions(of: Set(jobs.map(\.id)), timeout: .seconds(60)))
+            let counters = bed.emulator.counters
+            #expect(counters.maxConcurrentChats == Self.units, "the busy worker ran the whole account: \(counters)")
+            #expect(counters.rateLimited == 0, "\(counters.rateLimited) calls got 429")
+            #expect(idleLimits == [0], "the idle worker held no units: \(idleLimits)")
+            #expect(collector.snapshot.completions.allSatisfy { $0.record.status == .ok })
+            for worker in workers { try await worker.stop() }
+            try await collector.close()
+        }
+    }
+
+    @Test func aFleetStartedOntoAKeyedBacklogKeepsTheAccountBusyWithinAIMDsOvershoot() async throws {
+        // As a user scales out: the backlog exists (keys hashed to partitions, so backlogs differ), then 4 workers
+        // start onto it. Measured from the first call to the last answer.
+        let account = WorkerFleetBudgetTests.account(limit: Self.units, answer: .seconds(1))
+        try await WorkerTestBed.run(partitions: 8, emulator: account) { bed in
+            let collector = try bed.collector()
+            let jobs = (0..<80).map { TestJob(id: "keyed-\($0)", prompt: "keyed \($0)") }
+            try await bed.produce(jobs)
+            let workers = try (0..<4).map { _ in try bed.startWorker(Self.pair(bed)) }
+            #expect(try await waitUntil(timeout: .seconds(60)) { bed.emulator.counters.chatCalls > 0 })
+            let start = ContinuousClock.now
+            let busyAtStart = bed.emulator.counters.concurrentChatSeconds
+            #expect(try await collector.waitForCompletions(of: Set(jobs.map(\.id)), timeout: .seconds(120)))
+            let seconds = (ContinuousClock.now - start).secondsDouble
+            let counters = bed.emulator.counters
+            let busy = (counters.concurrentChatSeconds - busyAtStart) / seconds / Double(Self.units)
+            print(
+                "keyed backlog, 4 workers, 8 partitions, limit \(Self.units): busy \(busy), 429 \(counters.rateLimited) of \(counters.chatCalls)"
+            )
+            #expect(collector.snapshot.completions.allSatisfy { $0.record.status == .ok })
+            // Ideal: 80 one-second answers on 4 streams, 20 s; a loaded machine's group joins and rebalances cost some.
+            #expect(busy >= 0.7, "busy share \(busy) over \(seconds) s")
+            #expect(
+                Double(counters.rateLimited) <= 0.05 * Double(counters.chatCalls),
+                "\(counters.rateLimited) of \(counters.chatCalls) calls got 429"
+            )
+            for worker in workers { try await worker.stop() }
+            try await collector.close()
+        }
+    }
+
+    @Test func aKilledWorkersUnitsReturnWithinTheLease() async throws {
+        let account = WorkerFleetBudgetTests.account(limit: Self.units, answer: .seconds(1))
+        try await WorkerTestBed.run(partitions: 2, emulator: account) { bed in
+            let collector = try bed.collector()
+            // Without AIMD: a stray 429 would make the limit in force grow back one per round, hiding the budget's.
+            var configuration = try Self.pair(bed)
+            configuration.adaptive = false
+            let survivor = try bed.startWorker(configuration)
+            let doomed = try WorkerProcess.start(
+                environment: bed.environment([
+                    "GIGACHAT_ACCOUNT_CONCURRENCY": "\(Self.units)", "GIGACHAT_WORKER_CONCURRENCY": "16",
+                ])
+            )
+            defer { doomed.kill(SIGKILL) }
+            // Each owns one partition, and the survivor knows the other from its reports.
+            #expect(
+                try await waitUntil(timeout: .seconds(60)) {
+                    survivor.service.assignedPartitions.count == 1 && survivor.service.readiness.ready
+                }
+            )
+            let mine = try #require(survivor.service.assignedPartitions.first?.partition)
+            let jobs = (0..<80).map {
+                TestJob(id: "kill-\($0)", prompt: "kill \($0)", partition: $0 % 2 == 0 ? mine : 1 - mine)
+            }
+            try await bed.produce(jobs)
+            // Both busy: the account split between them.
+            #expect(try await waitUntil(timeout: .seconds(30)) { bed.emulator.counters.completedChats >= 8 })
+            #expect(
+                survivor.service.concurrencyLimit == Self.units / 2,
+                "shared: \(survivor.service.concurrencyLimit ?? -1)"
+            )
+            doomed.kill(SIGKILL)
+            let killed = ContinuousClock.now
+            #expect(try await waitUntil(timeout: .seconds(10)) { survivor.service.concurrencyLimit == Self.units })
+            let returned = ContinuousClock.now - killed
+            // The lease is 3 s; the group gives the partition over only after the 6 s session timeout.
+            #expect(returned < .milliseconds(4_500), "the killed worker's units came back after \(returned)")
+            #expect(try await collector.waitForCompletions(of: Set(jobs.map(\.id)), timeout: .seconds(90)))
+            #expect(bed.emulator.counters.rateLimited <= 2, "429s: \(bed.emulator.counters.rateLimited)")
+            try await survivor.stop()
+            try await collector.close()
+        }
+    }
+}
+
 /// Faults of the whole account, and the account's rates.
 @Suite("One account, many workers: account faults and rates", .serialized, .timeLimit(.minutes(5)))
 struct WorkerAccountFaultTests {
     @Test func aBalanceRunningOutPausesIntakeWithoutFailingJobsAndResumesWhenToppedUp() async throws {
-        try await WorkerTestBed.run(emulator: WorkerFleetBudgetTests.account(limit: 10, answer: .milliseconds(300))) { bed in
+        try await WorkerTestBed.run(emulator: WorkerFleetBudgetTests.account(limit: 10, answer: .milliseconds(300))) {
+            bed in
             let collector = try bed.collector()
             let worker = try bed.startWorker(bed.configuration { $0.accountConcurrency = 10 })
             let jobs = (0..<300).map { TestJob(id: "b-\($0)", prompt: "balance \($0)") }
@@ -92,7 +216,8 @@ struct WorkerAccountFaultTests {
             faults.balanceTokens = nil
             bed.emulator.updateFaults(faults)
             let restored = ContinuousClock.now
-            while bed.emulator.counters.completedChats == completedBefore, ContinuousClock.now - restored < .seconds(15) {
+            while bed.emulator.counters.completedChats == completedBefore, ContinuousClock.now - restored < .seconds(15)
+            {
                 try await Task.sleep(for: .milliseconds(50))
             }
             let resumedAfter = ContinuousClock.now - restored
@@ -109,12 +234,17 @@ struct WorkerAccountFaultTests {
         // Defect: a job held in the buffer while the account's circuit was open was not ended at its deadline: the
         // circuit's probes go to the jobs already retrying (retries get slots first), so a job behind them waited
         // until the account came back, long past its deadline.
-        try await WorkerTestBed.run(partitions: 1, emulator: WorkerFleetBudgetTests.account(limit: 2, answer: .seconds(1))) { bed in
+        try await WorkerTestBed.run(
+            partitions: 1,
+            emulator: WorkerFleetBudgetTests.account(limit: 2, answer: .seconds(1))
+        ) { bed in
             let collector = try bed.collector()
-            let worker = try bed.startWorker(bed.configuration {
-                $0.accountConcurrency = 2
-                $0.concurrency = 2
-            })
+            let worker = try bed.startWorker(
+                bed.configuration {
+                    $0.accountConcurrency = 2
+                    $0.concurrency = 2
+                }
+            )
             // Four jobs without a deadline, then twenty with one, in this order on the one partition.
             let open = (0..<4).map { TestJob(id: "n-\($0)", prompt: "no deadline \($0)") }
             let deadline = Date().addingTimeInterval(8)
@@ -139,8 +269,14 @@ struct WorkerAccountFaultTests {
             #expect(ended, "\(records.count) of 20 ended")
             // A few may have run before the balance ran out; the ones still waiting end without a call.
             let summary = "\(records.map { ($0.error?.code.rawValue ?? "ok", $0.attempts) })"
-            #expect(records.allSatisfy { $0.status == .ok || $0.error?.code.rawValue == "deadline_exceeded" }, "\(summary)")
-            #expect(records.filter { $0.error?.code.rawValue == "deadline_exceeded" && $0.attempts == 0 }.count >= 14, "\(summary)")
+            #expect(
+                records.allSatisfy { $0.status == .ok || $0.error?.code.rawValue == "deadline_exceeded" },
+                "\(summary)"
+            )
+            #expect(
+                records.filter { $0.error?.code.rawValue == "deadline_exceeded" && $0.attempts == 0 }.count >= 14,
+                "\(summary)"
+            )
             faults.balanceTokens = nil
             bed.emulator.updateFaults(faults)
             #expect(try await collector.waitForCompletions(of: Set(open.map(\.id)), timeout: .seconds(30)))
@@ -150,7 +286,8 @@ struct WorkerAccountFaultTests {
     }
 
     @Test func aThirtySecondOutageFailsNoJobAndExhaustsNoAttempts() async throws {
-        try await WorkerTestBed.run(emulator: WorkerFleetBudgetTests.account(limit: 10, answer: .milliseconds(200))) { bed in
+        try await WorkerTestBed.run(emulator: WorkerFleetBudgetTests.account(limit: 10, answer: .milliseconds(200))) {
+            bed in
             let collector = try bed.collector()
             let worker = try bed.startWorker(
                 bed.configuration {
@@ -300,7 +437,13 @@ enum WorkerFlowRun {
         var description: String {
             String(
                 format: "%d jobs in %.1f s (%.2f jobs/s), utilisation %.3f, 429 %d of %d calls (%.3f)",
-                jobs, seconds, Double(jobs) / seconds, utilisation, rateLimited, chatCalls, rateLimitedShare
+                jobs,
+                seconds,
+                Double(jobs) / seconds,
+                utilisation,
+                rateLimited,
+                chatCalls,
+                rateLimitedShare
             )
         }
     }
@@ -356,15 +499,14 @@ enum WorkerFlowRun {
         }
     }
 
-    /// Waits until the workers own every partition between them, each some, and (with a budget) their limits add up
-    /// to the account's.
+    /// Waits until the workers own every partition between them, each some, and (with a budget) each is ready: its
+    /// view of the fleet is complete. (Idle, they hold no units: the budget follows the work.)
     static func waitForGroup(_ workers: [RunningWorker], partitions: Int, accountConcurrency: Int?) async throws {
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             let owned = workers.map(\.service.assignedPartitions.count)
-            let limits = workers.compactMap(\.service.concurrencyLimit).reduce(0, +)
             if owned.reduce(0, +) == partitions, owned.allSatisfy({ $0 > 0 }),
-                accountConcurrency.map({ $0 == limits }) ?? true
+                accountConcurrency == nil || workers.allSatisfy({ $0.service.readiness.ready })
             {
                 return
             }

@@ -4,8 +4,8 @@ import Kafka
 import Synchronization
 import Testing
 
-@testable import Worker
 @testable import WireFormat
+@testable import Worker
 
 @Suite struct PartialCoalescerTests {
     let start = ContinuousClock.now
@@ -13,7 +13,15 @@ import Testing
     @Test func aDeltaArrivingAnIntervalAfterTheLastFlushGoesOutAtOnce() {
         var coalescer = PartialCoalescer(interval: .milliseconds(100), maxBytes: 1000, start: start)
         let first = coalescer.append("Hello", at: start + .milliseconds(150))
-        #expect(first == PartialCoalescer.Flush(seq: 0, delta: "Hello", isFinal: false, newestArrival: start + .milliseconds(150)))
+        #expect(
+            first
+                == PartialCoalescer.Flush(
+                    seq: 0,
+                    delta: "Hello",
+                    isFinal: false,
+                    newestArrival: start + .milliseconds(150)
+                )
+        )
         // Within the interval: held back.
         #expect(coalescer.append(", ", at: start + .milliseconds(170)) == nil)
         #expect(coalescer.append("world", at: start + .milliseconds(200)) == nil)
@@ -55,13 +63,15 @@ import Testing
 }
 
 @Suite struct FailurePolicyTests {
-    @Test(arguments: [
-        (GigaChatError.Code.rateLimited, 429, "retry"), (.server, 503, "retry"), (.server, 500, "retry"),
-        (.transport, nil, "retry"), (.streamCut, nil, "retry"),
-        (.badRequest, 400, "fail"), (.notFound, 404, "fail"), (.payloadTooLarge, 413, "fail"),
-        (.unprocessable, 422, "fail"), (.decoding, nil, "fail"),
-        (.paymentRequired, 402, "account"), (.forbidden, 403, "account"), (.unauthorized, 401, "account"),
-    ] as [(GigaChatError.Code, Int?, String)])
+    @Test(
+        arguments: [
+            (GigaChatError.Code.rateLimited, 429, "retry"), (.server, 503, "retry"), (.server, 500, "retry"),
+            (.transport, nil, "retry"), (.streamCut, nil, "retry"),
+            (.badRequest, 400, "fail"), (.notFound, 404, "fail"), (.payloadTooLarge, 413, "fail"),
+            (.unprocessable, 422, "fail"), (.decoding, nil, "fail"),
+            (.paymentRequired, 402, "account"), (.forbidden, 403, "account"), (.unauthorized, 401, "account"),
+        ] as [(GigaChatError.Code, Int?, String)]
+    )
     func classifiesTransientPermanentAndAccountFaults(code: GigaChatError.Code, status: Int?, expected: String) {
         let decision = FailurePolicy.decide(GigaChatError(code: code, message: "x", httpStatus: status))
         switch decision {
@@ -83,12 +93,34 @@ import Testing
     @Test func backoffIsFullJitterUnderADoublingCeilingAndHonoursRetryAfter() {
         let initial = Duration.milliseconds(100)
         let maximum = Duration.seconds(1)
-        #expect(FailurePolicy.backoff(attempt: 1, initial: initial, maximum: maximum, retryAfter: nil, random: 1) == .milliseconds(100))
-        #expect(FailurePolicy.backoff(attempt: 3, initial: initial, maximum: maximum, retryAfter: nil, random: 1) == .milliseconds(400))
-        #expect(FailurePolicy.backoff(attempt: 9, initial: initial, maximum: maximum, retryAfter: nil, random: 1) == .seconds(1))
-        #expect(FailurePolicy.backoff(attempt: 3, initial: initial, maximum: maximum, retryAfter: nil, random: 0) == .zero)
-        #expect(FailurePolicy.backoff(attempt: 1, initial: initial, maximum: maximum, retryAfter: .milliseconds(700), random: 0) == .milliseconds(700))
-        #expect(FailurePolicy.backoff(attempt: 1, initial: initial, maximum: maximum, retryAfter: .seconds(90), random: 0) == .seconds(1))
+        #expect(
+            FailurePolicy.backoff(attempt: 1, initial: initial, maximum: maximum, retryAfter: nil, random: 1)
+                == .milliseconds(100)
+        )
+        #expect(
+            FailurePolicy.backoff(attempt: 3, initial: initial, maximum: maximum, retryAfter: nil, random: 1)
+                == .milliseconds(400)
+        )
+        #expect(
+            FailurePolicy.backoff(attempt: 9, initial: initial, maximum: maximum, retryAfter: nil, random: 1)
+                == .seconds(1)
+        )
+        #expect(
+            FailurePolicy.backoff(attempt: 3, initial: initial, maximum: maximum, retryAfter: nil, random: 0) == .zero
+        )
+        #expect(
+            FailurePolicy.backoff(
+                attempt: 1,
+                initial: initial,
+                maximum: maximum,
+                retryAfter: .milliseconds(700),
+                random: 0
+            ) == .milliseconds(700)
+        )
+        #expect(
+            FailurePolicy.backoff(attempt: 1, initial: initial, maximum: maximum, retryAfter: .seconds(90), random: 0)
+                == .seconds(1)
+        )
     }
 }
 
@@ -161,7 +193,10 @@ import Testing
     private func job(_ offset: Int64, key: String? = nil, size: Int = 10) -> AdmittedJob {
         AdmittedJob(
             job: Job(id: "j\(offset)", messages: [.user("hi")]),
-            ticket: OffsetTracker.Ticket(ownership: PartitionOwnership(partition: KafkaTopicPartition(topic: "jobs", partition: 0), epoch: 1), offset: offset),
+            ticket: OffsetTracker.Ticket(
+                ownership: PartitionOwnership(partition: KafkaTopicPartition(topic: "jobs", partition: 0), epoch: 1),
+                offset: offset
+            ),
             key: key.map { Array($0.utf8) },
             headers: [],
             receivedAt: .now,
@@ -202,10 +237,11 @@ import Testing
         for offset in Int64(0)..<4 { #expect(await dispatcher.admit(job(offset))) }
         #expect(await dispatcher.nextRunnable()?.ticket.offset == 0)
         #expect(await dispatcher.nextRunnable()?.ticket.offset == 1)
-        #expect(dispatcher.load == (2, 2))
+        #expect(dispatcher.load == (2, 2, 0))
         // A third waits until a slot is released; a retry waiting for a slot gets it before new jobs.
         let retry = Task { await dispatcher.acquireSlot() }
         try? await Task.sleep(for: .milliseconds(50))
+        #expect(dispatcher.load == (2, 2, 1), "the waiting retry counts in the worker's demand")
         let next = Task { await dispatcher.nextRunnable()?.ticket.offset }
         try? await Task.sleep(for: .milliseconds(50))
         dispatcher.releaseSlot()
@@ -267,7 +303,11 @@ import Testing
         _ = await dispatcher.admit(job(0))
         let waiting = Task { await dispatcher.admit(job(1)) }
         try? await Task.sleep(for: .milliseconds(50))
-        #expect(dispatcher.dropJobs(ofPartitions: [PartitionOwnership(partition: KafkaTopicPartition(topic: "jobs", partition: 0), epoch: 1)]) == 2)
+        #expect(
+            dispatcher.dropJobs(ofPartitions: [
+                PartitionOwnership(partition: KafkaTopicPartition(topic: "jobs", partition: 0), epoch: 1)
+            ]) == 2
+        )
         #expect(await waiting.value, "the intake moves on")
         #expect(dispatcher.load.buffered == 0)
     }
@@ -324,7 +364,13 @@ import Testing
         _ = await dispatcher.admit(
             AdmittedJob(
                 job: Job(id: "j", messages: [.user("hi")]),
-                ticket: OffsetTracker.Ticket(ownership: PartitionOwnership(partition: KafkaTopicPartition(topic: "jobs", partition: 0), epoch: 1), offset: 0),
+                ticket: OffsetTracker.Ticket(
+                    ownership: PartitionOwnership(
+                        partition: KafkaTopicPartition(topic: "jobs", partition: 0),
+                        epoch: 1
+                    ),
+                    offset: 0
+                ),
                 key: nil,
                 headers: [],
                 receivedAt: .now,

@@ -80,7 +80,13 @@ import Testing
         let budget = ConcurrencyBudget(accountConcurrency: 10, rotation: .seconds(1))
         #expect(budget.share(of: [0, 1], partitionCount: 0, step: 3) == 0)
         #expect(budget.share(of: [Int](), partitionCount: 4, step: 3) == 0)
-        #expect(ConcurrencyBudget(accountConcurrency: 0, rotation: .seconds(1)).units(onPartition: 0, partitionCount: 1, step: 0) == 0)
+        #expect(
+            ConcurrencyBudget(accountConcurrency: 0, rotation: .seconds(1)).units(
+                onPartition: 0,
+                partitionCount: 1,
+                step: 0
+            ) == 0
+        )
     }
 }
 
@@ -130,8 +136,25 @@ import Testing
         #expect(limit.effective(at: start) == 3)
         limit.setCeiling(0)
         #expect(limit.effective(at: start) == 0)
+        // The budget moved, the account said nothing: a share that comes back applies at once (it grew back one per
+        // round of requests before: seconds of an idle account each time the fleet's work moved).
         limit.setCeiling(8)
-        #expect(limit.effective(at: start) == 3, "grows back additively, not at once")
+        #expect(limit.effective(at: start) == 8)
+    }
+
+    @Test func onlyA429LowersTheWindowAndItIsHalvedFromWhatWasInForce() {
+        var limit = AdaptiveLimit(ceiling: 64)
+        limit.setCeiling(10)
+        limit.recordRateLimited(at: start, retryAfter: nil)
+        #expect(limit.effective(at: start) == 5, "half of the 10 in force, not of the cap of 64")
+        limit.setCeiling(3)
+        #expect(limit.effective(at: start) == 3)
+        limit.setCeiling(10)
+        #expect(limit.effective(at: start) == 5, "the window a 429 set stays through budget changes")
+        for _ in 0..<200 { limit.recordSuccess() }
+        #expect(limit.effective(at: start) == 10, "successes grow it back to the ceiling")
+        limit.setCeiling(64)
+        #expect(limit.effective(at: start) == 10, "a ceiling raised after a 429 is reached additively")
     }
 }
 
@@ -316,12 +339,18 @@ import Testing
         let store = RecordingLogHandler.Store()
         let controller = FlowController(
             settings: FlowController.Settings(
-                concurrency: 10, accountConcurrency: nil, rotation: .seconds(30), adaptive: true,
-                requestsPerMinute: nil, tokensPerMinute: nil
+                concurrency: 10,
+                accountConcurrency: nil,
+                fleetBudget: .demand,
+                rotation: .seconds(30),
+                adaptive: true,
+                requestsPerMinute: nil,
+                tokensPerMinute: nil
             ),
             topic: "jobs",
             dispatcher: Dispatcher(limit: 10, perKey: false, maxBufferedJobs: 10, maxBufferedBytes: 1 << 20),
             consumer: ConsumerReference(),
+            fleet: nil,
             metrics: WorkerMetrics(),
             logger: Logger(label: "flow") { _ in RecordingLogHandler(store: store) }
         )

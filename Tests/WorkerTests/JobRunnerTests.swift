@@ -5,8 +5,8 @@ import Logging
 import Synchronization
 import Testing
 
-@testable import Worker
 @testable import WireFormat
+@testable import Worker
 
 /// GigaChat as a script: each call (counted from 0) answers, fails, streams or hangs.
 final class ScriptedChat: ChatCompleting {
@@ -53,14 +53,18 @@ final class ScriptedChat: ChatCompleting {
         }
     }
 
-    func streamChat(_ request: ChatRequest, headers: GigaChatRequestHeaders) -> AsyncThrowingStream<ChatChunk, any Error> {
+    func streamChat(_ request: ChatRequest, headers: GigaChatRequestHeaders) -> AsyncThrowingStream<
+        ChatChunk, any Error
+    > {
         let answer = next(headers)
         return AsyncThrowingStream { continuation in
             let task = Task {
                 switch answer {
                 case .chunks(let pieces, let error):
                     for piece in pieces {
-                        continuation.yield(ChatChunk(choices: [.init(delta: .init(content: piece))], model: "GigaChat:test"))
+                        continuation.yield(
+                            ChatChunk(choices: [.init(delta: .init(content: piece))], model: "GigaChat:test")
+                        )
                     }
                     if let error {
                         continuation.finish(throwing: error)
@@ -110,19 +114,40 @@ final class ScriptedChat: ChatCompleting {
         let metrics = WorkerMetrics()
         let deadlines = AttemptDeadlines(interval: .milliseconds(10))
         let publisher = OutcomePublisher(
-            sink: sink, tracker: tracker, completionsTopic: configuration.topics.completions, gate: gate, logger: logger,
-            initialBackoff: .milliseconds(5), maximumBackoff: .milliseconds(20)
+            sink: sink,
+            tracker: tracker,
+            completionsTopic: configuration.topics.completions,
+            gate: gate,
+            logger: logger,
+            initialBackoff: .milliseconds(5),
+            maximumBackoff: .milliseconds(20)
         )
         let flow = FlowController(
             settings: .init(
-                concurrency: 1, accountConcurrency: nil, rotation: .seconds(60), adaptive: false,
-                requestsPerMinute: nil, tokensPerMinute: nil
+                concurrency: 1,
+                accountConcurrency: nil,
+                fleetBudget: .demand,
+                rotation: .seconds(60),
+                adaptive: false,
+                requestsPerMinute: nil,
+                tokensPerMinute: nil
             ),
-            topic: "jobs", dispatcher: dispatcher, consumer: ConsumerReference(), metrics: metrics, logger: logger
+            topic: "jobs",
+            dispatcher: dispatcher,
+            consumer: ConsumerReference(),
+            fleet: nil,
+            metrics: metrics,
+            logger: logger
         )
         let runner = JobRunner(
-            client: chat, publisher: publisher, dispatcher: dispatcher, configuration: configuration, metrics: metrics,
-            deadlines: deadlines, flow: flow, logger: logger
+            client: chat,
+            publisher: publisher,
+            dispatcher: dispatcher,
+            configuration: configuration,
+            metrics: metrics,
+            deadlines: deadlines,
+            flow: flow,
+            logger: logger
         )
         return Bed(runner: runner, dispatcher: dispatcher, sink: sink, tracker: tracker, deadlines: deadlines)
     }
@@ -132,7 +157,14 @@ final class ScriptedChat: ChatCompleting {
         bed.tracker.assign([input])
         let ticket = try #require(bed.tracker.register(input, offset: 0).ticket)
         let job = try JobDecoder(maxBytes: 1 << 20).decode(Array(json.utf8)).get()
-        let admitted = AdmittedJob(job: job, ticket: ticket, key: nil, headers: [], receivedAt: .now, size: json.utf8.count)
+        let admitted = AdmittedJob(
+            job: job,
+            ticket: ticket,
+            key: nil,
+            headers: [],
+            receivedAt: .now,
+            size: json.utf8.count
+        )
         #expect(await bed.dispatcher.admit(admitted))
         let runnable = try #require(await bed.dispatcher.nextRunnable())
         await withTaskGroup(of: Void.self) { group in
@@ -150,7 +182,9 @@ final class ScriptedChat: ChatCompleting {
     }
 
     @Test func aTransientFailureIsRetriedAndTheOneCompletionCompletesTheOffset() async throws {
-        let chat = ScriptedChat { $0 == 0 ? .failure(GigaChatError(code: .server, message: "boom", httpStatus: 500)) : .text("hello") }
+        let chat = ScriptedChat {
+            $0 == 0 ? .failure(GigaChatError(code: .server, message: "boom", httpStatus: 500)) : .text("hello")
+        }
         let bed = bed(chat)
         _ = try await run(#"{"id":"j1","messages":[{"role":"user","content":"hi"}],"stream":false}"#, in: bed)
         let sent = try completions(bed.sink)
@@ -201,7 +235,9 @@ final class ScriptedChat: ChatCompleting {
     @Test func aCancelledRunPublishesNothingAndLeavesTheOffsetOpen() async throws {
         let chat = ScriptedChat { _ in .hang }
         let bed = bed(chat)
-        let task = Task { try await run(#"{"id":"j5","messages":[{"role":"user","content":"hi"}],"stream":true}"#, in: bed) }
+        let task = Task {
+            try await run(#"{"id":"j5","messages":[{"role":"user","content":"hi"}],"stream":true}"#, in: bed)
+        }
         while chat.requestIDs.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
         task.cancel()
         _ = try await task.value

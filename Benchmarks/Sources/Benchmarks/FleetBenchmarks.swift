@@ -18,18 +18,22 @@ import Logging
 /// As a user runs it (the default, `FLEET_BENCH_MODE=backlog`): the jobs are produced first, keyed by id with the
 /// producer's default partitioner (so partitions get unequal backlogs), then the workers start; measured from the
 /// first GigaChat call to the last answer. `FLEET_BENCH_MODE=settled`: the workers settle first and the jobs are
-/// spread evenly over the partitions (the ideal case).
+/// spread evenly over the partitions (the ideal case). A last run adds a worker after 20 s and stops the first
+/// with SIGTERM after 40 s (`FLEET_BENCH_CHURN`: its starting size, 3; 0 leaves it out). `FLEET_BENCH_BUDGET=partitions`
+/// measures the budget laid on partitions instead of the one that follows demand.
 enum FleetBenchmarks {
     static let all: [Benchmark] = [
         Benchmark(
             name: "fleet",
-            summary: "account utilisation and 429 share for fleets of 1, 2, 4 and 8 workers (limit 10, 2 s answers)",
+            summary:
+                "account utilisation and 429 share for fleets of 1, 2, 4 and 8 workers and one that changes mid-run (limit 10, 2 s answers)",
             run: run
         )
     ]
 
     static let accountLimit = KafkaBenchmarks.environmentInt("FLEET_BENCH_LIMIT", default: 10)
     static let answer: Duration = .seconds(2)
+    static let budget = ProcessInfo.processInfo.environment["FLEET_BENCH_BUDGET"] ?? "demand"
     static let backlogFirst = (ProcessInfo.processInfo.environment["FLEET_BENCH_MODE"] ?? "backlog") != "settled"
 
     static func run() async throws {
@@ -39,16 +43,29 @@ enum FleetBenchmarks {
         let jobs = KafkaBenchmarks.environmentInt("FLEET_BENCH_JOBS", default: 300)
         let partitions = KafkaBenchmarks.environmentInt("FLEET_BENCH_PARTITIONS", default: 10)
         print(
-            "-- \(jobs) jobs per fleet, \(partitions) partitions, account limit \(accountLimit), answers of 2 s "
+            "-- \(jobs) jobs per fleet, \(partitions) partitions, account limit \(accountLimit), budget by \(budget), answers of 2 s "
                 + "(ideal \(Double(accountLimit) / 2) jobs/s), "
-                + (backlogFirst ? "backlog produced first, keyed by id, then the workers start" : "settled fleet, even partitions")
+                + (backlogFirst
+                    ? "backlog produced first, keyed by id, then the workers start" : "settled fleet, even partitions")
         )
         for size in sizes {
             try await measure(workers: size, jobs: jobs, partitions: partitions, binary: binary)
         }
+        // Membership changes while the batch runs: a worker added after 20 s, the first one stopped (SIGTERM) after
+        // 40 s (`FLEET_BENCH_CHURN=0` leaves it out).
+        let churn = ProcessInfo.processInfo.environment["FLEET_BENCH_CHURN"].flatMap { Int($0) } ?? 3
+        if churn > 0 {
+            try await measure(workers: churn, jobs: jobs, partitions: partitions, binary: binary, churn: true)
+        }
     }
 
-    static func measure(workers size: Int, jobs jobCount: Int, partitions: Int, binary: String) async throws {
+    static func measure(
+        workers size: Int,
+        jobs jobCount: Int,
+        partitions: Int,
+        binary: String,
+        churn: Bool = false
+    ) async throws {
         var logger = Logger(label: "benchmarks.fleet")
         logger.logLevel = .warning
         let broker = try await BenchmarkBroker.start()
@@ -69,13 +86,19 @@ enum FleetBenchmarks {
         try await admin.createTopic(jobsTopic + ".DLT", partitions: 1)
 
         if backlogFirst {
-            try await produce(jobCount, to: jobsTopic, partitions: partitions, bootstrap: broker.bootstrap, logger: logger)
+            try await produce(
+                jobCount,
+                to: jobsTopic,
+                partitions: partitions,
+                bootstrap: broker.bootstrap,
+                logger: logger
+            )
             emulator.resetCounters()
         }
         var processes: [(process: Process, port: Int)] = []
         defer { for (process, _) in processes where process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         let basePort = 20_000 + Int.random(in: 0..<20_000)
-        for index in 0..<size {
+        func spawn(_ index: Int) throws {
             let worker = Process()
             worker.executableURL = URL(fileURLWithPath: binary)
             worker.arguments = ["run"]
@@ -87,18 +110,25 @@ enum FleetBenchmarks {
                 "GIGACHAT_WORKER_TOPICS_COMPLETIONS": completionsTopic,
                 "GIGACHAT_WORKER_TOPICS_PARTIALS": "fleet-partials-\(suffix)",
                 "GIGACHAT_WORKER_METRICS_PORT": String(basePort + index),
-                "GIGACHAT_WORKER_LOG_LEVEL": "warning",
+                "GIGACHAT_WORKER_LOG_LEVEL": ProcessInfo.processInfo.environment["FLEET_BENCH_LOG_LEVEL"] ?? "warning",
+                // `demand` (the default) or `partitions` (the budget laid on the partitions, for a comparison).
+                "GIGACHAT_WORKER_FLOW_BUDGET": budget,
                 "GIGACHAT_ACCOUNT_CONCURRENCY": String(accountLimit),
                 "GIGACHAT_BASE_URL": emulator.baseURL,
                 "GIGACHAT_AUTH_URL": emulator.authURL,
                 "GIGACHAT_CREDENTIALS": Data("fleet:secret".utf8).base64EncodedString(),
                 "LD_LIBRARY_PATH": ProcessInfo.processInfo.environment["LD_LIBRARY_PATH"] ?? "",
             ]
+            // The group's assignment strategy (`kafka.assignment`): the worker's default unless set.
+            if let assignment = ProcessInfo.processInfo.environment["FLEET_BENCH_ASSIGNMENT"] {
+                worker.environment?["GIGACHAT_WORKER_KAFKA_ASSIGNMENT"] = assignment
+            }
             worker.standardOutput = FileHandle.standardError
             worker.standardError = FileHandle.standardError
             try worker.run()
             processes.append((worker, basePort + index))
         }
+        for index in 0..<size { try spawn(index) }
         var settle = 0.0
         let start: ContinuousClock.Instant
         if backlogFirst {
@@ -131,18 +161,38 @@ enum FleetBenchmarks {
                     stableSince = nil
                 }
                 guard ContinuousClock.now - settleStart < .seconds(120) else {
-                    throw BenchmarkError("the fleet of \(size) did not settle: \(ready) ready, \(owned) partitions owned")
+                    throw BenchmarkError(
+                        "the fleet of \(size) did not settle: \(ready) ready, \(owned) partitions owned"
+                    )
                 }
                 try await Task.sleep(for: .milliseconds(200))
             }
-                settle = KafkaBenchmarks.seconds(of: ContinuousClock.now - settleStart)
+            settle = KafkaBenchmarks.seconds(of: ContinuousClock.now - settleStart)
 
             emulator.resetCounters()
             start = .now
-            try await produce(jobCount, to: jobsTopic, partitions: partitions, bootstrap: broker.bootstrap, logger: logger)
+            try await produce(
+                jobCount,
+                to: jobsTopic,
+                partitions: partitions,
+                bootstrap: broker.bootstrap,
+                logger: logger
+            )
         }
+        var added = false
+        var stopped = false
         while emulator.counters.completedChats < jobCount {
-            guard ContinuousClock.now - start < .seconds(600) else { throw BenchmarkError("the fleet of \(size) did not finish") }
+            guard ContinuousClock.now - start < .seconds(600) else {
+                throw BenchmarkError("the fleet of \(size) did not finish")
+            }
+            if churn, !added, ContinuousClock.now - start >= .seconds(20) {
+                try spawn(size)
+                added = true
+            }
+            if churn, !stopped, ContinuousClock.now - start >= .seconds(40) {
+                kill(processes[0].process.processIdentifier, SIGTERM)
+                stopped = true
+            }
             try await Task.sleep(for: .milliseconds(20))
         }
         let elapsed = KafkaBenchmarks.seconds(of: ContinuousClock.now - start)
@@ -154,7 +204,7 @@ enum FleetBenchmarks {
         let share = Double(counters.rateLimited) / Double(max(1, counters.chatCalls))
         let rate = Double(jobCount) / elapsed
         print(
-            "workers \(size): utilisation \(WorkerBenchmarks.fixed(utilisation, 3)), 429 \(counters.rateLimited) of "
+            "workers \(size)\(churn ? " (+1 after 20 s, 1 stopped by SIGTERM after 40 s)" : ""): utilisation \(WorkerBenchmarks.fixed(utilisation, 3)), 429 \(counters.rateLimited) of "
                 + "\(counters.chatCalls) calls (\(WorkerBenchmarks.fixed(share * 100, 2))%), "
                 + "\(WorkerBenchmarks.fixed(rate, 2)) jobs/s over \(WorkerBenchmarks.fixed(elapsed, 1)) s "
                 + "(\(backlogFirst ? "first call" : "settled") after \(WorkerBenchmarks.fixed(settle, 1)) s)"
@@ -164,7 +214,9 @@ enum FleetBenchmarks {
 
     /// Produces the jobs and waits for every acknowledgement: keyed by id, spread by the producer's default
     /// partitioner (a backlog as any producer makes it), or evenly over the partitions for the settled case.
-    static func produce(_ jobCount: Int, to jobsTopic: String, partitions: Int, bootstrap: String, logger: Logger) async throws {
+    static func produce(_ jobCount: Int, to jobsTopic: String, partitions: Int, bootstrap: String, logger: Logger)
+        async throws
+    {
         let producer = try KafkaProducer(
             configuration: KafkaProducerConfiguration(bootstrapServers: [bootstrap]),
             logger: logger

@@ -4,17 +4,19 @@ import CRdKafka
 
 extension RDKafkaClient {
     /// A client for the admin API (librdkafka's admin clients are producers).
-    static func admin(properties: [(String, String)], context: RDKafkaClientContext) throws(KafkaError) -> RDKafkaClient {
+    static func admin(properties: [(String, String)], context: RDKafkaClientContext) throws(KafkaError) -> RDKafkaClient
+    {
         try RDKafkaClient(type: RD_KAFKA_PRODUCER, properties: properties, context: context)
     }
 
-    /// Creates a topic and waits for the answer (``KafkaAdmin/createTopic(_:partitions:replicationFactor:timeout:)``
+    /// Creates a topic and waits for the answer (``KafkaAdmin/createTopic(_:partitions:replicationFactor:configs:timeout:)``
     /// runs it off the cooperative pool); every object it creates is destroyed before it returns. A topic that
     /// already exists is not an error.
     func createTopic(
         _ name: String,
         partitions: Int32,
         replicationFactor: Int16,
+        configs: [String: String] = [:],
         milliseconds: Int32
     ) -> KafkaError? {
         var errstr = [CChar](repeating: 0, count: 512)
@@ -27,6 +29,12 @@ extension RDKafkaClient {
             return KafkaError(code: .topicCreation, message: "Topic \"\(name)\" is invalid: \(text())")
         }
         defer { rd_kafka_NewTopic_destroy(newTopic) }
+        for (key, value) in configs.sorted(by: { $0.key < $1.key }) {
+            let err = rd_kafka_NewTopic_set_config(newTopic, key, value)
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                return KafkaError.rdKafka(err, fallback: .topicCreation, context: "Topic \"\(name)\" setting \(key)")
+            }
+        }
         let options = rd_kafka_AdminOptions_new(handle, RD_KAFKA_ADMIN_OP_CREATETOPICS)
         defer { rd_kafka_AdminOptions_destroy(options) }
         _ = rd_kafka_AdminOptions_set_request_timeout(options, milliseconds, &errstr, errstr.count)
@@ -58,7 +66,9 @@ extension RDKafkaClient {
         for index in 0..<count {
             guard let topicResult = results[index] else { continue }
             let reason = rd_kafka_topic_result_error_string(topicResult).map { String(cString: $0) } ?? ""
-            if let failure = Self.topicCreationFailure(name, rd_kafka_topic_result_error(topicResult), reason) { return failure }
+            if let failure = Self.topicCreationFailure(name, rd_kafka_topic_result_error(topicResult), reason) {
+                return failure
+            }
         }
         return nil
     }

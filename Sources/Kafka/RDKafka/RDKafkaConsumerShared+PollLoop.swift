@@ -185,6 +185,21 @@ extension RDKafkaConsumerShared {
         }
     }
 
+    /// Assigns `partitions` without a group (``KafkaConsumer/assign(_:startingAt:)``), each at its first record at or
+    /// after `time` (its end when there is none). Blocking (one offset lookup): off the cooperative pool. The poll
+    /// thread applies pauses on its next round.
+    func assignWithoutGroup(_ partitions: [KafkaTopicPartition], at time: Date, handle: OpaquePointer) -> KafkaError? {
+        guard let list = rd_kafka_topic_partition_list_new(Int32(partitions.count)) else {
+            return KafkaError(code: .consumer, message: "librdkafka gave no partition list")
+        }
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        for partition in partitions { rd_kafka_topic_partition_list_add(list, partition.topic, partition.partition) }
+        position(list, at: time, handle: handle)
+        if let failure = Self.assign(handle, list, cooperative: false) { return failure }
+        syncAssignment(handle, assigned: partitions, cooperative: false)
+        return nil
+    }
+
     /// Assigns `list`: incrementally (cooperative) or as the whole assignment (eager).
     private static func assign(
         _ handle: OpaquePointer,

@@ -33,18 +33,19 @@ extension WorkerConfiguration {
     /// Every setting's key, as written in the YAML file. The environment name is the key upper-cased with `_` for
     /// `.`: `GIGACHAT_WORKER_` + that for the worker's own keys (`GIGACHAT_WORKER_KAFKA_BOOTSTRAP_SERVERS`), and
     /// the official SDK's names for `gigachat.*` (`GIGACHAT_CREDENTIALS`, `GIGACHAT_BASE_URL`, ...).
-    public static let keys: [String] = [
-        "kafka.bootstrap_servers", "kafka.group_id", "kafka.client_id", "kafka.assignment", "kafka.session_timeout",
-        "kafka.commit_interval", "kafka.properties", "kafka.consumer_properties", "kafka.producer_properties",
-        "topics.jobs", "topics.partials", "topics.completions", "topics.dead_letter",
-        "concurrency", "ordering", "buffer.max_jobs", "buffer.max_bytes",
-        "jobs.max_bytes", "jobs.timeout", "jobs.stream", "partials.interval", "partials.max_bytes",
-        "retry.max_attempts", "retry.initial_backoff", "retry.max_backoff",
-        "shutdown.drain_timeout", "rebalance.drain_timeout", "worker.id",
-        "metrics.enabled", "metrics.host", "metrics.port", "logging.content",
-        "gigachat.account_concurrency", "gigachat.requests_per_minute", "gigachat.tokens_per_minute",
-        "flow.rotation", "flow.adaptive",
-    ] + gigachatKeys
+    public static let keys: [String] =
+        [
+            "kafka.bootstrap_servers", "kafka.group_id", "kafka.client_id", "kafka.assignment", "kafka.session_timeout",
+            "kafka.commit_interval", "kafka.properties", "kafka.consumer_properties", "kafka.producer_properties",
+            "topics.jobs", "topics.partials", "topics.completions", "topics.dead_letter", "topics.fleet",
+            "concurrency", "ordering", "buffer.max_jobs", "buffer.max_bytes",
+            "jobs.max_bytes", "jobs.timeout", "jobs.stream", "partials.interval", "partials.max_bytes",
+            "retry.max_attempts", "retry.initial_backoff", "retry.max_backoff",
+            "shutdown.drain_timeout", "rebalance.drain_timeout", "worker.id",
+            "metrics.enabled", "metrics.host", "metrics.port", "logging.content",
+            "gigachat.account_concurrency", "gigachat.requests_per_minute", "gigachat.tokens_per_minute",
+            "flow.budget", "flow.lease", "flow.rotation", "flow.adaptive",
+        ] + gigachatKeys
 
     /// The `gigachat.*` keys, named after the official SDK's environment variables.
     public static let gigachatKeys: [String] = [
@@ -104,11 +105,13 @@ extension WorkerConfiguration {
             case "range": kafka.assignment = .range
             case "roundrobin": kafka.assignment = .roundRobin
             default:
-                values.record(WorkerConfigurationError(
-                    key: "kafka.assignment",
-                    problem: "is \"\(text)\"",
-                    allowed: "cooperative-sticky, range, roundrobin"
-                ))
+                values.record(
+                    WorkerConfigurationError(
+                        key: "kafka.assignment",
+                        problem: "is \"\(text)\"",
+                        allowed: "cooperative-sticky, range, roundrobin"
+                    )
+                )
             }
         }
         if let duration = values.duration("kafka.session_timeout") { kafka.sessionTimeout = duration }
@@ -120,12 +123,15 @@ extension WorkerConfiguration {
         if let text = values.string("topics.partials") { topics.partials = text }
         if let text = values.string("topics.completions") { topics.completions = text }
         if let text = values.string("topics.dead_letter") { topics.deadLetter = text }
+        if let text = values.string("topics.fleet") { topics.fleet = text }
         if let number = values.int("concurrency") { concurrency = number }
         if let text = values.string("ordering") {
             if let ordering = Ordering(rawValue: text) {
                 self.ordering = ordering
             } else {
-                values.record(WorkerConfigurationError(key: "ordering", problem: "is \"\(text)\"", allowed: "unordered, per-key"))
+                values.record(
+                    WorkerConfigurationError(key: "ordering", problem: "is \"\(text)\"", allowed: "unordered, per-key")
+                )
             }
         }
         if let number = values.int("buffer.max_jobs") { maxBufferedJobs = number }
@@ -144,6 +150,20 @@ extension WorkerConfiguration {
         if let number = values.int("gigachat.account_concurrency") { accountConcurrency = number }
         if let number = values.double("gigachat.requests_per_minute") { requestsPerMinute = number }
         if let number = values.double("gigachat.tokens_per_minute") { tokensPerMinute = number }
+        if let text = values.string("flow.budget") {
+            if let budget = FleetBudget(rawValue: text) {
+                fleetBudget = budget
+            } else {
+                values.record(
+                    WorkerConfigurationError(
+                        key: "flow.budget",
+                        problem: "is \"\(text)\"",
+                        allowed: "demand, partitions"
+                    )
+                )
+            }
+        }
+        if let duration = values.duration("flow.lease") { fleetLease = duration }
         if let duration = values.duration("flow.rotation") { budgetRotation = duration }
         if let flag = values.bool("flow.adaptive") { adaptive = flag }
         if let flag = values.bool("metrics.enabled") { metricsEnabled = flag }

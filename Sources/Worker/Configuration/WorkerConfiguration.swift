@@ -46,10 +46,26 @@ public struct WorkerConfiguration: Sendable {
         /// `topics.dead_letter`. Default: the jobs topic + `.DLT` (Spring Kafka's convention).
         public var deadLetter: String?
 
+        /// `topics.fleet`: where the workers sharing one GigaChat account report their demand (with
+        /// `gigachat.account_concurrency` and `flow.budget: demand`). Workers of several job topics that share one
+        /// account set the same one. Default: the jobs topic + `.fleet`.
+        public var fleet: String?
+
         /// The dead-letter topic in effect.
         public var effectiveDeadLetter: String { deadLetter ?? jobs + ".DLT" }
+        /// The fleet topic in effect.
+        public var effectiveFleet: String { fleet ?? jobs + ".fleet" }
 
         public init() {}
+    }
+
+    /// How the fleet shares the account's concurrency (`flow.budget`).
+    public enum FleetBudget: String, Sendable, CaseIterable {
+        /// The units follow the work: every worker reports its demand on the fleet topic, and a worker with nothing to
+        /// run holds nothing.
+        case demand
+        /// The units are laid on the jobs topic's partitions and rotate every `flow.rotation` (no fleet topic).
+        case partitions
     }
 
     /// How jobs are scheduled.
@@ -105,6 +121,11 @@ public struct WorkerConfiguration: Sendable {
     /// `flow.rotation`: how long budget units stay on a partition before moving on (when they do not divide evenly
     /// among the partitions). Default: 30 s.
     public var budgetRotation: Duration = .seconds(30)
+    /// `flow.budget`: how the fleet shares `gigachat.account_concurrency`. Default: `demand`.
+    public var fleetBudget: FleetBudget = .demand
+    /// `flow.lease`: how long a worker's demand counts without a new report (a killed worker's units return to the
+    /// others after this). Default: 3 s.
+    public var fleetLease: Duration = .seconds(3)
     /// `flow.adaptive`: halve the limit on 429, grow it back by one per round of successes. Default: on when
     /// `gigachat.account_concurrency` is set.
     public var adaptive: Bool?
@@ -170,20 +191,30 @@ public struct WorkerConfiguration: Sendable {
         if topics.effectiveDeadLetter == topics.jobs {
             problems.append(fail("topics.dead_letter", "is the jobs topic", "another topic"))
         }
-        if !(1...10_000).contains(concurrency) { problems.append(fail("concurrency", "is \(concurrency)", "1...10000")) }
+        if !(1...10_000).contains(concurrency) {
+            problems.append(fail("concurrency", "is \(concurrency)", "1...10000"))
+        }
         if maxBufferedJobs < 1 { problems.append(fail("buffer.max_jobs", "is \(maxBufferedJobs)", "at least 1")) }
-        if maxBufferedBytes < 1024 { problems.append(fail("buffer.max_bytes", "is \(maxBufferedBytes)", "at least 1024")) }
+        if maxBufferedBytes < 1024 {
+            problems.append(fail("buffer.max_bytes", "is \(maxBufferedBytes)", "at least 1024"))
+        }
         if maxJobBytes < 64 { problems.append(fail("jobs.max_bytes", "is \(maxJobBytes)", "at least 64")) }
         if jobTimeout <= .zero { problems.append(fail("jobs.timeout", "is not positive", "a positive duration")) }
         if partialsInterval < .zero {
             problems.append(fail("partials.interval", "is negative", "a duration of 0 or more"))
         }
         if partialsMaxBytes < 1 { problems.append(fail("partials.max_bytes", "is \(partialsMaxBytes)", "at least 1")) }
-        if !(1...1000).contains(maxAttempts) { problems.append(fail("retry.max_attempts", "is \(maxAttempts)", "1...1000")) }
-        if initialBackoff < .zero || maxBackoff < initialBackoff {
-            problems.append(fail("retry.max_backoff", "is below retry.initial_backoff", "max_backoff >= initial_backoff >= 0"))
+        if !(1...1000).contains(maxAttempts) {
+            problems.append(fail("retry.max_attempts", "is \(maxAttempts)", "1...1000"))
         }
-        if drainTimeout < .zero { problems.append(fail("shutdown.drain_timeout", "is negative", "a duration of 0 or more")) }
+        if initialBackoff < .zero || maxBackoff < initialBackoff {
+            problems.append(
+                fail("retry.max_backoff", "is below retry.initial_backoff", "max_backoff >= initial_backoff >= 0")
+            )
+        }
+        if drainTimeout < .zero {
+            problems.append(fail("shutdown.drain_timeout", "is negative", "a duration of 0 or more"))
+        }
         if let accountConcurrency, !(1...10_000).contains(accountConcurrency) {
             problems.append(fail("gigachat.account_concurrency", "is \(accountConcurrency)", "1...10000"))
         }
@@ -193,8 +224,13 @@ public struct WorkerConfiguration: Sendable {
         if let tokensPerMinute, !(tokensPerMinute > 0) {
             problems.append(fail("gigachat.tokens_per_minute", "is \(tokensPerMinute)", "a positive number"))
         }
+        if fleetLease < .milliseconds(300) || fleetLease > .seconds(60) {
+            problems.append(fail("flow.lease", "is \(fleetLease.secondsDouble) s", "0.3 s ... 60 s"))
+        }
         if budgetRotation <= .zero { problems.append(fail("flow.rotation", "is not positive", "a positive duration")) }
-        if !(0...65535).contains(metricsPort) { problems.append(fail("metrics.port", "is \(metricsPort)", "0...65535")) }
+        if !(0...65535).contains(metricsPort) {
+            problems.append(fail("metrics.port", "is \(metricsPort)", "0...65535"))
+        }
         if rebalanceDrainTimeout < .zero {
             problems.append(fail("rebalance.drain_timeout", "is negative", "a duration of 0 or more"))
         }

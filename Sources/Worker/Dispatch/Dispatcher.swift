@@ -1,5 +1,5 @@
-import Foundation
 import DequeModule
+import Foundation
 import Kafka
 import Synchronization
 
@@ -175,8 +175,10 @@ public final class Dispatcher: Sendable {
     /// The current bound on requests in flight.
     public var limit: Int { state.withLock { $0.limit } }
 
-    /// Requests in flight now, and jobs held.
-    public var load: (running: Int, buffered: Int) { state.withLock { ($0.running, $0.scheduler.count) } }
+    /// Requests in flight now, jobs held, and retries waiting for a slot.
+    public var load: (running: Int, buffered: Int, retrying: Int) {
+        state.withLock { ($0.running, $0.scheduler.count, $0.slotWaiters.count) }
+    }
 
     /// Takes the held jobs whose own `deadline` has passed, so they can be answered `deadline_exceeded` without
     /// waiting for a slot that may not come (the account's circuit open, the limit at 0). No slot is taken; in

@@ -1,11 +1,15 @@
 /// Additive increase, multiplicative decrease of the requests in flight, as TCP does with its window: a 429
 /// halves the limit (at most once per `cooldown`, so one burst of 429s is one decrease), each success adds
-/// `1/limit` (about one more per round of requests), up to the ceiling (the worker's budget). A `Retry-After`
-/// pauses the whole worker for that long. Pure: the caller supplies the time.
+/// `1/limit` (about one more per round of requests), up to the worker's own cap. The ceiling (the worker's share of
+/// the account, which moves as the fleet's work moves) caps what is in force but does not lower the window: only a
+/// 429 does, so a share that shrinks and grows again without a 429 applies at once. A `Retry-After` pauses the
+/// whole worker for that long. Pure: the caller supplies the time.
 public struct AdaptiveLimit: Sendable {
-    /// The most the limit may grow to; 0 stops all requests.
+    /// What may be in force now (the budget); 0 stops all requests.
     public private(set) var ceiling: Int
-    /// The current limit, fractional between whole steps.
+    /// The most the window grows to (the ceiling it was made with: the worker's own cap).
+    public let upperBound: Int
+    /// The current window, fractional between whole steps.
     public private(set) var limit: Double
     /// How much a 429 keeps of the limit. Default: 0.5.
     public var decreaseFactor = 0.5
@@ -18,19 +22,20 @@ public struct AdaptiveLimit: Sendable {
     /// Starts at the ceiling.
     public init(ceiling: Int) {
         self.ceiling = max(0, ceiling)
+        self.upperBound = max(1, ceiling)
         self.limit = Double(max(1, ceiling))
     }
 
-    /// A new ceiling (the budget changed); the limit never stays above it.
+    /// A new ceiling (the budget changed): it caps what is in force; the window stays.
     public mutating func setCeiling(_ ceiling: Int) {
         self.ceiling = max(0, ceiling)
-        if ceiling > 0 { limit = min(max(limit, 1), Double(ceiling)) }
     }
 
     /// A request succeeded.
     public mutating func recordSuccess() {
         guard ceiling > 0 else { return }
-        limit = min(Double(ceiling), limit + 1 / max(limit, 1))
+        // Growing past what is in force tells nothing about the account.
+        limit = min(Double(min(upperBound, max(ceiling, Int(limit)))), limit + 1 / max(limit, 1))
     }
 
     /// A request was answered 429.
@@ -43,7 +48,8 @@ public struct AdaptiveLimit: Sendable {
         }
         if let lastDecrease, now - lastDecrease < cooldown { return false }
         lastDecrease = now
-        limit = max(1, limit * decreaseFactor)
+        // Halved from what was in force.
+        limit = max(1, min(limit, Double(max(1, ceiling))) * decreaseFactor)
         return true
     }
 

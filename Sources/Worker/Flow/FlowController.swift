@@ -4,7 +4,8 @@ import Logging
 import Synchronization
 
 /// Decides how many GigaChat requests this worker may have in flight, and when the next may start: the fleet's
-/// concurrency budget (``ConcurrencyBudget``), adaptation to 429 (``AdaptiveLimit``), requests and tokens per
+/// concurrency budget (by demand through the fleet topic, ``FleetChannel`` and ``FleetShare``, or laid on the
+/// partitions, ``ConcurrencyBudget``), adaptation to 429 (``AdaptiveLimit``), requests and tokens per
 /// minute (``TokenBucket``), and the account's circuit (``AccountCircuit``). It sets the ``Dispatcher``'s limit, and
 /// pauses the consumer's partitions while the circuit is open.
 final class FlowController: Sendable {
@@ -14,7 +15,9 @@ final class FlowController: Sendable {
         var concurrency: Int
         /// The account's limit shared by the fleet (`gigachat.account_concurrency`); `nil`: no fleet budget.
         var accountConcurrency: Int?
-        /// How long budget units stay on a partition (`flow.rotation`).
+        /// How the fleet shares the account (`flow.budget`).
+        var fleetBudget: WorkerConfiguration.FleetBudget
+        /// How long budget units stay on a partition, or a remainder with a member (`flow.rotation`).
         var rotation: Duration
         /// AIMD on 429 (`flow.adaptive`).
         var adaptive: Bool
@@ -62,10 +65,15 @@ final class FlowController: Sendable {
         var pausedPartitions: [KafkaTopicPartition] = []
         var lastLimitLog: ContinuousClock.Instant?
         var lastCircuitLog: ContinuousClock.Instant?
+        /// Why the fleet budget lets this worker start nothing (its view of the fleet is not complete or current).
+        var fleetBlocked: String?
     }
 
     let settings: Settings
+    /// The budget laid on the partitions (`flow.budget: partitions`).
     private let budget: ConcurrencyBudget?
+    /// The budget that follows demand (`flow.budget: demand`).
+    private let fleet: FleetChannel?
     private let state: Mutex<State>
     private let dispatcher: Dispatcher
     private let consumer: ConsumerReference
@@ -78,16 +86,20 @@ final class FlowController: Sendable {
         topic: String,
         dispatcher: Dispatcher,
         consumer: ConsumerReference,
+        fleet: FleetChannel?,
         metrics: WorkerMetrics,
         logger: Logger
     ) {
         self.settings = settings
-        self.budget = settings.accountConcurrency.map {
-            ConcurrencyBudget(accountConcurrency: $0, rotation: settings.rotation)
-        }
+        self.budget =
+            settings.fleetBudget == .partitions
+            ? settings.accountConcurrency.map { ConcurrencyBudget(accountConcurrency: $0, rotation: settings.rotation) }
+            : nil
+        self.fleet = settings.accountConcurrency == nil ? nil : fleet
         let now = ContinuousClock.now
-        // Without a fleet budget the worker's own cap applies until the assignment is known.
-        let ceiling = budget == nil ? settings.concurrency : 0
+        // Without a fleet budget the worker's own cap applies at once; with one, nothing until it is known.
+        let shared = settings.accountConcurrency != nil
+        let ceiling = shared ? 0 : settings.concurrency
         self.state = Mutex(
             State(
                 ceiling: ceiling,
@@ -101,7 +113,7 @@ final class FlowController: Sendable {
         self.topic = topic
         self.metrics = metrics
         self.logger = logger
-        if budget != nil { dispatcher.setLimit(0) }
+        if shared { dispatcher.setLimit(0) }
     }
 
     // MARK: - The loop
@@ -122,8 +134,8 @@ final class FlowController: Sendable {
             lastOwned = owned
             let date = Date()
             update(owned: owned, partitionCount: knownCount ?? 0, now: .now, date: date)
-            // Every 200 ms, and exactly when the budget's rotation changes the limit.
-            var pause = 0.2
+            // Every 200 ms (100 ms with the fleet's reports), and exactly when the budget's rotation changes the limit.
+            var pause = fleet == nil ? 0.2 : 0.1
             if let budget { pause = min(pause, budget.nextChange(after: date).timeIntervalSince(date) + 0.001) }
             try? await Task.sleep(for: .milliseconds(Int64(max(pause, 0.001) * 1000)))
         }
@@ -154,9 +166,36 @@ final class FlowController: Sendable {
         update(owned: owned, partitionCount: count, now: .now, date: Date())
     }
 
+    /// Recomputes the limit now (a fleet report arrived).
+    func refresh() {
+        let (owned, count) = state.withLock { ($0.owned, $0.partitionCount) }
+        update(owned: owned, partitionCount: count, now: .now, date: Date())
+    }
+
+    /// This worker's share of the account by demand, and why it may start nothing (then the share is 0); reports its
+    /// state to the fleet when it changed. `nil` without a demand budget.
+    private func fleetShare(now: ContinuousClock.Instant, date: Date) -> (units: Int, blocked: String?)? {
+        guard let fleet, let units = settings.accountConcurrency else { return nil }
+        let load = dispatcher.load
+        let applied = state.withLock { $0.applied } ?? 0
+        let me = FleetMember(
+            id: fleet.settings.memberID,
+            // Retries waiting for a slot want one too: left out, a worker whose jobs all wait to retry would report
+            // no demand, get no unit, and wait for ever.
+            want: min(settings.concurrency, load.running + load.buffered + load.retrying),
+            inFlight: load.running,
+            limit: applied
+        )
+        fleet.report(me, now: now)
+        let step = Int((date.timeIntervalSince1970 / max(settings.rotation.secondsDouble, 0.001)).rounded(.down))
+        let share = fleet.limit(of: me, units: units, step: step, now: now)
+        return (share.limit, share.blocked)
+    }
+
     /// Recomputes the limit from the assignment and the time, and applies it.
     func update(owned: Set<Int32>, partitionCount: Int, now: ContinuousClock.Instant, date: Date) {
-        let (limit, intake, log) = state.withLock { state -> (Int, IntakeChange, String?) in
+        let fleetShare = fleetShare(now: now, date: date)
+        let (limit, intake, log, fleetLog) = state.withLock { state -> (Int, IntakeChange, String?, String?) in
             state.owned = owned
             state.partitionCount = partitionCount
             // A revoked partition stops leaving once it is out of the assignment (or after its drain's bound).
@@ -164,7 +203,14 @@ final class FlowController: Sendable {
             let counted = owned.subtracting(state.leaving.keys).filter { $0 < partitionCount }
             var share = 1.0
             if partitionCount > 0 { share = Double(counted.count) / Double(partitionCount) }
-            if let budget {
+            var fleetLog: String?
+            if let fleetShare {
+                state.ceiling = min(settings.concurrency, fleetShare.units)
+                if fleetShare.blocked != state.fleetBlocked {
+                    fleetLog = fleetShare.blocked.map { "starting nothing: \($0)" } ?? "view complete"
+                    state.fleetBlocked = fleetShare.blocked
+                }
+            } else if let budget {
                 let units = budget.limit(of: counted.map(Int.init), partitionCount: partitionCount, at: date)
                 state.ceiling = min(settings.concurrency, units)
             } else {
@@ -174,7 +220,17 @@ final class FlowController: Sendable {
             if let rpm = settings.requestsPerMinute { state.requests?.setRate(perMinute: rpm * share, now: now) }
             if let tpm = settings.tokensPerMinute { state.tokens?.setRate(perMinute: tpm * share, now: now) }
             state.circuit.tick(at: now)
-            return Self.apply(&state, settings: settings, now: now).0
+            let (limit, intake, log) = Self.apply(&state, settings: settings, now: now).0
+            return (limit, intake, log, fleetLog)
+        }
+        if let fleetLog {
+            // Waiting for the first reports is how every worker starts; a view that went stale is news.
+            let stale = fleetLog.contains("have not come back")
+            logger.log(
+                level: stale ? .warning : .info,
+                "Fleet budget \(fleetLog)",
+                metadata: ["topic": "\(fleet?.settings.topic ?? "-")"]
+            )
         }
         // Every tick applies the limit, also unchanged: a late `act` of a concurrent attempt cannot leave the
         // dispatcher on an older value for longer than a tick.
@@ -330,4 +386,7 @@ final class FlowController: Sendable {
 
     /// The limit applied last.
     var currentLimit: Int? { state.withLock { $0.applied } }
+
+    /// Why the fleet budget lets this worker start nothing, if it does (for `/readyz`).
+    var fleetBlocked: String? { state.withLock { $0.fleetBlocked } }
 }

@@ -1,0 +1,249 @@
+import Foundation
+import Kafka
+import Logging
+import Synchronization
+
+/// The fleet topic: where the workers that share one GigaChat account report what they want and hold, and read
+/// each other's reports (``FleetView``), so that each computes its share of the account (``FleetShare``).
+///
+/// - **Reports** are keyed by the member's id (unique per process) on a one-partition topic, compacted and with a
+///   retention, so the topic stays small whatever the fleet's churn. A report goes out when the member's want, in
+///   flight or limit changed (checked every 100 ms) and at least every `interval` as a heartbeat; a graceful stop
+///   sends a last one that says it left.
+/// - **Reading** assigns the partition without a group (every worker reads every report; a group's join would cost
+///   seconds), starting at the reports of the last lease, so a worker that starts knows the live fleet before it
+///   takes a unit. The consumer's group id is never joined and nothing is committed for it.
+final class FleetChannel: Sendable {
+    struct Settings: Sendable {
+        var topic: String
+        var memberID: String
+        var lease: Duration
+        /// The longest time between two reports.
+        var interval: Duration { min(.seconds(1), lease / 3) }
+    }
+
+    private struct Published {
+        var member: FleetMember?
+        var at: ContinuousClock.Instant?
+        var sequence: Int64 = 0
+        var lastFailureLog: ContinuousClock.Instant?
+        /// The last report said this worker left: nothing more goes out (the producer closes next).
+        var left = false
+    }
+
+    let settings: Settings
+    private let consumer: KafkaConsumer
+    private let producer: KafkaProducer
+    private let view: Mutex<FleetView>
+    private let published = Mutex(Published())
+    private let onChange = Mutex<(@Sendable () -> Void)?>(nil)
+    private let logger: Logger
+
+    init(settings: Settings, kafka: WorkerConfiguration.Kafka, producer: KafkaProducer, logger: Logger) throws {
+        self.settings = settings
+        self.producer = producer
+        self.logger = logger
+        let interval = settings.interval
+        view = Mutex(
+            FleetView(me: settings.memberID, lease: settings.lease, fence: settings.lease - interval, warmUp: interval)
+        )
+        var configuration = KafkaConsumerConfiguration(
+            bootstrapServers: kafka.bootstrapServers,
+            groupID: "\(kafka.groupID).fleet"
+        )
+        configuration.clientID = kafka.clientID
+        configuration.autoOffsetReset = .latest
+        configuration.messageBufferCapacity = 1_000
+        configuration.messageBufferBytes = 1 << 20
+        configuration.properties = kafka.properties.merging(kafka.consumerProperties) { $1 }
+        // Reports are read as they come: no batching wait on the broker.
+        configuration.properties["fetch.wait.max.ms"] = configuration.properties["fetch.wait.max.ms"] ?? "100"
+        consumer = try KafkaConsumer(configuration: configuration, logger: logger)
+    }
+
+    /// Creates the fleet topic when missing (one partition, compacted, reports kept an hour), and reads it from the
+    /// reports of the last lease (the live members' last ones among them), without a group's join.
+    func start(kafka: WorkerConfiguration.Kafka) async {
+        do {
+            let admin = try KafkaAdmin(
+                bootstrapServers: kafka.bootstrapServers,
+                properties: kafka.properties,
+                logger: logger
+            )
+            try await admin.createTopic(
+                settings.topic,
+                partitions: 1,
+                configs: ["cleanup.policy": "compact,delete", "retention.ms": "3600000", "segment.ms": "600000"],
+                timeout: .seconds(15)
+            )
+        } catch {
+            // It may exist already, created by an operator who may create topics when this worker may not.
+            logger.warning(
+                "Could not create the fleet topic; using it as it is",
+                metadata: ["topic": "\(settings.topic)", "error": "\(error)"]
+            )
+        }
+        do {
+            let start = Date().addingTimeInterval(-settings.lease.secondsDouble)
+            try await consumer.assign([KafkaTopicPartition(topic: settings.topic, partition: 0)], startingAt: start)
+        } catch {
+            logger.error(
+                "Could not read the fleet topic",
+                metadata: ["topic": "\(settings.topic)", "error": "\(error)"]
+            )
+        }
+    }
+
+    /// Called with every report read (the flow controller recomputes its limit).
+    func setOnChange(_ action: @escaping @Sendable () -> Void) {
+        onChange.withLock { $0 = action }
+    }
+
+    /// Reads the fleet's reports until the consumer is closed.
+    func run() async {
+        do {
+            for try await message in consumer.messages {
+                guard let value = message.value, let report = FleetReportFormat.decode(value) else { continue }
+                let now = ContinuousClock.now
+                view.withLock { $0.observe(report, at: now) }
+                onChange.withLock { $0 }?()
+            }
+        } catch {
+            logger.error(
+                "Reading the fleet topic failed",
+                metadata: ["topic": "\(settings.topic)", "error": "\(error)"]
+            )
+        }
+    }
+
+    /// This worker's limit from its current state and the fleet's reports, or why it may start nothing.
+    func limit(of me: FleetMember, units: Int, step: Int, now: ContinuousClock.Instant) -> (
+        limit: Int, blocked: String?
+    ) {
+        let (result, others, announced) = view.withLock { view -> ((Int, String?), [FleetMember], Int?) in
+            if let blocked = view.blocked(at: now) { return ((0, blocked), [], nil) }
+            let others = view.others(at: now)
+            let announced = view.announcedWant(at: now)
+            let limit = FleetShare.limit(of: me, announcedWant: announced, others: others, units: units, step: step)
+            return ((limit, nil), others, announced)
+        }
+        if logger.logLevel <= .debug, result.0 != me.limit {
+            let members = others.map { "\($0.id):\($0.want)/\($0.inFlight)/\($0.limit)" }.joined(separator: " ")
+            logger.debug(
+                "Fleet share changed",
+                metadata: [
+                    "share": "\(result.0)", "me": "\(me.want)/\(me.inFlight)/\(me.limit)",
+                    "announced_want": "\(announced ?? -1)", "others": "\(members)", "step": "\(step)",
+                ]
+            )
+        }
+        return result
+    }
+
+    /// Reports this worker's state when it changed, or when the last report is `interval` old.
+    func report(_ me: FleetMember, now: ContinuousClock.Instant) {
+        let sequence = published.withLock { published -> Int64? in
+            if published.left { return nil }
+            if published.member == me, let at = published.at, now - at < settings.interval { return nil }
+            published.member = me
+            published.at = now
+            published.sequence += 1
+            return published.sequence
+        }
+        guard let sequence else { return }
+        send(FleetView.Report(member: me, sequence: sequence), now: now)
+    }
+
+    /// Says this worker left (a graceful stop): the others count it out at once.
+    func leave() {
+        let now = ContinuousClock.now
+        let sequence = published.withLock {
+            $0.left = true
+            $0.sequence += 1
+            return $0.sequence
+        }
+        let me = FleetMember(id: settings.memberID, want: 0, inFlight: 0, limit: 0)
+        send(FleetView.Report(member: me, sequence: sequence, left: true), now: now)
+    }
+
+    /// Stops reading the reports.
+    func close() async {
+        do {
+            try await consumer.close()
+        } catch {
+            logger.debug("Fleet consumer closed with an error", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func send(_ report: FleetView.Report, now: ContinuousClock.Instant) {
+        let record = KafkaProducerRecord(
+            topic: settings.topic,
+            key: Array(settings.memberID.utf8),
+            value: FleetReportFormat.encode(report)
+        )
+        do {
+            try producer.enqueue(record) { [self] result in
+                if case .failure(let error) = result { logFailure(error) }
+            }
+        } catch {
+            logFailure(error)
+        }
+    }
+
+    /// Logs a report that did not go out, at most every 30 s.
+    private func logFailure(_ error: any Error) {
+        let now = ContinuousClock.now
+        let log = published.withLock { state -> Bool in
+            guard state.lastFailureLog.map({ now - $0 > .seconds(30) }) ?? true else { return false }
+            state.lastFailureLog = now
+            return true
+        }
+        if log {
+            logger.warning(
+                "Fleet report not published; the fleet budget holds this worker at 0 while they fail",
+                metadata: ["topic": "\(settings.topic)", "error": "\(error)"]
+            )
+        }
+    }
+}
+
+/// The value of a report on the fleet topic: a small JSON object.
+///
+/// `{"member":"host-1/3fa2c1","want":12,"in_flight":10,"limit":10,"seq":417,"left":false}`
+enum FleetReportFormat {
+    private struct Wire: Codable {
+        var member: String
+        var want: Int
+        var inFlight: Int
+        var limit: Int
+        var seq: Int64
+        var left: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case member, want, limit, seq, left
+            case inFlight = "in_flight"
+        }
+    }
+
+    static func encode(_ report: FleetView.Report) -> [UInt8] {
+        let wire = Wire(
+            member: report.member.id,
+            want: report.member.want,
+            inFlight: report.member.inFlight,
+            limit: report.member.limit,
+            seq: report.sequence,
+            left: report.left
+        )
+        return Array((try? JSONEncoder().encode(wire)) ?? Data())
+    }
+
+    /// The report, or `nil` for a value that is not one (another program's record is ignored).
+    static func decode(_ bytes: [UInt8]) -> FleetView.Report? {
+        guard let wire = try? JSONDecoder().decode(Wire.self, from: Data(bytes)) else { return nil }
+        return FleetView.Report(
+            member: FleetMember(id: wire.member, want: wire.want, inFlight: wire.inFlight, limit: wire.limit),
+            sequence: wire.seq,
+            left: wire.left ?? false
+        )
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+
+/// What this worker knows of the fleet: every member's last report, and when it arrived (on this worker's own
+/// clock, so clock skew between hosts plays no part in leases).
+///
+/// - A member whose report is older than `lease` is gone (killed, partitioned away): its units return to the rest.
+/// - A member that reported leaving (a graceful stop) is gone at once.
+/// - This worker's own reports come back through the fleet topic too. A want counts as announced once its report
+///   has been back for `settle`: by then the reports other members sent at about the same time have arrived too
+///   (two members whose wants rise together each see the other's rise before either takes more than an even share).
+/// - Until this worker's first report has come back, and for one report
+///   interval after (so every live member has reported once), the view is not complete and the worker starts
+///   nothing. When its own reports stop coming back for longer than `fence`, the others will soon drop it, so it
+///   starts nothing either until they come back (a worker cut off from Kafka stops taking units it no longer holds).
+///
+/// Pure: the caller supplies the time.
+public struct FleetView: Sendable {
+    /// One report on the fleet topic.
+    public struct Report: Sendable, Hashable {
+        public var member: FleetMember
+        /// Counts up with every report of the member's process.
+        public var sequence: Int64
+        /// A graceful stop: the member holds nothing from now on.
+        public var left: Bool
+
+        public init(member: FleetMember, sequence: Int64, left: Bool = false) {
+            self.member = member
+            self.sequence = sequence
+            self.left = left
+        }
+    }
+
+    /// This worker's member id.
+    public let me: String
+    /// How long a member counts without a report.
+    public let lease: Duration
+    /// How long this worker's own reports may stay away before it starts nothing.
+    public let fence: Duration
+    /// How long the view must have been read, after this worker's first report came back, before it is complete.
+    public let warmUp: Duration
+    /// How long this worker's report must have been back before its want counts as announced.
+    public let settle: Duration
+
+    private var members: [String: (report: Report, seen: ContinuousClock.Instant)] = [:]
+    private var firstEcho: ContinuousClock.Instant?
+    private var lastEcho: ContinuousClock.Instant?
+    /// This worker's wants as its reports came back: the newest one older than `settle`, and the ones after it.
+    private var echoes: [(want: Int, at: ContinuousClock.Instant)] = []
+
+    public init(me: String, lease: Duration, fence: Duration, warmUp: Duration, settle: Duration = .milliseconds(500)) {
+        self.me = me
+        self.lease = lease
+        self.fence = fence
+        self.warmUp = warmUp
+        self.settle = settle
+    }
+
+    /// The want of this worker's last report that has been back for `settle` (the others have it, and it has the
+    /// reports they sent meanwhile); `nil` before the first.
+    public func announcedWant(at now: ContinuousClock.Instant) -> Int? {
+        echoes.last { now - $0.at >= settle }?.want
+    }
+
+    /// Takes a report read from the fleet topic.
+    public mutating func observe(_ report: Report, at now: ContinuousClock.Instant) {
+        let id = report.member.id
+        if id == me {
+            if firstEcho == nil { firstEcho = now }
+            lastEcho = now
+            echoes.append((report.member.want, now))
+            // Keep the newest settled one and those after it.
+            if let settled = echoes.lastIndex(where: { now - $0.at >= settle }), settled > 0 {
+                echoes.removeFirst(settled)
+            }
+            return
+        }
+        // Reports of one process arrive in order (one partition); an older one read again changes nothing.
+        if let known = members[id], known.report.sequence > report.sequence { return }
+        members[id] = (report, now)
+    }
+
+    /// The other members that count at `now`: reported within the lease, not left.
+    public mutating func others(at now: ContinuousClock.Instant) -> [FleetMember] {
+        members = members.filter { !$0.value.report.left && now - $0.value.seen < lease }
+        return members.values.map(\.report.member).sorted { $0.id < $1.id }
+    }
+
+    /// Why this worker may start nothing now, or `nil` when its view is complete and current.
+    public func blocked(at now: ContinuousClock.Instant) -> String? {
+        guard let firstEcho, let lastEcho else {
+            return "waiting for its first report to come back from the fleet topic"
+        }
+        if now - firstEcho < warmUp { return "reading the fleet topic's reports" }
+        if now - lastEcho > fence {
+            let seconds = (now - lastEcho).secondsDouble
+            return "its reports have not come back from the fleet topic for \(String(format: "%.1f", seconds)) s"
+        }
+        return nil
+    }
+}

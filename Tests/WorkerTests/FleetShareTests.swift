@@ -1,0 +1,167 @@
+import Foundation
+import Testing
+
+@testable import Worker
+
+@Suite struct FleetShareTests {
+    func member(_ id: String, want: Int, inFlight: Int = 0, limit: Int = 0) -> FleetMember {
+        FleetMember(id: id, want: want, inFlight: inFlight, limit: limit)
+    }
+
+    @Test func targetsAreMaxMinFairAndAddUpToTheAccount() {
+        let members = [member("a", want: 64), member("b", want: 2), member("c", want: 64)]
+        let targets = FleetShare.targets(units: 10, members: members, step: 0)
+        #expect(targets[1] == 2, "b wants 2 and gets them")
+        #expect(targets.reduce(0, +) == 10)
+        #expect(Set([targets[0], targets[2]]) == [4], "the rest split evenly: \(targets)")
+    }
+
+    @Test func anIdleMemberHoldsNothingAndAFleetWantingLessLeavesUnitsFree() {
+        let targets = FleetShare.targets(
+            units: 10,
+            members: [member("a", want: 0), member("b", want: 3), member("c", want: 0)],
+            step: 0
+        )
+        #expect(targets == [0, 3, 0])
+    }
+
+    @Test func aRemainderVisitsEveryMemberInTurn() {
+        let members = [member("c", want: 5), member("a", want: 5), member("b", want: 5)]
+        var holders: [String] = []
+        for step in 0..<3 {
+            let targets = FleetShare.targets(units: 1, members: members, step: step)
+            #expect(targets.reduce(0, +) == 1)
+            holders.append(members[targets.firstIndex(of: 1)!].id)
+        }
+        #expect(holders == ["a", "b", "c"], "a personal account's one unit: \(holders)")
+        let ten = FleetShare.targets(units: 10, members: members, step: 1)
+        #expect(ten.sorted() == [3, 3, 4] && ten[2] == 4, "the tenth unit is b's at step 1: \(ten)")
+    }
+
+    @Test func aMemberTakesUnitsOnlyAsTheOthersReportThemFree() {
+        // a ran the whole account; b got work. b's target is 5, but a still has 10 in flight.
+        let a = member("a", want: 64, inFlight: 10, limit: 10)
+        let b = member("b", want: 64)
+        #expect(FleetShare.limit(of: b, announcedWant: 64, others: [a], units: 10, step: 0) == 0)
+        // a saw b and lowered its limit; its requests end one by one.
+        let draining = member("a", want: 64, inFlight: 7, limit: 5)
+        #expect(FleetShare.limit(of: b, announcedWant: 64, others: [draining], units: 10, step: 0) == 3)
+        let settled = member("a", want: 64, inFlight: 5, limit: 5)
+        #expect(FleetShare.limit(of: b, announcedWant: 64, others: [settled], units: 10, step: 0) == 5)
+        // And a, seeing b's claim, keeps to its target.
+        #expect(FleetShare.limit(of: a, announcedWant: 64, others: [b], units: 10, step: 0) == 5)
+    }
+
+    @Test func aRiseTheOthersHaveNotSeenTakesAtMostAnEvenShare() {
+        // Two idle members get work at the same moment; each still sees the other idle.
+        let others = [member("b", want: 0)]
+        let a = member("a", want: 64)
+        #expect(FleetShare.limit(of: a, announcedWant: 0, others: others, units: 10, step: 0) == 5)
+        // Once its report is back (the others have it too), the whole free account.
+        #expect(FleetShare.limit(of: a, announcedWant: 64, others: others, units: 10, step: 0) == 10)
+        // A lone worker takes the account before its first report is back only as an even share of one.
+        #expect(FleetShare.limit(of: a, announcedWant: nil, others: [], units: 10, step: 0) == 10)
+    }
+
+    @Test func aRiseNotYetAnnouncedLeavesTheOthersWhatTheyMayTakeMeanwhile() {
+        // Defect: a's want rose from 2 to 64 and its report has not come back. b and c still see a at 2, so each
+        // may take 4 before its next report; a reserved only their shares under its own new want (3 each) and
+        // their last reported 3: a, b and c ran 3 + 4 + 4 = 11 of 10 (429s with 8 workers).
+        let a = member("a", want: 64)
+        let others = [member("b", want: 64, inFlight: 3, limit: 3), member("c", want: 64, inFlight: 3, limit: 3)]
+        #expect(FleetShare.limit(of: a, announcedWant: 2, others: others, units: 10, step: 0) == 2)
+        var b = others[0]
+        b.limit = 4
+        let seenByB = FleetShare.limit(
+            of: b,
+            announcedWant: 64,
+            others: [member("a", want: 2, inFlight: 2, limit: 2), others[1]],
+            units: 10,
+            step: 0
+        )
+        #expect(seenByB == 4, "b, seeing a at 2, takes 4")
+    }
+
+    @Test func limitsNeverAddUpToMoreThanTheAccountInAnAgreedView() {
+        // Random fleets, every member seeing the same reports (its own with its current want).
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<500 {
+            let units = Int.random(in: 1...12, using: &generator)
+            let count = Int.random(in: 1...6, using: &generator)
+            var members = (0..<count).map { index in
+                member("m\(index)", want: Int.random(in: 0...12, using: &generator))
+            }
+            let step = Int.random(in: 0...10, using: &generator)
+            let targets = FleetShare.targets(units: units, members: members, step: step)
+            for index in members.indices {
+                members[index].limit = targets[index]
+                members[index].inFlight = targets[index]
+            }
+            var total = 0
+            for index in members.indices {
+                var others = members
+                let me = others.remove(at: index)
+                let limit = FleetShare.limit(of: me, announcedWant: me.want, others: others, units: units, step: step)
+                #expect(limit <= me.want)
+                total += limit
+            }
+            #expect(total <= units, "\(members) with \(units) units")
+            let wanted = members.reduce(0) { $0 + $1.want }
+            #expect(total == min(units, wanted), "the account is used as far as the fleet wants it: \(members)")
+        }
+    }
+}
+
+@Suite struct FleetViewTests {
+    let start = ContinuousClock.now
+
+    func report(_ id: String, want: Int, sequence: Int64 = 1, left: Bool = false) -> FleetView.Report {
+        FleetView.Report(member: FleetMember(id: id, want: want, inFlight: 0, limit: 0), sequence: sequence, left: left)
+    }
+
+    @Test func aMemberSilentForTheLeaseIsGoneAndOneThatLeftAtOnce() {
+        var view = FleetView(me: "me", lease: .seconds(3), fence: .seconds(2), warmUp: .seconds(1))
+        view.observe(report("a", want: 5), at: start)
+        view.observe(report("b", want: 5), at: start)
+        #expect(view.others(at: start + .seconds(2)).map(\.id) == ["a", "b"])
+        view.observe(report("b", want: 0, sequence: 2, left: true), at: start + .seconds(2))
+        #expect(view.others(at: start + .seconds(2)).map(\.id) == ["a"])
+        #expect(view.others(at: start + .milliseconds(3100)).isEmpty, "a's lease ran out")
+        // An older report read again does not undo a newer one.
+        view.observe(report("a", want: 1, sequence: 5), at: start + .seconds(4))
+        view.observe(report("a", want: 9, sequence: 4), at: start + .seconds(4))
+        #expect(view.others(at: start + .seconds(4)).map(\.want) == [1])
+    }
+
+    @Test func theViewIsCompleteOnlyOnceItsOwnReportsComeBack() {
+        var view = FleetView(me: "me", lease: .seconds(3), fence: .seconds(2), warmUp: .seconds(1))
+        #expect(view.blocked(at: start)?.contains("first report") == true)
+        view.observe(report("me", want: 4), at: start)
+        #expect(
+            view.announcedWant(at: start + .milliseconds(100)) == nil,
+            "not before the reports sent meanwhile are in"
+        )
+        #expect(view.announcedWant(at: start + .milliseconds(500)) == 4)
+        view.observe(report("me", want: 9, sequence: 2), at: start + .milliseconds(600))
+        #expect(view.announcedWant(at: start + .milliseconds(700)) == 4, "a rise counts once settled")
+        #expect(view.announcedWant(at: start + .milliseconds(1100)) == 9)
+        #expect(view.blocked(at: start + .milliseconds(500)) != nil, "one report interval to hear every member")
+        #expect(view.blocked(at: start + .seconds(1)) == nil)
+        #expect(view.others(at: start + .seconds(1)).isEmpty, "its own reports are not another member")
+        #expect(view.blocked(at: start + .milliseconds(2700))?.contains("have not come back") == true)
+        view.observe(report("me", want: 4, sequence: 3), at: start + .seconds(3))
+        #expect(view.blocked(at: start + .seconds(3)) == nil)
+    }
+
+    @Test func reportsRoundTripTheirWireFormat() {
+        let sent = FleetView.Report(
+            member: FleetMember(id: "host-1-ab", want: 12, inFlight: 10, limit: 9),
+            sequence: 417
+        )
+        let bytes = FleetReportFormat.encode(sent)
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text.contains("\"in_flight\":10"), "\(text)")
+        #expect(FleetReportFormat.decode(bytes) == sent)
+        #expect(FleetReportFormat.decode(Array("not json".utf8)) == nil)
+    }
+}
