@@ -174,7 +174,7 @@ public final class WorkerService: Service, Sendable {
             logger: logger
         )
         self.flow = flow
-        fleet?.setOnChange { flow.refresh() }
+        fleet?.setOnChange { [weak flow] in flow?.refresh() }
         consumer = try KafkaConsumer(
             configuration: consumerConfiguration,
             logger: kafkaLogger,
@@ -249,9 +249,14 @@ public final class WorkerService: Service, Sendable {
     /// - Throws: ``WorkerStartError`` when GigaChat rejects the credentials at start-up; Kafka's fatal errors.
     public func run() async throws {
         // A SIGTERM while the token endpoint is slow stops the check (and then the worker) at once.
-        try await cancelWhenGracefulShutdown { try await self.checkCredentials() }
-        await fleet?.start(kafka: configuration.kafka)
-        try consumer.subscribe(topics: [configuration.topics.jobs])
+        do {
+            try await cancelWhenGracefulShutdown { try await self.checkCredentials() }
+            await fleet?.start(kafka: configuration.kafka)
+            try consumer.subscribe(topics: [configuration.topics.jobs])
+        } catch {
+            await fleet?.close()
+            throw error
+        }
         logger.info(
             "Worker started",
             metadata: [

@@ -159,7 +159,7 @@ struct WorkerFleetDemandTests {
                 ])
             )
             defer { doomed.kill(SIGKILL) }
-            // Each owns one partition, and the survivor knows the other from its reports.
+            // Each owns one partition, and the survivor's view of the fleet is complete.
             #expect(
                 try await waitUntil(timeout: .seconds(60)) {
                     survivor.service.assignedPartitions.count == 1 && survivor.service.readiness.ready
@@ -173,15 +173,16 @@ struct WorkerFleetDemandTests {
             // Both busy: the account split between them.
             #expect(try await waitUntil(timeout: .seconds(30)) { bed.emulator.counters.completedChats >= 8 })
             #expect(
-                survivor.service.concurrencyLimit == Self.units / 2,
+                try await waitUntil(timeout: .seconds(10)) { survivor.service.concurrencyLimit == Self.units / 2 },
                 "shared: \(survivor.service.concurrencyLimit ?? -1)"
             )
             doomed.kill(SIGKILL)
             let killed = ContinuousClock.now
             #expect(try await waitUntil(timeout: .seconds(10)) { survivor.service.concurrencyLimit == Self.units })
             let returned = ContinuousClock.now - killed
-            // The lease is 3 s; the group gives the partition over only after the 6 s session timeout.
-            #expect(returned < .milliseconds(4_500), "the killed worker's units came back after \(returned)")
+            // The lease is 3 s from the last report read (a heartbeat at most 1 s before the kill). Without leases the
+            // units would not come back at all: the group's rebalance moves partitions, not units.
+            #expect(returned < .milliseconds(5_500), "the killed worker's units came back after \(returned)")
             #expect(try await collector.waitForCompletions(of: Set(jobs.map(\.id)), timeout: .seconds(90)))
             #expect(bed.emulator.counters.rateLimited <= 2, "429s: \(bed.emulator.counters.rateLimited)")
             try await survivor.stop()
@@ -385,18 +386,24 @@ struct WorkerAccountFaultTests {
             bed.emulator.updateFaults(faults)
             // Jobs arrive through the refresh (due at 40 s, stalled until 70 s): 4 a second for 75 s.
             var jobs: [TestJob] = []
+            var callsDuringTheStall: Int?
             for second in 0..<75 {
                 let batch = (0..<4).map { TestJob(id: "k-\(second)-\($0)", prompt: "stall \(second) \($0)") }
                 jobs += batch
                 try await bed.produce(batch)
                 try await Task.sleep(for: .seconds(1))
+                // 60 s or more in (later on a loaded machine): the stalled refresh began at 40 s and the next one is
+                // due 40 s after the refreshed token's issue, so there have been exactly two calls.
+                if second == 60 { callsDuringTheStall = bed.emulator.counters.oauthCalls }
             }
             #expect(try await collector.waitForCompletions(of: Set(jobs.map(\.id)), timeout: .seconds(30)))
             let completions = collector.snapshot.completions.map(\.record)
             #expect(completions.allSatisfy { $0.status == .ok })
             let slowest = completions.map(\.latencyMilliseconds).max() ?? 0
             #expect(slowest < 3_000, "the slowest job took \(slowest) ms")
-            #expect(bed.emulator.counters.oauthCalls == 2, "the first token and one refresh")
+            #expect(callsDuringTheStall == 2, "the first token and one refresh, however long it stalls")
+            // A run slowed past 80 s may see the next, ordinary refresh.
+            #expect(bed.emulator.counters.oauthCalls <= 3)
             #expect(bed.emulator.counters.rejectedExpired == 0)
             try await worker.stop()
             try await collector.close()

@@ -84,6 +84,9 @@ import Testing
         (["topics.completions": "bad topic"], "topics.completions", "a-z"),
         (["kafka.bootstrap_servers": "localhost"], "kafka.bootstrap_servers", "host:port"),
         (["jobs.stream": "maybe"], "jobs.stream", "true or false"),
+        (["flow.budget": "shared"], "flow.budget", "demand, partitions"),
+        (["flow.lease": "200ms"], "flow.lease", "1 s ... 60 s"),
+        (["topics.fleet": "gigachat.jobs"], "topics.fleet", "a topic of its own"),
     ])
     func invalidValuesNameTheKeyTheProblemAndWhatIsAllowed(flags: [String: String], key: String, allowed: String)
         async throws

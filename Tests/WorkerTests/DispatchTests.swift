@@ -240,7 +240,10 @@ import Testing
         #expect(dispatcher.load == (2, 2, 0))
         // A third waits until a slot is released; a retry waiting for a slot gets it before new jobs.
         let retry = Task { await dispatcher.acquireSlot() }
-        try? await Task.sleep(for: .milliseconds(50))
+        let waitStart = ContinuousClock.now
+        while dispatcher.load.retrying == 0, ContinuousClock.now - waitStart < .seconds(10) {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
         #expect(dispatcher.load == (2, 2, 1), "the waiting retry counts in the worker's demand")
         let next = Task { await dispatcher.nextRunnable()?.ticket.offset }
         try? await Task.sleep(for: .milliseconds(50))

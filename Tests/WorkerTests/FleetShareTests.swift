@@ -82,16 +82,16 @@ import Testing
         #expect(seenByB == 4, "b, seeing a at 2, takes 4")
     }
 
-    @Test func limitsNeverAddUpToMoreThanTheAccountInAnAgreedView() {
-        // Random fleets, every member seeing the same reports (its own with its current want).
-        var generator = SystemRandomNumberGenerator()
+    @Test func inAnAgreedViewTheFleetUsesTheAccountAsFarAsItWantsAndNoFurther() {
+        // Random fleets (seeded, so a failure replays), every member seeing the same reports.
+        var random = SplitMix64(seed: 14)
         for _ in 0..<500 {
-            let units = Int.random(in: 1...12, using: &generator)
-            let count = Int.random(in: 1...6, using: &generator)
+            let units = Int.random(in: 1...12, using: &random)
+            let count = Int.random(in: 1...6, using: &random)
             var members = (0..<count).map { index in
-                member("m\(index)", want: Int.random(in: 0...12, using: &generator))
+                member("m\(index)", want: Int.random(in: 0...12, using: &random))
             }
-            let step = Int.random(in: 0...10, using: &generator)
+            let step = Int.random(in: 0...10, using: &random)
             let targets = FleetShare.targets(units: units, members: members, step: step)
             for index in members.indices {
                 members[index].limit = targets[index]
@@ -105,10 +105,22 @@ import Testing
                 #expect(limit <= me.want)
                 total += limit
             }
-            #expect(total <= units, "\(members) with \(units) units")
             let wanted = members.reduce(0) { $0 + $1.want }
-            #expect(total == min(units, wanted), "the account is used as far as the fleet wants it: \(members)")
+            #expect(total == min(units, wanted), "\(members) with \(units) units")
         }
+    }
+}
+
+/// A seeded generator for replayable random tests.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
 
@@ -151,6 +163,40 @@ import Testing
         #expect(view.blocked(at: start + .milliseconds(2700))?.contains("have not come back") == true)
         view.observe(report("me", want: 4, sequence: 3), at: start + .seconds(3))
         #expect(view.blocked(at: start + .seconds(3)) == nil)
+    }
+
+    @Test func aDipAndARiseWithinTheSettleDoNotCountAsTheEarlierWant() {
+        // Defect (review): wanting 10 (settled), then 0, then 10 again within 500 ms counted as an announced 10, so
+        // the rise took more than an even share while the others, having seen the 0, had taken the units.
+        var view = FleetView(me: "me", lease: .seconds(3), fence: .seconds(2), warmUp: .seconds(1))
+        view.sent(sequence: 1, want: 10, at: start)
+        view.observe(report("me", want: 10, sequence: 1), at: start)
+        view.sent(sequence: 2, want: 0, at: start + .seconds(1))
+        view.observe(report("me", want: 0, sequence: 2), at: start + .seconds(1))
+        view.sent(sequence: 3, want: 10, at: start + .milliseconds(1100))
+        #expect(view.announcedWant(at: start + .milliseconds(1200)) == 0)
+        view.observe(report("me", want: 10, sequence: 3), at: start + .milliseconds(1150))
+        #expect(view.announcedWant(at: start + .milliseconds(1400)) == 0, "the 0 is not settled yet")
+        #expect(view.announcedWant(at: start + .milliseconds(1700)) == 10, "both settled")
+        // A report sent and not back yet counts too.
+        view.sent(sequence: 4, want: 2, at: start + .seconds(2))
+        #expect(view.announcedWant(at: start + .milliseconds(2100)) == 2)
+    }
+
+    @Test func aLateReaderTakesNoMoreAndALeftMemberStaysGone() {
+        var view = FleetView(me: "me", lease: .seconds(3), fence: .seconds(2), warmUp: .seconds(1))
+        view.sent(sequence: 1, want: 1, at: start)
+        view.observe(report("me", want: 1, sequence: 1), at: start + .milliseconds(50))
+        #expect(view.isPrompt(at: start + .milliseconds(100), interval: .seconds(1)))
+        #expect(!view.isPrompt(at: start + .milliseconds(1400), interval: .seconds(1)), "no report back for too long")
+        view.sent(sequence: 2, want: 1, at: start + .seconds(2))
+        view.observe(report("me", want: 1, sequence: 2), at: start + .milliseconds(2400))
+        #expect(!view.isPrompt(at: start + .milliseconds(2400), interval: .seconds(1)), "a 400 ms round trip")
+        // A member that left, then a report of its sent before it left, read late.
+        view.observe(report("a", want: 0, sequence: 8, left: true), at: start)
+        #expect(view.others(at: start).isEmpty)
+        view.observe(report("a", want: 5, sequence: 7), at: start + .milliseconds(100))
+        #expect(view.others(at: start + .milliseconds(100)).isEmpty)
     }
 
     @Test func reportsRoundTripTheirWireFormat() {

@@ -195,7 +195,12 @@ extension RDKafkaConsumerShared {
         defer { rd_kafka_topic_partition_list_destroy(list) }
         for partition in partitions { rd_kafka_topic_partition_list_add(list, partition.topic, partition.partition) }
         position(list, at: time, handle: handle)
-        if let failure = Self.assign(handle, list, cooperative: false) { return failure }
+        // Recorded before librdkafka fetches: the poll thread drops messages of partitions not in the assignment.
+        noteAssigned(partitions, replacing: true)
+        if let failure = Self.assign(handle, list, cooperative: false) {
+            setAssignment([])
+            return failure
+        }
         syncAssignment(handle, assigned: partitions, cooperative: false)
         return nil
     }

@@ -185,6 +185,7 @@ public struct WorkerConfiguration: Sendable {
         for (key, topic) in [
             ("topics.jobs", topics.jobs), ("topics.partials", topics.partials),
             ("topics.completions", topics.completions), ("topics.dead_letter", topics.effectiveDeadLetter),
+            ("topics.fleet", topics.effectiveFleet),
         ] where !JobDecoder.isLegalTopicName(topic) {
             problems.append(fail(key, "\"\(topic)\" is not a legal topic name", "1-249 of a-z A-Z 0-9 . _ -"))
         }
@@ -224,8 +225,14 @@ public struct WorkerConfiguration: Sendable {
         if let tokensPerMinute, !(tokensPerMinute > 0) {
             problems.append(fail("gigachat.tokens_per_minute", "is \(tokensPerMinute)", "a positive number"))
         }
-        if fleetLease < .milliseconds(300) || fleetLease > .seconds(60) {
-            problems.append(fail("flow.lease", "is \(fleetLease.secondsDouble) s", "0.3 s ... 60 s"))
+        if fleetLease < .seconds(1) || fleetLease > .seconds(60) {
+            problems.append(fail("flow.lease", "is \(fleetLease.secondsDouble) s", "1 s ... 60 s"))
+        }
+        let otherTopics = [topics.jobs, topics.partials, topics.completions, topics.effectiveDeadLetter]
+        if otherTopics.contains(topics.effectiveFleet) {
+            problems.append(
+                fail("topics.fleet", "is \"\(topics.effectiveFleet)\", a topic of jobs or outputs", "a topic of its own")
+            )
         }
         if budgetRotation <= .zero { problems.append(fail("flow.rotation", "is not positive", "a positive duration")) }
         if !(0...65535).contains(metricsPort) {

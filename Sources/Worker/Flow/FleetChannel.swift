@@ -44,8 +44,14 @@ final class FleetChannel: Sendable {
         self.producer = producer
         self.logger = logger
         let interval = settings.interval
+        // Warm-up: a report interval, and a margin for a busy member's heartbeat to arrive.
         view = Mutex(
-            FleetView(me: settings.memberID, lease: settings.lease, fence: settings.lease - interval, warmUp: interval)
+            FleetView(
+                me: settings.memberID,
+                lease: settings.lease,
+                fence: settings.lease - interval,
+                warmUp: interval + .milliseconds(300)
+            )
         )
         var configuration = KafkaConsumerConfiguration(
             bootstrapServers: kafka.bootstrapServers,
@@ -124,7 +130,9 @@ final class FleetChannel: Sendable {
             if let blocked = view.blocked(at: now) { return ((0, blocked), [], nil) }
             let others = view.others(at: now)
             let announced = view.announcedWant(at: now)
-            let limit = FleetShare.limit(of: me, announcedWant: announced, others: others, units: units, step: step)
+            var limit = FleetShare.limit(of: me, announcedWant: announced, others: others, units: units, step: step)
+            // A lagging reader may not have seen another's rise: it keeps what it has and takes no more.
+            if !view.isPrompt(at: now, interval: settings.interval) { limit = min(limit, me.limit) }
             return ((limit, nil), others, announced)
         }
         if logger.logLevel <= .debug, result.0 != me.limit {
@@ -142,28 +150,28 @@ final class FleetChannel: Sendable {
 
     /// Reports this worker's state when it changed, or when the last report is `interval` old.
     func report(_ me: FleetMember, now: ContinuousClock.Instant) {
-        let sequence = published.withLock { published -> Int64? in
+        let failure = published.withLock { published -> (any Error)? in
             if published.left { return nil }
             if published.member == me, let at = published.at, now - at < settings.interval { return nil }
             published.member = me
             published.at = now
             published.sequence += 1
-            return published.sequence
+            // Under the lock: reports go on the wire in the order of their sequence.
+            return send(FleetView.Report(member: me, sequence: published.sequence), now: now)
         }
-        guard let sequence else { return }
-        send(FleetView.Report(member: me, sequence: sequence), now: now)
+        if let failure { logFailure(failure) }
     }
 
     /// Says this worker left (a graceful stop): the others count it out at once.
     func leave() {
         let now = ContinuousClock.now
-        let sequence = published.withLock {
-            $0.left = true
-            $0.sequence += 1
-            return $0.sequence
-        }
         let me = FleetMember(id: settings.memberID, want: 0, inFlight: 0, limit: 0)
-        send(FleetView.Report(member: me, sequence: sequence, left: true), now: now)
+        let failure = published.withLock { published -> (any Error)? in
+            published.left = true
+            published.sequence += 1
+            return send(FleetView.Report(member: me, sequence: published.sequence, left: true), now: now)
+        }
+        if let failure { logFailure(failure) }
     }
 
     /// Stops reading the reports.
@@ -175,18 +183,24 @@ final class FleetChannel: Sendable {
         }
     }
 
-    private func send(_ report: FleetView.Report, now: ContinuousClock.Instant) {
+    /// Hands a report to the producer (called under `published`'s lock; the delivery report comes later, on the
+    /// producer's thread). Always partition 0: the one every worker reads, whatever the topic's partition count.
+    /// - Returns: Why it could not be handed over.
+    private func send(_ report: FleetView.Report, now: ContinuousClock.Instant) -> (any Error)? {
         let record = KafkaProducerRecord(
             topic: settings.topic,
+            partition: 0,
             key: Array(settings.memberID.utf8),
             value: FleetReportFormat.encode(report)
         )
+        view.withLock { $0.sent(sequence: report.sequence, want: report.member.want, at: now) }
         do {
-            try producer.enqueue(record) { [self] result in
-                if case .failure(let error) = result { logFailure(error) }
+            try producer.enqueue(record) { [weak self] result in
+                if case .failure(let error) = result { self?.logFailure(error) }
             }
+            return nil
         } catch {
-            logFailure(error)
+            return error
         }
     }
 

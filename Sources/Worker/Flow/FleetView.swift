@@ -41,11 +41,19 @@ public struct FleetView: Sendable {
     /// How long this worker's report must have been back before its want counts as announced.
     public let settle: Duration
 
+    /// Every member's last report (a member that left is kept for a lease, so that a stale report of it read later
+    /// cannot bring it back).
     private var members: [String: (report: Report, seen: ContinuousClock.Instant)] = [:]
     private var firstEcho: ContinuousClock.Instant?
     private var lastEcho: ContinuousClock.Instant?
     /// This worker's wants as its reports came back: the newest one older than `settle`, and the ones after it.
     private var echoes: [(want: Int, at: ContinuousClock.Instant)] = []
+    /// This worker's reports sent and not back yet: sequence, want, when sent.
+    private var pending: [(sequence: Int64, want: Int, sent: ContinuousClock.Instant)] = []
+    /// How long this worker's last report took to come back.
+    private var lastRoundTrip: Duration?
+    /// Whether rises are allowed: the reports come back within this (the others read as promptly, presumably).
+    public var promptness: Duration = .milliseconds(250)
 
     public init(me: String, lease: Duration, fence: Duration, warmUp: Duration, settle: Duration = .milliseconds(500)) {
         self.me = me
@@ -55,10 +63,27 @@ public struct FleetView: Sendable {
         self.settle = settle
     }
 
-    /// The want of this worker's last report that has been back for `settle` (the others have it, and it has the
-    /// reports they sent meanwhile); `nil` before the first.
+    /// The want the others may base their limits on: the want of this worker's last report that has been back for
+    /// `settle` (the others have it, and it has the reports they sent meanwhile), or any lower want reported since,
+    /// back or not (a dip and a rise within `settle` must not count as the earlier, settled want); `nil` before the
+    /// first.
     public func announcedWant(at now: ContinuousClock.Instant) -> Int? {
-        echoes.last { now - $0.at >= settle }?.want
+        guard let settled = echoes.lastIndex(where: { now - $0.at >= settle }) else { return nil }
+        let since = echoes[settled...].map(\.want) + pending.map(\.want)
+        return since.min()
+    }
+
+    /// Records a report of this worker's as it is sent.
+    public mutating func sent(sequence: Int64, want: Int, at now: ContinuousClock.Instant) {
+        pending.append((sequence, want, now))
+    }
+
+    /// Whether this worker reads the fleet topic promptly enough to take more units: its last report came back
+    /// within `promptness`, and a report came back within a report interval plus that. A worker whose reader lags
+    /// may not see another's rise in time, so it keeps what it has and takes no more.
+    public func isPrompt(at now: ContinuousClock.Instant, interval: Duration) -> Bool {
+        guard let lastRoundTrip, let lastEcho else { return false }
+        return lastRoundTrip <= promptness && now - lastEcho <= interval + promptness
     }
 
     /// Takes a report read from the fleet topic.
@@ -67,6 +92,8 @@ public struct FleetView: Sendable {
         if id == me {
             if firstEcho == nil { firstEcho = now }
             lastEcho = now
+            if let sent = pending.first(where: { $0.sequence == report.sequence }) { lastRoundTrip = now - sent.sent }
+            pending.removeAll { $0.sequence <= report.sequence }
             echoes.append((report.member.want, now))
             // Keep the newest settled one and those after it.
             if let settled = echoes.lastIndex(where: { now - $0.at >= settle }), settled > 0 {
@@ -81,8 +108,8 @@ public struct FleetView: Sendable {
 
     /// The other members that count at `now`: reported within the lease, not left.
     public mutating func others(at now: ContinuousClock.Instant) -> [FleetMember] {
-        members = members.filter { !$0.value.report.left && now - $0.value.seen < lease }
-        return members.values.map(\.report.member).sorted { $0.id < $1.id }
+        members = members.filter { now - $0.value.seen < lease }
+        return members.values.filter { !$0.report.left }.map(\.report.member).sorted { $0.id < $1.id }
     }
 
     /// Why this worker may start nothing now, or `nil` when its view is complete and current.

@@ -221,6 +221,9 @@ final class FlowController: Sendable {
             if let tpm = settings.tokensPerMinute { state.tokens?.setRate(perMinute: tpm * share, now: now) }
             state.circuit.tick(at: now)
             let (limit, intake, log) = Self.apply(&state, settings: settings, now: now).0
+            // Under the lock, so that concurrent updates (the tick, a fleet report, a revocation, an attempt's end)
+            // leave the dispatcher on the limit recorded as applied, which is the one reported to the fleet.
+            dispatcher.setLimit(limit)
             return (limit, intake, log, fleetLog)
         }
         if let fleetLog {
@@ -267,13 +270,11 @@ final class FlowController: Sendable {
         return ((limit, intake, log), changed)
     }
 
-    /// Applies the limit (when `changed`: attempts end by the thousand a second, most changing nothing) and the
-    /// intake change.
+    /// Records the limit (when `changed`: attempts end by the thousand a second, most changing nothing) and applies
+    /// the intake change.
     private func act(limit: Int, changed: Bool, intake: IntakeChange, log: String?) {
-        if changed {
-            dispatcher.setLimit(limit)
-            metrics.concurrencyLimit.record(limit)
-        }
+        // The dispatcher's limit was set under the state lock.
+        if changed { metrics.concurrencyLimit.record(limit) }
         if let log {
             logger.info("GigaChat concurrency limit", metadata: ["limit": "\(limit)", "basis": "\(log)"])
         }
@@ -362,6 +363,7 @@ final class FlowController: Sendable {
             if circuitLog != nil { state.lastCircuitLog = now }
             let open = state.circuit.state != .closed
             let ((limit, intake, log), changed) = Self.apply(&state, settings: settings, now: now)
+            if changed { dispatcher.setLimit(limit) }
             return (open, limit, changed, intake, log, circuitLog)
         }
         if let circuitLog {
