@@ -251,7 +251,7 @@ public final class WorkerService: Service, Sendable {
         // A SIGTERM while the token endpoint is slow stops the check (and then the worker) at once.
         do {
             try await cancelWhenGracefulShutdown { try await self.checkCredentials() }
-            await fleet?.start(kafka: configuration.kafka)
+            await fleet?.start()
             try consumer.subscribe(topics: [configuration.topics.jobs])
         } catch {
             await fleet?.close()

@@ -34,8 +34,9 @@ public struct AdaptiveLimit: Sendable {
     /// A request succeeded.
     public mutating func recordSuccess() {
         guard ceiling > 0 else { return }
-        // Growing past what is in force tells nothing about the account.
-        limit = min(Double(min(upperBound, max(ceiling, Int(limit)))), limit + 1 / max(limit, 1))
+        // Up to what is in force (growing past it tells nothing about the account), or the window already above it.
+        let cap = min(upperBound, max(ceiling, Int(limit)))
+        limit = min(Double(cap), limit + 1 / max(limit, 1))
     }
 
     /// A request was answered 429.

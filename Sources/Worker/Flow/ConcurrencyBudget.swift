@@ -28,7 +28,10 @@ public struct ConcurrencyBudget: Sendable, Hashable {
     }
 
     /// The rotation step at `date` (the same on every host with a synchronised clock).
-    public func step(at date: Date) -> Int {
+    public func step(at date: Date) -> Int { Self.step(at: date, rotation: rotation) }
+
+    /// The step of a `rotation` at `date`: also what moves the demand budget's remainder (``FleetShare``).
+    public static func step(at date: Date, rotation: Duration) -> Int {
         let seconds = max(rotation.secondsDouble, 0.001)
         return Int((date.timeIntervalSince1970 / seconds).rounded(.down))
     }

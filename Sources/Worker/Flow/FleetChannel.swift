@@ -32,6 +32,7 @@ final class FleetChannel: Sendable {
     }
 
     let settings: Settings
+    private let kafka: WorkerConfiguration.Kafka
     private let consumer: KafkaConsumer
     private let producer: KafkaProducer
     private let view: Mutex<FleetView>
@@ -41,6 +42,7 @@ final class FleetChannel: Sendable {
 
     init(settings: Settings, kafka: WorkerConfiguration.Kafka, producer: KafkaProducer, logger: Logger) throws {
         self.settings = settings
+        self.kafka = kafka
         self.producer = producer
         self.logger = logger
         let interval = settings.interval
@@ -69,7 +71,7 @@ final class FleetChannel: Sendable {
 
     /// Creates the fleet topic when missing (one partition, compacted, reports kept an hour), and reads it from the
     /// reports of the last lease (the live members' last ones among them), without a group's join.
-    func start(kafka: WorkerConfiguration.Kafka) async {
+    func start() async {
         do {
             let admin = try KafkaAdmin(
                 bootstrapServers: kafka.bootstrapServers,

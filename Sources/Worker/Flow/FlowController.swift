@@ -187,7 +187,7 @@ final class FlowController: Sendable {
             limit: applied
         )
         fleet.report(me, now: now)
-        let step = Int((date.timeIntervalSince1970 / max(settings.rotation.secondsDouble, 0.001)).rounded(.down))
+        let step = ConcurrencyBudget.step(at: date, rotation: settings.rotation)
         let share = fleet.limit(of: me, units: units, step: step, now: now)
         return (share.limit, share.blocked)
     }
