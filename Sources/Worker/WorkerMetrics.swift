@@ -24,6 +24,8 @@ final class WorkerMetrics: Sendable {
     let concurrencyLimit = Gauge(label: "gigachat_worker_concurrency_limit")
     let partitionsAssigned = Gauge(label: "gigachat_worker_partitions_assigned")
     let circuitOpen = Gauge(label: "gigachat_worker_circuit_open")
+    /// Reports this worker sent to the fleet topic (the demand budget).
+    let fleetReports = Counter(label: "gigachat_worker_fleet_reports_total")
 
     init() {}
 }

@@ -151,6 +151,7 @@ public final class WorkerService: Service, Sendable {
                 ),
                 kafka: configuration.kafka,
                 producer: producer,
+                reports: metrics.fleetReports,
                 logger: fleetLogger
             )
         } else {

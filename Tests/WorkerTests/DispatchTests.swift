@@ -254,6 +254,34 @@ import Testing
         #expect(dispatcher.load.running == 2)
     }
 
+    @Test func aSlotGivenBackThatNoJobHereCanUseIsSignalled() async {
+        // The fleet budget reports such a unit at once, so another worker need not wait for a tick to take it.
+        let dispatcher = Dispatcher(limit: 3, perKey: false, maxBufferedJobs: 10, maxBufferedBytes: 1 << 20)
+        let freed = Mutex(0)
+        dispatcher.onUnitFreed { freed.withLock { $0 += 1 } }
+        for offset in Int64(0)..<5 { #expect(await dispatcher.admit(job(offset))) }
+        for _ in 0..<3 { _ = await dispatcher.nextRunnable() }
+        // Two running-to-be jobs wait in the buffer: a released slot goes to one of them.
+        let next = Task { await dispatcher.nextRunnable()?.ticket.offset }
+        try? await Task.sleep(for: .milliseconds(50))
+        dispatcher.releaseSlot()
+        #expect(await next.value == 3)
+        #expect(freed.withLock { $0 } == 0, "the unit still has work here")
+        // The limit lowered below what runs: every slot given back while draining leaves.
+        dispatcher.setLimit(1)
+        dispatcher.releaseSlot()
+        #expect(freed.withLock { $0 } == 1, "3 running over a limit of 1")
+        dispatcher.releaseSlot()
+        #expect(freed.withLock { $0 } == 2, "2 running over a limit of 1")
+        // At the limit with one job still held: the slot is its.
+        dispatcher.setLimit(2)
+        let last = Task { await dispatcher.nextRunnable()?.ticket.offset }
+        try? await Task.sleep(for: .milliseconds(50))
+        #expect(await last.value == 4)
+        dispatcher.releaseSlot()
+        #expect(freed.withLock { $0 } == 3, "nothing left to run: the work ran short of the limit")
+    }
+
     @Test func admissionWaitsWhileTheBufferIsFull() async {
         let dispatcher = Dispatcher(limit: 1, perKey: false, maxBufferedJobs: 2, maxBufferedBytes: 1 << 20)
         #expect(await dispatcher.admit(job(0)))

@@ -63,6 +63,66 @@ import Testing
         #expect(FleetShare.limit(of: a, announcedWant: nil, others: [], units: 10, step: 0) == 10)
     }
 
+    @Test func membersThatAllRiseAtOnceTakeTheWholeAccountBetweenThemAtOnce() {
+        // Defect (bench, 8 workers onto a backlog): each took units / members = 1 until its rise was announced
+        // 500 ms later, so two of ten units sat idle and the batch ended 0.4 s after one worker's.
+        // Each member sees the others idle (their reports not read yet), or rising too recently to be announced
+        // (FleetView gives such a member its earlier want as announced): the second used to leave a member nothing,
+        // as if the others could take all their targets at once.
+        let ids = (0..<8).map { "w\($0)" }
+        for othersRising in [false, true] {
+            for step in 0..<8 {
+                let limits = ids.map { id in
+                    FleetShare.limit(
+                        of: member(id, want: 10),
+                        announcedWant: 0,
+                        others: ids.filter { $0 != id }.map {
+                            othersRising
+                                ? FleetMember(id: $0, want: 10, inFlight: 0, limit: 0, announcedWant: 0)
+                                : member($0, want: 0)
+                        },
+                        units: 10,
+                        step: step
+                    )
+                }
+                #expect(limits.reduce(0, +) == 10, "rising \(othersRising), step \(step): \(limits)")
+                #expect(limits.allSatisfy { $0 == 1 || $0 == 2 }, "rising \(othersRising), step \(step): \(limits)")
+            }
+        }
+        // Once a member's rise may be announced, the others leave it its whole target.
+        let settled = FleetMember(id: "b", want: 10, inFlight: 0, limit: 0)
+        #expect(FleetShare.limit(of: member("a", want: 10), announcedWant: 0, others: [settled], units: 10, step: 0) == 0)
+        let fresh = FleetMember(id: "b", want: 10, inFlight: 0, limit: 0, announcedWant: 0)
+        #expect(FleetShare.limit(of: member("a", want: 10), announcedWant: 0, others: [fresh], units: 10, step: 0) == 5)
+        // Defect (bench, 3 workers onto a backlog, two of them with partitions): once the other's rise was no
+        // longer fresh, each reserved for it its target as if it had not read this member's rise, 10, and took 0
+        // until its own rise was announced: 0.3 s with 6 of 10 units busy. It has read it once the rise has been
+        // back for the promptness (knownWant), so the reserve is its fair target.
+        let risen = FleetMember(id: "b", want: 10, inFlight: 3, limit: 3)
+        let idle = member("c", want: 0)
+        let knownByAll = FleetShare.limit(
+            of: member("a", want: 10, inFlight: 3, limit: 3),
+            announcedWant: 0,
+            knownWant: 10,
+            others: [risen, idle],
+            units: 10,
+            step: 0
+        )
+        #expect(knownByAll == 4, "its even share of three (the remainder is a's at step 0) until its rise is announced")
+        let notYetKnown = FleetShare.limit(
+            of: member("a", want: 10, inFlight: 3, limit: 3),
+            announcedWant: 0,
+            knownWant: 0,
+            others: [risen, idle],
+            units: 10,
+            step: 0
+        )
+        #expect(notYetKnown == 0, "b may not have read a's rise: it may take the whole account")
+        // A fresh rise of a member that holds units already leaves them to it all the same.
+        let holding = FleetMember(id: "b", want: 10, inFlight: 8, limit: 8, announcedWant: 8)
+        #expect(FleetShare.limit(of: member("a", want: 10), announcedWant: 0, others: [holding], units: 10, step: 0) == 2)
+    }
+
     @Test func aRiseNotYetAnnouncedLeavesTheOthersWhatTheyMayTakeMeanwhile() {
         // Defect: a's want rose from 2 to 64 and its report has not come back. b and c still see a at 2, so each
         // may take 4 before its next report; a reserved only their shares under its own new want (3 each) and
@@ -154,6 +214,8 @@ struct SplitMix64: RandomNumberGenerator {
             "not before the reports sent meanwhile are in"
         )
         #expect(view.announcedWant(at: start + .milliseconds(500)) == 4)
+        #expect(view.knownWant(at: start + .milliseconds(200)) == nil)
+        #expect(view.knownWant(at: start + .milliseconds(250)) == 4, "every prompt reader has it")
         view.observe(report("me", want: 9, sequence: 2), at: start + .milliseconds(600))
         #expect(view.announcedWant(at: start + .milliseconds(700)) == 4, "a rise counts once settled")
         #expect(view.announcedWant(at: start + .milliseconds(1100)) == 9)
@@ -163,6 +225,27 @@ struct SplitMix64: RandomNumberGenerator {
         #expect(view.blocked(at: start + .milliseconds(2700))?.contains("have not come back") == true)
         view.observe(report("me", want: 4, sequence: 3), at: start + .seconds(3))
         #expect(view.blocked(at: start + .seconds(3)) == nil)
+    }
+
+    @Test func anotherMembersRiseIsFreshUntilItsReportCouldHaveSettled() {
+        var view = FleetView(me: "me", lease: .seconds(3), fence: .seconds(2), warmUp: .seconds(1))
+        // The first report of a member: a rise from nothing.
+        view.observe(report("a", want: 10), at: start)
+        #expect(view.others(at: start + .milliseconds(100)).first?.announcedWant == 0)
+        #expect(view.others(at: start + .milliseconds(250)).first?.announcedWant == 10, "settle 500 - prompt 250")
+        // A further rise after the window is fresh from the want before it.
+        view.observe(report("a", want: 4, sequence: 2), at: start + .seconds(1))
+        view.observe(report("a", want: 7, sequence: 3), at: start + .milliseconds(1100))
+        view.observe(report("a", want: 9, sequence: 4), at: start + .milliseconds(1200))
+        #expect(view.others(at: start + .milliseconds(1300)).first?.announcedWant == 4, "from the first rise's start")
+        #expect(view.others(at: start + .milliseconds(1350)).first?.announcedWant == 9)
+        // A dip to the earlier want ends the rise; what comes back rises afresh.
+        view.observe(report("a", want: 2, sequence: 5), at: start + .seconds(2))
+        view.observe(report("a", want: 8, sequence: 6), at: start + .milliseconds(2100))
+        view.observe(report("a", want: 1, sequence: 7), at: start + .milliseconds(2200))
+        #expect(view.others(at: start + .milliseconds(2200)).first?.announcedWant == 1)
+        view.observe(report("a", want: 6, sequence: 8), at: start + .milliseconds(2300))
+        #expect(view.others(at: start + .milliseconds(2400)).first?.announcedWant == 1)
     }
 
     @Test func aDipAndARiseWithinTheSettleDoNotCountAsTheEarlierWant() {

@@ -119,6 +119,10 @@ enum FleetBenchmarks {
                 "GIGACHAT_CREDENTIALS": Data("fleet:secret".utf8).base64EncodedString(),
                 "LD_LIBRARY_PATH": ProcessInfo.processInfo.environment["LD_LIBRARY_PATH"] ?? "",
             ]
+            // Any other worker setting from the bench's own environment (`GIGACHAT_WORKER_FLOW_LEASE=5s`, ...).
+            for (key, value) in ProcessInfo.processInfo.environment where key.hasPrefix("GIGACHAT_WORKER_") {
+                worker.environment?[key] = value
+            }
             // The group's assignment strategy (`kafka.assignment`): the worker's default unless set.
             if let assignment = ProcessInfo.processInfo.environment["FLEET_BENCH_ASSIGNMENT"] {
                 worker.environment?["GIGACHAT_WORKER_KAFKA_ASSIGNMENT"] = assignment
@@ -142,6 +146,9 @@ enum FleetBenchmarks {
             }
             start = .now
             settle = KafkaBenchmarks.seconds(of: start - launched)
+            if ProcessInfo.processInfo.environment["FLEET_BENCH_TIMELINE"] == "1" {
+                print("  first call at \(Date())")
+            }
         } else {
             // The group settles: every worker ready, the partitions all owned, for two seconds in a row.
             let settleStart = ContinuousClock.now
@@ -181,7 +188,13 @@ enum FleetBenchmarks {
         }
         var added = false
         var stopped = false
+        // `FLEET_BENCH_TIMELINE=1`: the account's streams sampled every 20 ms, and the stretches below the limit printed.
+        let timeline = ProcessInfo.processInfo.environment["FLEET_BENCH_TIMELINE"] == "1"
+        var samples: [(at: Double, running: Int)] = []
         while emulator.counters.completedChats < jobCount {
+            if timeline {
+                samples.append((KafkaBenchmarks.seconds(of: ContinuousClock.now - start), emulator.counters.currentConcurrentChats))
+            }
             guard ContinuousClock.now - start < .seconds(600) else {
                 throw BenchmarkError("the fleet of \(size) did not finish")
             }
@@ -197,19 +210,50 @@ enum FleetBenchmarks {
         }
         let elapsed = KafkaBenchmarks.seconds(of: ContinuousClock.now - start)
         let counters = emulator.counters
+        var reports = 0.0
+        for (process, port) in processes where process.isRunning {
+            reports += (try? await metric("gigachat_worker_fleet_reports_total", port: port)) ?? 0
+        }
         for (process, _) in processes { kill(process.processIdentifier, SIGTERM) }
         for (process, _) in processes { process.waitUntilExit() }
 
+        if timeline { printShortfalls(samples) }
         let utilisation = counters.concurrentChatSeconds / elapsed / Double(accountLimit)
         let share = Double(counters.rateLimited) / Double(max(1, counters.chatCalls))
         let rate = Double(jobCount) / elapsed
         print(
             "workers \(size)\(churn ? " (+1 after 20 s, 1 stopped by SIGTERM after 40 s)" : ""): utilisation \(WorkerBenchmarks.fixed(utilisation, 3)), 429 \(counters.rateLimited) of "
                 + "\(counters.chatCalls) calls (\(WorkerBenchmarks.fixed(share * 100, 2))%), "
-                + "\(WorkerBenchmarks.fixed(rate, 2)) jobs/s over \(WorkerBenchmarks.fixed(elapsed, 1)) s "
-                + "(\(backlogFirst ? "first call" : "settled") after \(WorkerBenchmarks.fixed(settle, 1)) s)"
+                + "\(WorkerBenchmarks.fixed(rate, 2)) jobs/s over \(WorkerBenchmarks.fixed(elapsed, 2)) s "
+                + "(\(backlogFirst ? "first call" : "settled") after \(WorkerBenchmarks.fixed(settle, 1)) s), "
+                + "\(Int(reports)) fleet reports from the workers still running"
         )
         try await emulator.shutdown()
+    }
+
+    /// The stretches of a timeline where the account ran below its limit: when, how long, and the units missing.
+    static func printShortfalls(_ samples: [(at: Double, running: Int)]) {
+        var index = 0
+        while index < samples.count {
+            guard samples[index].running < accountLimit else {
+                index += 1
+                continue
+            }
+            let first = index
+            var missing = 0.0
+            while index < samples.count, samples[index].running < accountLimit {
+                let next = index + 1 < samples.count ? samples[index + 1].at : samples[index].at
+                missing += Double(accountLimit - samples[index].running) * (next - samples[index].at)
+                index += 1
+            }
+            let from = samples[first].at
+            let to = samples[min(index, samples.count - 1)].at
+            let lowest = samples[first..<index].map(\.running).min() ?? 0
+            print(
+                "  below the limit \(WorkerBenchmarks.fixed(from, 2))-\(WorkerBenchmarks.fixed(to, 2)) s: "
+                    + "lowest \(lowest), \(WorkerBenchmarks.fixed(missing, 2)) unit-seconds missing"
+            )
+        }
     }
 
     /// Produces the jobs and waits for every acknowledgement: keyed by id, spread by the producer's default
@@ -236,6 +280,15 @@ enum FleetBenchmarks {
             try await group.waitForAll()
         }
         await producer.close(timeout: .seconds(5))
+    }
+
+    /// A counter or gauge from a worker's `/metrics` (the sum over its label sets).
+    static func metric(_ name: String, port: Int) async throws -> Double {
+        let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!)
+        return String(decoding: data, as: UTF8.self).split(separator: "\n")
+            .filter { $0.hasPrefix(name + " ") || $0.hasPrefix(name + "{") }
+            .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
+            .reduce(0, +)
     }
 
     /// A worker's `/readyz`: ready or not, and the partitions it says it owns.

@@ -25,6 +25,7 @@ public final class Dispatcher: Sendable {
     }
 
     private let state: Mutex<State>
+    private let unitFreed = Mutex<(@Sendable () -> Void)?>(nil)
     /// Most jobs held (admitted, not started).
     public let maxBufferedJobs: Int
     /// Most bytes of job values held.
@@ -108,12 +109,23 @@ public final class Dispatcher: Sendable {
 
     /// Gives a slot back (the GigaChat call of a job ended).
     public func releaseSlot() {
-        wake(
-            state.withLock { state in
-                state.running -= 1
-                return dispatch(&state)
-            }
-        )
+        let (wakeups, freed) = state.withLock { state -> (Wakeups, Bool) in
+            let surplus = state.running > state.limit
+            state.running -= 1
+            let wakeups = dispatch(&state)
+            // The unit leaves this dispatcher's use: a lowered limit is draining, or the work ran short of it.
+            let short = state.running + state.scheduler.count + state.slotWaiters.count < state.limit
+            return (wakeups, surplus || short)
+        }
+        wake(wakeups)
+        if freed, let action = unitFreed.withLock({ $0 }) { action() }
+    }
+
+    /// Called after ``releaseSlot()`` when the slot given back is a unit this dispatcher cannot use: more were
+    /// running than the limit, or fewer jobs are left than the limit. The fleet budget reports it at once, so that
+    /// another worker takes the unit without waiting for a tick. Not called while every unit has work.
+    public func onUnitFreed(_ action: @escaping @Sendable () -> Void) {
+        unitFreed.withLock { $0 = action }
     }
 
     /// Takes a slot again for a retry; waits for one, ahead of new jobs.

@@ -8,12 +8,17 @@ public struct FleetMember: Sendable, Hashable {
     public var inFlight: Int
     /// The limit it applied last (what it may start without telling anyone).
     public var limit: Int
+    /// For another member: the want its own limit may count as known to the others. Lower than `want` only while
+    /// its rise is too recent for its report to have settled (``FleetView``): until then it takes at most an even
+    /// share, as this member does (``FleetShare``). Not on the wire.
+    public var announcedWant: Int
 
-    public init(id: String, want: Int, inFlight: Int, limit: Int) {
+    public init(id: String, want: Int, inFlight: Int, limit: Int, announcedWant: Int? = nil) {
         self.id = id
         self.want = max(0, want)
         self.inFlight = max(0, inFlight)
         self.limit = max(0, limit)
+        self.announcedWant = min(self.want, max(0, announcedWant ?? want))
     }
 
     /// What the member may have in flight before its next report: the others must leave it this much.
@@ -33,8 +38,10 @@ public struct FleetMember: Sendable, Hashable {
 ///   much before its next report). A unit a member gives up passes on only once its report says its request
 ///   ended, so a hand-off never overlaps.
 /// - **Before the others know** of a rise in this member's want (its report has not come back yet), it takes at
-///   most an even share of the account (`units / members`): two idle members that get work at once do not both
-///   take the whole account.
+///   most an even share of the account (`units / members`, the remainder by the same rotation as the targets): two
+///   idle members that get work at once do not both take the whole account. The others count on that while the
+///   member's rise is fresh (``FleetMember/announcedWant``), so members that all start together take the whole
+///   account between them at once instead of a settle later.
 public enum FleetShare {
     /// Each member's target, in the order given: max-min fair over `want`, remainders from `step` in id order.
     public static func targets(units: Int, members: [FleetMember], step: Int) -> [Int] {
@@ -65,35 +72,67 @@ public enum FleetShare {
         return given
     }
 
+    /// Each member's share if every member wanted the whole account: the units split evenly, the remainder by the
+    /// same rotation as ``targets(units:members:step:)``, so that the shares of members that all rise at once add up
+    /// to the account (10 over 8 members: two of them take 2) and none of it waits for an announcement.
+    static func evenShares(units: Int, members: [FleetMember], step: Int) -> [Int] {
+        var everyone = members
+        for index in everyone.indices { everyone[index].want = units }
+        return targets(units: units, members: everyone, step: step)
+    }
+
     /// The limit of the member `me`.
     /// - Parameters:
     ///   - me: This member with its current (local) want, in flight and limit.
-    ///   - announcedWant: The want of this member's last report that came back from the fleet topic (so the others
-    ///     have it too); `nil` before the first.
+    ///   - announcedWant: The want of this member's last report that has been back from the fleet topic for the
+    ///     settle (the others have it, and this member has theirs sent meanwhile); `nil` before the first.
+    ///   - knownWant: The want of this member's last report that every prompt reader has read (back for the
+    ///     promptness: ``FleetView/knownWant(at:)``); `nil`: the announced want.
     ///   - others: The other live members, from their last reports.
     ///   - units: The account's concurrency limit.
     ///   - step: The rotation step for remainders.
     public static func limit(
         of me: FleetMember,
         announcedWant: Int?,
+        knownWant: Int? = nil,
         others: [FleetMember],
         units: Int,
         step: Int
     ) -> Int {
         let members = [me] + others
         let local = targets(units: units, members: members, step: step)
-        // What the others base their limits on: this member's announced want (the lower of the two while a rise is
-        // not announced yet, so that their targets are the higher).
+        // This member's target with its announced want (the lower of the two while a rise is not announced yet):
+        // until the rise is announced it may take only that, or an even share.
         var announced = me
         announced.want = min(me.want, announcedWant ?? 0)
         let agreed = targets(units: units, members: [announced] + others, step: step)
+        let even = evenShares(units: units, members: members, step: step)
         var target = local[0]
         if target > agreed[0] {
-            let even = units / members.count
-            target = min(target, max(agreed[0], min(me.want, even)))
+            target = min(target, max(agreed[0], min(me.want, even[0])))
         }
-        // Each other member may take up to its target as the others see it, before its report says so.
-        let othersHold = others.indices.reduce(0) { $0 + max(others[$1].holds, local[$1 + 1], agreed[$1 + 1]) }
+        // What the others may base their limits on: the want of this member's that every prompt reader has read
+        // (`knownWant`; the announced one when not given), so that their targets are the higher while it is not.
+        var known = me
+        known.want = min(me.want, knownWant ?? announcedWant ?? 0)
+        let seen = targets(units: units, members: [known] + others, step: step)
+        // Each other member may take up to its target as the others see it, before its report says so. One whose
+        // rise is not announced yet keeps to the same rule as this member: its target with its announced want (and
+        // the others' announced wants, the most it could see), or an even share.
+        let othersAnnounced = others.map { other in
+            var announced = other
+            announced.want = other.announcedWant
+            return announced
+        }
+        let agreedByAll = targets(units: units, members: [known] + othersAnnounced, step: step)
+        let othersHold = others.indices.reduce(0) { sum, index in
+            let other = others[index]
+            var mayTake = max(local[index + 1], seen[index + 1])
+            if other.announcedWant < other.want {
+                mayTake = min(mayTake, max(agreedByAll[index + 1], min(other.want, even[index + 1])))
+            }
+            return sum + max(other.holds, mayTake)
+        }
         return max(0, min(target, units - othersHold))
     }
 }

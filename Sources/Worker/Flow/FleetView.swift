@@ -8,6 +8,9 @@ import Foundation
 /// - This worker's own reports come back through the fleet topic too. A want counts as announced once its report
 ///   has been back for `settle`: by then the reports other members sent at about the same time have arrived too
 ///   (two members whose wants rise together each see the other's rise before either takes more than an even share).
+/// - Another member's rise is fresh for `settle − promptness` after this worker first reads it: its own report
+///   cannot have settled yet (this worker reads within `promptness` of the head, see ``isPrompt(at:interval:)``), so
+///   that member keeps to an even share for now, and ``others(at:)`` says so (``FleetMember/announcedWant``).
 /// - Until this worker's first report has come back, and for one report
 ///   interval after (so every live member has reported once), the view is not complete and the worker starts
 ///   nothing. When its own reports stop coming back for longer than `fence`, the others will soon drop it, so it
@@ -43,7 +46,13 @@ public struct FleetView: Sendable {
 
     /// Every member's last report (a member that left is kept for a lease, so that a stale report of it read later
     /// cannot bring it back).
-    private var members: [String: (report: Report, seen: ContinuousClock.Instant)] = [:]
+    private var members: [String: Member] = [:]
+    private struct Member {
+        var report: Report
+        var seen: ContinuousClock.Instant
+        /// The member's want before its latest rise, and when this worker read the rise's first report.
+        var rise: (from: Int, seen: ContinuousClock.Instant)?
+    }
     private var firstEcho: ContinuousClock.Instant?
     private var lastEcho: ContinuousClock.Instant?
     /// This worker's wants as its reports came back: the newest one older than `settle`, and the ones after it.
@@ -68,8 +77,19 @@ public struct FleetView: Sendable {
     /// back or not (a dip and a rise within `settle` must not count as the earlier, settled want); `nil` before the
     /// first.
     public func announcedWant(at now: ContinuousClock.Instant) -> Int? {
-        guard let settled = echoes.lastIndex(where: { now - $0.at >= settle }) else { return nil }
-        let since = echoes[settled...].map(\.want) + pending.map(\.want)
+        want(backFor: settle, at: now)
+    }
+
+    /// The want every prompt reader has read: that of this worker's last report back for `promptness` (a prompt
+    /// reader reads within that of a report's arrival), or any lower want reported since; `nil` before the first.
+    /// The others' targets follow it; this worker's own rise waits for ``announcedWant(at:)``.
+    public func knownWant(at now: ContinuousClock.Instant) -> Int? {
+        want(backFor: promptness, at: now)
+    }
+
+    private func want(backFor age: Duration, at now: ContinuousClock.Instant) -> Int? {
+        guard let back = echoes.lastIndex(where: { now - $0.at >= age }) else { return nil }
+        let since = echoes[back...].map(\.want) + pending.map(\.want)
         return since.min()
     }
 
@@ -102,14 +122,30 @@ public struct FleetView: Sendable {
             return
         }
         // Reports of one process arrive in order (one partition); an older one read again changes nothing.
-        if let known = members[id], known.report.sequence > report.sequence { return }
-        members[id] = (report, now)
+        let known = members[id]
+        if let known, known.report.sequence > report.sequence { return }
+        // A rise older than the window may be announced by now: a further rise starts a new one.
+        var rise = known?.rise.flatMap { now - $0.seen < settle - promptness ? $0 : nil }
+        let before = known?.report.member.want ?? 0
+        if report.member.want <= (rise?.from ?? before) {
+            rise = nil
+        } else if rise == nil && report.member.want > before {
+            rise = (before, now)
+        }
+        members[id] = Member(report: report, seen: now, rise: rise)
     }
 
     /// The other members that count at `now`: reported within the lease, not left.
+    /// A member whose rise is fresh comes with the want it had before as its ``FleetMember/announcedWant``.
     public mutating func others(at now: ContinuousClock.Instant) -> [FleetMember] {
         members = members.filter { now - $0.value.seen < lease }
-        return members.values.filter { !$0.report.left }.map(\.report.member).sorted { $0.id < $1.id }
+        return members.values.filter { !$0.report.left }.map { known in
+            var member = known.report.member
+            if let rise = known.rise, now - rise.seen < settle - promptness {
+                member.announcedWant = min(member.want, rise.from)
+            }
+            return member
+        }.sorted { $0.id < $1.id }
     }
 
     /// Why this worker may start nothing now, or `nil` when its view is complete and current.

@@ -114,6 +114,9 @@ final class FlowController: Sendable {
         self.metrics = metrics
         self.logger = logger
         if shared { dispatcher.setLimit(0) }
+        // A unit this worker cannot use is reported at once (not at the next tick): a hand-off to a worker with
+        // work waits for that report.
+        if fleet != nil { dispatcher.onUnitFreed { [weak self] in self?.refresh() } }
     }
 
     // MARK: - The loop
