@@ -89,35 +89,28 @@ import Testing
                 #expect(limits.allSatisfy { $0 == 1 || $0 == 2 }, "rising \(othersRising), step \(step): \(limits)")
             }
         }
+        // Review: near a rotation boundary the members' clocks may put them on either side of it (w0 one step
+        // behind the rest here): a remainder rotated with the step gave 11 of 10. There each member takes the lesser
+        // of its shares under the two steps and leaves the others the greater.
+        for step in 0..<8 {
+            let limits = ids.enumerated().map { index, id in
+                FleetShare.limit(
+                    of: member(id, want: 10),
+                    announcedWant: 0,
+                    others: ids.filter { $0 != id }.map { member($0, want: 0) },
+                    units: 10,
+                    step: index == 0 ? step : step + 1,
+                    otherStep: index == 0 ? step + 1 : step
+                )
+            }
+            #expect(limits.reduce(0, +) <= 10, "step \(step) and the next: \(limits)")
+            #expect(limits.reduce(0, +) >= 8, "step \(step) and the next: \(limits)")
+        }
         // Once a member's rise may be announced, the others leave it its whole target.
         let settled = FleetMember(id: "b", want: 10, inFlight: 0, limit: 0)
         #expect(FleetShare.limit(of: member("a", want: 10), announcedWant: 0, others: [settled], units: 10, step: 0) == 0)
         let fresh = FleetMember(id: "b", want: 10, inFlight: 0, limit: 0, announcedWant: 0)
         #expect(FleetShare.limit(of: member("a", want: 10), announcedWant: 0, others: [fresh], units: 10, step: 0) == 5)
-        // Defect (bench, 3 workers onto a backlog, two of them with partitions): once the other's rise was no
-        // longer fresh, each reserved for it its target as if it had not read this member's rise, 10, and took 0
-        // until its own rise was announced: 0.3 s with 6 of 10 units busy. It has read it once the rise has been
-        // back for the promptness (knownWant), so the reserve is its fair target.
-        let risen = FleetMember(id: "b", want: 10, inFlight: 3, limit: 3)
-        let idle = member("c", want: 0)
-        let knownByAll = FleetShare.limit(
-            of: member("a", want: 10, inFlight: 3, limit: 3),
-            announcedWant: 0,
-            knownWant: 10,
-            others: [risen, idle],
-            units: 10,
-            step: 0
-        )
-        #expect(knownByAll == 4, "its even share of three (the remainder is a's at step 0) until its rise is announced")
-        let notYetKnown = FleetShare.limit(
-            of: member("a", want: 10, inFlight: 3, limit: 3),
-            announcedWant: 0,
-            knownWant: 0,
-            others: [risen, idle],
-            units: 10,
-            step: 0
-        )
-        #expect(notYetKnown == 0, "b may not have read a's rise: it may take the whole account")
         // A fresh rise of a member that holds units already leaves them to it all the same.
         let holding = FleetMember(id: "b", want: 10, inFlight: 8, limit: 8, announcedWant: 8)
         #expect(FleetShare.limit(of: member("a", want: 10), announcedWant: 0, others: [holding], units: 10, step: 0) == 2)
@@ -214,8 +207,6 @@ struct SplitMix64: RandomNumberGenerator {
             "not before the reports sent meanwhile are in"
         )
         #expect(view.announcedWant(at: start + .milliseconds(500)) == 4)
-        #expect(view.knownWant(at: start + .milliseconds(200)) == nil)
-        #expect(view.knownWant(at: start + .milliseconds(250)) == 4, "every prompt reader has it")
         view.observe(report("me", want: 9, sequence: 2), at: start + .milliseconds(600))
         #expect(view.announcedWant(at: start + .milliseconds(700)) == 4, "a rise counts once settled")
         #expect(view.announcedWant(at: start + .milliseconds(1100)) == 9)

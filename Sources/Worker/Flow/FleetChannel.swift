@@ -138,7 +138,7 @@ final class FleetChannel: Sendable {
     }
 
     /// This worker's limit from its current state and the fleet's reports, or why it may start nothing.
-    func limit(of me: FleetMember, units: Int, step: Int, now: ContinuousClock.Instant) -> (
+    func limit(of me: FleetMember, units: Int, step: Int, otherStep: Int?, now: ContinuousClock.Instant) -> (
         limit: Int, blocked: String?
     ) {
         let (result, others, announced) = view.withLock { view -> ((Int, String?), [FleetMember], Int?) in
@@ -148,10 +148,10 @@ final class FleetChannel: Sendable {
             var limit = FleetShare.limit(
                 of: me,
                 announcedWant: announced,
-                knownWant: view.knownWant(at: now),
                 others: others,
                 units: units,
-                step: step
+                step: step,
+                otherStep: otherStep
             )
             // A lagging reader may not have seen another's rise: it keeps what it has and takes no more.
             if !view.isPrompt(at: now, interval: settings.interval) { limit = min(limit, me.limit) }
@@ -168,6 +168,15 @@ final class FleetChannel: Sendable {
             )
         }
         return result
+    }
+
+    /// Whether a unit this worker gives up is worth a report at once rather than at the next tick: another member
+    /// wants more than its limit (it waits for units), and the last report is 20 ms old or more (at most 50 such
+    /// reports a second, whatever the job rate).
+    func handOffWanted(now: ContinuousClock.Instant) -> Bool {
+        let recent = published.withLock { published in published.at.map { now - $0 < .milliseconds(20) } ?? false }
+        if recent { return false }
+        return view.withLock { view in view.others(at: now).contains { $0.want > $0.limit } }
     }
 
     /// Reports this worker's state when it changed, or when the last report is `interval` old.

@@ -86,23 +86,43 @@ public enum FleetShare {
     ///   - me: This member with its current (local) want, in flight and limit.
     ///   - announcedWant: The want of this member's last report that has been back from the fleet topic for the
     ///     settle (the others have it, and this member has theirs sent meanwhile); `nil` before the first.
-    ///   - knownWant: The want of this member's last report that every prompt reader has read (back for the
-    ///     promptness: ``FleetView/knownWant(at:)``); `nil`: the announced want.
     ///   - others: The other live members, from their last reports.
     ///   - units: The account's concurrency limit.
     ///   - step: The rotation step for remainders.
+    ///   - otherStep: The step some members may be on meanwhile (near a rotation boundary, where clocks that differ
+    ///     a little put members on either side): this member then takes the lesser of its limits under the two, and
+    ///     leaves every other member the greater of what it may take.
     public static func limit(
         of me: FleetMember,
         announcedWant: Int?,
-        knownWant: Int? = nil,
+        others: [FleetMember],
+        units: Int,
+        step: Int,
+        otherStep: Int? = nil
+    ) -> Int {
+        let views = ([step] + (otherStep.map { [$0] } ?? [])).map { step in
+            view(of: me, announcedWant: announcedWant, others: others, units: units, step: step)
+        }
+        let target = views.map(\.target).min() ?? 0
+        let othersHold = others.indices.reduce(0) { sum, index in
+            sum + max(others[index].holds, views.map { $0.othersMayTake[index] }.max() ?? 0)
+        }
+        return max(0, min(target, units - othersHold))
+    }
+
+    /// Under one rotation step: this member's target, and what each other member may take before its next report.
+    private static func view(
+        of me: FleetMember,
+        announcedWant: Int?,
         others: [FleetMember],
         units: Int,
         step: Int
-    ) -> Int {
+    ) -> (target: Int, othersMayTake: [Int]) {
         let members = [me] + others
         let local = targets(units: units, members: members, step: step)
-        // This member's target with its announced want (the lower of the two while a rise is not announced yet):
-        // until the rise is announced it may take only that, or an even share.
+        // What the others base their limits on: this member's announced want (the lower of the two while a rise is
+        // not announced yet, so that their targets are the higher). Until the rise is announced this member takes
+        // only its target under that, or an even share.
         var announced = me
         announced.want = min(me.want, announcedWant ?? 0)
         let agreed = targets(units: units, members: [announced] + others, step: step)
@@ -111,11 +131,6 @@ public enum FleetShare {
         if target > agreed[0] {
             target = min(target, max(agreed[0], min(me.want, even[0])))
         }
-        // What the others may base their limits on: the want of this member's that every prompt reader has read
-        // (`knownWant`; the announced one when not given), so that their targets are the higher while it is not.
-        var known = me
-        known.want = min(me.want, knownWant ?? announcedWant ?? 0)
-        let seen = targets(units: units, members: [known] + others, step: step)
         // Each other member may take up to its target as the others see it, before its report says so. One whose
         // rise is not announced yet keeps to the same rule as this member: its target with its announced want (and
         // the others' announced wants, the most it could see), or an even share.
@@ -124,15 +139,15 @@ public enum FleetShare {
             announced.want = other.announcedWant
             return announced
         }
-        let agreedByAll = targets(units: units, members: [known] + othersAnnounced, step: step)
-        let othersHold = others.indices.reduce(0) { sum, index in
+        let agreedByAll = targets(units: units, members: [announced] + othersAnnounced, step: step)
+        let othersMayTake = others.indices.map { index in
             let other = others[index]
-            var mayTake = max(local[index + 1], seen[index + 1])
+            var mayTake = max(local[index + 1], agreed[index + 1])
             if other.announcedWant < other.want {
                 mayTake = min(mayTake, max(agreedByAll[index + 1], min(other.want, even[index + 1])))
             }
-            return sum + max(other.holds, mayTake)
+            return mayTake
         }
-        return max(0, min(target, units - othersHold))
+        return (target, othersMayTake)
     }
 }

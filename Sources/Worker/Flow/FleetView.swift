@@ -77,19 +77,8 @@ public struct FleetView: Sendable {
     /// back or not (a dip and a rise within `settle` must not count as the earlier, settled want); `nil` before the
     /// first.
     public func announcedWant(at now: ContinuousClock.Instant) -> Int? {
-        want(backFor: settle, at: now)
-    }
-
-    /// The want every prompt reader has read: that of this worker's last report back for `promptness` (a prompt
-    /// reader reads within that of a report's arrival), or any lower want reported since; `nil` before the first.
-    /// The others' targets follow it; this worker's own rise waits for ``announcedWant(at:)``.
-    public func knownWant(at now: ContinuousClock.Instant) -> Int? {
-        want(backFor: promptness, at: now)
-    }
-
-    private func want(backFor age: Duration, at now: ContinuousClock.Instant) -> Int? {
-        guard let back = echoes.lastIndex(where: { now - $0.at >= age }) else { return nil }
-        let since = echoes[back...].map(\.want) + pending.map(\.want)
+        guard let settled = echoes.lastIndex(where: { now - $0.at >= settle }) else { return nil }
+        let since = echoes[settled...].map(\.want) + pending.map(\.want)
         return since.min()
     }
 

@@ -114,9 +114,13 @@ final class FlowController: Sendable {
         self.metrics = metrics
         self.logger = logger
         if shared { dispatcher.setLimit(0) }
-        // A unit this worker cannot use is reported at once (not at the next tick): a hand-off to a worker with
-        // work waits for that report.
-        if fleet != nil { dispatcher.onUnitFreed { [weak self] in self?.refresh() } }
+        // A unit this worker cannot use is reported at once (not at the next tick) when another worker waits for
+        // units: the hand-off waits for that report.
+        if let fleet {
+            dispatcher.onUnitFreed { [weak self] in
+                if fleet.handOffWanted(now: .now) { self?.refresh() }
+            }
+        }
     }
 
     // MARK: - The loop
@@ -191,7 +195,17 @@ final class FlowController: Sendable {
         )
         fleet.report(me, now: now)
         let step = ConcurrencyBudget.step(at: date, rotation: settings.rotation)
-        let share = fleet.limit(of: me, units: units, step: step, now: now)
+        // Within 2 s of a rotation boundary, members whose clocks differ a little are on either side of it.
+        let margin: TimeInterval = 2
+        let neighbours = [date.addingTimeInterval(-margin), date.addingTimeInterval(margin)]
+            .map { ConcurrencyBudget.step(at: $0, rotation: settings.rotation) }
+        let share = fleet.limit(
+            of: me,
+            units: units,
+            step: step,
+            otherStep: neighbours.first { $0 != step },
+            now: now
+        )
         return (share.limit, share.blocked)
     }
 
