@@ -90,8 +90,9 @@ public enum FleetShare {
     ///   - units: The account's concurrency limit.
     ///   - step: The rotation step for remainders.
     ///   - otherStep: The step some members may be on meanwhile (near a rotation boundary, where clocks that differ
-    ///     a little put members on either side): this member then takes the lesser of its limits under the two, and
-    ///     leaves every other member the greater of what it may take.
+    ///     a little put members on either side). Even shares are what members take with nothing held to wait for,
+    ///     so this member takes the lesser of its even shares under the two steps and leaves every other member the
+    ///     greater. (A target that moves with the step moves only once its holder reports, as any hand-off.)
     public static func limit(
         of me: FleetMember,
         announcedWant: Int?,
@@ -100,24 +101,6 @@ public enum FleetShare {
         step: Int,
         otherStep: Int? = nil
     ) -> Int {
-        let views = ([step] + (otherStep.map { [$0] } ?? [])).map { step in
-            view(of: me, announcedWant: announcedWant, others: others, units: units, step: step)
-        }
-        let target = views.map(\.target).min() ?? 0
-        let othersHold = others.indices.reduce(0) { sum, index in
-            sum + max(others[index].holds, views.map { $0.othersMayTake[index] }.max() ?? 0)
-        }
-        return max(0, min(target, units - othersHold))
-    }
-
-    /// Under one rotation step: this member's target, and what each other member may take before its next report.
-    private static func view(
-        of me: FleetMember,
-        announcedWant: Int?,
-        others: [FleetMember],
-        units: Int,
-        step: Int
-    ) -> (target: Int, othersMayTake: [Int]) {
         let members = [me] + others
         let local = targets(units: units, members: members, step: step)
         // What the others base their limits on: this member's announced want (the lower of the two while a rise is
@@ -126,7 +109,13 @@ public enum FleetShare {
         var announced = me
         announced.want = min(me.want, announcedWant ?? 0)
         let agreed = targets(units: units, members: [announced] + others, step: step)
-        let even = evenShares(units: units, members: members, step: step)
+        var even = evenShares(units: units, members: members, step: step)
+        var othersEven = even
+        if let otherStep {
+            let across = evenShares(units: units, members: members, step: otherStep)
+            even = zip(even, across).map { min($0, $1) }
+            othersEven = zip(othersEven, across).map { max($0, $1) }
+        }
         var target = local[0]
         if target > agreed[0] {
             target = min(target, max(agreed[0], min(me.want, even[0])))
@@ -139,15 +128,28 @@ public enum FleetShare {
             announced.want = other.announcedWant
             return announced
         }
-        let agreedByAll = targets(units: units, members: [announced] + othersAnnounced, step: step)
-        let othersMayTake = others.indices.map { index in
+        // Near a rotation boundary such a member may be on the other step: it may take the greater of the two.
+        let steps = [step] + (otherStep.map { [$0] } ?? [])
+        let freshCaps = steps.map { step in
+            let local = targets(units: units, members: members, step: step)
+            let agreed = targets(units: units, members: [announced] + others, step: step)
+            let agreedByAll = targets(units: units, members: [announced] + othersAnnounced, step: step)
+            return others.indices.map { index in
+                let other = others[index]
+                return min(
+                    max(local[index + 1], agreed[index + 1]),
+                    max(agreedByAll[index + 1], min(other.want, othersEven[index + 1]))
+                )
+            }
+        }
+        let othersHold = others.indices.reduce(0) { sum, index in
             let other = others[index]
             var mayTake = max(local[index + 1], agreed[index + 1])
             if other.announcedWant < other.want {
-                mayTake = min(mayTake, max(agreedByAll[index + 1], min(other.want, even[index + 1])))
+                mayTake = freshCaps.map { $0[index] }.max() ?? mayTake
             }
-            return mayTake
+            return sum + max(other.holds, mayTake)
         }
-        return (target, othersMayTake)
+        return max(0, min(target, units - othersHold))
     }
 }
