@@ -63,28 +63,35 @@ import Testing
         #expect(FleetShare.limit(of: a, announcedWant: nil, others: [], units: 10, step: 0) == 10)
     }
 
+    /// The limits of eight members of an account of 10 that all want 10 and have announced nothing, each seeing
+    /// the others idle or rising too (fresh); `steps` gives member `index` its step and the other step it may face.
+    func eightRisingAtOnce(othersRising: Bool, steps: (Int) -> (step: Int, other: Int?)) -> [Int] {
+        let ids = (0..<8).map { "w\($0)" }
+        return ids.enumerated().map { index, id in
+            FleetShare.limit(
+                of: member(id, want: 10),
+                announcedWant: 0,
+                others: ids.filter { $0 != id }.map {
+                    othersRising
+                        ? FleetMember(id: $0, want: 10, inFlight: 0, limit: 0, announcedWant: 0)
+                        : member($0, want: 0)
+                },
+                units: 10,
+                step: steps(index).step,
+                otherStep: steps(index).other
+            )
+        }
+    }
+
     @Test func membersThatAllRiseAtOnceTakeTheWholeAccountBetweenThemAtOnce() {
         // Defect (bench, 8 workers onto a backlog): each took units / members = 1 until its rise was announced
         // 500 ms later, so two of ten units sat idle and the batch ended 0.4 s after one worker's.
         // Each member sees the others idle (their reports not read yet), or rising too recently to be announced
         // (FleetView gives such a member its earlier want as announced): the second used to leave a member nothing,
         // as if the others could take all their targets at once.
-        let ids = (0..<8).map { "w\($0)" }
         for othersRising in [false, true] {
             for step in 0..<8 {
-                let limits = ids.map { id in
-                    FleetShare.limit(
-                        of: member(id, want: 10),
-                        announcedWant: 0,
-                        others: ids.filter { $0 != id }.map {
-                            othersRising
-                                ? FleetMember(id: $0, want: 10, inFlight: 0, limit: 0, announcedWant: 0)
-                                : member($0, want: 0)
-                        },
-                        units: 10,
-                        step: step
-                    )
-                }
+                let limits = eightRisingAtOnce(othersRising: othersRising) { _ in (step, nil) }
                 #expect(limits.reduce(0, +) == 10, "rising \(othersRising), step \(step): \(limits)")
                 #expect(limits.allSatisfy { $0 == 1 || $0 == 2 }, "rising \(othersRising), step \(step): \(limits)")
             }
@@ -94,19 +101,8 @@ import Testing
         // of its shares under the two steps and leaves the others the greater.
         for othersRising in [false, true] {
             for step in 0..<8 {
-                let limits = ids.enumerated().map { index, id in
-                    FleetShare.limit(
-                        of: member(id, want: 10),
-                        announcedWant: 0,
-                        others: ids.filter { $0 != id }.map {
-                            othersRising
-                                ? FleetMember(id: $0, want: 10, inFlight: 0, limit: 0, announcedWant: 0)
-                                : member($0, want: 0)
-                        },
-                        units: 10,
-                        step: index == 0 ? step : step + 1,
-                        otherStep: index == 0 ? step + 1 : step
-                    )
+                let limits = eightRisingAtOnce(othersRising: othersRising) { index in
+                    index == 0 ? (step, step + 1) : (step + 1, step)
                 }
                 #expect(limits.reduce(0, +) <= 10, "rising \(othersRising), steps \(step)/+1: \(limits)")
                 // Cautious for the 250 ms of a fresh rise, in the 4 s around a boundary: each leaves the others the
