@@ -110,6 +110,31 @@ import Testing
                 #expect(limits.reduce(0, +) >= (othersRising ? 3 : 8), "rising \(othersRising), steps \(step)/+1: \(limits)")
             }
         }
+        // Review: members that count different members for a moment (a joins; b has read its report, c not yet)
+        // and rise together from idle: a remainder over either view gave 2 of a personal account's 1, 6 of 5.
+        // A member whose view changed within the promptness takes no remainder.
+        for (units, ids) in [(1, ["a", "b", "c"]), (5, ["a", "b", "c", "d"])] {
+            for step in 0..<4 {
+                let sawJoin = FleetShare.limit(
+                    of: member("b", want: 10),
+                    announcedWant: 0,
+                    others: ids.filter { $0 != "b" }.map { member($0, want: 0) },
+                    units: units,
+                    step: step,
+                    membersAgreed: false
+                )
+                let notYet = ids.dropFirst(2).map { id in
+                    FleetShare.limit(
+                        of: member(id, want: 10),
+                        announcedWant: 0,
+                        others: ids.dropFirst().filter { $0 != id }.map { member($0, want: 0) },
+                        units: units,
+                        step: step
+                    )
+                }
+                #expect(sawJoin + notYet.reduce(0, +) <= units, "\(units) units, step \(step): \(sawJoin) + \(notYet)")
+            }
+        }
         // Once a member's rise may be announced, the others leave it its whole target.
         let settled = FleetMember(id: "b", want: 10, inFlight: 0, limit: 0)
         #expect(FleetShare.limit(of: member("a", want: 10), announcedWant: 0, others: [settled], units: 10, step: 0) == 0)
@@ -241,6 +266,35 @@ struct SplitMix64: RandomNumberGenerator {
         #expect(view.others(at: start + .milliseconds(2200)).first?.announcedWant == 1)
         view.observe(report("a", want: 6, sequence: 8), at: start + .milliseconds(2300))
         #expect(view.others(at: start + .milliseconds(2400)).first?.announcedWant == 1)
+    }
+
+    @Test func membersAgreeOnlyOnceNoneJoinedOrLeftWithinThePromptness() {
+        var view = FleetView(me: "me", lease: .seconds(3), fence: .seconds(2), warmUp: .seconds(1))
+        #expect(view.membersAgreed(at: start))
+        view.observe(report("a", want: 1), at: start)
+        #expect(!view.membersAgreed(at: start + .milliseconds(200)), "a joined")
+        #expect(view.membersAgreed(at: start + .milliseconds(250)))
+        view.observe(report("a", want: 2, sequence: 2), at: start + .seconds(1))
+        #expect(view.membersAgreed(at: start + .seconds(1)), "a report of a known member changes nothing")
+        view.observe(report("b", want: 0), at: start + .seconds(1))
+        view.observe(report("b", want: 0, sequence: 2, left: true), at: start + .seconds(2))
+        #expect(!view.membersAgreed(at: start + .milliseconds(2100)), "b left")
+        _ = view.others(at: start + .seconds(5))
+        #expect(!view.membersAgreed(at: start + .seconds(5)), "a lapsed")
+        #expect(view.membersAgreed(at: start + .milliseconds(5250)))
+    }
+
+    @Test func aWorkerBackAfterTheFenceSettlesItsWantAgain() {
+        // Review: the others dropped it and read its next report as a rise from nothing (fresh, held to an even
+        // share), while it counted its want from before as announced and took its whole target: 13 of 10.
+        var view = FleetView(me: "me", lease: .seconds(3), fence: .seconds(2), warmUp: .seconds(1))
+        view.sent(sequence: 1, want: 10, at: start)
+        view.observe(report("me", want: 10, sequence: 1), at: start)
+        #expect(view.announcedWant(at: start + .seconds(1)) == 10)
+        view.sent(sequence: 2, want: 10, at: start + .seconds(4))
+        view.observe(report("me", want: 10, sequence: 2), at: start + .seconds(4))
+        #expect(view.announcedWant(at: start + .milliseconds(4100)) == nil, "not before it settles again")
+        #expect(view.announcedWant(at: start + .milliseconds(4500)) == 10)
     }
 
     @Test func aDipAndARiseWithinTheSettleDoNotCountAsTheEarlierWant() {

@@ -151,7 +151,8 @@ final class FleetChannel: Sendable {
                 others: others,
                 units: units,
                 step: step,
-                otherStep: otherStep
+                otherStep: otherStep,
+                membersAgreed: view.membersAgreed(at: now)
             )
             // A lagging reader may not have seen another's rise: it keeps what it has and takes no more.
             if !view.isPrompt(at: now, interval: settings.interval) { limit = min(limit, me.limit) }

@@ -92,14 +92,19 @@ public enum FleetShare {
     ///   - otherStep: The step some members may be on meanwhile (near a rotation boundary, where clocks that differ
     ///     a little put members on either side). Even shares are what members take with nothing held to wait for,
     ///     so this member takes the lesser of its even shares under the two steps and leaves every other member the
-    ///     greater. (A target that moves with the step moves only once its holder reports, as any hand-off.)
+    ///     greater. (A target that moves with the step moves once its holder reports, as any hand-off; a unit that
+    ///     no one holds can be taken by two members on either side for a report's time: AIMD is the net.)
+    ///   - membersAgreed: Whether every prompt reader counts the same members (``FleetView/membersAgreed(at:)``):
+    ///     if not, this member's even share has no remainder and another's may be the account over one member
+    ///     fewer.
     public static func limit(
         of me: FleetMember,
         announcedWant: Int?,
         others: [FleetMember],
         units: Int,
         step: Int,
-        otherStep: Int? = nil
+        otherStep: Int? = nil,
+        membersAgreed: Bool = true
     ) -> Int {
         let members = [me] + others
         let local = targets(units: units, members: members, step: step)
@@ -111,7 +116,13 @@ public enum FleetShare {
         let agreed = targets(units: units, members: [announced] + others, step: step)
         var even = evenShares(units: units, members: members, step: step)
         var othersEven = even
-        if let otherStep {
+        if !membersAgreed {
+            // Members may count different members for a moment: no remainder for this one, and another may have
+            // split the account over one member fewer.
+            even = Array(repeating: units / members.count, count: members.count)
+            let fewest = max(1, members.count - 1)
+            othersEven = Array(repeating: (units + fewest - 1) / fewest, count: members.count)
+        } else if let otherStep {
             let across = evenShares(units: units, members: members, step: otherStep)
             even = zip(even, across).map { min($0, $1) }
             othersEven = zip(othersEven, across).map { max($0, $1) }

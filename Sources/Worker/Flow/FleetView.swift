@@ -59,6 +59,8 @@ public struct FleetView: Sendable {
     private var echoes: [(want: Int, at: ContinuousClock.Instant)] = []
     /// This worker's reports sent and not back yet: sequence, want, when sent.
     private var pending: [(sequence: Int64, want: Int, sent: ContinuousClock.Instant)] = []
+    /// When a member last joined, left or lapsed in this view.
+    private var membershipChanged: ContinuousClock.Instant?
     /// How long this worker's last report took to come back.
     private var lastRoundTrip: Duration?
     /// Whether rises are allowed: the reports come back within this (the others read as promptly, presumably).
@@ -100,6 +102,9 @@ public struct FleetView: Sendable {
         let id = report.member.id
         if id == me {
             if firstEcho == nil { firstEcho = now }
+            // Back after the fence: the others dropped this worker meanwhile and read its next report as a rise from
+            // nothing (fresh), so its want must settle again before it counts as announced.
+            if let lastEcho, now - lastEcho > fence { echoes.removeAll() }
             lastEcho = now
             if let sent = pending.first(where: { $0.sequence == report.sequence }) { lastRoundTrip = now - sent.sent }
             pending.removeAll { $0.sequence <= report.sequence }
@@ -113,6 +118,7 @@ public struct FleetView: Sendable {
         // Reports of one process arrive in order (one partition); an older one read again changes nothing.
         let known = members[id]
         if let known, known.report.sequence > report.sequence { return }
+        if known == nil || (report.left && known?.report.left == false) { membershipChanged = now }
         // A rise older than the window may be announced by now: a further rise starts a new one.
         var rise = known?.rise.flatMap { now - $0.seen < settle - promptness ? $0 : nil }
         let before = known?.report.member.want ?? 0
@@ -127,6 +133,8 @@ public struct FleetView: Sendable {
     /// The other members that count at `now`: reported within the lease, not left.
     /// A member whose rise is fresh comes with the want it had before as its ``FleetMember/announcedWant``.
     public mutating func others(at now: ContinuousClock.Instant) -> [FleetMember] {
+        let expired = members.filter { now - $0.value.seen >= lease }
+        if expired.contains(where: { !$0.value.report.left }) { membershipChanged = now }
         members = members.filter { now - $0.value.seen < lease }
         return members.values.filter { !$0.report.left }.map { known in
             var member = known.report.member
@@ -135,6 +143,13 @@ public struct FleetView: Sendable {
             }
             return member
         }.sorted { $0.id < $1.id }
+    }
+
+    /// Whether every prompt reader counts the same members as this worker: none joined, left or lapsed in this
+    /// worker's view within `promptness` (one that this worker has not read yet makes the others' views the ones
+    /// that changed). Even shares split the remainder only then (``FleetShare``).
+    public func membersAgreed(at now: ContinuousClock.Instant) -> Bool {
+        membershipChanged.map { now - $0 >= promptness } ?? true
     }
 
     /// Why this worker may start nothing now, or `nil` when its view is complete and current.

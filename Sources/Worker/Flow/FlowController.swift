@@ -195,8 +195,9 @@ final class FlowController: Sendable {
         )
         fleet.report(me, now: now)
         let step = ConcurrencyBudget.step(at: date, rotation: settings.rotation)
-        // Within 2 s of a rotation boundary, members whose clocks differ a little are on either side of it.
-        let margin: TimeInterval = 2
+        // Within 2 s of a rotation boundary (a quarter of a shorter rotation), members whose clocks differ a little
+        // are on either side of it.
+        let margin = min(2, settings.rotation.secondsDouble / 4)
         let neighbours = [date.addingTimeInterval(-margin), date.addingTimeInterval(margin)]
             .map { ConcurrencyBudget.step(at: $0, rotation: settings.rotation) }
         let share = fleet.limit(
