@@ -34,6 +34,8 @@ enum FleetBenchmarks {
     static let accountLimit = KafkaBenchmarks.environmentInt("FLEET_BENCH_LIMIT", default: 10)
     static let answer: Duration = .seconds(2)
     static let budget = ProcessInfo.processInfo.environment["FLEET_BENCH_BUDGET"] ?? "demand"
+    /// `FLEET_BENCH_TIMELINE=1`: the account's streams sampled every 20 ms, and the stretches below the limit printed.
+    static let timeline = ProcessInfo.processInfo.environment["FLEET_BENCH_TIMELINE"] == "1"
     static let backlogFirst = (ProcessInfo.processInfo.environment["FLEET_BENCH_MODE"] ?? "backlog") != "settled"
 
     static func run() async throws {
@@ -146,7 +148,7 @@ enum FleetBenchmarks {
             }
             start = .now
             settle = KafkaBenchmarks.seconds(of: start - launched)
-            if ProcessInfo.processInfo.environment["FLEET_BENCH_TIMELINE"] == "1" {
+            if timeline {
                 print("  first call at \(Date())")
             }
         } else {
@@ -188,8 +190,6 @@ enum FleetBenchmarks {
         }
         var added = false
         var stopped = false
-        // `FLEET_BENCH_TIMELINE=1`: the account's streams sampled every 20 ms, and the stretches below the limit printed.
-        let timeline = ProcessInfo.processInfo.environment["FLEET_BENCH_TIMELINE"] == "1"
         var samples: [(at: Double, running: Int)] = []
         while emulator.counters.completedChats < jobCount {
             if timeline {
@@ -284,8 +284,7 @@ enum FleetBenchmarks {
 
     /// A counter or gauge from a worker's `/metrics` (the sum over its label sets).
     static func metric(_ name: String, port: Int) async throws -> Double {
-        let (data, _) = try await URLSession.shared.data(from: URL(string: "http://127.0.0.1:\(port)/metrics")!)
-        return String(decoding: data, as: UTF8.self).split(separator: "\n")
+        try await WorkerBenchmarks.scrape(port: port).split(separator: "\n")
             .filter { $0.hasPrefix(name + " ") || $0.hasPrefix(name + "{") }
             .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
             .reduce(0, +)

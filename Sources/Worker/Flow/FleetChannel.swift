@@ -137,12 +137,13 @@ final class FleetChannel: Sendable {
         }
     }
 
-    /// This worker's limit from its current state and the fleet's reports, or why it may start nothing.
+    /// This worker's limit from its current state and the fleet's reports, or why it may start nothing (and
+    /// whether that is because its own reports stopped coming back).
     func limit(of me: FleetMember, units: Int, step: Int, otherStep: Int?, now: ContinuousClock.Instant) -> (
-        limit: Int, blocked: String?
+        limit: Int, blocked: String?, fenced: Bool
     ) {
-        let (result, others, announced) = view.withLock { view -> ((Int, String?), [FleetMember], Int?) in
-            if let blocked = view.blocked(at: now) { return ((0, blocked), [], nil) }
+        let (result, others, announced) = view.withLock { view -> ((Int, String?, Bool), [FleetMember], Int?) in
+            if let blocked = view.blocked(at: now) { return ((0, blocked, view.isFenced(at: now)), [], nil) }
             let others = view.others(at: now)
             let announced = view.announcedWant(at: now)
             var limit = FleetShare.limit(
@@ -156,7 +157,7 @@ final class FleetChannel: Sendable {
             )
             // A lagging reader may not have seen another's rise: it keeps what it has and takes no more.
             if !view.isPrompt(at: now, interval: settings.interval) { limit = min(limit, me.limit) }
-            return ((limit, nil), others, announced)
+            return ((limit, nil, false), others, announced)
         }
         if logger.logLevel <= .debug, result.0 != me.limit {
             let members = others.map { "\($0.id):\($0.want)/\($0.inFlight)/\($0.limit)" }.joined(separator: " ")
@@ -177,7 +178,7 @@ final class FleetChannel: Sendable {
     func handOffWanted(now: ContinuousClock.Instant) -> Bool {
         let recent = published.withLock { published in published.at.map { now - $0 < .milliseconds(20) } ?? false }
         if recent { return false }
-        return view.withLock { view in view.others(at: now).contains { $0.want > $0.limit } }
+        return view.withLock { $0.anyoneWaiting(at: now) }
     }
 
     /// Reports this worker's state when it changed, or when the last report is `interval` old.

@@ -134,22 +134,32 @@ public enum FleetShare {
         // Each other member may take up to its target as the others see it, before its report says so. One whose
         // rise is not announced yet keeps to the same rule as this member: its target with its announced want (and
         // the others' announced wants, the most it could see), or an even share.
-        let othersAnnounced = others.map { other in
-            var announced = other
-            announced.want = other.announcedWant
-            return announced
-        }
-        // Near a rotation boundary such a member may be on the other step: it may take the greater of the two.
-        let steps = [step] + (otherStep.map { [$0] } ?? [])
-        let freshCaps = steps.map { step in
-            let local = targets(units: units, members: members, step: step)
-            let agreed = targets(units: units, members: [announced] + others, step: step)
+        func freshCaps(local: [Int], agreed: [Int], step: Int) -> [Int] {
+            let othersAnnounced = others.map { other in
+                var announced = other
+                announced.want = other.announcedWant
+                return announced
+            }
             let agreedByAll = targets(units: units, members: [announced] + othersAnnounced, step: step)
             return others.indices.map { index in
-                let other = others[index]
-                return min(
+                min(
                     max(local[index + 1], agreed[index + 1]),
-                    max(agreedByAll[index + 1], min(other.want, othersEven[index + 1]))
+                    max(agreedByAll[index + 1], min(others[index].want, othersEven[index + 1]))
+                )
+            }
+        }
+        // Worked out only when some member's rise is fresh (rarely: the common case is none). Near a rotation
+        // boundary such a member may be on the other step: it may take the greater of the two.
+        var fresh: [[Int]] = []
+        if others.contains(where: { $0.announcedWant < $0.want }) {
+            fresh.append(freshCaps(local: local, agreed: agreed, step: step))
+            if let otherStep {
+                fresh.append(
+                    freshCaps(
+                        local: targets(units: units, members: members, step: otherStep),
+                        agreed: targets(units: units, members: [announced] + others, step: otherStep),
+                        step: otherStep
+                    )
                 )
             }
         }
@@ -157,7 +167,7 @@ public enum FleetShare {
             let other = others[index]
             var mayTake = max(local[index + 1], agreed[index + 1])
             if other.announcedWant < other.want {
-                mayTake = freshCaps.map { $0[index] }.max() ?? mayTake
+                mayTake = fresh.map { $0[index] }.max() ?? mayTake
             }
             return sum + max(other.holds, mayTake)
         }

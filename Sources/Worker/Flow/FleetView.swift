@@ -133,9 +133,7 @@ public struct FleetView: Sendable {
     /// The other members that count at `now`: reported within the lease, not left.
     /// A member whose rise is fresh comes with the want it had before as its ``FleetMember/announcedWant``.
     public mutating func others(at now: ContinuousClock.Instant) -> [FleetMember] {
-        let expired = members.filter { now - $0.value.seen >= lease }
-        if expired.contains(where: { !$0.value.report.left }) { membershipChanged = now }
-        members = members.filter { now - $0.value.seen < lease }
+        prune(at: now)
         return members.values.filter { !$0.report.left }.map { known in
             var member = known.report.member
             if let rise = known.rise, now - rise.seen < settle - promptness {
@@ -145,11 +143,31 @@ public struct FleetView: Sendable {
         }.sorted { $0.id < $1.id }
     }
 
+    /// Whether another live member wants more than its limit (it waits for units). Builds nothing: asked each
+    /// time a slot frees up.
+    public mutating func anyoneWaiting(at now: ContinuousClock.Instant) -> Bool {
+        prune(at: now)
+        return members.values.contains { !$0.report.left && $0.report.member.want > $0.report.member.limit }
+    }
+
+    /// Drops the members whose lease ran out (a member that had not left changes the membership).
+    private mutating func prune(at now: ContinuousClock.Instant) {
+        guard members.values.contains(where: { now - $0.seen >= lease }) else { return }
+        if members.values.contains(where: { now - $0.seen >= lease && !$0.report.left }) { membershipChanged = now }
+        members = members.filter { now - $0.value.seen < lease }
+    }
+
     /// Whether every prompt reader counts the same members as this worker: none joined, left or lapsed in this
     /// worker's view within `promptness` (one that this worker has not read yet makes the others' views the ones
     /// that changed). Even shares split the remainder only then (``FleetShare``).
     public func membersAgreed(at now: ContinuousClock.Instant) -> Bool {
         membershipChanged.map { now - $0 >= promptness } ?? true
+    }
+
+    /// Whether this worker's own reports have stayed away past the fence (the others are about to drop it).
+    public func isFenced(at now: ContinuousClock.Instant) -> Bool {
+        guard let firstEcho, let lastEcho else { return false }
+        return now - firstEcho >= warmUp && now - lastEcho > fence
     }
 
     /// Why this worker may start nothing now, or `nil` when its view is complete and current.
@@ -158,7 +176,7 @@ public struct FleetView: Sendable {
             return "waiting for its first report to come back from the fleet topic"
         }
         if now - firstEcho < warmUp { return "reading the fleet topic's reports" }
-        if now - lastEcho > fence {
+        if isFenced(at: now) {
             let seconds = (now - lastEcho).secondsDouble
             return "its reports have not come back from the fleet topic for \(String(format: "%.1f", seconds)) s"
         }

@@ -116,7 +116,7 @@ final class FlowController: Sendable {
         if shared { dispatcher.setLimit(0) }
         // A unit this worker cannot use is reported at once (not at the next tick) when another worker waits for
         // units: the hand-off waits for that report.
-        if let fleet {
+        if let fleet = self.fleet {
             dispatcher.onUnitFreed { [weak self] in
                 if fleet.handOffWanted(now: .now) { self?.refresh() }
             }
@@ -181,7 +181,7 @@ final class FlowController: Sendable {
 
     /// This worker's share of the account by demand, and why it may start nothing (then the share is 0); reports its
     /// state to the fleet when it changed. `nil` without a demand budget.
-    private func fleetShare(now: ContinuousClock.Instant, date: Date) -> (units: Int, blocked: String?)? {
+    private func fleetShare(now: ContinuousClock.Instant, date: Date) -> (units: Int, blocked: String?, fenced: Bool)? {
         guard let fleet, let units = settings.accountConcurrency else { return nil }
         let load = dispatcher.load
         let applied = state.withLock { $0.applied } ?? 0
@@ -207,7 +207,7 @@ final class FlowController: Sendable {
             otherStep: neighbours.first { $0 != step },
             now: now
         )
-        return (share.limit, share.blocked)
+        return (share.limit, share.blocked, share.fenced)
     }
 
     /// Recomputes the limit from the assignment and the time, and applies it.
@@ -246,15 +246,13 @@ final class FlowController: Sendable {
         }
         if let fleetLog {
             // Waiting for the first reports is how every worker starts; a view that went stale is news.
-            let stale = fleetLog.contains("have not come back")
             logger.log(
-                level: stale ? .warning : .info,
+                level: fleetShare?.fenced == true ? .warning : .info,
                 "Fleet budget \(fleetLog)",
                 metadata: ["topic": "\(fleet?.settings.topic ?? "-")"]
             )
         }
-        // Every tick applies the limit, also unchanged: a late `act` of a concurrent attempt cannot leave the
-        // dispatcher on an older value for longer than a tick.
+        // The dispatcher's limit was set under the lock above; every tick records it in the gauge too.
         act(limit: limit, changed: true, intake: intake, log: log)
     }
 
