@@ -164,6 +164,20 @@ import Testing
         #expect(seenByB == 4, "b, seeing a at 2, takes 4")
     }
 
+    @Test func aMemberThatHasNotReadAnotherRiseMayTakeItsTargetWithoutIt() {
+        // Defect (the simulated fleet, FleetProtocolTests): m2's want was announced and m4's rise fresh. m2 had not
+        // read m4's rise (nor m1's), saw an idle fleet and took all 10; m1, rising, reserved m2 only its target
+        // counting m4's rise (5) and took 3: 13 of 10.
+        let m1 = member("m1", want: 16)
+        var m2 = FleetMember(id: "m2", want: 16, inFlight: 2, limit: 2, readEveryRise: false)
+        let m4 = FleetMember(id: "m4", want: 13, inFlight: 0, limit: 0, announcedWant: 0)
+        let m0 = member("m0", want: 0)
+        #expect(FleetShare.limit(of: m1, announcedWant: 0, others: [m0, m2, m4], units: 10, step: 0) == 0)
+        // Once m2 says it read past m4's rise, its target counts it.
+        m2.readEveryRise = true
+        #expect(FleetShare.limit(of: m1, announcedWant: 0, others: [m0, m2, m4], units: 10, step: 0) == 3)
+    }
+
     @Test func inAnAgreedViewTheFleetUsesTheAccountAsFarAsItWantsAndNoFurther() {
         // Random fleets (seeded, so a failure replays), every member seeing the same reports.
         var random = SplitMix64(seed: 14)
@@ -206,11 +220,25 @@ struct SplitMix64: RandomNumberGenerator {
     }
 }
 
+extension FleetView {
+    /// Reads `report` as the topic's next record.
+    mutating func observe(_ report: Report, at now: ContinuousClock.Instant) {
+        observe(report, offset: readPosition, at: now)
+    }
+}
+
 @Suite struct FleetViewTests {
     let start = ContinuousClock.now
 
-    func report(_ id: String, want: Int, sequence: Int64 = 1, left: Bool = false) -> FleetView.Report {
-        FleetView.Report(member: FleetMember(id: id, want: want, inFlight: 0, limit: 0), sequence: sequence, left: left)
+    func report(_ id: String, want: Int, sequence: Int64 = 1, left: Bool = false, read: Int64? = nil)
+        -> FleetView.Report
+    {
+        FleetView.Report(
+            member: FleetMember(id: id, want: want, inFlight: 0, limit: 0),
+            sequence: sequence,
+            left: left,
+            read: read
+        )
     }
 
     @Test func aMemberSilentForTheLeaseIsGoneAndOneThatLeftAtOnce() {
@@ -230,6 +258,8 @@ struct SplitMix64: RandomNumberGenerator {
     @Test func theViewIsCompleteOnlyOnceItsOwnReportsComeBack() {
         var view = FleetView(me: "me", lease: .seconds(3), fence: .seconds(2), warmUp: .seconds(1))
         #expect(view.blocked(at: start)?.contains("first report") == true)
+        // Another member that does not say what it read: this worker's wants count once settled.
+        view.observe(report("b", want: 0), at: start)
         view.observe(report("me", want: 4), at: start)
         #expect(
             view.announcedWant(at: start + .milliseconds(100)) == nil,
@@ -241,10 +271,11 @@ struct SplitMix64: RandomNumberGenerator {
         #expect(view.announcedWant(at: start + .milliseconds(1100)) == 9)
         #expect(view.blocked(at: start + .milliseconds(500)) != nil, "one report interval to hear every member")
         #expect(view.blocked(at: start + .seconds(1)) == nil)
-        #expect(view.others(at: start + .seconds(1)).isEmpty, "its own reports are not another member")
+        #expect(view.others(at: start + .seconds(1)).map(\.id) == ["b"], "its own reports are not another member")
         #expect(view.blocked(at: start + .milliseconds(2700))?.contains("have not come back") == true)
         view.observe(report("me", want: 4, sequence: 3), at: start + .seconds(3))
-        #expect(view.blocked(at: start + .seconds(3)) == nil)
+        #expect(view.blocked(at: start + .seconds(3))?.contains("reading") == true, "back: it reads a while first")
+        #expect(view.blocked(at: start + .seconds(4)) == nil)
     }
 
     @Test func anotherMembersRiseIsFreshUntilItsReportCouldHaveSettled() {
@@ -288,11 +319,15 @@ struct SplitMix64: RandomNumberGenerator {
         // Review: the others dropped it and read its next report as a rise from nothing (fresh, held to an even
         // share), while it counted its want from before as announced and took its whole target: 13 of 10.
         var view = FleetView(me: "me", lease: .seconds(3), fence: .seconds(2), warmUp: .seconds(1))
+        view.observe(report("b", want: 0), at: start)
         view.sent(sequence: 1, want: 10, at: start)
         view.observe(report("me", want: 10, sequence: 1), at: start)
         #expect(view.announcedWant(at: start + .seconds(1)) == 10)
+        view.observe(report("b", want: 0, sequence: 2), at: start + .seconds(4))
         view.sent(sequence: 2, want: 10, at: start + .seconds(4))
         view.observe(report("me", want: 10, sequence: 2), at: start + .seconds(4))
+        #expect(view.blocked(at: start + .milliseconds(4900))?.contains("reading") == true, "it warms up again")
+        #expect(view.blocked(at: start + .seconds(5)) == nil)
         #expect(view.announcedWant(at: start + .milliseconds(4100)) == nil, "not before it settles again")
         #expect(view.announcedWant(at: start + .milliseconds(4500)) == 10)
     }
@@ -301,6 +336,7 @@ struct SplitMix64: RandomNumberGenerator {
         // Defect (review): wanting 10 (settled), then 0, then 10 again within 500 ms counted as an announced 10, so
         // the rise took more than an even share while the others, having seen the 0, had taken the units.
         var view = FleetView(me: "me", lease: .seconds(3), fence: .seconds(2), warmUp: .seconds(1))
+        view.observe(report("b", want: 0), at: start)
         view.sent(sequence: 1, want: 10, at: start)
         view.observe(report("me", want: 10, sequence: 1), at: start)
         view.sent(sequence: 2, want: 0, at: start + .seconds(1))
@@ -331,15 +367,57 @@ struct SplitMix64: RandomNumberGenerator {
         #expect(view.others(at: start + .milliseconds(100)).isEmpty)
     }
 
+    @Test func aRiseCountsOnceEveryOtherMemberHasReadItsReport() {
+        var view = FleetView(me: "me", lease: .seconds(3), fence: .seconds(2), warmUp: .seconds(1))
+        view.observe(report("a", want: 0, read: 0), at: start)  // offset 0
+        view.observe(report("b", want: 0, read: 0), at: start)  // offset 1
+        view.observe(report("c", want: 0, read: 0), at: start)  // offset 2
+        #expect(view.sent(sequence: 1, want: 6, at: start) == 3, "the report says it read up to offset 3")
+        view.observe(report("me", want: 6), at: start + .milliseconds(10))  // offset 3
+        #expect(view.announcedWant(at: start + .milliseconds(10)) == nil)
+        view.observe(report("a", want: 0, sequence: 2, read: 4), at: start + .milliseconds(20))
+        #expect(view.announcedWant(at: start + .milliseconds(20)) == nil, "b and c have not read it")
+        view.observe(report("b", want: 0, sequence: 2, read: 3), at: start + .milliseconds(30))
+        #expect(view.announcedWant(at: start + .milliseconds(30)) == nil, "b read up to it, not past it")
+        // c leaves; b reads past it: announced long before the settle.
+        view.observe(report("c", want: 0, sequence: 2, left: true), at: start + .milliseconds(40))
+        view.observe(report("b", want: 0, sequence: 3, read: 5), at: start + .milliseconds(40))
+        #expect(view.announcedWant(at: start + .milliseconds(40)) == 6)
+        // Alone, a worker's want counts as soon as its report is back (a member joining reads it while warming up).
+        var alone = FleetView(me: "me", lease: .seconds(3), fence: .seconds(2), warmUp: .seconds(1))
+        alone.observe(report("me", want: 3), at: start)
+        #expect(alone.announcedWant(at: start) == 3)
+    }
+
+    @Test func anotherMembersRiseIsFreshUntilThisWorkerAcknowledgesIt() {
+        var view = FleetView(me: "me", lease: .seconds(3), fence: .seconds(2), warmUp: .seconds(1))
+        #expect(!view.owesAcknowledgement)
+        view.observe(report("a", want: 10), at: start)  // offset 0
+        #expect(view.owesAcknowledgement, "a report now lets a count its rise")
+        #expect(view.others(at: start + .milliseconds(10)).first?.announcedWant == 0)
+        // Its next report says it read past the rise: from now on this worker leaves a its target.
+        view.sent(sequence: 1, want: 0, at: start + .milliseconds(10))
+        #expect(!view.owesAcknowledgement)
+        #expect(view.others(at: start + .milliseconds(10)).first?.announcedWant == 10)
+        // A further rise is fresh again, from the acknowledged want.
+        view.observe(report("a", want: 14, sequence: 2), at: start + .milliseconds(20))
+        #expect(view.owesAcknowledgement)
+        #expect(view.others(at: start + .milliseconds(20)).first?.announcedWant == 10)
+    }
+
     @Test func reportsRoundTripTheirWireFormat() {
         let sent = FleetView.Report(
             member: FleetMember(id: "host-1-ab", want: 12, inFlight: 10, limit: 9),
-            sequence: 417
+            sequence: 417,
+            read: 5_210
         )
         let bytes = FleetReportFormat.encode(sent)
         let text = String(decoding: bytes, as: UTF8.self)
-        #expect(text.contains("\"in_flight\":10"), "\(text)")
+        #expect(text.contains("\"in_flight\":10") && text.contains("\"read\":5210"), "\(text)")
         #expect(FleetReportFormat.decode(bytes) == sent)
+        // A report of a worker that does not say what it read.
+        let older = Array(#"{"member":"m","want":1,"in_flight":0,"limit":1,"seq":3}"#.utf8)
+        #expect(FleetReportFormat.decode(older)?.read == nil)
         #expect(FleetReportFormat.decode(Array("not json".utf8)) == nil)
     }
 }

@@ -83,7 +83,9 @@ final class FleetChannel: Sendable {
     }
 
     /// Creates the fleet topic when missing (one partition, compacted, reports kept an hour), and reads it from the
-    /// reports of the last lease (the live members' last ones among them), without a group's join.
+    /// reports of the last lease (the live members' last ones among them), without a group's join. Compaction leaves
+    /// the last minute alone: an acknowledgement (``FleetView/Report/read``) says its sender read every report before
+    /// it, which holds only while none of a lease's reports is compacted away.
     func start() async {
         do {
             let admin = try KafkaAdmin(
@@ -94,7 +96,10 @@ final class FleetChannel: Sendable {
             try await admin.createTopic(
                 settings.topic,
                 partitions: 1,
-                configs: ["cleanup.policy": "compact,delete", "retention.ms": "3600000", "segment.ms": "600000"],
+                configs: [
+                    "cleanup.policy": "compact,delete", "retention.ms": "3600000", "segment.ms": "600000",
+                    "min.compaction.lag.ms": "60000",
+                ],
                 timeout: .seconds(15)
             )
         } catch {
@@ -126,7 +131,7 @@ final class FleetChannel: Sendable {
             for try await message in consumer.messages {
                 guard let value = message.value, let report = FleetReportFormat.decode(value) else { continue }
                 let now = ContinuousClock.now
-                view.withLock { $0.observe(report, at: now) }
+                view.withLock { $0.observe(report, offset: message.offset, at: now) }
                 onChange.withLock { $0 }?()
             }
         } catch {
@@ -181,11 +186,19 @@ final class FleetChannel: Sendable {
         return view.withLock { $0.anyoneWaiting(at: now) }
     }
 
-    /// Reports this worker's state when it changed, or when the last report is `interval` old.
+    /// Whether another member's rise waits for this worker's next report (the flow controller then ticks sooner).
+    var owesAcknowledgement: Bool { view.withLock { $0.owesAcknowledgement } }
+
+    /// Reports this worker's state when it changed, when another member's rise waits for this worker to acknowledge
+    /// it (at most every 20 ms), or when the last report is `interval` old.
     func report(_ me: FleetMember, now: ContinuousClock.Instant) {
         let failure = published.withLock { published -> (any Error)? in
             if published.left { return nil }
-            if published.member == me, let at = published.at, now - at < settings.interval { return nil }
+            if published.member == me, let at = published.at, now - at < settings.interval,
+                now - at < .milliseconds(20) || !view.withLock({ $0.owesAcknowledgement })
+            {
+                return nil
+            }
             published.member = me
             published.at = now
             published.sequence += 1
@@ -220,13 +233,14 @@ final class FleetChannel: Sendable {
     /// producer's thread). Always partition 0: the one every worker reads, whatever the topic's partition count.
     /// - Returns: Why it could not be handed over.
     private func send(_ report: FleetView.Report, now: ContinuousClock.Instant) -> (any Error)? {
+        var report = report
+        report.read = view.withLock { $0.sent(sequence: report.sequence, want: report.member.want, at: now) }
         let record = KafkaProducerRecord(
             topic: settings.topic,
             partition: 0,
             key: Array(settings.memberID.utf8),
             value: FleetReportFormat.encode(report)
         )
-        view.withLock { $0.sent(sequence: report.sequence, want: report.member.want, at: now) }
         do {
             try producer.enqueue(record) { [weak self] result in
                 if case .failure(let error) = result { self?.logFailure(error) }
@@ -257,7 +271,7 @@ final class FleetChannel: Sendable {
 
 /// The value of a report on the fleet topic: a small JSON object.
 ///
-/// `{"member":"host-1/3fa2c1","want":12,"in_flight":10,"limit":10,"seq":417,"left":false}`
+/// `{"member":"host-1/3fa2c1","want":12,"in_flight":10,"limit":10,"seq":417,"left":false,"read":5210}`
 enum FleetReportFormat {
     private struct Wire: Codable {
         var member: String
@@ -266,9 +280,10 @@ enum FleetReportFormat {
         var limit: Int
         var seq: Int64
         var left: Bool?
+        var read: Int64?
 
         enum CodingKeys: String, CodingKey {
-            case member, want, limit, seq, left
+            case member, want, limit, seq, left, read
             case inFlight = "in_flight"
         }
     }
@@ -280,7 +295,8 @@ enum FleetReportFormat {
             inFlight: report.member.inFlight,
             limit: report.member.limit,
             seq: report.sequence,
-            left: report.left
+            left: report.left,
+            read: report.read
         )
         return Array((try? JSONEncoder().encode(wire)) ?? Data())
     }
@@ -291,7 +307,8 @@ enum FleetReportFormat {
         return FleetView.Report(
             member: FleetMember(id: wire.member, want: wire.want, inFlight: wire.inFlight, limit: wire.limit),
             sequence: wire.seq,
-            left: wire.left ?? false
+            left: wire.left ?? false,
+            read: wire.read
         )
     }
 }

@@ -12,13 +12,24 @@ public struct FleetMember: Sendable, Hashable {
     /// its rise is too recent for its report to have settled (``FleetView``): until then it takes at most an even
     /// share, as this member does (``FleetShare``). Not on the wire.
     public var announcedWant: Int
+    /// For another member: whether it has read every other member's rise that is fresh (its last report says it read
+    /// past them), so its own target counts those rises. Not on the wire.
+    public var readEveryRise: Bool
 
-    public init(id: String, want: Int, inFlight: Int, limit: Int, announcedWant: Int? = nil) {
+    public init(
+        id: String,
+        want: Int,
+        inFlight: Int,
+        limit: Int,
+        announcedWant: Int? = nil,
+        readEveryRise: Bool = true
+    ) {
         self.id = id
         self.want = max(0, want)
         self.inFlight = max(0, inFlight)
         self.limit = max(0, limit)
         self.announcedWant = min(self.want, max(0, announcedWant ?? want))
+        self.readEveryRise = readEveryRise
     }
 
     /// What the member may have in flight before its next report: the others must leave it this much.
@@ -133,8 +144,11 @@ public enum FleetShare {
         }
         // Each other member may take up to its target as the others see it, before its report says so. One whose
         // rise is not announced yet keeps to the same rule as this member: its target with its announced want (and
-        // the others' announced wants, the most it could see), or an even share.
-        func freshCaps(local: [Int], agreed: [Int], step: Int) -> [Int] {
+        // the others' announced wants, the most it could see), or an even share. One whose want is announced may not
+        // have read another's fresh rise yet either: until it has, it may take its target with every fresh rise at its
+        // announced want (a simulated fleet ran 13 of 10 without that: a worker took the whole account an instant
+        // before it read two rises, and one of them took its even share seeing the worker's last report).
+        func mayTake(local: [Int], agreed: [Int], step: Int) -> [Int] {
             let othersAnnounced = others.map { other in
                 var announced = other
                 announced.want = other.announcedWant
@@ -142,20 +156,22 @@ public enum FleetShare {
             }
             let agreedByAll = targets(units: units, members: [announced] + othersAnnounced, step: step)
             return others.indices.map { index in
-                min(
-                    max(local[index + 1], agreed[index + 1]),
-                    max(agreedByAll[index + 1], min(others[index].want, othersEven[index + 1]))
-                )
+                let seen = max(local[index + 1], agreed[index + 1])
+                guard others[index].announcedWant < others[index].want else {
+                    return others[index].readEveryRise ? seen : max(seen, agreedByAll[index + 1])
+                }
+                return min(seen, max(agreedByAll[index + 1], min(others[index].want, othersEven[index + 1])))
             }
         }
-        // Worked out only when some member's rise is fresh (rarely: the common case is none). Near a rotation
-        // boundary such a member may be on the other step: it may take the greater of the two.
-        var fresh: [[Int]] = []
+        // Worked out only when some member's rise is fresh (rarely: the common case is none; then every member's
+        // want is its announced one). Near a rotation boundary a member whose rise is fresh may be on the other step:
+        // it may take the greater of the two.
+        var mayTakeByStep: [[Int]] = []
         if others.contains(where: { $0.announcedWant < $0.want }) {
-            fresh.append(freshCaps(local: local, agreed: agreed, step: step))
+            mayTakeByStep.append(mayTake(local: local, agreed: agreed, step: step))
             if let otherStep {
-                fresh.append(
-                    freshCaps(
+                mayTakeByStep.append(
+                    mayTake(
                         local: targets(units: units, members: members, step: otherStep),
                         agreed: targets(units: units, members: [announced] + others, step: otherStep),
                         step: otherStep
@@ -166,8 +182,9 @@ public enum FleetShare {
         let othersHold = others.indices.reduce(0) { sum, index in
             let other = others[index]
             var mayTake = max(local[index + 1], agreed[index + 1])
-            if other.announcedWant < other.want {
-                mayTake = fresh.map { $0[index] }.max() ?? mayTake
+            if let current = mayTakeByStep.first {
+                mayTake = current[index]
+                if other.announcedWant < other.want { mayTake = mayTakeByStep.map { $0[index] }.max() ?? mayTake }
             }
             return sum + max(other.holds, mayTake)
         }

@@ -5,16 +5,25 @@ import Foundation
 ///
 /// - A member whose report is older than `lease` is gone (killed, partitioned away): its units return to the rest.
 /// - A member that reported leaving (a graceful stop) is gone at once.
-/// - This worker's own reports come back through the fleet topic too. A want counts as announced once its report
-///   has been back for `settle`: by then the reports other members sent at about the same time have arrived too
-///   (two members whose wants rise together each see the other's rise before either takes more than an even share).
-/// - Another member's rise is fresh for `settle − promptness` after this worker first reads it: its own report
-///   cannot have settled yet (this worker reads within `promptness` of the head, see ``isPrompt(at:interval:)``), so
-///   that member keeps to an even share for now, and ``others(at:)`` says so (``FleetMember/announcedWant``).
-/// - Until this worker's first report has come back, and for one report
-///   interval after (so every live member has reported once), the view is not complete and the worker starts
-///   nothing. When its own reports stop coming back for longer than `fence`, the others will soon drop it, so it
-///   starts nothing either until they come back (a worker cut off from Kafka stops taking units it no longer holds).
+/// - This worker's own reports come back through the fleet topic too. A want counts as announced once every other
+///   member has acknowledged its report: each has sent a report since that says it read past it (``Report/read``).
+///   The topic is one partition, so by then this worker has read every report the others sent before they knew of
+///   the rise (two members whose wants rise together each see the other's rise before either takes more than an even
+///   share), and each of them leaves the rise its target from its acknowledgement on. A member whose reader lags
+///   holds the rise back until it has read it (a time bound would let it take, from the reports it has not caught up
+///   on, units the rise took meanwhile); one that stopped reporting holds it back until its lease ends. A member that
+///   does not say what it read (an older worker) counts as having read a report once it has been back for `settle`:
+///   by then the reports other members sent at about the same time have arrived as well.
+/// - Another member's rise is fresh until this worker acknowledges it, for `settle − promptness` at most after this
+///   worker first reads it: until then that member cannot count it as announced (its own report cannot have settled
+///   yet either: this worker reads within `promptness` of the head, see ``isPrompt(at:interval:)``), so it keeps to
+///   an even share for now, and ``others(at:)`` says so (``FleetMember/announcedWant``). A fresh rise is worth a
+///   report at once (``owesAcknowledgement``).
+/// - Until this worker's first report has come back, and for one report interval after (so every live member has
+///   reported once, and a rise read before its own report was back is no longer fresh), the view is not complete and
+///   the worker starts nothing; the same once its reports come back from past the fence, or the topic went back. When its own reports stop coming back for
+///   longer than `fence`, the others will soon drop it, so it starts nothing either until they come back (a worker
+///   cut off from Kafka stops taking units it no longer holds).
 ///
 /// Pure: the caller supplies the time.
 public struct FleetView: Sendable {
@@ -25,11 +34,15 @@ public struct FleetView: Sendable {
         public var sequence: Int64
         /// A graceful stop: the member holds nothing from now on.
         public var left: Bool
+        /// The fleet topic's offset the member had read up to (the next one it reads) when it sent the report: it
+        /// acknowledges every report before. `nil` from a member that does not say.
+        public var read: Int64?
 
-        public init(member: FleetMember, sequence: Int64, left: Bool = false) {
+        public init(member: FleetMember, sequence: Int64, left: Bool = false, read: Int64? = nil) {
             self.member = member
             self.sequence = sequence
             self.left = left
+            self.read = read
         }
     }
 
@@ -50,13 +63,19 @@ public struct FleetView: Sendable {
     private struct Member {
         var report: Report
         var seen: ContinuousClock.Instant
-        /// The member's want before its latest rise, and when this worker read the rise's first report.
-        var rise: (from: Int, seen: ContinuousClock.Instant)?
+        /// The member's want before its latest rise, when this worker read the rise's first report, and that
+        /// report's offset.
+        var rise: (from: Int, seen: ContinuousClock.Instant, offset: Int64)?
     }
     private var firstEcho: ContinuousClock.Instant?
     private var lastEcho: ContinuousClock.Instant?
-    /// This worker's wants as its reports came back: the newest one older than `settle`, and the ones after it.
-    private var echoes: [(want: Int, at: ContinuousClock.Instant)] = []
+    /// This worker's wants as its reports came back, with their offsets: the newest one older than `settle`, and the
+    /// ones after it.
+    private var echoes: [(want: Int, at: ContinuousClock.Instant, offset: Int64)] = []
+    /// The next offset of the fleet topic this worker reads.
+    public private(set) var readPosition: Int64 = 0
+    /// The read position its last report carried: the reports before it are acknowledged.
+    private var acknowledged: Int64 = 0
     /// This worker's reports sent and not back yet: sequence, want, when sent.
     private var pending: [(sequence: Int64, want: Int, sent: ContinuousClock.Instant)] = []
     /// When a member last joined, left or lapsed in this view.
@@ -74,19 +93,43 @@ public struct FleetView: Sendable {
         self.settle = settle
     }
 
-    /// The want the others may base their limits on: the want of this worker's last report that has been back for
-    /// `settle` (the others have it, and it has the reports they sent meanwhile), or any lower want reported since,
-    /// back or not (a dip and a rise within `settle` must not count as the earlier, settled want); `nil` before the
-    /// first.
+    /// The want the others may base their limits on: the want of this worker's last report that every other member
+    /// has acknowledged, or that has been back for `settle` (the others have it, and this worker has the reports they
+    /// sent before they knew of it), or any lower want reported since, back or not (a dip and a rise must not count
+    /// as the earlier, announced want); `nil` before the first.
     public func announcedWant(at now: ContinuousClock.Instant) -> Int? {
-        guard let settled = echoes.lastIndex(where: { now - $0.at >= settle }) else { return nil }
-        let since = echoes[settled...].map(\.want) + pending.map(\.want)
+        let others = members.values.filter { !$0.report.left && now - $0.seen < lease }
+        let oldestRead = others.compactMap(\.report.read).min() ?? .max
+        // A member that does not say what it read (an older worker) is counted as having read a report once it has
+        // been back for the settle.
+        let silent = others.contains { $0.report.read == nil }
+        guard let announced = echoes.lastIndex(where: { oldestRead > $0.offset && (!silent || now - $0.at >= settle) })
+        else { return nil }
+        let since = echoes[announced...].map(\.want) + pending.map(\.want)
         return since.min()
     }
 
     /// Records a report of this worker's as it is sent.
-    public mutating func sent(sequence: Int64, want: Int, at now: ContinuousClock.Instant) {
+    /// - Returns: The read position the report carries (``Report/read``): the reports read so far count as
+    ///   acknowledged from now on.
+    @discardableResult
+    public mutating func sent(sequence: Int64, want: Int, at now: ContinuousClock.Instant) -> Int64 {
         pending.append((sequence, want, now))
+        acknowledged = readPosition
+        return readPosition
+    }
+
+    /// Whether this worker has read another member's rise and not acknowledged it yet: a report now lets that member
+    /// count it as announced.
+    public var owesAcknowledgement: Bool {
+        members.values.contains { $0.rise.map { $0.offset >= acknowledged } ?? false }
+    }
+
+    /// Whether another member's rise still counts as fresh: not acknowledged, and read within `settle − promptness`.
+    private func isFresh(_ rise: (from: Int, seen: ContinuousClock.Instant, offset: Int64), at now: ContinuousClock.Instant)
+        -> Bool
+    {
+        now - rise.seen < settle - promptness && rise.offset >= acknowledged
     }
 
     /// Whether this worker reads the fleet topic promptly enough to take more units: its last report came back
@@ -97,18 +140,36 @@ public struct FleetView: Sendable {
         return lastRoundTrip <= promptness && now - lastEcho <= interval + promptness
     }
 
-    /// Takes a report read from the fleet topic.
-    public mutating func observe(_ report: Report, at now: ContinuousClock.Instant) {
+    /// Takes a report read from the fleet topic at `offset`.
+    public mutating func observe(_ report: Report, offset: Int64, at now: ContinuousClock.Instant) {
+        var report = report
+        if offset + 1 < readPosition {
+            // The topic went back (recreated, or truncated by an unclean leader election): read positions before
+            // this one are of another log. Nothing counts as acknowledged, and this worker starts over as a member
+            // that has just joined.
+            for id in members.keys { members[id]?.report.read = nil }
+            acknowledged = 0
+            echoes.removeAll()
+            firstEcho = nil
+            lastEcho = nil
+        }
+        readPosition = offset + 1
+        // A report cannot have been read past itself: a larger position is of another log.
+        if let read = report.read, read > offset { report.read = nil }
         let id = report.member.id
         if id == me {
             if firstEcho == nil { firstEcho = now }
             // Back after the fence: the others dropped this worker meanwhile and read its next report as a rise from
-            // nothing (fresh), so its want must settle again before it counts as announced.
-            if let lastEcho, now - lastEcho > fence { echoes.removeAll() }
+            // nothing (fresh), so its want must be announced again. It warms up again too: a rise it read just now
+            // may already count for a member that did not wait for this worker's acknowledgement (it was not a member).
+            if let lastEcho, now - lastEcho > fence {
+                echoes.removeAll()
+                firstEcho = now
+            }
             lastEcho = now
             if let sent = pending.first(where: { $0.sequence == report.sequence }) { lastRoundTrip = now - sent.sent }
             pending.removeAll { $0.sequence <= report.sequence }
-            echoes.append((report.member.want, now))
+            echoes.append((report.member.want, now, offset))
             // Keep the newest settled one and those after it.
             if let settled = echoes.lastIndex(where: { now - $0.at >= settle }), settled > 0 {
                 echoes.removeFirst(settled)
@@ -119,26 +180,35 @@ public struct FleetView: Sendable {
         let known = members[id]
         if let known, known.report.sequence > report.sequence { return }
         if known == nil || (report.left && known?.report.left == false) { membershipChanged = now }
-        // A rise older than the window may be announced by now: a further rise starts a new one.
-        var rise = known?.rise.flatMap { now - $0.seen < settle - promptness ? $0 : nil }
+        // A rise no longer fresh may be announced by now: a further rise starts a new one.
+        var rise = known?.rise.flatMap { isFresh($0, at: now) ? $0 : nil }
         let before = known?.report.member.want ?? 0
         if report.member.want <= (rise?.from ?? before) {
             rise = nil
         } else if rise == nil && report.member.want > before {
-            rise = (before, now)
+            rise = (before, now, offset)
         }
         members[id] = Member(report: report, seen: now, rise: rise)
     }
 
     /// The other members that count at `now`: reported within the lease, not left.
-    /// A member whose rise is fresh comes with the want it had before as its ``FleetMember/announcedWant``.
+    /// A member whose rise is fresh comes with the want it had before as its ``FleetMember/announcedWant``; one that
+    /// has not read past another member's fresh rise comes with ``FleetMember/readEveryRise`` false.
     public mutating func others(at now: ContinuousClock.Instant) -> [FleetMember] {
         prune(at: now)
-        return members.values.filter { !$0.report.left }.map { known in
+        let live = members.values.filter { !$0.report.left }
+        // The fresh rises, by offset: a member that has not read past one of another's may not count it yet.
+        let fresh = live.compactMap { known -> (id: String, offset: Int64)? in
+            guard let rise = known.rise, isFresh(rise, at: now) else { return nil }
+            return (known.report.member.id, rise.offset)
+        }
+        return live.map { known in
             var member = known.report.member
-            if let rise = known.rise, now - rise.seen < settle - promptness {
+            if let rise = known.rise, isFresh(rise, at: now) {
                 member.announcedWant = min(member.want, rise.from)
             }
+            let read = known.report.read ?? -1
+            member.readEveryRise = !fresh.contains { $0.id != member.id && $0.offset >= read }
             return member
         }.sorted { $0.id < $1.id }
     }

@@ -75,6 +75,10 @@ final class FlowController: Sendable {
     /// The budget that follows demand (`flow.budget: demand`).
     private let fleet: FleetChannel?
     private let state: Mutex<State>
+    /// Held through a whole fleet update (report, share, apply), so that updates never interleave: a share worked
+    /// out from an older view is never applied after a report that says this worker read further (a member counts its
+    /// rise as announced once the others' reports say they read it, and their limits from then on must leave it).
+    private let updating = Mutex(())
     private let dispatcher: Dispatcher
     private let consumer: ConsumerReference
     private let topic: String
@@ -141,8 +145,9 @@ final class FlowController: Sendable {
             lastOwned = owned
             let date = Date()
             update(owned: owned, partitionCount: knownCount ?? 0, now: .now, date: date)
-            // Every 200 ms (100 ms with the fleet's reports), and exactly when the budget's rotation changes the limit.
-            var pause = fleet == nil ? 0.2 : 0.1
+            // Every 200 ms (100 ms with the fleet's reports, 20 ms while another member's rise waits for this worker's
+            // acknowledgement), and exactly when the budget's rotation changes the limit.
+            var pause = fleet == nil ? 0.2 : fleet?.owesAcknowledgement == true ? 0.02 : 0.1
             if let budget { pause = min(pause, budget.nextChange(after: date).timeIntervalSince(date) + 0.001) }
             try? await Task.sleep(for: .milliseconds(Int64(max(pause, 0.001) * 1000)))
         }
@@ -184,7 +189,9 @@ final class FlowController: Sendable {
     private func fleetShare(now: ContinuousClock.Instant, date: Date) -> (units: Int, blocked: String?, fenced: Bool)? {
         guard let fleet, let units = settings.accountConcurrency else { return nil }
         let load = dispatcher.load
-        let applied = state.withLock { $0.applied } ?? 0
+        // What this worker may start without another update: the ceiling (AIMD may raise the dispatcher's limit up to
+        // it between updates), or the limit applied if that is higher.
+        let applied = state.withLock { max($0.applied ?? 0, $0.ceiling) }
         let me = FleetMember(
             id: fleet.settings.memberID,
             // Retries waiting for a slot want one too: left out, a worker whose jobs all wait to retry would report
@@ -212,8 +219,34 @@ final class FlowController: Sendable {
 
     /// Recomputes the limit from the assignment and the time, and applies it.
     func update(owned: Set<Int32>, partitionCount: Int, now: ContinuousClock.Instant, date: Date) {
-        let fleetShare = fleetShare(now: now, date: date)
-        let (limit, intake, log, fleetLog) = state.withLock { state -> (Int, IntakeChange, String?, String?) in
+        typealias Share = (units: Int, blocked: String?, fenced: Bool)
+        let (share, applied) = updating.withLock { _ -> (Share?, (limit: Int, intake: IntakeChange, log: String?, fleetLog: String?)) in
+            let share = fleetShare(now: now, date: date)
+            return (share, applyCeiling(share, owned: owned, partitionCount: partitionCount, now: now, date: date))
+        }
+        let (limit, intake, log, fleetLog) = applied
+        if let fleetLog {
+            // Waiting for the first reports is how every worker starts; a view that went stale is news.
+            logger.log(
+                level: share?.fenced == true ? .warning : .info,
+                "Fleet budget \(fleetLog)",
+                metadata: ["topic": "\(fleet?.settings.topic ?? "-")"]
+            )
+        }
+        // The dispatcher's limit was set under the lock; every tick records it in the gauge too.
+        act(limit: limit, changed: true, intake: intake, log: log)
+    }
+
+    /// Sets the ceiling from the fleet's share (or the partitions' budget), brings the rest of the state to `now`, and
+    /// sets the dispatcher's limit.
+    private func applyCeiling(
+        _ fleetShare: (units: Int, blocked: String?, fenced: Bool)?,
+        owned: Set<Int32>,
+        partitionCount: Int,
+        now: ContinuousClock.Instant,
+        date: Date
+    ) -> (limit: Int, intake: IntakeChange, log: String?, fleetLog: String?) {
+        state.withLock { state -> (limit: Int, intake: IntakeChange, log: String?, fleetLog: String?) in
             state.owned = owned
             state.partitionCount = partitionCount
             // A revoked partition stops leaving once it is out of the assignment (or after its drain's bound).
@@ -244,16 +277,6 @@ final class FlowController: Sendable {
             dispatcher.setLimit(limit)
             return (limit, intake, log, fleetLog)
         }
-        if let fleetLog {
-            // Waiting for the first reports is how every worker starts; a view that went stale is news.
-            logger.log(
-                level: fleetShare?.fenced == true ? .warning : .info,
-                "Fleet budget \(fleetLog)",
-                metadata: ["topic": "\(fleet?.settings.topic ?? "-")"]
-            )
-        }
-        // The dispatcher's limit was set under the lock above; every tick records it in the gauge too.
-        act(limit: limit, changed: true, intake: intake, log: log)
     }
 
     /// The limit in force, whether it changed, and what to tell the consumer (outside the lock).
