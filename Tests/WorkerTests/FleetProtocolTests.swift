@@ -38,6 +38,8 @@ import Testing
         var inFlight = 0
         var backlog = 0
         var nextTick: Int
+        /// When an acknowledgement held back by the 20 ms spacing is due (FleetChannel schedules a refresh).
+        var acknowledgementDue: Int?
     }
 
     struct Produce {
@@ -53,6 +55,8 @@ import Testing
         /// Every member starts at once; a backlog reaches half of them 2 s in (once every view is complete) and the
         /// rest 300 ms later, as a group hands out partitions in two rounds. Measured from the first backlog.
         case batchInTwoRounds
+        /// Every member starts at once; 2 s in, one of them gets a backlog and the others stay idle (a batch's tail).
+        case oneBusy
     }
 
     static let units = 10
@@ -108,10 +112,18 @@ import Testing
             let now = clock(t)
             let want = min(concurrency, member.inFlight + member.backlog)
             let me = FleetMember(id: member.id, want: want, inFlight: member.inFlight, limit: member.ceiling)
-            // FleetChannel.report: on a change, a rise to acknowledge (every 20 ms at most), or a heartbeat.
-            let quiet = member.published == me && t - member.publishedAt < interval
-                && (t - member.publishedAt < 20 || !member.view.owesAcknowledgement)
+            // FleetChannel.report: on a change, a rise to acknowledge (every 20 ms at most: one held back is due 20 ms
+            // after the last report), or a heartbeat.
+            var quiet = member.published == me && t - member.publishedAt < interval
+            if quiet && member.view.owesAcknowledgement {
+                if t - member.publishedAt < 20 {
+                    member.acknowledgementDue = member.acknowledgementDue ?? member.publishedAt + 20
+                } else {
+                    quiet = false
+                }
+            }
             if !quiet {
+                member.acknowledgementDue = nil
                 member.sequence += 1
                 var report = FleetView.Report(member: me, sequence: member.sequence)
                 let read = member.view.sent(sequence: member.sequence, want: want, at: now)
@@ -166,12 +178,19 @@ import Testing
                 if churn, Int.random(in: 0..<200, using: &random) == 0 {
                     members[index].backlog += Int.random(in: 1...40, using: &random)
                 }
-                if !churn, t == (index < count / 2 ? measuredFrom : measuredFrom + 300) {
+                switch scenario {
+                case .batchInTwoRounds where t == (index < count / 2 ? measuredFrom : measuredFrom + 300),
+                    .oneBusy where t == measuredFrom && index == 0:
                     members[index].backlog = 100_000
+                default: break
                 }
                 // Requests end after 300 ms on average.
                 let ending = (0..<members[index].inFlight).filter { _ in Int.random(in: 0..<30, using: &random) == 0 }
                 members[index].inFlight -= ending.count
+                // The dispatcher gives a freed slot to the next job at once, within the limit in force.
+                let refill = min(members[index].backlog, max(0, members[index].ceiling - members[index].inFlight))
+                members[index].inFlight += refill
+                members[index].backlog -= refill
                 // Reads lag 2-40 ms; now and then a member's reader falls 0.3-1.5 s behind for up to 2 s (past the
                 // promptness: its own reports come back late too).
                 if t >= members[index].lagUntil {
@@ -187,11 +206,14 @@ import Testing
                     members[index].read += 1
                     update(index, at: t)
                 }
-                // A request ended (the hand-off), or the 100 ms tick (20 ms while an acknowledgement is owed).
-                if !ending.isEmpty || t >= members[index].nextTick {
-                    if t >= members[index].nextTick {
-                        members[index].nextTick = t + (members[index].view.owesAcknowledgement ? 20 : 100)
-                    }
+                // A request ended while another member waits for units (the hand-off, every 20 ms at most), an
+                // acknowledgement held back is due, or the 100 ms tick.
+                let handOff = !ending.isEmpty && t - members[index].publishedAt >= 20
+                    && members[index].view.anyoneWaiting(at: clock(t))
+                let due = members[index].acknowledgementDue.map { t >= $0 } ?? false
+                if handOff || due || t >= members[index].nextTick {
+                    if t >= members[index].nextTick { members[index].nextTick = t + 100 }
+                    members[index].acknowledgementDue = nil
                     update(index, at: t)
                 }
                 outcome.peak = max(outcome.peak, members.reduce(0) { $0 + $1.inFlight })
@@ -235,6 +257,17 @@ import Testing
                 acknowledging: false
             )
             #expect(outcome.peak <= Self.units, "seed \(seed): \(outcome.peak) of \(Self.units)")
+        }
+    }
+
+    @Test(arguments: [3, 8])
+    func oneMemberWithWorkAmongIdleOnesTakesTheWholeAccount(members: Int) {
+        // Idle members report once a second, and acknowledge the busy member's rise at once.
+        for seed in UInt64(1)...2 {
+            let outcome = Self.simulate(
+                seed: seed, members: members, duration: 5_000, scenario: .oneBusy, acknowledging: true)
+            #expect(outcome.peak <= Self.units)
+            #expect(outcome.busy > 0.95, "seed \(seed): busy \(outcome.busy)")
         }
     }
 

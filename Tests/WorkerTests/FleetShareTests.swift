@@ -389,6 +389,33 @@ extension FleetView {
         #expect(alone.announcedWant(at: start) == 3)
     }
 
+    @Test func aWantOnceAnnouncedStaysAnnouncedWhileItsLaterReportsWaitForAcknowledgement() {
+        // Review: an idle member reports once a second, so the read position it last gave lags this worker's newest
+        // echoes. Dropping echoes by age dropped the one it had acknowledged: the want fell back to none (an even
+        // share) for most of every second.
+        var view = FleetView(me: "me", lease: .seconds(3), fence: .seconds(2), warmUp: .seconds(1))
+        view.sent(sequence: 1, want: 5, at: start)
+        view.observe(report("me", want: 5, sequence: 1), at: start)  // offset 0
+        view.observe(report("b", want: 0, read: 1), at: start + .milliseconds(10))  // offset 1
+        #expect(view.announcedWant(at: start + .milliseconds(10)) == 5)
+        for step in 1...9 {
+            let at = start + .milliseconds(100 * step)
+            view.sent(sequence: Int64(step + 1), want: 5, at: at)
+            view.observe(report("me", want: 5, sequence: Int64(step + 1)), at: at)
+            #expect(view.announcedWant(at: at) == 5, "\(step * 100) ms")
+        }
+        // A member joining later (its first report read up to little) does not take the announcement back.
+        view.observe(report("c", want: 0, read: 0), at: start + .seconds(1))
+        #expect(view.announcedWant(at: start + .seconds(1)) == 5)
+        // A rise waits for both to read it; the lower want counts meanwhile.
+        view.sent(sequence: 20, want: 8, at: start + .seconds(1))
+        view.observe(report("me", want: 8, sequence: 20), at: start + .seconds(1))  // offset 12
+        #expect(view.announcedWant(at: start + .milliseconds(1900)) == 5)
+        view.observe(report("b", want: 0, sequence: 2, read: 13), at: start + .seconds(2))
+        view.observe(report("c", want: 0, sequence: 2, read: 14), at: start + .seconds(2))
+        #expect(view.announcedWant(at: start + .seconds(2)) == 8)
+    }
+
     @Test func anotherMembersRiseIsFreshUntilThisWorkerAcknowledgesIt() {
         var view = FleetView(me: "me", lease: .seconds(3), fence: .seconds(2), warmUp: .seconds(1))
         #expect(!view.owesAcknowledgement)

@@ -9,8 +9,10 @@ import Synchronization
 ///
 /// - **Reports** are keyed by the member's id (unique per process) on a one-partition topic, compacted and with a
 ///   retention, so the topic stays small whatever the fleet's churn. A report goes out when the member's want, in
-///   flight or limit changed (checked every 100 ms) and at least every `interval` as a heartbeat; a graceful stop
-///   sends a last one that says it left.
+///   flight or limit changed (checked every 100 ms, and at once on a report read or a unit given back that another
+///   member waits for), when another member's rise waits for this member to say it read it, and at least every
+///   `interval` as a heartbeat; a graceful stop sends a last one that says it left. Each says how far its member has
+///   read the topic (``FleetView/Report/read``).
 /// - **Reading** assigns the partition without a group (every worker reads every report; a group's join would cost
 ///   seconds), starting at the reports of the last lease, so a worker that starts knows the live fleet before it
 ///   takes a unit. The consumer's group id is never joined and nothing is committed for it.
@@ -30,6 +32,8 @@ final class FleetChannel: Sendable {
         var lastFailureLog: ContinuousClock.Instant?
         /// The last report said this worker left: nothing more goes out (the producer closes next).
         var left = false
+        /// An acknowledgement held back by the 20 ms spacing is due then (a refresh is scheduled for it).
+        var acknowledgementDue: ContinuousClock.Instant?
     }
 
     let settings: Settings
@@ -186,26 +190,41 @@ final class FleetChannel: Sendable {
         return view.withLock { $0.anyoneWaiting(at: now) }
     }
 
-    /// Whether another member's rise waits for this worker's next report (the flow controller then ticks sooner).
-    var owesAcknowledgement: Bool { view.withLock { $0.owesAcknowledgement } }
-
     /// Reports this worker's state when it changed, when another member's rise waits for this worker to acknowledge
-    /// it (at most every 20 ms), or when the last report is `interval` old.
+    /// it (at most every 20 ms: one held back comes 20 ms after the last report), or when the last report is
+    /// `interval` old.
     func report(_ me: FleetMember, now: ContinuousClock.Instant) {
+        let spacing = Duration.milliseconds(20)
+        var retry: ContinuousClock.Instant?
         let failure = published.withLock { published -> (any Error)? in
             if published.left { return nil }
-            if published.member == me, let at = published.at, now - at < settings.interval,
-                now - at < .milliseconds(20) || !view.withLock({ $0.owesAcknowledgement })
-            {
-                return nil
+            if published.member == me, let at = published.at, now - at < settings.interval {
+                guard view.withLock({ $0.owesAcknowledgement }) else { return nil }
+                if now - at < spacing {
+                    // Owed, and the last report is too recent: once per spacing, a refresh comes back for it.
+                    if published.acknowledgementDue == nil {
+                        published.acknowledgementDue = at + spacing
+                        retry = at + spacing
+                    }
+                    return nil
+                }
             }
             published.member = me
             published.at = now
             published.sequence += 1
+            published.acknowledgementDue = nil
             // Under the lock: reports go on the wire in the order of their sequence.
             return send(FleetView.Report(member: me, sequence: published.sequence), now: now)
         }
         if let failure { logFailure(failure) }
+        if let retry {
+            Task { [weak self] in
+                try? await Task.sleep(until: retry, clock: .continuous)
+                guard let self else { return }
+                self.published.withLock { $0.acknowledgementDue = nil }
+                self.onChange.withLock { $0 }?()
+            }
+        }
     }
 
     /// Says this worker left (a graceful stop): the others count it out at once.

@@ -9,7 +9,7 @@ public struct FleetMember: Sendable, Hashable {
     /// The limit it applied last (what it may start without telling anyone).
     public var limit: Int
     /// For another member: the want its own limit may count as known to the others. Lower than `want` only while
-    /// its rise is too recent for its report to have settled (``FleetView``): until then it takes at most an even
+    /// this worker has not said it read its rise yet (``FleetView``): until then it takes at most an even
     /// share, as this member does (``FleetShare``). Not on the wire.
     public var announcedWant: Int
     /// For another member: whether it has read every other member's rise that is fresh (its last report says it read
@@ -48,11 +48,11 @@ public struct FleetMember: Sendable, Hashable {
 ///   member sees it, and as that member sees it while this member's last rise is not announced (it may take that
 ///   much before its next report). A unit a member gives up passes on only once its report says its request
 ///   ended, so a hand-off never overlaps.
-/// - **Before the others know** of a rise in this member's want (its report has not come back yet), it takes at
-///   most an even share of the account (`units / members`, the remainder by the same rotation as the targets): two
+/// - **Before the others know** of a rise in this member's want (not every other member has said it read the
+///   report, ``FleetView/announcedWant(at:)``), it takes at most an even share of the account (`units / members`, the remainder by the same rotation as the targets): two
 ///   idle members that get work at once do not both take the whole account. The others count on that while the
 ///   member's rise is fresh (``FleetMember/announcedWant``), so members that all start together take the whole
-///   account between them at once instead of a settle later.
+///   account between them at once instead of a round trip later.
 public enum FleetShare {
     /// Each member's target, in the order given: max-min fair over `want`, remainders from `step` in id order.
     public static func targets(units: Int, members: [FleetMember], step: Int) -> [Int] {
@@ -97,6 +97,7 @@ public enum FleetShare {
     ///   - me: This member with its current (local) want, in flight and limit.
     ///   - announcedWant: The want of this member's last report that has been back from the fleet topic for the
     ///     settle (the others have it, and this member has theirs sent meanwhile); `nil` before the first.
+    ///     ``FleetView/announcedWant(at:)`` gives it: the want every other member has said it read.
     ///   - others: The other live members, from their last reports.
     ///   - units: The account's concurrency limit.
     ///   - step: The rotation step for remainders.

@@ -21,9 +21,9 @@ import Foundation
 ///   report at once (``owesAcknowledgement``).
 /// - Until this worker's first report has come back, and for one report interval after (so every live member has
 ///   reported once, and a rise read before its own report was back is no longer fresh), the view is not complete and
-///   the worker starts nothing; the same once its reports come back from past the fence, or the topic went back. When its own reports stop coming back for
-///   longer than `fence`, the others will soon drop it, so it starts nothing either until they come back (a worker
-///   cut off from Kafka stops taking units it no longer holds).
+///   the worker starts nothing; the same once its reports come back from past the fence, or the topic went back.
+///   When its own reports stop coming back for longer than `fence`, the others will soon drop it, so it starts
+///   nothing either until they come back (a worker cut off from Kafka stops taking units it no longer holds).
 ///
 /// Pure: the caller supplies the time.
 public struct FleetView: Sendable {
@@ -54,7 +54,8 @@ public struct FleetView: Sendable {
     public let fence: Duration
     /// How long the view must have been read, after this worker's first report came back, before it is complete.
     public let warmUp: Duration
-    /// How long this worker's report must have been back before its want counts as announced.
+    /// How long this worker's report must have been back before its want counts as announced, while a member that
+    /// does not say what it read (an older worker) is among the others.
     public let settle: Duration
 
     /// Every member's last report (a member that left is kept for a lease, so that a stale report of it read later
@@ -69,9 +70,15 @@ public struct FleetView: Sendable {
     }
     private var firstEcho: ContinuousClock.Instant?
     private var lastEcho: ContinuousClock.Instant?
-    /// This worker's wants as its reports came back, with their offsets: the newest one older than `settle`, and the
-    /// ones after it.
-    private var echoes: [(want: Int, at: ContinuousClock.Instant, offset: Int64)] = []
+    /// This worker's wants as its reports came back, with their offsets: the newest one known to be announced (when
+    /// ``announcedKnown``), and the ones after it; at most ``maximumEchoes``.
+    private var echoes: [Echo] = []
+    private typealias Echo = (want: Int, at: ContinuousClock.Instant, offset: Int64)
+    /// Whether the first of ``echoes`` is announced. An announcement stays: a member that joins later reads it while
+    /// it warms up (and one whose report came before it had to acknowledge it).
+    private var announcedKnown = false
+    /// Echoes kept while a member does not acknowledge (a stuck reader): the oldest go first.
+    private static let maximumEchoes = 512
     /// The next offset of the fleet topic this worker reads.
     public private(set) var readPosition: Int64 = 0
     /// The read position its last report carried: the reports before it are acknowledged.
@@ -94,19 +101,23 @@ public struct FleetView: Sendable {
     }
 
     /// The want the others may base their limits on: the want of this worker's last report that every other member
-    /// has acknowledged, or that has been back for `settle` (the others have it, and this worker has the reports they
-    /// sent before they knew of it), or any lower want reported since, back or not (a dip and a rise must not count
-    /// as the earlier, announced want); `nil` before the first.
+    /// has acknowledged (and that has been back for `settle`, while a member that does not say what it read is among
+    /// them), or any lower want reported since, back or not (a dip and a rise must not count as the earlier,
+    /// announced want); `nil` before the first. The others have it, and this worker has read every report they sent
+    /// before they knew of it.
     public func announcedWant(at now: ContinuousClock.Instant) -> Int? {
-        let others = members.values.filter { !$0.report.left && now - $0.seen < lease }
-        let oldestRead = others.compactMap(\.report.read).min() ?? .max
-        // A member that does not say what it read (an older worker) is counted as having read a report once it has
-        // been back for the settle.
-        let silent = others.contains { $0.report.read == nil }
-        guard let announced = echoes.lastIndex(where: { oldestRead > $0.offset && (!silent || now - $0.at >= settle) })
-        else { return nil }
+        guard let announced = newestAnnounced(at: now) ?? (announcedKnown ? 0 : nil) else { return nil }
         let since = echoes[announced...].map(\.want) + pending.map(\.want)
         return since.min()
+    }
+
+    /// The index of the newest echo every live other member has acknowledged (and that has been back for `settle`,
+    /// while one of them does not say what it read).
+    private func newestAnnounced(at now: ContinuousClock.Instant) -> Int? {
+        let others = members.values.filter { !$0.report.left && now - $0.seen < lease }
+        let oldestRead = others.compactMap(\.report.read).min() ?? .max
+        let silent = others.contains { $0.report.read == nil }
+        return echoes.lastIndex { oldestRead > $0.offset && (!silent || now - $0.at >= settle) }
     }
 
     /// Records a report of this worker's as it is sent.
@@ -126,9 +137,10 @@ public struct FleetView: Sendable {
     }
 
     /// Whether another member's rise still counts as fresh: not acknowledged, and read within `settle − promptness`.
-    private func isFresh(_ rise: (from: Int, seen: ContinuousClock.Instant, offset: Int64), at now: ContinuousClock.Instant)
-        -> Bool
-    {
+    private func isFresh(
+        _ rise: (from: Int, seen: ContinuousClock.Instant, offset: Int64),
+        at now: ContinuousClock.Instant
+    ) -> Bool {
         now - rise.seen < settle - promptness && rise.offset >= acknowledged
     }
 
@@ -147,9 +159,13 @@ public struct FleetView: Sendable {
             // The topic went back (recreated, or truncated by an unclean leader election): read positions before
             // this one are of another log. Nothing counts as acknowledged, and this worker starts over as a member
             // that has just joined.
-            for id in members.keys { members[id]?.report.read = nil }
+            for id in members.keys {
+                members[id]?.report.read = nil
+                members[id]?.rise = nil
+            }
             acknowledged = 0
             echoes.removeAll()
+            announcedKnown = false
             firstEcho = nil
             lastEcho = nil
         }
@@ -164,16 +180,14 @@ public struct FleetView: Sendable {
             // may already count for a member that did not wait for this worker's acknowledgement (it was not a member).
             if let lastEcho, now - lastEcho > fence {
                 echoes.removeAll()
+                announcedKnown = false
                 firstEcho = now
             }
             lastEcho = now
             if let sent = pending.first(where: { $0.sequence == report.sequence }) { lastRoundTrip = now - sent.sent }
             pending.removeAll { $0.sequence <= report.sequence }
             echoes.append((report.member.want, now, offset))
-            // Keep the newest settled one and those after it.
-            if let settled = echoes.lastIndex(where: { now - $0.at >= settle }), settled > 0 {
-                echoes.removeFirst(settled)
-            }
+            keepFromNewestAnnounced(at: now)
             return
         }
         // Reports of one process arrive in order (one partition); an older one read again changes nothing.
@@ -189,6 +203,20 @@ public struct FleetView: Sendable {
             rise = (before, now, offset)
         }
         members[id] = Member(report: report, seen: now, rise: rise)
+        // Its report may acknowledge this worker's.
+        keepFromNewestAnnounced(at: now)
+    }
+
+    /// Drops the echoes before the newest one announced, which stays announced; keeps at most ``maximumEchoes``.
+    private mutating func keepFromNewestAnnounced(at now: ContinuousClock.Instant) {
+        if let newest = newestAnnounced(at: now) {
+            echoes.removeFirst(newest)
+            announcedKnown = true
+        }
+        if echoes.count > Self.maximumEchoes {
+            echoes.removeFirst(echoes.count - Self.maximumEchoes)
+            announcedKnown = false
+        }
     }
 
     /// The other members that count at `now`: reported within the lease, not left.

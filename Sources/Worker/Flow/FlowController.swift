@@ -145,9 +145,8 @@ final class FlowController: Sendable {
             lastOwned = owned
             let date = Date()
             update(owned: owned, partitionCount: knownCount ?? 0, now: .now, date: date)
-            // Every 200 ms (100 ms with the fleet's reports, 20 ms while another member's rise waits for this worker's
-            // acknowledgement), and exactly when the budget's rotation changes the limit.
-            var pause = fleet == nil ? 0.2 : fleet?.owesAcknowledgement == true ? 0.02 : 0.1
+            // Every 200 ms (100 ms with the fleet's reports), and exactly when the budget's rotation changes the limit.
+            var pause = fleet == nil ? 0.2 : 0.1
             if let budget { pause = min(pause, budget.nextChange(after: date).timeIntervalSince(date) + 0.001) }
             try? await Task.sleep(for: .milliseconds(Int64(max(pause, 0.001) * 1000)))
         }
@@ -220,7 +219,8 @@ final class FlowController: Sendable {
     /// Recomputes the limit from the assignment and the time, and applies it.
     func update(owned: Set<Int32>, partitionCount: Int, now: ContinuousClock.Instant, date: Date) {
         typealias Share = (units: Int, blocked: String?, fenced: Bool)
-        let (share, applied) = updating.withLock { _ -> (Share?, (limit: Int, intake: IntakeChange, log: String?, fleetLog: String?)) in
+        typealias Applied = (limit: Int, intake: IntakeChange, log: String?, fleetLog: String?)
+        let (share, applied) = updating.withLock { _ -> (Share?, Applied) in
             let share = fleetShare(now: now, date: date)
             return (share, applyCeiling(share, owned: owned, partitionCount: partitionCount, now: now, date: date))
         }
