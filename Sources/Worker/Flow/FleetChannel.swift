@@ -146,12 +146,14 @@ final class FleetChannel: Sendable {
         }
     }
 
+    /// A worker's share of the account: its limit, why it may start nothing (then the limit is 0), and whether that
+    /// is because its own reports stopped coming back.
+    typealias Share = (limit: Int, blocked: String?, fenced: Bool)
+
     /// This worker's limit from its current state and the fleet's reports, or why it may start nothing (and
     /// whether that is because its own reports stopped coming back).
-    func limit(of me: FleetMember, units: Int, step: Int, otherStep: Int?, now: ContinuousClock.Instant) -> (
-        limit: Int, blocked: String?, fenced: Bool
-    ) {
-        let (result, others, announced) = view.withLock { view -> ((Int, String?, Bool), [FleetMember], Int?) in
+    func limit(of me: FleetMember, units: Int, step: Int, otherStep: Int?, now: ContinuousClock.Instant) -> Share {
+        let (result, others, announced) = view.withLock { view -> (Share, [FleetMember], Int?) in
             if let blocked = view.blocked(at: now) { return ((0, blocked, view.isFenced(at: now)), [], nil) }
             let others = view.others(at: now)
             let announced = view.announcedWant(at: now)
@@ -168,12 +170,12 @@ final class FleetChannel: Sendable {
             if !view.isPrompt(at: now, interval: settings.interval) { limit = min(limit, me.limit) }
             return ((limit, nil, false), others, announced)
         }
-        if logger.logLevel <= .debug, result.0 != me.limit {
+        if logger.logLevel <= .debug, result.limit != me.limit {
             let members = others.map { "\($0.id):\($0.want)/\($0.inFlight)/\($0.limit)" }.joined(separator: " ")
             logger.debug(
                 "Fleet share changed",
                 metadata: [
-                    "share": "\(result.0)", "me": "\(me.want)/\(me.inFlight)/\(me.limit)",
+                    "share": "\(result.limit)", "me": "\(me.want)/\(me.inFlight)/\(me.limit)",
                     "announced_want": "\(announced ?? -1)", "others": "\(members)", "step": "\(step)",
                 ]
             )

@@ -82,7 +82,7 @@ public struct FleetView: Sendable {
     /// The next offset of the fleet topic this worker reads.
     public private(set) var readPosition: Int64 = 0
     /// The read position its last report carried: the reports before it are acknowledged.
-    private var acknowledged: Int64 = 0
+    private var acknowledgedThrough: Int64 = 0
     /// This worker's reports sent and not back yet: sequence, want, when sent.
     private var pending: [(sequence: Int64, want: Int, sent: ContinuousClock.Instant)] = []
     /// When a member last joined, left or lapsed in this view.
@@ -126,14 +126,14 @@ public struct FleetView: Sendable {
     @discardableResult
     public mutating func sent(sequence: Int64, want: Int, at now: ContinuousClock.Instant) -> Int64 {
         pending.append((sequence, want, now))
-        acknowledged = readPosition
+        acknowledgedThrough = readPosition
         return readPosition
     }
 
     /// Whether this worker has read another member's rise and not acknowledged it yet: a report now lets that member
     /// count it as announced.
     public var owesAcknowledgement: Bool {
-        members.values.contains { $0.rise.map { $0.offset >= acknowledged } ?? false }
+        members.values.contains { $0.rise.map { $0.offset >= acknowledgedThrough } ?? false }
     }
 
     /// Whether another member's rise still counts as fresh: not acknowledged, and read within `settle − promptness`.
@@ -141,7 +141,7 @@ public struct FleetView: Sendable {
         _ rise: (from: Int, seen: ContinuousClock.Instant, offset: Int64),
         at now: ContinuousClock.Instant
     ) -> Bool {
-        now - rise.seen < settle - promptness && rise.offset >= acknowledged
+        now - rise.seen < settle - promptness && rise.offset >= acknowledgedThrough
     }
 
     /// Whether this worker reads the fleet topic promptly enough to take more units: its last report came back
@@ -163,7 +163,7 @@ public struct FleetView: Sendable {
                 members[id]?.report.read = nil
                 members[id]?.rise = nil
             }
-            acknowledged = 0
+            acknowledgedThrough = 0
             echoes.removeAll()
             announcedKnown = false
             firstEcho = nil
