@@ -359,7 +359,7 @@ import Testing
         #expect(store.count(containing: "circuit opened: outage") == 1)
         // A probe fails (after 1 s): the same cause, not news.
         try await Task.sleep(for: .seconds(1.05))
-        controller.update(owned: [0], partitionCount: 1, now: .now, date: Date())
+        controller.update(owned: [0], partitionCount: 1)
         controller.afterAttempt(.serverFailure, estimatedTokens: 1)
         #expect(store.count(containing: "circuit opened") == 1, "\(store.lines.withLock { $0 })")
         // A late answer to a call sent before, while open, changes nothing.
@@ -369,12 +369,12 @@ import Testing
         #expect(store.count(containing: "circuit opened") == 1)
         // The next probe (2 s later) finds another cause: that is news.
         try await Task.sleep(for: .seconds(2.05))
-        controller.update(owned: [0], partitionCount: 1, now: .now, date: Date())
+        controller.update(owned: [0], partitionCount: 1)
         controller.afterAttempt(.accountFault(.paymentRequired), estimatedTokens: 1)
         #expect(store.count(containing: "circuit opened: payment_required") == 1, "\(store.lines.withLock { $0 })")
         // The probe after that (4 s) is answered: closed.
         try await Task.sleep(for: .seconds(4.05))
-        controller.update(owned: [0], partitionCount: 1, now: .now, date: Date())
+        controller.update(owned: [0], partitionCount: 1)
         controller.afterAttempt(.answered(totalTokens: 10), estimatedTokens: 1)
         #expect(controller.circuit.closed)
         #expect(store.count(containing: "circuit closed") == 1)

@@ -144,7 +144,7 @@ final class FlowController: Sendable {
             }
             lastOwned = owned
             let date = Date()
-            update(owned: owned, partitionCount: knownCount ?? 0, now: .now, date: date)
+            update(owned: owned, partitionCount: knownCount ?? 0)
             // Every 200 ms (100 ms with the fleet's reports), and exactly when the budget's rotation changes the limit.
             var pause = fleet == nil ? 0.2 : 0.1
             if let budget { pause = min(pause, budget.nextChange(after: date).timeIntervalSince(date) + 0.001) }
@@ -174,13 +174,13 @@ final class FlowController: Sendable {
             for partition in leaving { state.leaving[partition] = now }
             return (state.owned, state.partitionCount)
         }
-        update(owned: owned, partitionCount: count, now: .now, date: Date())
+        update(owned: owned, partitionCount: count)
     }
 
     /// Recomputes the limit now (a fleet report arrived).
     func refresh() {
         let (owned, count) = state.withLock { ($0.owned, $0.partitionCount) }
-        update(owned: owned, partitionCount: count, now: .now, date: Date())
+        update(owned: owned, partitionCount: count)
     }
 
     /// This worker's share of the account by demand, and why it may start nothing (then the share is 0); reports its
@@ -217,10 +217,13 @@ final class FlowController: Sendable {
     }
 
     /// Recomputes the limit from the assignment and the time, and applies it.
-    func update(owned: Set<Int32>, partitionCount: Int, now: ContinuousClock.Instant, date: Date) {
+    /// The clock is read under the update lock: an update that waited for another works with the time it runs at.
+    func update(owned: Set<Int32>, partitionCount: Int) {
         typealias Share = (units: Int, blocked: String?, fenced: Bool)
         typealias Applied = (limit: Int, intake: IntakeChange, log: String?, fleetLog: String?)
         let (share, applied) = updating.withLock { _ -> (Share?, Applied) in
+            let now = ContinuousClock.now
+            let date = Date()
             let share = fleetShare(now: now, date: date)
             return (share, applyCeiling(share, owned: owned, partitionCount: partitionCount, now: now, date: date))
         }
