@@ -188,9 +188,9 @@ final class FlowController: Sendable {
     private func fleetShare(now: ContinuousClock.Instant, date: Date) -> (units: Int, blocked: String?, fenced: Bool)? {
         guard let fleet, let units = settings.accountConcurrency else { return nil }
         let load = dispatcher.load
-        // What this worker may start without another update: the ceiling (AIMD may raise the dispatcher's limit up to
-        // it between updates), or the limit applied if that is higher.
-        let applied = state.withLock { max($0.applied ?? 0, $0.ceiling) }
+        // The limit in force: with the fleet's budget only an update raises it (AIMD's growth and a closing circuit
+        // wait for the next one), so nothing this worker may start goes unreported.
+        let applied = state.withLock { $0.applied } ?? 0
         let me = FleetMember(
             id: fleet.settings.memberID,
             // Retries waiting for a slot want one too: left out, a worker whose jobs all wait to retry would report
@@ -286,10 +286,12 @@ final class FlowController: Sendable {
     private static func apply(
         _ state: inout State,
         settings: Settings,
-        now: ContinuousClock.Instant
+        now: ContinuousClock.Instant,
+        mayRaise: Bool = true
     ) -> ((Int, IntakeChange, String?), changed: Bool) {
         var limit = settings.adaptive ? state.adaptive.effective(at: now) : state.ceiling
         if let allowed = state.circuit.allowedInFlight { limit = min(limit, allowed) }
+        if !mayRaise, let applied = state.applied { limit = min(limit, applied) }
         var intake = IntakeChange.none
         if state.circuit.state != .closed, !state.intakePaused {
             state.intakePaused = true
@@ -404,7 +406,13 @@ final class FlowController: Sendable {
             }
             if circuitLog != nil { state.lastCircuitLog = now }
             let open = state.circuit.state != .closed
-            let ((limit, intake, log), changed) = Self.apply(&state, settings: settings, now: now)
+            // With the fleet's budget a raise waits for the next update, which reports before it raises.
+            let ((limit, intake, log), changed) = Self.apply(
+                &state,
+                settings: settings,
+                now: now,
+                mayRaise: fleet == nil
+            )
             if changed { dispatcher.setLimit(limit) }
             return (open, limit, changed, intake, log, circuitLog)
         }
