@@ -120,6 +120,9 @@ public enum FleetShare {
     ) -> Int {
         let members = [me] + others
         let local = targets(units: units, members: members, step: step)
+        // The targets under the other step, near a rotation boundary (worked out once: the fresh rises' caps and the
+        // next step's rule below both use them).
+        let localAcross = otherStep.map { targets(units: units, members: members, step: $0) }
         // What the others base their limits on: this member's announced want (the lower of the two while a rise is
         // not announced yet, so that their targets are the higher). Until the rise is announced this member takes
         // only its target under that, or an even share.
@@ -170,10 +173,10 @@ public enum FleetShare {
         var mayTakeByStep: [[Int]] = []
         if others.contains(where: { $0.announcedWant < $0.want }) {
             mayTakeByStep.append(mayTake(local: local, agreed: agreed, step: step))
-            if let otherStep {
+            if let otherStep, let localAcross {
                 mayTakeByStep.append(
                     mayTake(
-                        local: targets(units: units, members: members, step: otherStep),
+                        local: localAcross,
                         agreed: targets(units: units, members: [announced] + others, step: otherStep),
                         step: otherStep
                     )
@@ -194,9 +197,8 @@ public enum FleetShare {
         // here too: a member past the boundary (or a moment later) gives it by the next step, and one taken on either
         // side of the boundary by two members ran 2 of a personal account's 1 (the simulated fleet, and 11 of 41
         // calls answered 429 in an end-to-end run). Units held are kept until the boundary, as before.
-        if let otherStep, otherStep > step {
-            let next = targets(units: units, members: members, step: otherStep)[0]
-            return min(limit, max(me.holds, next))
+        if let otherStep, otherStep > step, let localAcross {
+            return min(limit, max(me.holds, localAcross[0]))
         }
         return limit
     }

@@ -64,10 +64,11 @@ public struct FleetView: Sendable {
     private struct Member {
         var report: Report
         var seen: ContinuousClock.Instant
-        /// The member's want before its latest rise, when this worker read the rise's first report, and that
-        /// report's offset.
-        var rise: (from: Int, seen: ContinuousClock.Instant, offset: Int64)?
+        /// The member's latest rise, while it may still be fresh.
+        var rise: Rise?
     }
+    /// A member's want before a rise, when this worker read the rise's first report, and that report's offset.
+    private typealias Rise = (from: Int, seen: ContinuousClock.Instant, offset: Int64)
     private var firstEcho: ContinuousClock.Instant?
     private var lastEcho: ContinuousClock.Instant?
     /// This worker's wants as its reports came back, with their offsets: the newest one known to be announced (when
@@ -137,10 +138,7 @@ public struct FleetView: Sendable {
     }
 
     /// Whether another member's rise still counts as fresh: not acknowledged, and read within `settle − promptness`.
-    private func isFresh(
-        _ rise: (from: Int, seen: ContinuousClock.Instant, offset: Int64),
-        at now: ContinuousClock.Instant
-    ) -> Bool {
+    private func isFresh(_ rise: Rise, at now: ContinuousClock.Instant) -> Bool {
         now - rise.seen < settle - promptness && rise.offset >= acknowledgedThrough
     }
 

@@ -185,7 +185,7 @@ final class FlowController: Sendable {
 
     /// This worker's share of the account by demand, and why it may start nothing (then the share is 0); reports its
     /// state to the fleet when it changed. `nil` without a demand budget.
-    private func fleetShare(now: ContinuousClock.Instant, date: Date) -> (units: Int, blocked: String?, fenced: Bool)? {
+    private func fleetShare(now: ContinuousClock.Instant, date: Date) -> FleetChannel.Share? {
         guard let fleet, let units = settings.accountConcurrency else { return nil }
         let load = dispatcher.load
         // The limit in force: with the fleet's budget only an update raises it (AIMD's growth and a closing circuit
@@ -206,22 +206,20 @@ final class FlowController: Sendable {
         let margin = min(2, settings.rotation.secondsDouble / 4)
         let neighbours = [date.addingTimeInterval(-margin), date.addingTimeInterval(margin)]
             .map { ConcurrencyBudget.step(at: $0, rotation: settings.rotation) }
-        let share = fleet.limit(
+        return fleet.limit(
             of: me,
             units: units,
             step: step,
             otherStep: neighbours.first { $0 != step },
             now: now
         )
-        return (share.limit, share.blocked, share.fenced)
     }
 
     /// Recomputes the limit from the assignment and the time, and applies it.
     /// The clock is read under the update lock: an update that waited for another works with the time it runs at.
     func update(owned: Set<Int32>, partitionCount: Int) {
-        typealias Share = (units: Int, blocked: String?, fenced: Bool)
         typealias Applied = (limit: Int, intake: IntakeChange, log: String?, fleetLog: String?)
-        let (share, applied) = updating.withLock { _ -> (Share?, Applied) in
+        let (share, applied) = updating.withLock { _ -> (FleetChannel.Share?, Applied) in
             let now = ContinuousClock.now
             let date = Date()
             let share = fleetShare(now: now, date: date)
@@ -243,7 +241,7 @@ final class FlowController: Sendable {
     /// Sets the ceiling from the fleet's share (or the partitions' budget), brings the rest of the state to `now`, and
     /// sets the dispatcher's limit.
     private func applyCeiling(
-        _ fleetShare: (units: Int, blocked: String?, fenced: Bool)?,
+        _ fleetShare: FleetChannel.Share?,
         owned: Set<Int32>,
         partitionCount: Int,
         now: ContinuousClock.Instant,
@@ -259,7 +257,7 @@ final class FlowController: Sendable {
             if partitionCount > 0 { share = Double(counted.count) / Double(partitionCount) }
             var fleetLog: String?
             if let fleetShare {
-                state.ceiling = min(settings.concurrency, fleetShare.units)
+                state.ceiling = min(settings.concurrency, fleetShare.limit)
                 if fleetShare.blocked != state.fleetBlocked {
                     fleetLog = fleetShare.blocked.map { "starting nothing: \($0)" } ?? "view complete"
                     state.fleetBlocked = fleetShare.blocked
