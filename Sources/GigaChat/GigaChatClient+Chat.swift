@@ -5,6 +5,9 @@ import NIOHTTP1
 
 extension GigaChatClient {
     /// Sends a chat request and waits for the whole answer (`stream: false`).
+    ///
+    /// The request's ``ChatRequest/api`` (default ``GigaChatConfiguration/api``) picks the API; a v2 answer is
+    /// mapped onto the same ``ChatResponse`` (see ``GigaChatAPI``).
     /// - Parameters:
     ///   - request: The request; `model`, `profanity_check` and `flags` default from the configuration.
     ///   - headers: Tracing headers (`X-Request-ID`, `X-Session-ID`, `X-Client-ID`).
@@ -16,15 +19,33 @@ extension GigaChatClient {
         headers: GigaChatRequestHeaders = .init(),
         deadline: Duration? = nil
     ) async throws -> ChatResponse {
-        let body = try Self.encodeRequest(self.prepared(request, stream: false))
-        var (response, responseHeaders) = try await self.callJSON(
-            .POST,
-            "/chat/completions",
-            body: body,
-            headers: headers,
-            deadline: deadline,
-            as: ChatResponse.self
-        )
+        let request = self.prepared(request, stream: false)
+        let body = try Self.encodeRequest(request)
+        var response: ChatResponse
+        let responseHeaders: HTTPHeaders
+        switch request.api ?? .v1 {
+        case .v1:
+            (response, responseHeaders) = try await self.callJSON(
+                .POST,
+                "/chat/completions",
+                body: body,
+                headers: headers,
+                deadline: deadline,
+                as: ChatResponse.self
+            )
+        case .v2:
+            let answer: V2ChatResponse
+            (answer, responseHeaders) = try await self.callJSON(
+                .POST,
+                "/chat/completions",
+                root: self.v2BaseURL,
+                body: body,
+                headers: headers,
+                deadline: deadline,
+                as: V2ChatResponse.self
+            )
+            response = answer.response
+        }
         response.xRequestID = responseHeaders.first(name: "x-request-id")
         response.xSessionID = responseHeaders.first(name: "x-session-id")
         return response
@@ -54,12 +75,14 @@ extension GigaChatClient {
         if request.model == nil { request.model = self.configuration.model }
         if request.profanityCheck == nil { request.profanityCheck = self.configuration.profanityCheck }
         if request.flags == nil { request.flags = self.configuration.flags }
+        if request.api == nil { request.api = self.configuration.api }
         return request
     }
 
     /// Opens a streamed chat call: authorization (with one renewal after 401), status and content type checked.
     func openStream(
         body: ByteBuffer,
+        api: GigaChatAPI,
         headers: GigaChatRequestHeaders,
         deadline: NIODeadline
     ) async throws -> HTTPClientResponse {
@@ -67,6 +90,7 @@ extension GigaChatClient {
             var request = self.makeRequest(
                 method: .POST,
                 path: "/chat/completions",
+                root: self.root(for: api),
                 token: token,
                 headers: headers,
                 accept: "text/event-stream"

@@ -19,6 +19,8 @@ public final class GigaChatClient: Sendable {
     let logger: Logger
     let retryPolicy: RetryPolicy
     let baseURL: String
+    /// The root of v2 calls: ``baseURL`` with its `/vN` suffix made `/v2` (the SDK's rule), else ``baseURL``.
+    let v2BaseURL: String
     /// Configured secrets, scrubbed from any server text that ends up in an error.
     let secrets: [String]
 
@@ -56,6 +58,7 @@ public final class GigaChatClient: Sendable {
 
         let base = configuration.baseURL
         self.baseURL = base.hasSuffix("/") ? String(base.dropLast()) : base
+        self.v2BaseURL = Self.v2Root(of: self.baseURL)
         let source: GigaChatTokenSource?
         if let credentials = configuration.credentials {
             source = .oauth(url: configuration.authURL, credentials: credentials, scope: configuration.scope)
@@ -99,14 +102,30 @@ public final class GigaChatClient: Sendable {
         return .now() + TimeAmount(duration)
     }
 
+    /// `https://host/api/v1` → `https://host/api/v2`; a base without a version suffix stays as it is.
+    static func v2Root(of base: String) -> String {
+        guard let slash = base.lastIndex(of: "/") else { return base }
+        let last = base[base.index(after: slash)...]
+        guard last.count >= 2, last.first == "v", last.dropFirst().allSatisfy(\.isASCII),
+            last.dropFirst().allSatisfy(\.isNumber)
+        else { return base }
+        return base[..<slash] + "/v2"
+    }
+
+    /// The root a chat call of `api` goes to.
+    func root(for api: GigaChatAPI) -> String {
+        api == .v2 ? self.v2BaseURL : self.baseURL
+    }
+
     func makeRequest(
         method: HTTPMethod,
         path: String,
+        root: String? = nil,
         token: String,
         headers: GigaChatRequestHeaders,
         accept: String
     ) -> HTTPClientRequest {
-        var request = HTTPClientRequest(url: self.baseURL + path)
+        var request = HTTPClientRequest(url: (root ?? self.baseURL) + path)
         request.method = method
         for (name, value) in headers.additional where name.lowercased() != "authorization" {
             request.headers.replaceOrAdd(name: name, value: value)
@@ -262,6 +281,7 @@ public final class GigaChatClient: Sendable {
     func callJSON<T: Decodable>(
         _ method: HTTPMethod,
         _ path: String,
+        root: String? = nil,
         body: ByteBuffer? = nil,
         headers: GigaChatRequestHeaders = .init(),
         deadline: Duration? = nil,
@@ -273,6 +293,7 @@ public final class GigaChatClient: Sendable {
                 var request = self.makeRequest(
                     method: method,
                     path: path,
+                    root: root,
                     token: token,
                     headers: headers,
                     accept: "application/json"
@@ -309,10 +330,12 @@ public final class GigaChatClient: Sendable {
         }
     }
 
-    /// A chat request body, written directly.
+    /// A chat request body in the shape of its API (``ChatRequest/api``, resolved by `prepared`), written directly.
     static func encodeRequest(_ request: ChatRequest) throws -> ByteBuffer {
         do {
-            return ByteBuffer(bytes: try request.jsonBytes())
+            return ByteBuffer(bytes: try request.api == .v2 ? request.v2JSONBytes() : request.jsonBytes())
+        } catch let error as GigaChatError {
+            throw error
         } catch {
             throw GigaChatError(code: .badRequest, message: "cannot encode the request", underlying: "\(error)")
         }

@@ -7,11 +7,15 @@ public struct GigaChatEmulatorCounters: Sendable, Hashable {
     public var oauthRateLimited: Int = 0
     /// Requests to `POST /api/v1/token` (user and password), successful or not.
     public var passwordTokenCalls: Int = 0
-    /// Authorised requests to `POST /api/v1/chat/completions` (streamed or not, valid or not).
+    /// Authorised requests to `POST /api/v1/chat/completions` and `POST /api/v2/chat/completions` (streamed or not,
+    /// valid or not).
     public var chatCalls: Int = 0
     /// The part of ``chatCalls`` that asked for `"stream": true`.
     public var streamCalls: Int = 0
-    /// Chat completions answered 200 in full: the whole JSON body, or a stream up to `data: [DONE]`.
+    /// The part of ``chatCalls`` made to `POST /api/v2/chat/completions`.
+    public var v2ChatCalls: Int = 0
+    /// Chat completions answered 200 in full: the whole JSON body, or a stream up to its end (`data: [DONE]` on v1,
+    /// the `response.message.done` event on v2).
     public var completedChats: Int = 0
     /// API requests answered 401 (missing, unknown or expired bearer token), OAuth failures excluded.
     public var rejectedUnauthorized: Int = 0

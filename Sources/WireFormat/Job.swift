@@ -13,6 +13,9 @@ public struct Job: Sendable, Hashable {
     public var messages: [ChatMessage]
     /// Whether to stream the answer as partials; `nil` uses the configured default.
     public var stream: Bool?
+    /// The GigaChat chat API to call (`v1` or `v2`); `nil` uses `gigachat.api`. The completion looks the same
+    /// whichever API answered.
+    public var api: GigaChatAPI?
     /// Chat parameters passed to the API as they are (`temperature`, `max_tokens`, `functions`, ...).
     public var options: [String: JSONValue]
     /// The topic to answer on (after the Spring `kafka_replyTopic` header, before the completions topic).
@@ -28,6 +31,7 @@ public struct Job: Sendable, Hashable {
         model: String? = nil,
         messages: [ChatMessage],
         stream: Bool? = nil,
+        api: GigaChatAPI? = nil,
         options: [String: JSONValue] = [:],
         replyTo: String? = nil,
         deadline: Date? = nil,
@@ -37,6 +41,7 @@ public struct Job: Sendable, Hashable {
         self.model = model
         self.messages = messages
         self.stream = stream
+        self.api = api
         self.options = options
         self.replyTo = replyTo
         self.deadline = deadline

@@ -18,7 +18,7 @@ public struct JobDecoder: Sendable {
 
     /// The top-level fields of a job.
     public static let fields = [
-        "id", "model", "messages", "stream", "options", "reply_to", "deadline", "metadata",
+        "id", "model", "messages", "stream", "api", "options", "reply_to", "deadline", "metadata",
     ]
     /// The roles a job's messages may have.
     public static let roles: Set<String> = ["system", "user", "assistant", "function"]
@@ -60,7 +60,10 @@ public struct JobDecoder: Sendable {
     static func job(from members: [String: JSONValue]) throws -> Job {
         let known = Set(fields)
         if let unknown = members.keys.sorted().first(where: { !known.contains($0) }) {
-            throw JobRejection(.unknownField, "unknown field \"\(unknown)\"; a job has \(fields.joined(separator: ", "))")
+            throw JobRejection(
+                .unknownField,
+                "unknown field \"\(unknown)\"; a job has \(fields.joined(separator: ", "))"
+            )
         }
         guard let idValue = members["id"] else { throw JobRejection(.missingField, "id is missing") }
         guard case .string(let id) = idValue else { throw JobRejection(.wrongType, "id: expected a string") }
@@ -80,9 +83,18 @@ public struct JobDecoder: Sendable {
             guard case .bool(let flag) = value else { throw JobRejection(.wrongType, "stream: expected true or false") }
             stream = flag
         }
+        var api: GigaChatAPI?
+        if let text = try optionalString(members, "api") {
+            guard let named = GigaChatAPI(rawValue: text) else {
+                throw JobRejection(.invalidAPI, "api \"\(text.prefix(20))\" is not v1 or v2")
+            }
+            api = named
+        }
         var options: [String: JSONValue] = [:]
         if let value = present(members, "options") {
-            guard case .object(let object) = value else { throw JobRejection(.wrongType, "options: expected an object") }
+            guard case .object(let object) = value else {
+                throw JobRejection(.wrongType, "options: expected an object")
+            }
             options = object
         }
         for reserved in ["messages", "stream", "model"] where options[reserved] != nil {
@@ -92,7 +104,10 @@ public struct JobDecoder: Sendable {
             // The typed chat parameters are checked here, so a wrong type fails the record, not a GigaChat call.
             _ = try ChatRequest(messages: [], options: options)
         } catch let error as GigaChatError {
-            throw JobRejection(.wrongType, error.message.replacingOccurrences(of: "invalid chat options: ", with: "options."))
+            throw JobRejection(
+                .wrongType,
+                error.message.replacingOccurrences(of: "invalid chat options: ", with: "options.")
+            )
         }
         let replyTo = try optionalString(members, "reply_to")
         if let replyTo, !isLegalTopicName(replyTo) {
@@ -110,6 +125,7 @@ public struct JobDecoder: Sendable {
             model: model,
             messages: messages,
             stream: stream,
+            api: api,
             options: options,
             replyTo: replyTo,
             deadline: deadline,
@@ -123,9 +139,13 @@ public struct JobDecoder: Sendable {
         return value
     }
 
-    private static func optionalString(_ members: [String: JSONValue], _ key: String, path: String? = nil) throws -> String? {
+    private static func optionalString(_ members: [String: JSONValue], _ key: String, path: String? = nil) throws
+        -> String?
+    {
         guard let value = present(members, key) else { return nil }
-        guard case .string(let text) = value else { throw JobRejection(.wrongType, "\(path ?? key): expected a string") }
+        guard case .string(let text) = value else {
+            throw JobRejection(.wrongType, "\(path ?? key): expected a string")
+        }
         return text
     }
 
@@ -134,7 +154,9 @@ public struct JobDecoder: Sendable {
         let path = "messages[\(index)]"
         guard case .object(let members) = value else { throw JobRejection(.wrongType, "\(path): expected an object") }
         guard let roleValue = members["role"] else { throw JobRejection(.missingField, "\(path).role is missing") }
-        guard case .string(let role) = roleValue else { throw JobRejection(.wrongType, "\(path).role: expected a string") }
+        guard case .string(let role) = roleValue else {
+            throw JobRejection(.wrongType, "\(path).role: expected a string")
+        }
         guard roles.contains(role) else {
             throw JobRejection(
                 .invalidRole,

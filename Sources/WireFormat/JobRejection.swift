@@ -31,6 +31,8 @@ public struct JobRejection: Error, Sendable, Hashable, CustomStringConvertible {
         public static let invalidDeadline = Code("invalid_deadline")
         /// `reply_to` is not a legal Kafka topic name.
         public static let invalidReplyTo = Code("invalid_reply_to")
+        /// `api` is not `v1` or `v2`.
+        public static let invalidAPI = Code("invalid_api")
 
         public var description: String { rawValue }
     }

@@ -1,4 +1,5 @@
-"""Drives the GigaChat emulator with the official Python SDK (gigachat==0.2.3), a client nobody here wrote.
+"""Drives the GigaChat emulator with the official Python SDK (gigachat==0.2.3), a client nobody here wrote: its
+root (v1) chat, embeddings and models, and its primary (v2) chat with a structured parse.
 
 Run by SDKCompatibilityTests.swift with GIGACHAT_BASE_URL, GIGACHAT_AUTH_URL, GIGACHAT_CREDENTIALS and
 GIGACHAT_SCOPE pointing at an emulator, and EXPECTED_CHAT / EXPECTED_STREAM holding the answers the emulator must
@@ -12,6 +13,10 @@ import json
 import os
 import sys
 import time
+
+from typing import List, Literal, Optional
+
+from pydantic import BaseModel, Field
 
 from gigachat import GigaChat
 from gigachat.exceptions import NotFoundError, UnprocessableEntityError
@@ -33,6 +38,55 @@ def check(condition, what):
 def make_client():
     # Everything else (base_url, auth_url, credentials, scope) comes from the GIGACHAT_* environment variables.
     return GigaChat(verify_ssl_certs=False, model="GigaChat", timeout=30)
+
+
+class InvoiceLine(BaseModel):
+    item: str
+    quantity: int = Field(ge=1, le=50)
+
+
+class Invoice(BaseModel):
+    """What a bulk extraction job asks for: nested models, bounds, a closed set, an optional field."""
+
+    number: str = Field(min_length=6)
+    currency: Literal["RUB", "USD"]
+    total: float = Field(gt=0)
+    lines: List[InvoiceLine]
+    note: Optional[str] = None
+
+
+def primary_text(messages):
+    return "".join(part.text or "" for message in messages or [] for part in message.content or [])
+
+
+def primary_checks(client):
+    """The SDK's primary (v2) chat: create, stream and a structured parse, against /api/v2/chat/completions."""
+    response = client.chat.create(CHAT_PROMPT)
+    check(primary_text(response.messages) == EXPECTED_CHAT, f"v2 create content {primary_text(response.messages)!r}")
+    check(response.messages[0].role == "assistant", "v2 create role")
+    check(response.finish_reason == "stop", "v2 create finish_reason stop")
+    check(response.model == "GigaChat:2.0.28.2", f"v2 create model {response.model}")
+    usage = response.usage
+    check(usage.input_tokens + usage.output_tokens == usage.total_tokens and usage.output_tokens > 0,
+          "v2 create usage adds up")
+    check(usage.input_tokens_details is not None and usage.input_tokens_details.cached_tokens == 0,
+          "v2 create cached_tokens")
+    check(bool(response.x_headers and response.x_headers.get("x-request-id")), "v2 create x-request-id header")
+
+    chunks = list(client.chat.stream(STREAM_PROMPT))
+    content = "".join(primary_text(chunk.messages) for chunk in chunks)
+    check(content == EXPECTED_STREAM, f"v2 stream content {content!r}")
+    check(len(chunks) > 2, f"v2 stream had {len(chunks)} events")
+    check(all(chunk.event == "response.message.delta" for chunk in chunks[:-1]), "v2 delta events")
+    done = chunks[-1]
+    check(done.event == "response.message.done" and done.finish_reason == "stop", "v2 done event with finish_reason")
+    check(done.usage is not None and done.usage.output_tokens > 0, "v2 stream usage in the done event")
+
+    completion, parsed = client.chat.parse("Extract the invoice", response_format=Invoice)
+    check(isinstance(parsed, Invoice), f"v2 parse gives an Invoice: {parsed!r}")
+    check(len(parsed.number) >= 6 and parsed.currency == "RUB" and parsed.total > 0, "v2 parse respects the bounds")
+    check(len(parsed.lines) == 1 and 1 <= parsed.lines[0].quantity <= 50, "v2 parse fills the nested model")
+    check(completion.finish_reason == "stop", "v2 parse finish_reason")
 
 
 def sync_checks():
@@ -72,6 +126,8 @@ def sync_checks():
         embeddings = client.embeddings(["Hello, world!"])
         check(len(embeddings.data) == 1 and len(embeddings.data[0].embedding) == 1024, "embeddings")
 
+        primary_checks(client)
+
 
 async def async_checks():
     async with make_client() as client:
@@ -81,6 +137,14 @@ async def async_checks():
         async for chunk in client.astream(STREAM_PROMPT):
             parts.append(chunk.choices[0].delta.content or "")
         check("".join(parts) == EXPECTED_STREAM, "async stream content")
+
+        # The combined client's async primary chat is the `achat` namespace.
+        response = await client.achat.create(CHAT_PROMPT)
+        check(primary_text(response.messages) == EXPECTED_CHAT, "async v2 create content")
+        events = [chunk async for chunk in client.achat.stream(STREAM_PROMPT)]
+        check("".join(primary_text(chunk.messages) for chunk in events) == EXPECTED_STREAM, "async v2 stream content")
+        _, parsed = await client.achat.parse("Extract the invoice", response_format=Invoice)
+        check(isinstance(parsed, Invoice), "async v2 parse")
 
 
 def fault_checks():

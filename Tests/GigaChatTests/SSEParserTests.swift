@@ -106,7 +106,13 @@ struct SSEParserTests {
             // Only one space is removed after the colon.
             ("data:  x\n\n", [.data(Array(" x".utf8))]),
             (": keep-alive comment\n\ndata: x\n\n", [.data(Array("x".utf8))]),
-            ("event: message\nid: 7\nretry: 100\ndata: x\n\n", [.data(Array("x".utf8))]),
+            // v2 names its events; the name travels with the data and is forgotten at the event's end.
+            ("event: message\nid: 7\nretry: 100\ndata: x\n\n", [.named("message", Array("x".utf8))]),
+            ("event:response.message.done\ndata: y\n\n", [.named("response.message.done", Array("y".utf8))]),
+            ("event: a\nevent: b\ndata: y\n\n", [.named("b", Array("y".utf8))]),
+            ("event: a\n\ndata: y\n\n", [.data(Array("y".utf8))]),
+            ("events: a\ndata: y\n\n", [.data(Array("y".utf8))]),
+            ("event\ndata: y\n\n", [.named("", Array("y".utf8))]),
             ("data: line1\ndata: line2\n\n", [.data(Array("line1\nline2".utf8))]),
             ("data\n\n", [.data([])]),
             ("database: no\n\n", []),

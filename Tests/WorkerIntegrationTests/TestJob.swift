@@ -6,7 +6,11 @@ import Kafka
 struct TestJob: Sendable {
     var id: String
     var prompt: String
+    /// A system message before the prompt (the emulator serves it from its prefix cache).
+    var system: String?
     var stream: Bool = false
+    /// The job's `api` field (`v1`, `v2`); `nil` leaves it to `gigachat.api`.
+    var api: String?
     var replyTo: String?
     var deadline: Date?
     var key: String?
@@ -18,9 +22,12 @@ struct TestJob: Sendable {
     var value: [UInt8] {
         var object: [String: Any] = [
             "id": id,
-            "messages": [["role": "user", "content": prompt]],
+            "messages": (system.map { [["role": "system", "content": $0]] } ?? []) + [
+                ["role": "user", "content": prompt]
+            ],
             "stream": stream,
         ]
+        if let api { object["api"] = api }
         if let replyTo { object["reply_to"] = replyTo }
         if let deadline {
             let formatter = ISO8601DateFormatter()
@@ -43,5 +50,14 @@ struct TestJob: Sendable {
     /// The content the emulator answers with.
     var expectedContent: String {
         GigaChatEmulator.answer(for: [(role: "user", content: prompt)], model: "GigaChat")
+    }
+
+    /// The usage the emulator reports, as the completion carries it whichever API answered: (prompt, completion,
+    /// total, precached prompt tokens).
+    var expectedUsage: (prompt: Int, completion: Int, total: Int, precached: Int) {
+        let cached = system.map(GigaChatEmulator.tokenCount(of:)) ?? 0
+        let prompt = cached + GigaChatEmulator.tokenCount(of: self.prompt)
+        let completion = GigaChatEmulator.tokenCount(of: expectedContent)
+        return (prompt, completion, prompt + completion, cached)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GigaChat
 import GigaChatEmulator
 import Kafka
 import TestSupport
@@ -8,6 +9,8 @@ import Worker
 /// The worker end to end against Tansu and the emulator: N jobs in, N answers out.
 @Suite("Worker pipeline against Tansu and the emulator", .serialized, .timeLimit(.minutes(3)))
 struct WorkerPipelineTests {
+    /// Half streamed; a third each on v1, on v2 and on the configured default (v2 here); some with a system prompt
+    /// the emulator caches: the completions and partials look the same whichever API answered.
     @Test func aThousandJobsEachGetTheirPredictedAnswerAndOffsetsReachTheEnd() async throws {
         let replyTopic = "replies-\(UUID().uuidString.prefix(6).lowercased())"
         let springTopic = "spring-\(UUID().uuidString.prefix(6).lowercased())"
@@ -16,6 +19,8 @@ struct WorkerPipelineTests {
             for index in 0..<1000 {
                 var job = TestJob(id: "job-\(index)", prompt: "Document \(index): слово \(index % 13) end")
                 job.stream = index % 2 == 0
+                job.api = [nil, "v1", "v2"][index % 3]
+                if index % 5 == 0 { job.system = "Answer as briefly as you can" }
                 job.headers = [KafkaHeader(key: "traceparent", value: Array("00-\(index)-01".utf8))]
                 if index % 10 == 3 { job.replyTo = replyTopic }
                 if index % 10 == 7 {
@@ -28,7 +33,12 @@ struct WorkerPipelineTests {
                 jobs.append(job)
             }
             let collector = try bed.collector(extraTopics: [replyTopic, springTopic])
-            let worker = try bed.startWorker(bed.configuration { $0.concurrency = 32 })
+            let worker = try bed.startWorker(
+                bed.configuration {
+                    $0.concurrency = 32
+                    $0.gigachat.api = .v2
+                }
+            )
             let stored = try await bed.produce(jobs)
 
             let done = try await collector.waitForCompletions(of: Set(jobs.map(\.id)), timeout: .seconds(120))
@@ -44,9 +54,21 @@ struct WorkerPipelineTests {
                 #expect(record.content == job.expectedContent, "\(job.id)")
                 #expect(record.finishReason == "stop")
                 #expect(record.attempts == 1)
-                #expect(record.usage != nil && record.model != nil)
+                #expect(record.model == "GigaChat:2.0.28.2")
+                let usage = job.expectedUsage
+                #expect(
+                    record.usage
+                        == ChatUsage(
+                            promptTokens: usage.prompt,
+                            completionTokens: usage.completion,
+                            totalTokens: usage.total,
+                            precachedPromptTokens: usage.precached
+                        ),
+                    "\(job.id) (api \(job.api ?? "default")): usage mapped"
+                )
                 let expectedTopic =
-                    job.replyTo ?? (job.headers.contains { $0.key == "kafka_replyTopic" } ? springTopic : bed.topics.completions)
+                    job.replyTo
+                    ?? (job.headers.contains { $0.key == "kafka_replyTopic" } ? springTopic : bed.topics.completions)
                 #expect(completion.topic == expectedTopic, "\(job.id) answered on \(completion.topic)")
                 #expect(completion.headers.contains { $0.key == "traceparent" && $0.value == job.headers[0].value })
                 if job.headers.contains(where: { $0.key == "kafka_correlationId" }) {
@@ -57,12 +79,18 @@ struct WorkerPipelineTests {
                 }
                 if job.stream {
                     let rebuilt = collector.rebuilt(attemptID: record.attemptID ?? "")
-                    #expect(rebuilt.complete && rebuilt.text == record.content, "\(job.id): partials rebuild the answer")
+                    #expect(
+                        rebuilt.complete && rebuilt.text == record.content,
+                        "\(job.id): partials rebuild the answer"
+                    )
                 } else {
                     #expect(record.timeToFirstTokenMilliseconds != nil)
                 }
             }
             #expect(!snapshot.partials.contains { partial in !jobs[Int(partial.id.dropFirst(4))!].stream })
+            let counters = bed.emulator.counters
+            #expect(counters.v2ChatCalls == jobs.filter { $0.api != "v1" }.count, "job api, else gigachat.api")
+            #expect(counters.chatCalls == 1000 && counters.invalidRequests == 0)
 
             let ends = WorkerTestBed.ends(of: stored.values)
             let committed = try await bed.waitForCommits(reaching: ends)
@@ -86,14 +114,30 @@ struct WorkerPipelineTests {
                 ("unknown_field", Array(#"{"id":"u","messages":[{"role":"user","content":"x"}],"prompt":1}"#.utf8)),
                 ("invalid_role", Array(#"{"id":"r","messages":[{"role":"robot","content":"x"}]}"#.utf8)),
                 ("wrong_type", Array(#"{"id":"w","messages":[{"role":"user","content":"x"}],"stream":"yes"}"#.utf8)),
-                ("too_large", Array((#"{"id":"big","messages":[{"role":"user","content":""# + String(repeating: "x", count: 3000) + #""}]}"#).utf8)),
-                ("invalid_deadline", Array(#"{"id":"d","messages":[{"role":"user","content":"x"}],"deadline":"soon"}"#.utf8)),
+                (
+                    "too_large",
+                    Array(
+                        (#"{"id":"big","messages":[{"role":"user","content":""# + String(repeating: "x", count: 3000)
+                            + #""}]}"#).utf8
+                    )
+                ),
+                (
+                    "invalid_deadline",
+                    Array(#"{"id":"d","messages":[{"role":"user","content":"x"}],"deadline":"soon"}"#.utf8)
+                ),
             ]
             var records: [KafkaProducerRecord] = []
             var valid: [TestJob] = []
             for (index, bad) in malformed.enumerated() {
                 let header = KafkaHeader(key: "case", value: Array(bad.code.utf8))
-                records.append(KafkaProducerRecord(topic: bed.topics.jobs, key: Array("bad-\(index)".utf8), value: bad.value, headers: [header]))
+                records.append(
+                    KafkaProducerRecord(
+                        topic: bed.topics.jobs,
+                        key: Array("bad-\(index)".utf8),
+                        value: bad.value,
+                        headers: [header]
+                    )
+                )
                 let job = TestJob(id: "good-\(index)", prompt: "valid \(index)")
                 valid.append(job)
                 records.append(job.record(topic: bed.topics.jobs))
@@ -179,7 +223,9 @@ struct WorkerPipelineTests {
             let start = ContinuousClock.now
             var batch = 0
             while ContinuousClock.now - start < .seconds(30) {
-                let jobs = (0..<10).map { TestJob(id: "t-\(batch)-\($0)", prompt: "token \(batch) \($0)", stream: $0 % 2 == 0) }
+                let jobs = (0..<10).map {
+                    TestJob(id: "t-\(batch)-\($0)", prompt: "token \(batch) \($0)", stream: $0 % 2 == 0)
+                }
                 ids.formUnion(jobs.map(\.id))
                 try await bed.produce(jobs)
                 batch += 1
@@ -273,7 +319,9 @@ struct WorkerPipelineTests {
             let answers = Dictionary(grouping: completions, by: \.record.id)
             var checkedPairs = 0
             for key in 0..<4 {
-                let ids = (0..<10).map { "k\(key)-\($0)" }.sorted { stored[$0]?.offset ?? -1 < stored[$1]?.offset ?? -1 }
+                let ids = (0..<10).map { "k\(key)-\($0)" }.sorted {
+                    stored[$0]?.offset ?? -1 < stored[$1]?.offset ?? -1
+                }
                 let chain = ids.map { answers[$0] ?? [] }
                 #expect(chain.allSatisfy { !$0.isEmpty })
                 // Each job starts after the previous one's completion was acknowledged, so completions are at least

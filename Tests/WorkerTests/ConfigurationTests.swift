@@ -36,6 +36,7 @@ import Testing
                 environment: [
                     "GIGACHAT_WORKER_CONCURRENCY": "7", "GIGACHAT_WORKER_KAFKA_GROUP_ID": "from-env",
                     "GIGACHAT_WORKER_TOPICS_JOBS": "env.jobs", "GIGACHAT_MODEL": "GigaChat-2-Pro",
+                    "GIGACHAT_API": "v2",
                 ],
                 flags: ["concurrency": "9"],
                 kafkaPropertyFlags: ["socket.timeout.ms=2000", "linger.ms=1"]
@@ -49,6 +50,7 @@ import Testing
         #expect(configuration.partialsInterval == .milliseconds(250))
         #expect(configuration.partialsMaxBytes == 2048)
         #expect(configuration.gigachat.model == "GigaChat-2-Pro")  // the SDK's variable name
+        #expect(configuration.gigachat.api == .v2)
         #expect(configuration.gigachat.credentials == "file-secret-key")
         #expect(configuration.topics.effectiveDeadLetter == "env.jobs.DLT")
         // librdkafka properties merge across layers; later layers win per property.
@@ -123,8 +125,14 @@ import Testing
     }
 
     @Test func environmentNamesFollowTheKeys() {
-        #expect(WorkerConfiguration.environmentName(of: "kafka.bootstrap_servers") == "GIGACHAT_WORKER_KAFKA_BOOTSTRAP_SERVERS")
-        #expect(WorkerConfiguration.environmentName(of: "shutdown.drain_timeout") == "GIGACHAT_WORKER_SHUTDOWN_DRAIN_TIMEOUT")
+        #expect(
+            WorkerConfiguration.environmentName(of: "kafka.bootstrap_servers")
+                == "GIGACHAT_WORKER_KAFKA_BOOTSTRAP_SERVERS"
+        )
+        #expect(
+            WorkerConfiguration.environmentName(of: "shutdown.drain_timeout")
+                == "GIGACHAT_WORKER_SHUTDOWN_DRAIN_TIMEOUT"
+        )
         #expect(WorkerConfiguration.environmentName(of: "gigachat.ca_bundle_file") == "GIGACHAT_CA_BUNDLE_FILE")
     }
 
@@ -148,7 +156,9 @@ import Testing
             _ = try await WorkerConfiguration.load(
                 WorkerConfigurationSources(
                     file: file.path,
-                    environment: ["GIGACHAT_WORKER_CONCURENCY": "4", "GIGACHAT_WORKER_LOG_LEVEL": "info", "GIGACHAT_OTHER": "x"],
+                    environment: [
+                        "GIGACHAT_WORKER_CONCURENCY": "4", "GIGACHAT_WORKER_LOG_LEVEL": "info", "GIGACHAT_OTHER": "x",
+                    ],
                     flags: base.merging(["concurency": "5", "partials.interval": "soon"]) { $1 }
                 )
             )

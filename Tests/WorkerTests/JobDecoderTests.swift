@@ -2,8 +2,8 @@ import Foundation
 import GigaChat
 import Testing
 
-@testable import Worker
 @testable import WireFormat
+@testable import Worker
 
 @Suite struct JobDecoderTests {
     let decoder = JobDecoder(maxBytes: 4096)
@@ -21,7 +21,7 @@ import Testing
         let text = """
             {"id": "doc-42", "model": "GigaChat-2-Max",
              "messages": [{"role": "system", "content": "Summarise."}, {"role": "user", "content": "Текст"}],
-             "stream": true, "options": {"temperature": 0.2, "max_tokens": 512, "update_interval": 0.1},
+             "stream": true, "api": "v2", "options": {"temperature": 0.2, "max_tokens": 512, "update_interval": 0.1},
              "reply_to": "team-a.completions", "deadline": "2026-11-24T20:00:00Z",
              "metadata": {"source": "s3://bucket/doc-42.txt", "n": 3}}
             """
@@ -30,6 +30,7 @@ import Testing
         #expect(job.model == "GigaChat-2-Max")
         #expect(job.messages == [.system("Summarise."), .user("Текст")])
         #expect(job.stream == true)
+        #expect(job.api == .v2)
         #expect(job.options["max_tokens"] == .number(512))
         #expect(job.replyTo == "team-a.completions")
         #expect(job.deadline == Date(timeIntervalSince1970: 1_795_550_400))
@@ -38,7 +39,7 @@ import Testing
 
     @Test func onlyIdAndMessagesAreRequired() throws {
         let job = try decode(#"{"id":"a","messages":[{"role":"user","content":"hi"}]}"#).get()
-        #expect(job.stream == nil && job.model == nil && job.options.isEmpty && job.deadline == nil)
+        #expect(job.stream == nil && job.model == nil && job.api == nil && job.options.isEmpty && job.deadline == nil)
     }
 
     @Test func acceptsFractionalSecondsAndOffsetsInTheDeadline() throws {
@@ -64,6 +65,8 @@ import Testing
         (#"{"id":"a","messages":[{"role":"user"}]}"#, .missingField),
         (#"{"id":"a","messages":[{"role":"user","content":"hi"}],"deadline":"tomorrow"}"#, .invalidDeadline),
         (#"{"id":"a","messages":[{"role":"user","content":"hi"}],"reply_to":"no spaces"}"#, .invalidReplyTo),
+        (#"{"id":"a","messages":[{"role":"user","content":"hi"}],"api":"v3"}"#, .invalidAPI),
+        (#"{"id":"a","messages":[{"role":"user","content":"hi"}],"api":2}"#, .wrongType),
         (#"{"id":"a","messages":[{"role":"user","content":"hi"}],"options":{"temperature":"hot"}}"#, .wrongType),
         (#"{"id":"a","messages":[{"role":"user","content":"hi"}],"options":{"stream":true}}"#, .unknownField),
     ])
@@ -74,10 +77,24 @@ import Testing
     }
 
     @Test func messagesNameTheField() {
-        #expect(rejection(#"{"id":"a","messages":[{"role":"user","content":"hi"}],"prompt":"x"}"#)?.message.contains("prompt") == true)
-        #expect(rejection(#"{"id":"a","messages":[{"role":"user","content":"hi"}],"stream":"yes"}"#)?.message.contains("stream") == true)
-        #expect(rejection(#"{"id":"a","messages":[{"role":"user","content":"hi"},{"role":"x","content":"y"}]}"#)?.message.contains("messages[1]") == true)
-        #expect(rejection(#"{"id":"a","messages":[{"role":"user","content":"hi"}],"options":{"temperature":"hot"}}"#)?.message.contains("temperature") == true)
+        #expect(
+            rejection(#"{"id":"a","messages":[{"role":"user","content":"hi"}],"prompt":"x"}"#)?.message.contains(
+                "prompt"
+            ) == true
+        )
+        #expect(
+            rejection(#"{"id":"a","messages":[{"role":"user","content":"hi"}],"stream":"yes"}"#)?.message.contains(
+                "stream"
+            ) == true
+        )
+        #expect(
+            rejection(#"{"id":"a","messages":[{"role":"user","content":"hi"},{"role":"x","content":"y"}]}"#)?.message
+                .contains("messages[1]") == true
+        )
+        #expect(
+            rejection(#"{"id":"a","messages":[{"role":"user","content":"hi"}],"options":{"temperature":"hot"}}"#)?
+                .message.contains("temperature") == true
+        )
     }
 
     @Test func rejectsANullValueInvalidUTF8AndOversizeValues() {

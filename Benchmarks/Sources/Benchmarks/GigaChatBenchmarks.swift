@@ -84,7 +84,7 @@ enum GigaChatBenchmarks {
         var dataBytes = 0
         func onEvent(_ event: SSEEvent) {
             switch event {
-            case .data(let bytes):
+            case .data(let bytes), .named(_, let bytes):
                 dataEvents += 1
                 dataBytes += bytes.count
             case .done:
@@ -121,7 +121,7 @@ enum GigaChatBenchmarks {
                 switch event {
                 case .done:
                     doneEvents += 1
-                case .data(let bytes):
+                case .data(let bytes), .named(_, let bytes):
                     let chunk = try decoder.decode(ChatChunk.self, from: Data(bytes))
                     chunks += 1
                     contentBytes += chunk.content.utf8.count

@@ -32,8 +32,11 @@ public struct ChatRequest: Codable, Sendable, Hashable {
     public var profanityCheck: Bool?
     /// SDK-level flags; `nil` uses ``GigaChatConfiguration/flags``.
     public var flags: [String]?
-    /// Any other parameters, sent as they are (`reasoning_effort`, `response_format`, `storage`, ...).
+    /// Any other parameters, sent as they are (`reasoning_effort`, `response_format`, `storage`, ...). On v2, the
+    /// ones that v2 keeps under `model_options` go there (see ``GigaChatAPI/v2``).
     public var extraParameters: [String: JSONValue]
+    /// The API to call; `nil` uses ``GigaChatConfiguration/api``. Not part of the request body.
+    public var api: GigaChatAPI?
 
     /// Creates a request.
     public init(
@@ -49,7 +52,8 @@ public struct ChatRequest: Codable, Sendable, Hashable {
         functionCall: ChatFunctionCallMode? = nil,
         profanityCheck: Bool? = nil,
         flags: [String]? = nil,
-        extraParameters: [String: JSONValue] = [:]
+        extraParameters: [String: JSONValue] = [:],
+        api: GigaChatAPI? = nil
     ) {
         self.model = model
         self.messages = messages
@@ -65,6 +69,7 @@ public struct ChatRequest: Codable, Sendable, Hashable {
         self.profanityCheck = profanityCheck
         self.flags = flags
         self.extraParameters = extraParameters
+        self.api = api
     }
 
     /// Creates a request from a raw JSON object of chat options (e.g. a job's `options`).
@@ -190,6 +195,7 @@ public struct ChatRequest: Codable, Sendable, Hashable {
             extra[key.stringValue] = try container.decode(JSONValue.self, forKey: key)
         }
         self.extraParameters = extra
+        self.api = nil
     }
 
     public func encode(to encoder: any Encoder) throws {

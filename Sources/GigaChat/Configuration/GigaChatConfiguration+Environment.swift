@@ -4,7 +4,7 @@ extension GigaChatConfiguration {
     /// Reads the official SDK's environment variables over the defaults.
     ///
     /// `GIGACHAT_CREDENTIALS`, `GIGACHAT_SCOPE`, `GIGACHAT_ACCESS_TOKEN`, `GIGACHAT_USER`, `GIGACHAT_PASSWORD`,
-    /// `GIGACHAT_BASE_URL`, `GIGACHAT_AUTH_URL`, `GIGACHAT_MODEL`, `GIGACHAT_PROFANITY_CHECK`, `GIGACHAT_FLAGS`,
+    /// `GIGACHAT_BASE_URL`, `GIGACHAT_AUTH_URL`, `GIGACHAT_MODEL`, `GIGACHAT_API`, `GIGACHAT_PROFANITY_CHECK`, `GIGACHAT_FLAGS`,
     /// `GIGACHAT_TIMEOUT` (seconds, idle-between-bytes), `GIGACHAT_VERIFY_SSL_CERTS`, `GIGACHAT_CA_BUNDLE_FILE`,
     /// `GIGACHAT_CERT_FILE`, `GIGACHAT_KEY_FILE`, `GIGACHAT_KEY_FILE_PASSWORD`, `GIGACHAT_MAX_CONNECTIONS`,
     /// `GIGACHAT_MAX_RETRIES`, `GIGACHAT_RETRY_BACKOFF_FACTOR` (seconds), `GIGACHAT_TOKEN_EXPIRY_BUFFER_MS`.
@@ -64,6 +64,10 @@ extension GigaChatConfiguration {
         if let text = value("GIGACHAT_USER") { self.user = text }
         if let text = value("GIGACHAT_PASSWORD") { self.password = text }
         if let text = value("GIGACHAT_MODEL") { self.model = text }
+        if let text = value("GIGACHAT_API") {
+            guard let api = GigaChatAPI(rawValue: text.lowercased()) else { throw fail("GIGACHAT_API", "v1 or v2") }
+            self.api = api
+        }
         if let flag = try bool("GIGACHAT_PROFANITY_CHECK") { self.profanityCheck = flag }
         if let text = value("GIGACHAT_FLAGS") {
             self.flags = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }

@@ -137,6 +137,9 @@ public struct GigaChatConfiguration: Sendable, CustomStringConvertible {
     public var profanityCheck: Bool?
     /// Default `flags` for chat requests. `GIGACHAT_FLAGS` (comma-separated). Default: `nil`.
     public var flags: [String]?
+    /// The chat API of a request that does not name one (``ChatRequest/api``). `GIGACHAT_API` (`v1` or `v2`).
+    /// Default: ``GigaChatAPI/v1``.
+    public var api: GigaChatAPI
     /// Timeouts.
     public var timeouts: Timeouts
     /// Retry policy.
@@ -166,6 +169,7 @@ public struct GigaChatConfiguration: Sendable, CustomStringConvertible {
         model: String = "GigaChat",
         profanityCheck: Bool? = nil,
         flags: [String]? = nil,
+        api: GigaChatAPI = .v1,
         timeouts: Timeouts = Timeouts(),
         retry: Retry = Retry(),
         tls: TLS = TLS(),
@@ -185,6 +189,7 @@ public struct GigaChatConfiguration: Sendable, CustomStringConvertible {
         self.model = model
         self.profanityCheck = profanityCheck
         self.flags = flags
+        self.api = api
         self.timeouts = timeouts
         self.retry = retry
         self.tls = tls
@@ -222,7 +227,7 @@ public struct GigaChatConfiguration: Sendable, CustomStringConvertible {
         var parts = [
             "baseURL: \(self.baseURL)", "authURL: \(self.authURL)", "credentials: \(secret(self.credentials))",
             "scope: \(self.scope)", "accessToken: \(secret(self.accessToken))", "user: \(self.user ?? "nil")",
-            "password: \(secret(self.password))", "model: \(self.model)",
+            "password: \(secret(self.password))", "model: \(self.model)", "api: \(self.api.rawValue)",
             "timeouts: connect \(self.timeouts.connect), idle \(self.timeouts.idle), deadline \(self.timeouts.deadline.map { "\($0)" } ?? "none")",
             "retry: max \(self.retry.maxRetries), factor \(self.retry.backoffFactor), cap \(self.retry.maxDelay)",
             "tls: verify \(self.tls.verifyCertificates), russianRootCA \(self.tls.trustRussianRootCA), caBundle \(self.tls.caBundleFile ?? "nil"), cert \(self.tls.certificateFile ?? "nil"), key \(self.tls.keyFile ?? "nil"), keyPassword \(secret(self.tls.keyFilePassword))",

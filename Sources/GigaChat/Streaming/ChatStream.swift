@@ -2,11 +2,12 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 
-/// A streamed chat answer: an `AsyncSequence` of ``ChatChunk``s, ending after `data: [DONE]`.
+/// A streamed chat answer: an `AsyncSequence` of ``ChatChunk``s, ending after `data: [DONE]` (v1) or the
+/// `response.message.done` event (v2, whose events are mapped onto ``ChatChunk``s, see ``GigaChatAPI``).
 ///
 /// Iterating starts the call. Failures before the first chunk is delivered are retried (see
 /// ``GigaChatClient/stream(_:headers:deadline:)``); after that they are thrown. A body that ends without
-/// `[DONE]` throws ``GigaChatError/Code/streamCut``. Each iteration makes a new call.
+/// `[DONE]` (or, on v2, its done event) throws ``GigaChatError/Code/streamCut``. Each iteration makes a new call.
 public struct ChatStream: AsyncSequence, Sendable {
     /// A chunk of the answer.
     public typealias Element = ChatChunk
@@ -34,6 +35,9 @@ public struct ChatStream: AsyncSequence, Sendable {
         private var attempt = 0
         private var deadline: NIODeadline?
         private var encodedBody: ByteBuffer?
+
+        /// The API the call uses (resolved when the stream was made).
+        private var api: GigaChatAPI { self.stream.request.api ?? .v1 }
 
         init(stream: ChatStream) {
             self.stream = stream
@@ -101,6 +105,7 @@ public struct ChatStream: AsyncSequence, Sendable {
                 if self.encodedBody == nil { self.encodedBody = try GigaChatClient.encodeRequest(self.stream.request) }
                 let response = try await client.openStream(
                     body: self.encodedBody!,
+                    api: self.api,
                     headers: self.stream.headers,
                     deadline: self.deadline!
                 )
@@ -152,15 +157,24 @@ public struct ChatStream: AsyncSequence, Sendable {
                     switch event {
                     case .done:
                         self.finished = true
-                    case .data(let bytes):
+                    case .data(let bytes) where self.api == .v1, .named(_, let bytes) where self.api == .v1:
                         guard !self.finished, !bytes.isEmpty else { continue }
                         try self.decode(bytes)
+                    case .named(let name, let bytes):
+                        // v2: every named event carries a chunk; the done event is the last (no `[DONE]` follows).
+                        guard !self.finished, !bytes.isEmpty else { continue }
+                        try self.decode(bytes)
+                        if name == "response.message.done" { self.finished = true }
+                    case .data:
+                        continue  // v2 events are named; an unnamed one is not part of the answer (the SDK skips it)
                     }
                 }
                 if buffer == nil && !self.finished {
                     throw GigaChatError(
                         code: .streamCut,
-                        message: "the stream ended without [DONE]",
+                        message: self.api == .v1
+                            ? "the stream ended without [DONE]"
+                            : "the stream ended without its response.message.done event",
                         requestID: self.requestID
                     )
                 }
@@ -179,7 +193,7 @@ public struct ChatStream: AsyncSequence, Sendable {
 
         private mutating func decode(_ bytes: [UInt8]) throws {
             do {
-                var chunk = try ChatChunk(json: bytes)
+                var chunk = self.api == .v1 ? try ChatChunk(json: bytes) : try ChatChunk(v2: bytes)
                 chunk.xRequestID = self.requestID
                 self.pending.append(chunk)
             } catch {

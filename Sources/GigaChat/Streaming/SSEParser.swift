@@ -13,8 +13,9 @@ import NIOCore
 /// Feed it the body as it arrives, split anywhere (inside a line, inside `\r\n`, inside a UTF-8 sequence);
 /// it returns complete events. It follows the WHATWG rules GigaChat needs: lines end in `\r\n`, `\n` or `\r`;
 /// `data:` with or without one following space; several `data:` lines of one event are joined with `\n`;
-/// a blank line ends an event; `:` starts a comment; `event:`, `id:`, `retry:` and unknown fields are ignored;
-/// an event whose data is exactly `[DONE]` is ``SSEEvent/done``.
+/// a blank line ends an event; `:` starts a comment; `event:` names the event (``SSEEvent/named(_:_:)``, the last
+/// one wins); `id:`, `retry:` and unknown fields are ignored; an event whose data is exactly `[DONE]` is
+/// ``SSEEvent/done``.
 ///
 /// It works on bytes only (no `String` per line): terminators are found with `memchr`, data bytes are copied
 /// once into a reused buffer, and one array is allocated per event.
@@ -35,6 +36,8 @@ public struct SSEParser: Sendable {
     private var data: [UInt8] = []
     /// Whether the current event has had a `data` field (an empty `data:` still makes an event).
     private var hasData = false
+    /// The current event's `event:` field, when it had one.
+    private var eventName: String?
     /// The previous buffer ended in `\r`: a `\n` at the start of the next one belongs to it.
     private var skipLeadingLF = false
 
@@ -142,7 +145,11 @@ public struct SSEParser: Sendable {
         }
         let first = line[0]
         if first == UInt8(ascii: ":") { return }  // comment
-        // Only the `data` field matters; anything else (event, id, retry, unknown) is ignored.
+        if first == UInt8(ascii: "e") {
+            self.readEventName(line)
+            return
+        }
+        // Otherwise only the `data` field matters; anything else (id, retry, unknown) is ignored.
         guard first == UInt8(ascii: "d"), count >= 4, line[1] == UInt8(ascii: "a"), line[2] == UInt8(ascii: "t"),
             line[3] == UInt8(ascii: "a")
         else { return }
@@ -168,14 +175,35 @@ public struct SSEParser: Sendable {
         }
     }
 
+    private static let eventField: [UInt8] = Array("event".utf8)
+
+    /// An `event:` line (`event` with or without a colon and one space); a field like `events:` is ignored.
+    private mutating func readEventName(_ line: UnsafeRawBufferPointer) {
+        let count = line.count
+        guard count >= 5, line.prefix(5).elementsEqual(Self.eventField) else { return }
+        var valueStart = 5
+        if count > 5 {
+            guard line[5] == UInt8(ascii: ":") else { return }
+            valueStart = 6
+            if valueStart < count, line[valueStart] == UInt8(ascii: " ") { valueStart += 1 }
+        }
+        self.eventName = String(decoding: UnsafeRawBufferPointer(rebasing: line[valueStart..<count]), as: UTF8.self)
+    }
+
     private static let doneMarker: [UInt8] = Array("[DONE]".utf8)
 
     private mutating func dispatch(_ onEvent: (SSEEvent) throws -> Void) rethrows {
+        let name = self.eventName
+        self.eventName = nil
         guard self.hasData else { return }
         self.hasData = false
         if self.data == Self.doneMarker {
             self.data.removeAll(keepingCapacity: true)
             try onEvent(.done)
+        } else if let name {
+            let event = SSEEvent.named(name, self.data)
+            self.data.removeAll(keepingCapacity: true)
+            try onEvent(event)
         } else {
             let event = SSEEvent.data(self.data)
             self.data.removeAll(keepingCapacity: true)

@@ -45,7 +45,8 @@ extension EmulatorRouter {
         let counters = state.counters
         let members: [(String, Int)] = [
             ("oauth_calls", counters.oauthCalls), ("chat_calls", counters.chatCalls),
-            ("stream_calls", counters.streamCalls), ("completed_chats", counters.completedChats),
+            ("stream_calls", counters.streamCalls), ("v2_chat_calls", counters.v2ChatCalls),
+            ("completed_chats", counters.completedChats),
             ("rate_limited", counters.rateLimited), ("concurrency_rejections", counters.concurrencyRejections),
             ("injected_errors", counters.injectedErrors), ("payment_required", counters.paymentRequired),
             ("cut_streams", counters.cutStreams), ("current_concurrent_chats", counters.currentConcurrentChats),
@@ -118,7 +119,9 @@ extension EmulatorRouter {
     private static func describe(_ faults: GigaChatEmulatorFaults) -> EmulatorJSON {
         func optional(_ value: Int?) -> EmulatorJSON { value.map { .number(Double($0)) } ?? .null }
         func milliseconds(_ duration: Duration) -> EmulatorJSON {
-            .number(Double(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000))
+            .number(
+                Double(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+            )
         }
         return .object([
             ("outage", .bool(faults.outage)),

@@ -7,6 +7,12 @@ import NIOHTTP1
 extension EmulatorRouter {
     /// A validated chat completion request.
     struct ChatRequest {
+        /// Which API the request came in on; the answer takes its shape.
+        enum API {
+            case v1
+            case v2
+        }
+
         enum FunctionCallMode {
             case auto
             case none
@@ -24,6 +30,9 @@ extension EmulatorRouter {
         var maxTokens: Int?
         var functions: [Function]
         var functionCall: FunctionCallMode
+        var api: API = .v1
+        /// `response_format` (v1 top level, v2 under `model_options`), validated.
+        var responseFormat: EmulatorJSON?
     }
 
     /// A rejected request: the status and the message of the `{"status","message"}` body.
@@ -40,11 +49,14 @@ extension EmulatorRouter {
         "system", "user", "assistant", "function", "search_result", "function_in_progress",
     ]
 
-    /// `POST /api/v1/chat/completions`.
+    /// `POST /api/v1/chat/completions` and `POST /api/v2/chat/completions`.
     ///
     /// Order: bearer token (401), JSON and parameters (400/404/422), then the faults and the concurrency limit
-    /// (``EmulatorState/admitChat(account:)``), then the deterministic answer, whole or streamed.
-    func chatCompletions(_ request: EmulatorRequest, allocator: ByteBufferAllocator) -> EmulatorResponse {
+    /// (``EmulatorState/admitChat(account:)``), then the deterministic answer, whole or streamed, in the shape of
+    /// the API it was asked on (the same answer on both).
+    func chatCompletions(_ request: EmulatorRequest, allocator: ByteBufferAllocator, api: ChatRequest.API)
+        -> EmulatorResponse
+    {
         let issued: EmulatorState.IssuedToken
         switch authenticate(request, allocator: allocator) {
         case .success(let token): issued = token
@@ -69,10 +81,11 @@ extension EmulatorRouter {
         state.count {
             $0.chatCalls += 1
             if wantsStream { $0.streamCalls += 1 }
+            if api == .v2 { $0.v2ChatCalls += 1 }
         }
         let chat: ChatRequest
         do {
-            chat = try parseChat(json)
+            chat = try api == .v1 ? parseChat(json) : parseChatV2(json)
         } catch {
             state.count { $0.invalidRequests += 1 }
             return apiError(error.status, error.message, request, allocator: allocator)
@@ -88,9 +101,13 @@ extension EmulatorRouter {
         case .admitted:
             break
         }
-        var response =
-            chat.stream
-            ? streamedAnswer(chat, request, allocator: allocator) : wholeAnswer(chat, request, allocator: allocator)
+        var response: EmulatorResponse
+        switch (api, chat.stream) {
+        case (.v1, true): response = streamedAnswer(chat, request, allocator: allocator)
+        case (.v1, false): response = wholeAnswer(chat, request, allocator: allocator)
+        case (.v2, true): response = streamedAnswerV2(chat, request, allocator: allocator)
+        case (.v2, false): response = wholeAnswerV2(chat, request, allocator: allocator)
+        }
         response.chatAccount = issued.account
         return response
     }
@@ -99,12 +116,7 @@ extension EmulatorRouter {
 
     func parseChat(_ json: EmulatorJSON) throws(Rejection) -> ChatRequest {
         guard json.objectValue != nil else { throw Rejection.invalid("request body must be a JSON object") }
-        guard let model = json["model"]?.stringValue, !model.isEmpty else {
-            throw Rejection.invalid("model is required")
-        }
-        guard modelTypes[model] == "chat" else {
-            throw Rejection(status: .notFound, message: "No such model")
-        }
+        let model = try chatModel(json)
         guard let rawMessages = json["messages"]?.arrayValue, !rawMessages.isEmpty else {
             throw Rejection.invalid("messages must not be empty")
         }
@@ -125,43 +137,15 @@ extension EmulatorRouter {
             }
             messages.append((role, content))
         }
-        var stream = false
-        switch json["stream"] {
-        case .none, .some(.null): break
-        case .some(.bool(let value)): stream = value
-        default: throw Rejection.invalid("stream must be a boolean")
-        }
-        if let temperature = try optionalNumber(json, "temperature"), temperature <= 0 {
-            throw Rejection.invalid("temperature must be in range (0, +inf)")
-        }
-        if let topP = try optionalNumber(json, "top_p"), !(0...1).contains(topP) {
-            throw Rejection.invalid("top_p must be in range [0, 1]")
-        }
-        if let penalty = try optionalNumber(json, "repetition_penalty"), penalty <= 0 {
-            throw Rejection.invalid("repetition_penalty must be in range (0, +inf)")
-        }
-        if let interval = try optionalNumber(json, "update_interval"), interval < 0 {
-            throw Rejection.invalid("update_interval must be in range [0, +inf)")
-        }
-        var maxTokens: Int?
-        if let value = json["max_tokens"], value != .null {
-            guard let tokens = value.intValue, tokens >= 1 else {
-                throw Rejection.invalid("max_tokens must be a positive integer")
-            }
-            maxTokens = tokens
-        }
+        let stream = try streamFlag(json)
+        let maxTokens = try samplingOptions(json, prefix: "")
         if let value = json["n"], value != .null {
             guard let n = value.intValue, n >= 1 else { throw Rejection.invalid("n must be a positive integer") }
         }
         var functions: [ChatRequest.Function] = []
         if let value = json["functions"], value != .null {
             guard let list = value.arrayValue else { throw Rejection.invalid("functions must be an array") }
-            for (index, raw) in list.enumerated() {
-                guard let name = raw["name"]?.stringValue, Self.isValidFunctionName(name) else {
-                    throw Rejection.invalid("functions[\(index)].name must be latin letters, digits or '_'")
-                }
-                functions.append(.init(name: name, parameters: raw["parameters"]))
-            }
+            functions = try Self.functions(list, path: "functions")
         }
         var functionCall = ChatRequest.FunctionCallMode.auto
         switch json["function_call"] {
@@ -178,21 +162,102 @@ extension EmulatorRouter {
             }
             functionCall = .named(name)
         }
+        let responseFormat = try Self.responseFormat(json["response_format"], path: "response_format", api: .v1)
         return ChatRequest(
             model: model,
             messages: messages,
             stream: stream,
             maxTokens: maxTokens,
             functions: functions,
-            functionCall: functionCall
+            functionCall: functionCall,
+            responseFormat: responseFormat
         )
     }
 
-    private func optionalNumber(_ json: EmulatorJSON, _ key: String) throws(Rejection) -> Double? {
+    /// `model`: required, and a chat model of the list (404 otherwise, as the real API answers).
+    func chatModel(_ json: EmulatorJSON) throws(Rejection) -> String {
+        guard let model = json["model"]?.stringValue, !model.isEmpty else {
+            throw Rejection.invalid("model is required")
+        }
+        guard modelTypes[model] == "chat" else {
+            throw Rejection(status: .notFound, message: "No such model")
+        }
+        return model
+    }
+
+    func streamFlag(_ json: EmulatorJSON) throws(Rejection) -> Bool {
+        switch json["stream"] {
+        case .none, .some(.null): return false
+        case .some(.bool(let value)): return value
+        default: throw Rejection.invalid("stream must be a boolean")
+        }
+    }
+
+    /// Checks the sampling parameters of `options` (the body on v1, `model_options` on v2) and returns
+    /// `max_tokens`; `prefix` names where they are in messages.
+    func samplingOptions(_ options: EmulatorJSON, prefix: String) throws(Rejection) -> Int? {
+        if let temperature = try optionalNumber(options, "temperature", prefix), temperature <= 0 {
+            throw Rejection.invalid("\(prefix)temperature must be in range (0, +inf)")
+        }
+        if let topP = try optionalNumber(options, "top_p", prefix), !(0...1).contains(topP) {
+            throw Rejection.invalid("\(prefix)top_p must be in range [0, 1]")
+        }
+        if let penalty = try optionalNumber(options, "repetition_penalty", prefix), penalty <= 0 {
+            throw Rejection.invalid("\(prefix)repetition_penalty must be in range (0, +inf)")
+        }
+        if let interval = try optionalNumber(options, "update_interval", prefix), interval < 0 {
+            throw Rejection.invalid("\(prefix)update_interval must be in range [0, +inf)")
+        }
+        guard let value = options["max_tokens"], value != .null else { return nil }
+        guard let tokens = value.intValue, tokens >= 1 else {
+            throw Rejection.invalid("\(prefix)max_tokens must be a positive integer")
+        }
+        return tokens
+    }
+
+    /// Function specifications (v1 `functions`, v2 `tools[].functions.specifications`).
+    static func functions(_ list: [EmulatorJSON], path: String) throws(Rejection) -> [ChatRequest.Function] {
+        var functions: [ChatRequest.Function] = []
+        for (index, raw) in list.enumerated() {
+            guard let name = raw["name"]?.stringValue, Self.isValidFunctionName(name) else {
+                throw Rejection.invalid("\(path)[\(index)].name must be latin letters, digits or '_'")
+            }
+            functions.append(.init(name: name, parameters: raw["parameters"]))
+        }
+        return functions
+    }
+
+    /// A `response_format`: `{"type": "text"}`, `{"type": "json_schema", "schema": {...}}` or (v2 only)
+    /// `{"type": "regex", "regex": "..."}`; `nil` when absent.
+    static func responseFormat(_ value: EmulatorJSON?, path: String, api: ChatRequest.API) throws(Rejection)
+        -> EmulatorJSON?
+    {
+        guard let value, value != .null else { return nil }
+        guard value.objectValue != nil else { throw Rejection.invalid("\(path) must be an object") }
+        switch value["type"]?.stringValue {
+        case "text":
+            return nil
+        case "json_schema":
+            guard value["schema"]?.objectValue != nil else {
+                throw Rejection.invalid("\(path).schema must be a JSON Schema object")
+            }
+        case "regex" where api == .v2:
+            guard let pattern = value["regex"]?.stringValue, !pattern.isEmpty else {
+                throw Rejection.invalid("\(path).regex must be a non-empty string")
+            }
+        default:
+            throw Rejection.invalid(
+                "\(path).type must be \(api == .v2 ? "text, json_schema or regex" : "text or json_schema")"
+            )
+        }
+        return value
+    }
+
+    private func optionalNumber(_ json: EmulatorJSON, _ key: String, _ prefix: String) throws(Rejection) -> Double? {
         switch json[key] {
         case .none, .some(.null): return nil
         case .some(.number(let value)): return value
-        default: throw Rejection.invalid("\(key) must be a number")
+        default: throw Rejection.invalid("\(prefix)\(key) must be a number")
         }
     }
 
@@ -238,7 +303,12 @@ extension EmulatorRouter {
                 usage: usage(completion: 1 + (arguments.objectValue?.count ?? 0))
             )
         }
-        let full = GigaChatEmulator.answer(for: chat.messages, model: chat.model)
+        var full = GigaChatEmulator.answer(for: chat.messages, model: chat.model)
+        if let format = chat.responseFormat, format["type"]?.stringValue == "json_schema", let schema = format["schema"]
+        {
+            let lastUser = chat.messages.last { $0.role == "user" }?.content ?? ""
+            full = GigaChatEmulator.structuredAnswer(schema: schema, prompt: lastUser)
+        }
         var content = full
         var finishReason = "stop"
         if let limit = chat.maxTokens, GigaChatEmulator.tokenCount(of: full) > limit {
@@ -290,18 +360,18 @@ extension EmulatorRouter {
         )
     }
 
-    private static func versionedModel(_ model: String) -> String {
+    static func versionedModel(_ model: String) -> String {
         "\(model):2.0.28.2"
     }
 
     /// The number of events a streamed answer has (content events, the finish event, `[DONE]`).
-    private func contentChunks(of generation: Generation) -> [String] {
+    func contentChunks(of generation: Generation) -> [String] {
         generation.functionCall != nil
             ? [""] : GigaChatEmulator.chunks(of: generation.content, count: configuration.chunkCount)
     }
 
     /// The generation time of an answer with `eventCount` events: what the stream would take.
-    private func generationTime(eventCount: Int) -> TimeAmount {
+    func generationTime(eventCount: Int) -> TimeAmount {
         TimeAmount(configuration.timeToFirstToken) + TimeAmount(configuration.chunkDelay)
             * Int64(max(0, eventCount - 1))
     }
@@ -386,11 +456,22 @@ extension EmulatorRouter {
         let doneStart = storage.writerIndex
         storage.writeStaticString("data: [DONE]\n\n")
         ranges.append(doneStart..<storage.writerIndex)
-        var events = ranges.map { storage.getSlice(at: $0.lowerBound, length: $0.count) ?? ByteBuffer() }
+        let events = ranges.map { storage.getSlice(at: $0.lowerBound, length: $0.count) ?? ByteBuffer() }
+        return eventStream(events, request, allocator: allocator, api: .v1)
+    }
 
+    /// A streamed answer's response: the events, with the configured faults applied (a malformed event, a cut).
+    func eventStream(
+        _ events: [ByteBuffer],
+        _ request: EmulatorRequest,
+        allocator: ByteBufferAllocator,
+        api: ChatRequest.API
+    ) -> EmulatorResponse {
+        var events = events
         let faults = state.faults
         if let malformed = faults.malformedEventAt, malformed <= events.count {
             var broken = allocator.buffer(capacity: 48)
+            if api == .v2 { broken.writeStaticString("event: response.message.delta\n") }
             broken.writeStaticString("data: {\"choices\":[{\"delta\":{\"content\":\"\n\n")
             events[malformed - 1] = broken
             state.count { $0.malformedEvents += 1 }

@@ -25,13 +25,16 @@ struct EmulatorRouter: Sendable {
         switch path {
         case "/api/v2/oauth": route = (.POST, self.oauth)
         case "/api/v1/token": route = (.POST, self.passwordToken)
-        case "/api/v1/chat/completions": route = (.POST, self.chatCompletions)
+        case "/api/v1/chat/completions": route = (.POST, { self.chatCompletions($0, allocator: $1, api: .v1) })
+        case "/api/v2/chat/completions": route = (.POST, { self.chatCompletions($0, allocator: $1, api: .v2) })
         case "/api/v1/models": route = (.GET, self.models)
         case "/api/v1/tokens/count": route = (.POST, self.tokensCount)
         case "/api/v1/embeddings": route = (.POST, self.embeddings)
         case "/api/v1/balance": route = (.GET, self.balance)
         case "/admin/faults":
-            guard request.method == .GET || request.method == .POST else { return methodNotAllowed(request, allocator: allocator) }
+            guard request.method == .GET || request.method == .POST else {
+                return methodNotAllowed(request, allocator: allocator)
+            }
             return adminFaults(request, allocator: allocator)
         case "/admin/counters": route = (.GET, self.adminCounters)
         case _ where path.hasPrefix(modelPrefix) && path.count > modelPrefix.count:

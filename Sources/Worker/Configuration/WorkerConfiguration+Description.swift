@@ -72,6 +72,7 @@ extension WorkerConfiguration {
             "gigachat.base_url": gigachat.baseURL,
             "gigachat.auth_url": gigachat.authURL,
             "gigachat.model": gigachat.model,
+            "gigachat.api": gigachat.api.rawValue,
             "gigachat.profanity_check": optional(gigachat.profanityCheck),
             "gigachat.flags": gigachat.flags.map { $0.joined(separator: ",") } ?? "-",
             "gigachat.timeout": duration(gigachat.timeouts.idle),

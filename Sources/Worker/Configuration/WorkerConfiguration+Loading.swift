@@ -50,7 +50,8 @@ extension WorkerConfiguration {
     /// The `gigachat.*` keys, named after the official SDK's environment variables.
     public static let gigachatKeys: [String] = [
         "gigachat.credentials", "gigachat.scope", "gigachat.access_token", "gigachat.user", "gigachat.password",
-        "gigachat.base_url", "gigachat.auth_url", "gigachat.model", "gigachat.profanity_check", "gigachat.flags",
+        "gigachat.base_url", "gigachat.auth_url", "gigachat.model", "gigachat.api", "gigachat.profanity_check",
+        "gigachat.flags",
         "gigachat.timeout", "gigachat.verify_ssl_certs", "gigachat.ca_bundle_file", "gigachat.cert_file",
         "gigachat.key_file", "gigachat.key_file_password", "gigachat.max_connections",
         "gigachat.token_expiry_buffer_ms", "gigachat.proxy",

@@ -60,7 +60,9 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
         var clock = JobClock(timeout: configuration.jobTimeout, deadline: jobDeadline(admitted))
         let request: ChatRequest
         do {
-            request = try ChatRequest(model: job.model, messages: job.messages, options: job.options)
+            var built = try ChatRequest(model: job.model, messages: job.messages, options: job.options)
+            built.api = job.api  // nil: the client's configured default (gigachat.api)
+            request = built
         } catch {
             // The decoder checked the options already; this is a last guard.
             slot.release()
@@ -100,7 +102,10 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
                 case .answered(let answered):
                     // An answer that came in as the deadline passed is kept: it was paid for.
                     answer = answered
-                    flow.afterAttempt(.answered(totalTokens: answered.usage?.totalTokens), estimatedTokens: estimatedTokens)
+                    flow.afterAttempt(
+                        .answered(totalTokens: answered.usage?.totalTokens),
+                        estimatedTokens: estimatedTokens
+                    )
                     step = machine.attemptAnswered()
                 case _ where expired:
                     step = machine.attemptExpired()
@@ -209,7 +214,8 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
     }
 
     /// What a failed attempt means for the account's flow control.
-    private static func outcome(_ decision: FailurePolicy.Decision, _ failure: GigaChatError) -> FlowController.Outcome {
+    private static func outcome(_ decision: FailurePolicy.Decision, _ failure: GigaChatError) -> FlowController.Outcome
+    {
         switch decision {
         case .fail:
             return .answered(totalTokens: nil)
@@ -241,10 +247,14 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
         return headers
     }
 
-    private func plainAttempt(_ request: ChatRequest, _ admitted: AdmittedJob, attemptID: String) async -> AttemptResult {
+    private func plainAttempt(_ request: ChatRequest, _ admitted: AdmittedJob, attemptID: String) async -> AttemptResult
+    {
         let start = ContinuousClock.now
         do {
-            let response = try await client.completeChat(request, headers: requestHeaders(admitted, attemptID: attemptID))
+            let response = try await client.completeChat(
+                request,
+                headers: requestHeaders(admitted, attemptID: attemptID)
+            )
             return .answered(
                 Answer(
                     content: response.content,
@@ -368,7 +378,8 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
         )
     }
 
-    private func failed(_ admitted: AdmittedJob, _ reason: CompletionRecord.Failure, attempts: Int) -> CompletionRecord {
+    private func failed(_ admitted: AdmittedJob, _ reason: CompletionRecord.Failure, attempts: Int) -> CompletionRecord
+    {
         CompletionRecord(
             id: admitted.job.id,
             status: .failed,
@@ -379,7 +390,9 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
         )
     }
 
-    private func failed(_ admitted: AdmittedJob, code: CompletionRecord.Failure.Code, message: String, attempts: Int) -> CompletionRecord {
+    private func failed(_ admitted: AdmittedJob, code: CompletionRecord.Failure.Code, message: String, attempts: Int)
+        -> CompletionRecord
+    {
         failed(admitted, CompletionRecord.Failure(code: code, message: message), attempts: attempts)
     }
 
