@@ -3,8 +3,9 @@ import NIOCore
 // MARK: - GigaChatEmulator + structured answers
 
 extension GigaChatEmulator {
-    /// The answer to a request with `response_format` `json_schema`: a JSON value that satisfies the schema, written
-    /// compactly, so a test can predict it and a validator accepts it.
+    /// The answer to a request with `response_format` `json_schema`: a JSON value that satisfies the schema (when
+    /// the schema can be satisfied: contradictory bounds give a value that breaks them), so a test can predict it
+    /// and a validator accepts it.
     ///
     /// The value is built from the schema: `const`, else the first `enum` value, else by `type` (the first non-null
     /// one of a list): an object has every property, in the schema's order; a string is the prompt's first word
@@ -25,62 +26,325 @@ extension GigaChatEmulator {
 
     static func structuredAnswer(schema: EmulatorJSON, prompt: String) -> String {
         let word = words(of: prompt).first.map(String.init) ?? "emulator"
-        let value = instance(of: schema, root: schema, word: word, depth: 0)
-        var buffer = ByteBufferAllocator().buffer(capacity: 128)
-        value.write(into: &buffer)
-        return String(buffer: buffer)
+        var text = ""
+        write(instance(of: schema, root: schema, word: word, depth: 0), into: &text)
+        return text
     }
 
-    private static func instance(of schema: EmulatorJSON, root: EmulatorJSON, word: String, depth: Int) -> EmulatorJSON
-    {
-        guard depth < 16 else { return .null }
+    /// Whether a structured-output prompt's first attempt gets text that is not JSON under
+    /// ``GigaChatEmulatorFaults/invalidStructuredRate``: the prompt's stable hash, as a fraction of 2^64, is below
+    /// the rate (so about that fraction of distinct prompts are chosen).
+    public static func answersInvalidJSON(to prompt: String, rate: Double) -> Bool {
+        guard rate > 0 else { return false }
+        // FNV-1a, then SplitMix64's finaliser: prompts that differ in their last character land far apart.
+        var mixed = stableHash(prompt)
+        mixed = (mixed ^ (mixed >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        mixed = (mixed ^ (mixed >> 27)) &* 0x94d0_49bb_1331_11eb
+        mixed ^= mixed >> 31
+        return Double(mixed) / 18_446_744_073_709_551_616.0 < rate
+    }
+
+    /// JSON with a space after each `:` and `,`, as models write it (so the emulator's word count, its tokens, grows
+    /// with the value and `max_tokens` can cut it).
+    private static func write(_ value: EmulatorJSON, into text: inout String) {
+        switch value {
+        case .array(let items):
+            text += "["
+            for (index, item) in items.enumerated() {
+                if index > 0 { text += ", " }
+                write(item, into: &text)
+            }
+            text += "]"
+        case .object(let members):
+            text += "{"
+            for (index, (name, member)) in members.enumerated() {
+                if index > 0 { text += ", " }
+                write(.string(name), into: &text)
+                text += ": "
+                write(member, into: &text)
+            }
+            text += "}"
+        default:
+            var buffer = ByteBufferAllocator().buffer(capacity: 32)
+            value.write(into: &buffer)
+            text += String(buffer: buffer)
+        }
+    }
+
+    /// A value for `schema`; `variant` makes the items of a `uniqueItems` array differ, `nested` counts the arrays
+    /// entered (inside one, optional lists stay empty so recursive models end).
+    private static func instance(
+        of schema: EmulatorJSON,
+        root: EmulatorJSON,
+        word: String,
+        depth: Int,
+        variant: Int = 0,
+        nested: Int = 0
+    ) -> EmulatorJSON {
+        guard depth < 24 else { return .null }
+        func sub(_ schema: EmulatorJSON, variant: Int = variant, nested: Int = nested) -> EmulatorJSON {
+            instance(of: schema, root: root, word: word, depth: depth + 1, variant: variant, nested: nested)
+        }
         if let reference = schema["$ref"]?.stringValue {
-            for prefix in ["#/$defs/", "#/definitions/"] where reference.hasPrefix(prefix) {
-                let name = String(reference.dropFirst(prefix.count))
-                if let target = root[prefix == "#/$defs/" ? "$defs" : "definitions"]?[name] {
-                    return instance(of: target, root: root, word: word, depth: depth + 1)
-                }
+            if reference == "#" { return sub(root) }
+            for container in ["$defs", "definitions"] where reference.hasPrefix("#/\(container)/") {
+                let name = String(reference.dropFirst(container.count + 3))
+                if let target = root[container]?[name] { return sub(target) }
             }
             return .null
         }
         if let constant = schema["const"] { return constant }
-        if let first = schema["enum"]?.arrayValue?.first { return first }
-        for combinator in ["anyOf", "oneOf", "allOf"] {
-            if let first = schema[combinator]?.arrayValue?.first {
-                return instance(of: first, root: root, word: word, depth: depth + 1)
+        if let values = schema["enum"]?.arrayValue, !values.isEmpty { return values[variant % values.count] }
+        if let branches = schema["allOf"]?.arrayValue, !branches.isEmpty {
+            // The branches' object values merged (pydantic writes allOf around a single $ref; mixins add members).
+            var merged: [(String, EmulatorJSON)] = []
+            for branch in branches {
+                switch sub(branch) {
+                case .object(let members):
+                    for member in members where !merged.contains(where: { $0.0 == member.0 }) { merged.append(member) }
+                case let other where branches.count == 1:
+                    return other
+                default:
+                    continue
+                }
+            }
+            return .object(merged)
+        }
+        for combinator in ["anyOf", "oneOf"] {
+            if let branches = schema[combinator]?.arrayValue, !branches.isEmpty {
+                // The first branch that is not null (a pydantic Optional[X] is anyOf [X, null]).
+                let chosen = branches.first { $0["type"]?.stringValue != "null" } ?? branches[0]
+                return sub(chosen)
             }
         }
         var type = schema["type"]?.stringValue
         if type == nil { type = schema["type"]?.arrayValue?.compactMap(\.stringValue).first { $0 != "null" } }
+        if type == nil, schema["properties"] != nil { type = "object" }
         switch type {
         case "object":
             let properties = schema["properties"]?.objectValue ?? []
-            return .object(properties.map { ($0.0, instance(of: $0.1, root: root, word: word, depth: depth + 1)) })
-        case "array":
-            guard let items = schema["items"] else { return .array([]) }
-            var count = max(schema["minItems"]?.intValue ?? 0, 1)
-            if let most = schema["maxItems"]?.intValue { count = min(count, most) }
-            let item = instance(of: items, root: root, word: word, depth: depth + 1)
-            return .array(Array(repeating: item, count: count))
-        case "string":
-            var text = word
-            if let least = schema["minLength"]?.intValue, text.count < least {
-                text += String(repeating: "x", count: least - text.count)
+            let required = Set(schema["required"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+            var members: [(String, EmulatorJSON)] = []
+            for (name, property) in properties {
+                // Inside a list, optional members are left out: a recursive model ends.
+                if nested > 0, !required.contains(name) { continue }
+                members.append((name, sub(property)))
             }
-            if let most = schema["maxLength"]?.intValue, text.count > most { text = String(text.prefix(most)) }
-            return .string(text)
+            return .object(members)
+        case "array":
+            let prefix = schema["prefixItems"]?.arrayValue ?? []
+            var values = prefix.map { sub($0, nested: nested + 1) }
+            let least = schema["minItems"]?.intValue ?? 0
+            var count = max(least, nested == 0 && prefix.isEmpty ? 1 : 0)
+            if let most = schema["maxItems"]?.intValue { count = min(count, most) }
+            if let items = schema["items"], items.objectValue != nil {
+                let unique = schema["uniqueItems"]?.boolValue == true
+                while values.count < count {
+                    values.append(sub(items, variant: unique ? values.count : 0, nested: nested + 1))
+                }
+            }
+            return .array(values)
+        case "string":
+            return .string(sampleString(schema, word: word, variant: variant))
         case "integer", "number":
-            var number = 0.0
-            if let least = schema["minimum"]?.numberValue { number = max(number, least) }
-            if let above = schema["exclusiveMinimum"]?.numberValue { number = max(number, above + 1) }
-            if let most = schema["maximum"]?.numberValue { number = min(number, most) }
-            if let below = schema["exclusiveMaximum"]?.numberValue, number >= below { number = below - 1 }
-            if type == "integer" { number = number.rounded(.up) }
-            return .number(number)
+            return .number(sampleNumber(schema, integer: type == "integer", variant: variant))
         case "boolean":
-            return .bool(true)
+            return .bool(variant % 2 == 0)
         default:
             return .null
         }
+    }
+
+    /// A string for a string schema: a sample of its `format`, else the prompt's word (numbered for a
+    /// `uniqueItems` variant), padded with `x` to `minLength` and cut to `maxLength` (in code points).
+    private static func sampleString(_ schema: EmulatorJSON, word: String, variant: Int) -> String {
+        switch schema["format"]?.stringValue {
+        case "date": return "2026-12-0\(1 + variant % 9)"
+        case "date-time": return "2026-12-0\(1 + variant % 9)T12:00:00Z"
+        case "time": return "12:00:0\(variant % 10)"
+        case "uuid": return stableUUID("\(word)\(variant)")
+        case "email": return "user\(variant)@example.com"
+        case "uri", "url": return "https://example.com/\(variant)"
+        default: break
+        }
+        var scalars = Array((variant == 0 ? word : "\(word)\(variant)").unicodeScalars)
+        if let least = schema["minLength"]?.intValue, scalars.count < least {
+            scalars += Array(repeating: "x", count: least - scalars.count)
+        }
+        if let most = schema["maxLength"]?.intValue, scalars.count > most { scalars = Array(scalars.prefix(most)) }
+        var text = ""
+        text.unicodeScalars.append(contentsOf: scalars)
+        return text
+    }
+
+    /// A number inside the schema's bounds: the inclusive `minimum`, else a step above an exclusive one, else 0 (plus
+    /// the variant), moved to the middle of the range when that leaves it, and to a `multipleOf` inside the range.
+    private static func sampleNumber(_ schema: EmulatorJSON, integer: Bool, variant: Int) -> Double {
+        let step = schema["multipleOf"]?.numberValue.flatMap { $0 > 0 ? $0 : nil } ?? (integer ? 1 : 0)
+        var low = -Double.infinity
+        var lowOpen = false
+        var high = Double.infinity
+        var highOpen = false
+        if let value = schema["minimum"]?.numberValue { low = value }
+        if let value = schema["exclusiveMinimum"]?.numberValue, value >= low {
+            low = value
+            lowOpen = true
+        }
+        if let value = schema["maximum"]?.numberValue { high = value }
+        if let value = schema["exclusiveMaximum"]?.numberValue, value <= high {
+            high = value
+            highOpen = true
+        }
+        func inside(_ number: Double) -> Bool {
+            (lowOpen ? number > low : number >= low) && (highOpen ? number < high : number <= high)
+        }
+        var candidate = low.isFinite ? (lowOpen ? low + max(step, integer ? 1 : 1) : low) : 0
+        candidate += Double(variant) * max(step, 1)
+        if !inside(candidate), low.isFinite, high.isFinite { candidate = (low + high) / 2 }
+        if !inside(candidate), high.isFinite { candidate = highOpen ? high - max(step, 1) : high }
+        if step > 0 {
+            let snapped = (candidate / step).rounded(.up) * step
+            if inside(snapped) {
+                candidate = snapped
+            } else if inside((candidate / step).rounded(.down) * step) {
+                candidate = (candidate / step).rounded(.down) * step
+            }
+        }
+        return candidate
+    }
+}
+
+// MARK: - Answers to a regex response format
+
+extension GigaChatEmulator {
+    /// The answer to a request with `response_format` `regex` (v2): the shortest text the expression matches, built
+    /// from its literals, escapes (`\d` → `0`, `\w` → `a`, `\s` → space, others literal), classes (their first member
+    /// or range start; a negated class gives `x` or `y`), `.` (`x`), groups and alternations (the first
+    /// alternative), and quantifiers (`?` and `*` none, `+` one, `{n}` and `{n,m}` n); anchors are dropped.
+    /// - Returns: The text, or `nil` for a construct it does not know (lookarounds, backreferences).
+    public static func regexSample(_ pattern: String) -> String? {
+        var parser = RegexSampler(Array(pattern.unicodeScalars))
+        guard let text = parser.alternation(), parser.atEnd else { return nil }
+        return text
+    }
+}
+
+/// A recursive-descent walk over a regular expression that builds one string it matches.
+private struct RegexSampler {
+    let scalars: [Unicode.Scalar]
+    var index = 0
+
+    init(_ scalars: [Unicode.Scalar]) { self.scalars = scalars }
+
+    var atEnd: Bool { index >= scalars.count }
+
+    /// `a|b|c`: the first alternative's sample (the others are parsed and dropped).
+    mutating func alternation() -> String? {
+        guard let first = sequence() else { return nil }
+        while !atEnd, scalars[index] == "|" {
+            index += 1
+            guard sequence() != nil else { return nil }
+        }
+        return first
+    }
+
+    mutating func sequence() -> String? {
+        var text = ""
+        while !atEnd, scalars[index] != "|", scalars[index] != ")" {
+            guard let atom = atom() else { return nil }
+            guard let count = quantifier() else { return nil }
+            text += String(repeating: atom, count: count)
+        }
+        return text
+    }
+
+    mutating func atom() -> String? {
+        let scalar = scalars[index]
+        index += 1
+        switch scalar {
+        case "^", "$": return ""
+        case ".": return "x"
+        case "(":
+            if index + 1 < scalars.count, scalars[index] == "?" {
+                guard scalars[index + 1] == ":" else { return nil }  // lookarounds, named groups: not known
+                index += 2
+            }
+            guard let inner = alternation(), !atEnd, scalars[index] == ")" else { return nil }
+            index += 1
+            return inner
+        case "[": return characterClass()
+        case "\\":
+            guard !atEnd else { return nil }
+            let escaped = scalars[index]
+            index += 1
+            switch escaped {
+            case "d": return "0"
+            case "w": return "a"
+            case "s": return " "
+            case "D", "W", "S": return "-"
+            case "1"..."9", "b", "B", "k": return nil
+            default: return String(escaped)
+            }
+        case "*", "+", "?", "{", ")", "|": return nil
+        default: return String(scalar)
+        }
+    }
+
+    mutating func characterClass() -> String? {
+        var negated = false
+        if !atEnd, scalars[index] == "^" {
+            negated = true
+            index += 1
+        }
+        var members: [Unicode.Scalar] = []
+        var first = true
+        while !atEnd, scalars[index] != "]" || first {
+            first = false
+            var scalar = scalars[index]
+            index += 1
+            if scalar == "\\", !atEnd {
+                let escaped = scalars[index]
+                index += 1
+                switch escaped {
+                case "d": scalar = "0"
+                case "w": scalar = "a"
+                case "s": scalar = " "
+                default: scalar = escaped
+                }
+            }
+            members.append(scalar)
+            if index + 1 < scalars.count, scalars[index] == "-", scalars[index + 1] != "]" {
+                index += 2  // a range: its start is a member already
+            }
+        }
+        guard !atEnd else { return nil }
+        index += 1
+        if negated { return members.contains("x") ? "y" : "x" }
+        return members.first.map { String($0) }
+    }
+
+    /// The repetitions to use for the atom before: the least the quantifier allows; `nil` for a malformed one.
+    mutating func quantifier() -> Int? {
+        guard !atEnd else { return 1 }
+        var count = 1
+        switch scalars[index] {
+        case "?", "*":
+            count = 0
+            index += 1
+        case "+":
+            index += 1
+        case "{":
+            guard let close = scalars[index...].firstIndex(of: "}") else { return nil }
+            let body = String(String.UnicodeScalarView(scalars[(index + 1)..<close]))
+            guard let least = Int(body.split(separator: ",", omittingEmptySubsequences: false).first ?? "") else {
+                return nil
+            }
+            count = least
+            index = close + 1
+        default:
+            return 1
+        }
+        if !atEnd, scalars[index] == "?" || scalars[index] == "+" { index += 1 }  // lazy or possessive
+        return count
     }
 }

@@ -30,6 +30,12 @@ public struct GigaChatEmulatorFaults: Sendable, Hashable {
     /// Replaces SSE event number N (counting from 1) with a `data:` line of broken JSON; the events after it are
     /// sent normally. Default: `nil`.
     public var malformedEventAt: Int?
+    /// The fraction (0...1) of structured-output requests (`response_format` `json_schema`) whose first attempt
+    /// (a conversation without an assistant message) is answered with text that is not JSON: a sentence before the
+    /// value, as models do. Which prompts are chosen is fixed by a hash of the last user message
+    /// (``GigaChatEmulator/answersInvalidJSON(to:rate:)``), so a test can predict them; a corrective attempt is
+    /// answered well. Default: `0`.
+    public var invalidStructuredRate: Double
     /// Every chat call is answered 503 `Service Unavailable` while set: an outage. Default: `false`.
     public var outage: Bool
     /// The account's remaining tokens: each answered chat uses its `usage.total_tokens`, and at 0 or below every
@@ -59,6 +65,7 @@ public struct GigaChatEmulatorFaults: Sendable, Hashable {
         cutStreamAfterEvents: Int? = nil,
         cutStreamRate: Double = 0,
         malformedEventAt: Int? = nil,
+        invalidStructuredRate: Double = 0,
         outage: Bool = false,
         balanceTokens: Int? = nil,
         tokenExpiryReportedLate: Duration = .zero,
@@ -74,6 +81,7 @@ public struct GigaChatEmulatorFaults: Sendable, Hashable {
         self.cutStreamAfterEvents = cutStreamAfterEvents
         self.cutStreamRate = cutStreamRate
         self.malformedEventAt = malformedEventAt
+        self.invalidStructuredRate = invalidStructuredRate
         self.outage = outage
         self.balanceTokens = balanceTokens
         self.tokenExpiryReportedLate = tokenExpiryReportedLate
@@ -86,6 +94,7 @@ public struct GigaChatEmulatorFaults: Sendable, Hashable {
         for (name, rate) in [
             ("rateLimitedRate", rateLimitedRate), ("internalErrorRate", internalErrorRate),
             ("unavailableRate", unavailableRate), ("cutStreamRate", cutStreamRate),
+            ("invalidStructuredRate", invalidStructuredRate),
         ] where !(0...1).contains(rate) {
             throw GigaChatEmulatorError(code: .invalidConfiguration, message: "\(name) must be in 0...1")
         }

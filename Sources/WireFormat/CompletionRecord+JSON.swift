@@ -19,6 +19,10 @@ extension CompletionRecord {
             json.key("function_call")
             functionCall.write(into: &json)
         }
+        if let parsed {
+            json.key("parsed")
+            json.value(parsed)
+        }
         json.key("usage")
         if let usage {
             json.beginObject()

@@ -24,6 +24,11 @@ public struct CompletionRecord: Sendable, Hashable {
             public static let outputTooLarge = Code(rawValue: "output_too_large")
             /// GigaChat answered with `finish_reason` `blacklist`: a refusal, not content.
             public static let contentRefused = Code(rawValue: "content_refused")
+            /// A structured-output job's answer was not JSON or broke its schema, corrective attempts included; the
+            /// message names the first violation.
+            public static let invalidOutput = Code(rawValue: "invalid_output")
+            /// A structured-output job's answer was cut by `max_tokens` (`finish_reason` `length`): not parsed.
+            public static let truncated = Code(rawValue: "truncated")
             /// The request could not be built (GigaChat's 400 is ``badRequest`` too).
             public static let badRequest = Code(rawValue: "bad_request")
             public static let unauthorized = Code(rawValue: "unauthorized")
@@ -85,6 +90,8 @@ public struct CompletionRecord: Sendable, Hashable {
     public var finishReason: String?
     /// The function the model asks to call, when it does.
     public var functionCall: ChatFunctionCall?
+    /// A structured-output job's answer, parsed and checked against its schema (`content` is its text).
+    public var parsed: JSONValue?
     /// Token accounting of the answered attempt.
     public var usage: ChatUsage?
     /// The model as GigaChat answered it (versioned).
@@ -109,6 +116,7 @@ public struct CompletionRecord: Sendable, Hashable {
         content: String? = nil,
         finishReason: String? = nil,
         functionCall: ChatFunctionCall? = nil,
+        parsed: JSONValue? = nil,
         usage: ChatUsage? = nil,
         model: String? = nil,
         attempts: Int,
@@ -123,6 +131,7 @@ public struct CompletionRecord: Sendable, Hashable {
         self.content = content
         self.finishReason = finishReason
         self.functionCall = functionCall
+        self.parsed = parsed
         self.usage = usage
         self.model = model
         self.attempts = attempts
@@ -138,7 +147,7 @@ public struct CompletionRecord: Sendable, Hashable {
 
 extension CompletionRecord: Codable {
     private enum CodingKeys: String, CodingKey {
-        case id, status, content, usage, model, attempts, metadata, error
+        case id, status, content, parsed, usage, model, attempts, metadata, error
         case finishReason = "finish_reason"
         case functionCall = "function_call"
         case attemptID = "attempt_id"
@@ -147,14 +156,15 @@ extension CompletionRecord: Codable {
     }
 
     public func encode(to encoder: any Encoder) throws {
-        // Every field is always present (null when empty), except function_call and error, which appear only
-        // when there is one: readers get one shape.
+        // Every field is always present (null when empty), except function_call, parsed and error, which appear
+        // only when there is one: readers get one shape.
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
         try container.encode(status, forKey: .status)
         try container.encode(content, forKey: .content)
         try container.encode(finishReason, forKey: .finishReason)
         try container.encodeIfPresent(functionCall, forKey: .functionCall)
+        try container.encodeIfPresent(parsed, forKey: .parsed)
         try container.encode(usage, forKey: .usage)
         try container.encode(model, forKey: .model)
         try container.encode(attempts, forKey: .attempts)

@@ -97,7 +97,7 @@ public struct JobDecoder: Sendable {
             }
             options = object
         }
-        for reserved in ["messages", "stream", "model"] where options[reserved] != nil {
+        for reserved in ["messages", "stream", "model", "api"] where options[reserved] != nil {
             throw JobRejection(.unknownField, "options.\(reserved) is not allowed; it is a field of the job itself")
         }
         do {
@@ -108,6 +108,13 @@ public struct JobDecoder: Sendable {
                 .wrongType,
                 error.message.replacingOccurrences(of: "invalid chat options: ", with: "options.")
             )
+        }
+        if let format = present(options, "response_format") {
+            do {
+                _ = try ResponseFormat(format)
+            } catch {
+                throw JobRejection(.invalidResponseFormat, "options.\(error.message)")
+            }
         }
         let replyTo = try optionalString(members, "reply_to")
         if let replyTo, !isLegalTopicName(replyTo) {

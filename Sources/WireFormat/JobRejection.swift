@@ -33,6 +33,9 @@ public struct JobRejection: Error, Sendable, Hashable, CustomStringConvertible {
         public static let invalidReplyTo = Code("invalid_reply_to")
         /// `api` is not `v1` or `v2`.
         public static let invalidAPI = Code("invalid_api")
+        /// `options.response_format` is not a usable structured-output format (a schema that is not an object, a
+        /// `$ref` outside the schema, a regular expression that does not compile, an unknown type).
+        public static let invalidResponseFormat = Code("invalid_response_format")
 
         public var description: String { rawValue }
     }

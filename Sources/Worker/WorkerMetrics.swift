@@ -13,6 +13,8 @@ final class WorkerMetrics: Sendable {
     let timeToFirstToken = Timer(label: "gigachat_worker_time_to_first_token_seconds", preferredDisplayUnit: .seconds)
     let attempts = Counter(label: "gigachat_worker_attempts_total")
     let retries = Counter(label: "gigachat_worker_retries_total")
+    /// Corrective attempts for answers that broke their job's output format (structured output).
+    let corrections = Counter(label: "gigachat_worker_corrections_total")
     let partials = Counter(label: "gigachat_worker_partials_total")
     let partialPublishDelay = Timer(
         label: "gigachat_worker_partial_publish_delay_seconds",

@@ -93,8 +93,8 @@ struct ChatCompletionV2Tests {
                 "score":{"type":"number","exclusiveMinimum":0.5},"ok":{"type":["boolean","null"]}}}
                 """#
             let expected =
-                #"{"name":"Extract","age":18,"kind":"person","address":{"city":"Extractxxxxx","zip":"Ext"},"#
-                + #""tags":["Extract","Extract"],"score":1.5,"ok":true}"#
+                #"{"name": "Extract", "age": 18, "kind": "person", "address": {"city": "Extractxxxxx", "zip": "Ext"}, "#
+                + #""tags": ["Extract", "Extract"], "score": 1.5, "ok": true}"#
             #expect(GigaChatEmulator.structuredAnswer(schemaJSON: schema, prompt: "Extract the fields") == expected)
             let response = try await EmulatorTestSupport.post(
                 emulator,
@@ -168,6 +168,23 @@ struct ChatCompletionV2Tests {
             message: "tool_config.function_name names a function that is not in tools"
         ),
         .init(
+            name: "v1's function role",
+            body: #"{"model":"GigaChat","messages":[{"role":"function","content":[{"text":"{}"}]}]}"#,
+            message: "messages[0].role is not a known role"
+        ),
+        .init(
+            name: "tool message without the call's state id",
+            body:
+                #"{"model":"GigaChat","messages":[{"role":"tool","content":[{"function_result":{"name":"f","result":{}}}]}]}"#,
+            message: "messages[0].tools_state_id is required for a tool message"
+        ),
+        .init(
+            name: "tool result without a name",
+            body:
+                #"{"model":"GigaChat","messages":[{"role":"tool","tools_state_id":"s","content":[{"function_result":{"name":"","result":{}}}]}]}"#,
+            message: "messages[0].content must hold a function_result with a name"
+        ),
+        .init(
             name: "unknown tool mode",
             body:
                 #"{"model":"GigaChat","messages":[{"role":"user","content":[{"text":"a"}]}],"tool_config":{"mode":"always"}}"#,
@@ -184,6 +201,27 @@ struct ChatCompletionV2Tests {
             let message = try #require(try EmulatorTestSupport.object(response.text)["message"] as? String)
             #expect(message == "Invalid params: \(invalid.message)")
             #expect(emulator.counters.invalidRequests == 1)
+        }
+    }
+
+    @Test func answersARegexFormatWithTextItMatches() async throws {
+        #expect(GigaChatEmulator.regexSample(#"[A-Z]{3}-\d{4}"#) == "AAA-0000")
+        #expect(GigaChatEmulator.regexSample(#"^(yes|no)$"#) == "yes")
+        #expect(GigaChatEmulator.regexSample(#"[^0-9]+\.(?:txt|pdf)?"#) == "x.")
+        #expect(GigaChatEmulator.regexSample(#"(?=a)b"#) == nil)
+        try await EmulatorTestSupport.withEmulator { emulator in
+            let token = try await EmulatorTestSupport.token(emulator)
+            let response = try await EmulatorTestSupport.post(
+                emulator,
+                token: token,
+                Self.path,
+                body: Self.body(
+                    "Generate one support ticket code.",
+                    extra: #","model_options":{"response_format":{"type":"regex","regex":"[A-Z]{3}-\\d{4}"}}"#
+                )
+            )
+            #expect(response.status == 200, "\(response.text)")
+            #expect(response.text.contains(#"[{"text":"AAA-0000"}]"#))
         }
     }
 

@@ -25,7 +25,7 @@ struct ChatV2Tests {
                 ChatMessage(role: .user, content: "Read this", attachments: ["file-1", "file-2"]),
                 assistant,
                 ChatMessage(role: .function, content: #"{"status":"packed"}"#, name: "get_order"),
-                ChatMessage(role: .function, content: "plain text", name: "get_order"),
+                ChatMessage(role: .function, content: "plain text"),  // the name comes from the call before it
             ],
             temperature: 0.5,
             maxTokens: 100,
@@ -51,8 +51,10 @@ struct ChatV2Tests {
                {"role": "user", "content": [{"text": "Read this"}, {"files": [{"id": "file-1"}, {"id": "file-2"}]}]},
                {"role": "assistant", "content": [{"function_call": {"name": "get_order", "arguments": {"id": "A-1"}}}],
                 "tools_state_id": "state-1"},
-               {"role": "tool", "content": [{"function_result": {"name": "get_order", "result": {"status": "packed"}}}]},
-               {"role": "tool", "content": [{"function_result": {"name": "get_order", "result": "plain text"}}]}
+               {"role": "tool", "content": [{"function_result": {"name": "get_order", "result": {"status": "packed"}}}],
+                "tools_state_id": "state-1"},
+               {"role": "tool", "content": [{"function_result": {"name": "get_order", "result": "plain text"}}],
+                "tools_state_id": "state-1"}
              ],
              "model_options": {"temperature": 0.5, "top_p": 0.2, "max_tokens": 100,
                                "reasoning": {"effort": "high"},
@@ -82,6 +84,42 @@ struct ChatV2Tests {
                     #"{"model": "GigaChat", "messages": [{"role": "user", "content": [{"text": "Hi"}]}], "tools": [{"code_interpreter": {}}]}"#
                 ))
         )
+    }
+
+    @Test func extraParametersFollowTheSDKsRules() throws {
+        func body(_ extra: [String: JSONValue], profanityCheck: Bool? = nil) throws -> JSONValue {
+            let request = ChatRequest(messages: [.user("x")], profanityCheck: profanityCheck, extraParameters: extra)
+            return try Self.json(String(decoding: try request.v2JSONBytes(), as: UTF8.self))
+        }
+        // A tool named by a string is the SDK's shorthand for an empty configuration.
+        #expect(
+            try body(["tools": ["web_search", ["code_interpreter": [:]]]]).objectValue?["tools"]
+                == [["web_search": [:]], ["code_interpreter": [:]]]
+        )
+        // storage: true is {}, false is left out.
+        #expect(try body(["storage": true]).objectValue?["storage"] == .object([:]))
+        #expect(try body(["storage": false]).objectValue?["storage"] == nil)
+        // model_options wins over the same option at the top level (the SDK's setdefault).
+        #expect(
+            try body(["model_options": ["response_format": ["type": "text"]], "response_format": ["type": "regex"]])
+                .objectValue?["model_options"] == ["response_format": ["type": "text"]]
+        )
+        // An explicit disable_filter wins over profanity_check (which may come from the configuration).
+        #expect(try body(["disable_filter": true], profanityCheck: true).objectValue?["disable_filter"] == true)
+        #expect(try body([:], profanityCheck: true).objectValue?["disable_filter"] == false)
+        // Shapes v2 cannot take are refused, not dropped.
+        #expect(throws: GigaChatError.self) { try body(["model_options": "fast"]) }
+        #expect(throws: GigaChatError.self) { try body(["tools": ["web_search": [:]]]) }
+    }
+
+    @Test func theStateIDAtTheTopOfAnAnswerIsRead() throws {
+        let response = try V2ChatResponse(
+            json: Array(
+                #"{"model":"m","tools_state_id":"top-1","messages":[{"role":"assistant","content":[{"function_call":{"name":"f","arguments":{}}}]}],"finish_reason":"function_call"}"#
+                    .utf8
+            )
+        ).response
+        #expect(response.choices.first?.message.functionsStateID == "top-1")
     }
 
     @Test func v2HasNoChoicesSoNAboveOneIsRefusedBeforeSending() throws {
@@ -237,7 +275,7 @@ struct ChatV2Tests {
             #expect(call.finishReason == .functionCall)
             #expect(call.functionCall?.name == "get_order_status")
             #expect(call.functionCall?.arguments?.objectValue?["order_id"] != nil)
-            let state = try #require(call.choices.first?.message.functionsStateID)
+            #expect(call.choices.first?.message.functionsStateID != nil)
 
             // The result goes back as a tool message with the state id; the model then answers in text.
             var history = call.choices[0].message
@@ -246,12 +284,8 @@ struct ChatV2Tests {
                 ChatRequest(
                     messages: [
                         .user("Check A-1024"), history,
-                        ChatMessage(
-                            role: .function,
-                            content: #"{"status":"packed"}"#,
-                            name: "get_order_status",
-                            functionsStateID: state
-                        ),
+                        // No state id here: the client carries the call's over, and the emulator requires it.
+                        ChatMessage(role: .function, content: #"{"status":"packed"}"#, name: "get_order_status"),
                     ],
                     functions: [function],
                     api: .v2

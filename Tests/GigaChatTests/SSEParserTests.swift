@@ -112,7 +112,7 @@ struct SSEParserTests {
             ("event: a\nevent: b\ndata: y\n\n", [.named("b", Array("y".utf8))]),
             ("event: a\n\ndata: y\n\n", [.data(Array("y".utf8))]),
             ("events: a\ndata: y\n\n", [.data(Array("y".utf8))]),
-            ("event\ndata: y\n\n", [.named("", Array("y".utf8))]),
+            ("event\ndata: y\n\n", [.data(Array("y".utf8))]),  // an empty name is no name
             ("data: line1\ndata: line2\n\n", [.data(Array("line1\nline2".utf8))]),
             ("data\n\n", [.data([])]),
             ("database: no\n\n", []),

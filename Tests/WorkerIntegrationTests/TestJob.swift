@@ -11,6 +11,8 @@ struct TestJob: Sendable {
     var stream: Bool = false
     /// The job's `api` field (`v1`, `v2`); `nil` leaves it to `gigachat.api`.
     var api: String?
+    /// The job's `options` (JSON-serialisable values).
+    var options: [String: any Sendable]?
     var replyTo: String?
     var deadline: Date?
     var key: String?
@@ -28,6 +30,7 @@ struct TestJob: Sendable {
             "stream": stream,
         ]
         if let api { object["api"] = api }
+        if let options { object["options"] = options }
         if let replyTo { object["reply_to"] = replyTo }
         if let deadline {
             let formatter = ISO8601DateFormatter()

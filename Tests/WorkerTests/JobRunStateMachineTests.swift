@@ -1,5 +1,6 @@
 import GigaChat
 import Testing
+import WireFormat
 
 @testable import Worker
 
@@ -30,12 +31,57 @@ import Testing
         untilClockEnd: Duration = .seconds(60),
         random: Double = 1
     ) -> JobRunStateMachine.Step {
-        machine.attemptFailed(error, circuitOpen: circuitOpen, clockEnded: false, untilClockEnd: untilClockEnd, random: random)
+        machine.attemptFailed(
+            error,
+            circuitOpen: circuitOpen,
+            clockEnded: false,
+            untilClockEnd: untilClockEnd,
+            random: random
+        )
     }
 
     @Test func aFirstAnswerEndsTheJob() {
         var machine = started()
         #expect(machine.attemptAnswered() == .finish(.answered(attempts: 1)))
+    }
+
+    @Test func anAnswerBreakingTheFormatGetsCorrectiveAttemptsThenFailsInvalidOutput() {
+        var twice = settings
+        twice.maxCorrections = 2
+        var machine = JobRunStateMachine(settings: twice)
+        _ = machine.ready(clockEnded: false, cancelled: false)
+        _ = machine.budgetGranted(clockEnded: false, cancelled: false)
+        // A correction goes through the budget again, with the slot kept (no retry step), and counts as an attempt.
+        #expect(machine.attemptAnsweredInvalid("bad", clockEnded: false, cancelled: false) == .waitForBudget)
+        #expect(machine.budgetGranted(clockEnded: false, cancelled: false) == .attempt(number: 2))
+        #expect(machine.attemptAnsweredInvalid("bad", clockEnded: false, cancelled: false) == .waitForBudget)
+        #expect(machine.budgetGranted(clockEnded: false, cancelled: false) == .attempt(number: 3))
+        let failure = CompletionRecord.Failure(code: .invalidOutput, message: "still bad (after 2 corrective attempts)")
+        #expect(
+            machine.attemptAnsweredInvalid("still bad", clockEnded: false, cancelled: false)
+                == .finish(.failed(failure, attempts: 3, exhausted: true))
+        )
+        // A corrected answer ends the job as usual.
+        var fixed = started()
+        _ = fixed.attemptAnsweredInvalid("bad", clockEnded: false, cancelled: false)
+        _ = fixed.budgetGranted(clockEnded: false, cancelled: false)
+        #expect(fixed.attemptAnswered() == .finish(.answered(attempts: 2)))
+    }
+
+    @Test func noCorrectionPastTheClockOrForACutAnswer() {
+        var late = started()
+        #expect(
+            late.attemptAnsweredInvalid("bad", clockEnded: true, cancelled: false)
+                == .finish(.failed(.init(code: .invalidOutput, message: "bad"), attempts: 1, exhausted: false))
+        )
+        var cancelled = started()
+        #expect(cancelled.attemptAnsweredInvalid("bad", clockEnded: false, cancelled: true) == .stop)
+        var cut = started()
+        guard case .finish(.failed(let reason, attempts: 1, exhausted: false)) = cut.attemptAnsweredTruncated() else {
+            Issue.record("a cut answer ends the job")
+            return
+        }
+        #expect(reason.code == .truncated)
     }
 
     @Test func transientFailuresAreRetriedAfterAGrowingBackoffThenAnswered() {
@@ -86,7 +132,8 @@ import Testing
         var machine = started()
         // Ten failures with the circuit open, or of the account (402): none counts against the 3 attempts.
         for number in 2...11 {
-            let step = number % 2 == 0
+            let step =
+                number % 2 == 0
                 ? failOnce(&machine, serverError, circuitOpen: true)
                 : failOnce(&machine, paymentRequired)
             #expect(step == .retry(after: .zero, counted: false))
@@ -99,7 +146,9 @@ import Testing
     @Test func aBackoffLongerThanTheTimeLeftWaitsForTheDeadlineAndNamesTheLastError() {
         var machine = started()
         #expect(failOnce(&machine, serverError, untilClockEnd: .milliseconds(500)) == .waitForDeadline)
-        #expect(machine.deadlineWaitEnded(cancelled: false) == .finish(.deadlineExceeded(attempts: 1, cause: serverError)))
+        #expect(
+            machine.deadlineWaitEnded(cancelled: false) == .finish(.deadlineExceeded(attempts: 1, cause: serverError))
+        )
     }
 
     @Test func theDeadlineEndsTheJobAtEveryStep() {
@@ -109,22 +158,37 @@ import Testing
         // While waiting for the budget.
         var budget = JobRunStateMachine(settings: settings)
         _ = budget.ready(clockEnded: false, cancelled: false)
-        #expect(budget.budgetGranted(clockEnded: true, cancelled: false) == .finish(.deadlineExceeded(attempts: 0, cause: nil)))
+        #expect(
+            budget.budgetGranted(clockEnded: true, cancelled: false)
+                == .finish(.deadlineExceeded(attempts: 0, cause: nil))
+        )
         // During an attempt that had not answered.
         var during = started()
         #expect(during.attemptExpired() == .finish(.deadlineExceeded(attempts: 1, cause: nil)))
         // Right after a failure.
         var after = started()
-        let step = after.attemptFailed(serverError, circuitOpen: false, clockEnded: true, untilClockEnd: .zero, random: 1)
+        let step = after.attemptFailed(
+            serverError,
+            circuitOpen: false,
+            clockEnded: true,
+            untilClockEnd: .zero,
+            random: 1
+        )
         #expect(step == .finish(.deadlineExceeded(attempts: 1, cause: serverError)))
         // While waiting for a slot (the circuit open).
         var waiting = started()
         _ = failOnce(&waiting, serverError, circuitOpen: true)
-        #expect(waiting.slotWaitEnded(.expired, clockEnded: true, cancelled: false) == .finish(.deadlineExceeded(attempts: 1, cause: serverError)))
+        #expect(
+            waiting.slotWaitEnded(.expired, clockEnded: true, cancelled: false)
+                == .finish(.deadlineExceeded(attempts: 1, cause: serverError))
+        )
         // With a slot taken again, but the clock run out.
         var late = started()
         _ = failOnce(&late, serverError)
-        #expect(late.slotWaitEnded(.acquired, clockEnded: true, cancelled: false) == .finish(.deadlineExceeded(attempts: 1, cause: nil)))
+        #expect(
+            late.slotWaitEnded(.acquired, clockEnded: true, cancelled: false)
+                == .finish(.deadlineExceeded(attempts: 1, cause: nil))
+        )
     }
 
     @Test func cancellationAtAnyStepStopsWithoutAnEnding() {

@@ -12,6 +12,8 @@ import Testing
 final class ScriptedChat: ChatCompleting {
     enum Answer: Sendable {
         case text(String)
+        /// A whole answer cut by `max_tokens` (`finish_reason` `length`).
+        case truncated(String)
         case failure(GigaChatError)
         /// Streamed: these pieces, then (when set) this error instead of the end.
         case chunks([String], then: GigaChatError?)
@@ -21,6 +23,7 @@ final class ScriptedChat: ChatCompleting {
 
     private let script: @Sendable (Int) -> Answer
     private let calls = Mutex<[String]>([])
+    private let sent = Mutex<[ChatRequest]>([])
 
     init(_ script: @escaping @Sendable (Int) -> Answer) {
         self.script = script
@@ -28,8 +31,11 @@ final class ScriptedChat: ChatCompleting {
 
     /// The `X-Request-ID` (the attempt id) of every call, in order.
     var requestIDs: [String] { calls.withLock { $0 } }
+    /// The request of every call, in order.
+    var requests: [ChatRequest] { sent.withLock { $0 } }
 
-    private func next(_ headers: GigaChatRequestHeaders) -> Answer {
+    private func next(_ headers: GigaChatRequestHeaders, _ request: ChatRequest) -> Answer {
+        sent.withLock { $0.append(request) }
         let index = calls.withLock { calls in
             calls.append(headers.requestID ?? "")
             return calls.count - 1
@@ -38,10 +44,13 @@ final class ScriptedChat: ChatCompleting {
     }
 
     func completeChat(_ request: ChatRequest, headers: GigaChatRequestHeaders) async throws -> ChatResponse {
-        switch next(headers) {
-        case .text(let text):
+        let answer = next(headers, request)
+        switch answer {
+        case .text(let text), .truncated(let text):
+            let reason: ChatFinishReason
+            if case .truncated = answer { reason = .length } else { reason = .stop }
             return ChatResponse(
-                choices: [.init(index: 0, message: ChatMessage(role: .assistant, content: text), finishReason: .stop)],
+                choices: [.init(index: 0, message: ChatMessage(role: .assistant, content: text), finishReason: reason)],
                 model: "GigaChat:test",
                 usage: ChatUsage(promptTokens: 3, completionTokens: 2, totalTokens: 5)
             )
@@ -56,7 +65,7 @@ final class ScriptedChat: ChatCompleting {
     func streamChat(_ request: ChatRequest, headers: GigaChatRequestHeaders) -> AsyncThrowingStream<
         ChatChunk, any Error
     > {
-        let answer = next(headers)
+        let answer = next(headers, request)
         return AsyncThrowingStream { continuation in
             let task = Task {
                 switch answer {
@@ -74,7 +83,7 @@ final class ScriptedChat: ChatCompleting {
                     }
                 case .failure(let error):
                     continuation.finish(throwing: error)
-                case .text, .hang:
+                case .text, .truncated, .hang:
                     try? await Task.sleep(for: .seconds(3600))
                     continuation.finish(throwing: CancellationError())
                 }
@@ -230,6 +239,70 @@ final class ScriptedChat: ChatCompleting {
         let sent = try completions(bed.sink)
         #expect(sent.count == 1 && sent.first?.error?.code == .deadlineExceeded && sent.first?.attempts == 1)
         #expect(bed.tracker.committable == [input: 1])
+    }
+
+    // MARK: Structured output
+
+    static let structuredJob = #"""
+        {"id":"s1","messages":[{"role":"user","content":"Extract"}],"stream":false,"options":{"response_format":
+        {"type":"json_schema","schema":{"type":"object","required":["n"],"properties":{"n":{"type":"integer"}}}}}}
+        """#
+
+    @Test func anAnswerThatIsNotJSONGetsOneCorrectiveAttemptThatIsParsed() async throws {
+        let chat = ScriptedChat { $0 == 0 ? .text(#"Вот ответ: {"n": 1}"#) : .text(#"{"n": 2}"#) }
+        let bed = bed(chat)
+        _ = try await run(Self.structuredJob, in: bed)
+        let sent = try completions(bed.sink)
+        #expect(sent.count == 1)
+        let completion = try #require(sent.first)
+        #expect(completion.status == .ok && completion.content == #"{"n": 2}"# && completion.parsed == ["n": 2])
+        #expect(completion.attempts == 2 && completion.attemptID == chat.requestIDs.last)
+        // Both calls were paid for: the usage counts both.
+        #expect(completion.usage == ChatUsage(promptTokens: 6, completionTokens: 4, totalTokens: 10))
+        // The correction repeats the conversation, the wrong answer, and what was wrong with it.
+        let correction = try #require(chat.requests.last?.messages)
+        #expect(correction.count == 3)
+        #expect(correction[1] == .assistant(#"Вот ответ: {"n": 1}"#))
+        #expect(correction[2].role == .user && correction[2].content?.contains("the answer is not JSON") == true)
+        #expect(bed.tracker.committable == [input: 1])
+    }
+
+    @Test func anAnswerThatStillBreaksTheSchemaFailsInvalidOutputNamingTheViolation() async throws {
+        let chat = ScriptedChat { _ in .text(#"{"n": "three"}"#) }
+        let bed = bed(chat)
+        _ = try await run(Self.structuredJob, in: bed)
+        let completion = try #require(try completions(bed.sink).first)
+        #expect(completion.status == .failed && completion.error?.code == .invalidOutput)
+        #expect(completion.error?.message == "$.n: expected integer, got a string (after 1 corrective attempt)")
+        // The answer stays beside the failure (it was paid for); it is not presented as parsed.
+        #expect(completion.content == #"{"n": "three"}"# && completion.parsed == nil && completion.attempts == 2)
+        #expect(chat.requestIDs.count == 2)
+    }
+
+    @Test func withoutCorrectionsTheFirstInvalidAnswerFails() async throws {
+        let chat = ScriptedChat { _ in .text("no json here") }
+        let bed = bed(chat) { $0.structuredCorrections = 0 }
+        _ = try await run(Self.structuredJob, in: bed)
+        let completion = try #require(try completions(bed.sink).first)
+        #expect(completion.error?.code == .invalidOutput && completion.attempts == 1)
+        #expect(completion.error?.message.hasPrefix("the answer is not JSON") == true)
+    }
+
+    @Test func anAnswerCutByMaxTokensIsTruncatedNotCorrected() async throws {
+        let chat = ScriptedChat { _ in .truncated(#"{"n": "#) }
+        let bed = bed(chat)
+        _ = try await run(Self.structuredJob, in: bed)
+        let completion = try #require(try completions(bed.sink).first)
+        #expect(completion.status == .failed && completion.error?.code == .truncated)
+        #expect(completion.finishReason == "length" && completion.attempts == 1 && chat.requestIDs.count == 1)
+    }
+
+    @Test func aJobWithoutAFormatIsNotJudged() async throws {
+        let chat = ScriptedChat { _ in .truncated("plain text, cut") }
+        let bed = bed(chat)
+        _ = try await run(#"{"id":"p","messages":[{"role":"user","content":"hi"}],"stream":false}"#, in: bed)
+        let completion = try #require(try completions(bed.sink).first)
+        #expect(completion.status == .ok && completion.parsed == nil && completion.finishReason == "length")
     }
 
     @Test func aCancelledRunPublishesNothingAndLeavesTheOffsetOpen() async throws {

@@ -4,7 +4,7 @@ import Foundation
 //
 // - the text of every returned message's `{"text"}` parts, in order, is the content; the first `function_call`
 //   part is the function call; the ids of `files` parts (generated images, ...) are the attachments;
-//   `tool_state_id` (or `tools_state_id`) is the functions state id;
+//   `tool_state_id` (or `tools_state_id`, of the message or of the whole answer) is the functions state id;
 // - the top-level `finish_reason` (else the message's) is the finish reason; `created_at` is `created`;
 // - usage: `input_tokens` → prompt, `output_tokens` → completion, `total_tokens` → total,
 //   `input_tokens_details.cached_tokens` → precached prompt tokens.
@@ -32,6 +32,13 @@ struct V2Messages {
     var finishReason: String?
 
     init(_ fields: JSONFields) throws(JSONFields.TypeError) {
+        defer {
+            // The SDK also reads the state id at the top level of an answer or event, under any of its names.
+            if stateID == nil {
+                stateID = (try? fields.string("tools_state_id")) ?? (try? fields.string("tool_state_id")) ?? nil
+            }
+            if stateID == nil { stateID = (try? fields.string("functions_state_id")) ?? nil }
+        }
         for message in try fields.objects("messages") ?? [] {
             if role == nil, let name = try message.string("role") { role = ChatRole(rawValue: name) }
             if stateID == nil { stateID = try message.string("tool_state_id") }

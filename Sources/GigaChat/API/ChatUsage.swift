@@ -4,7 +4,9 @@ public struct ChatUsage: Codable, Sendable, Hashable {
     public var promptTokens: Int
     /// Tokens generated.
     public var completionTokens: Int
-    /// Billable tokens (the cached prefix is already subtracted).
+    /// `total_tokens` as GigaChat reports it: prompt plus completion, cached prompt tokens included on v1 and v2 alike
+    /// in the recorded traffic (the docs say cached tokens are not billed; subtract ``precachedPromptTokens`` for
+    /// an estimate of the billed count).
     public var totalTokens: Int
     /// Prompt tokens served from the server's prefix cache; 0 when the server did not say.
     public var precachedPromptTokens: Int

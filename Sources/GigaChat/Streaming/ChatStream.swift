@@ -162,8 +162,8 @@ public struct ChatStream: AsyncSequence, Sendable {
                         try self.decode(bytes)
                     case .named(let name, let bytes):
                         // v2: every named event carries a chunk; the done event is the last (no `[DONE]` follows).
-                        guard !self.finished, !bytes.isEmpty else { continue }
-                        try self.decode(bytes)
+                        guard !self.finished else { continue }
+                        if !bytes.isEmpty { try self.decode(bytes) }
                         if name == "response.message.done" { self.finished = true }
                     case .data:
                         continue  // v2 events are named; an unnamed one is not part of the answer (the SDK skips it)

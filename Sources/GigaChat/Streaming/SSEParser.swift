@@ -14,7 +14,7 @@ import NIOCore
 /// it returns complete events. It follows the WHATWG rules GigaChat needs: lines end in `\r\n`, `\n` or `\r`;
 /// `data:` with or without one following space; several `data:` lines of one event are joined with `\n`;
 /// a blank line ends an event; `:` starts a comment; `event:` names the event (``SSEEvent/named(_:_:)``, the last
-/// one wins); `id:`, `retry:` and unknown fields are ignored; an event whose data is exactly `[DONE]` is
+/// one wins; an empty name is no name, as the SDK reads it); `id:`, `retry:` and unknown fields are ignored; an event whose data is exactly `[DONE]` is
 /// ``SSEEvent/done``.
 ///
 /// It works on bytes only (no `String` per line): terminators are found with `memchr`, data bytes are copied
@@ -200,7 +200,7 @@ public struct SSEParser: Sendable {
         if self.data == Self.doneMarker {
             self.data.removeAll(keepingCapacity: true)
             try onEvent(.done)
-        } else if let name {
+        } else if let name, !name.isEmpty {
             let event = SSEEvent.named(name, self.data)
             self.data.removeAll(keepingCapacity: true)
             try onEvent(event)

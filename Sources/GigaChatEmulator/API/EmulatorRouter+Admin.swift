@@ -10,7 +10,7 @@ import NIOHTTP1
 /// `POST /admin/faults` takes a JSON object with any of the members below and changes only those; `null` clears
 /// an optional one. It answers the faults in force, or 400 for an unknown member or an invalid value:
 /// `outage` (bool), `balance_tokens` (int), `concurrency_limit` (int), `rate_limited_rate`, `internal_error_rate`,
-/// `unavailable_rate`, `cut_stream_rate` (0...1), `retry_after` (s), `cut_stream_after_events`,
+/// `unavailable_rate`, `cut_stream_rate`, `invalid_structured_rate` (0...1), `retry_after` (s), `cut_stream_after_events`,
 /// `malformed_event_at`, `oauth_delay_ms`, `oauth_requests_per_second`, `token_expiry_reported_late_ms` (ints),
 /// `fail_first` (array of HTTP statuses). The admin routes need no token: the emulator is a local test server.
 extension EmulatorRouter {
@@ -91,12 +91,14 @@ extension EmulatorRouter {
         case "oauth_requests_per_second":
             guard let number = optionalInt(value) else { return false }
             faults.oauthRequestsPerSecond = number
-        case "rate_limited_rate", "internal_error_rate", "unavailable_rate", "cut_stream_rate":
+        case "rate_limited_rate", "internal_error_rate", "unavailable_rate", "cut_stream_rate",
+            "invalid_structured_rate":
             guard case .number(let rate) = value else { return false }
             switch name {
             case "rate_limited_rate": faults.rateLimitedRate = rate
             case "internal_error_rate": faults.internalErrorRate = rate
             case "unavailable_rate": faults.unavailableRate = rate
+            case "invalid_structured_rate": faults.invalidStructuredRate = rate
             default: faults.cutStreamRate = rate
             }
         case "oauth_delay_ms":
@@ -131,6 +133,7 @@ extension EmulatorRouter {
             ("internal_error_rate", .number(faults.internalErrorRate)),
             ("unavailable_rate", .number(faults.unavailableRate)),
             ("cut_stream_rate", .number(faults.cutStreamRate)),
+            ("invalid_structured_rate", .number(faults.invalidStructuredRate)),
             ("retry_after", optional(faults.retryAfter)),
             ("cut_stream_after_events", optional(faults.cutStreamAfterEvents)),
             ("malformed_event_at", optional(faults.malformedEventAt)),

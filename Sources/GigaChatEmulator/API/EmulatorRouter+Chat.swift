@@ -304,10 +304,22 @@ extension EmulatorRouter {
             )
         }
         var full = GigaChatEmulator.answer(for: chat.messages, model: chat.model)
+        if let format = chat.responseFormat, format["type"]?.stringValue == "regex",
+            let sample = format["regex"]?.stringValue.flatMap(GigaChatEmulator.regexSample)
+        {
+            full = sample
+        }
         if let format = chat.responseFormat, format["type"]?.stringValue == "json_schema", let schema = format["schema"]
         {
             let lastUser = chat.messages.last { $0.role == "user" }?.content ?? ""
             full = GigaChatEmulator.structuredAnswer(schema: schema, prompt: lastUser)
+            // A first attempt (no assistant message yet) of a chosen prompt gets text around the JSON.
+            let firstAttempt = !chat.messages.contains { $0.role == "assistant" }
+            if firstAttempt, GigaChatEmulator.answersInvalidJSON(to: lastUser, rate: state.faults.invalidStructuredRate)
+            {
+                full = "Вот ответ в формате JSON: " + full
+                state.count { $0.invalidStructuredAnswers += 1 }
+            }
         }
         var content = full
         var finishReason = "stop"

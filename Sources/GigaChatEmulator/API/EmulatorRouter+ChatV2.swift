@@ -9,7 +9,8 @@ import NIOHTTP1
 /// `tools[].functions.specifications`, usage as `input_tokens`/`output_tokens`, streams of named events with no
 /// `[DONE]`. The answer is the one v1 gives to the same conversation.
 extension EmulatorRouter {
-    static let knownRolesV2: Set<String> = knownRoles.union(["tool"])
+    /// v2's roles, as its recorded traffic and the SDK use them (v1's `function` is `tool` here).
+    static let knownRolesV2: Set<String> = ["system", "user", "assistant", "tool"]
 
     func parseChatV2(_ json: EmulatorJSON) throws(Rejection) -> ChatRequest {
         guard json.objectValue != nil else { throw Rejection.invalid("request body must be a JSON object") }
@@ -26,6 +27,16 @@ extension EmulatorRouter {
             }
             if role == "system", index != 0 {
                 throw Rejection.invalid("system message must be the first message")
+            }
+            if role == "tool" {
+                // As the recorded round trip sends it: the call's state id, and the result naming its function.
+                guard raw["tools_state_id"]?.stringValue?.isEmpty == false else {
+                    throw Rejection.invalid("\(path).tools_state_id is required for a tool message")
+                }
+                let results = raw["content"]?.arrayValue?.compactMap { $0["function_result"] } ?? []
+                guard !results.isEmpty, results.allSatisfy({ $0["name"]?.stringValue?.isEmpty == false }) else {
+                    throw Rejection.invalid("\(path).content must hold a function_result with a name")
+                }
             }
             messages.append((role == "tool" ? "function" : role, try Self.contentText(raw["content"], path: path)))
         }

@@ -48,6 +48,7 @@ extension WorkerConfiguration {
             "partials.interval": duration(partialsInterval),
             "partials.max_bytes": "\(partialsMaxBytes)",
             "retry.max_attempts": "\(maxAttempts)",
+            "structured.corrections": "\(structuredCorrections)",
             "retry.initial_backoff": duration(initialBackoff),
             "retry.max_backoff": duration(maxBackoff),
             "shutdown.drain_timeout": duration(drainTimeout),

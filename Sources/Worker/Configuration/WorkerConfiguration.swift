@@ -103,6 +103,9 @@ public struct WorkerConfiguration: Sendable {
     public var initialBackoff: Duration = .milliseconds(500)
     /// `retry.max_backoff`: the longest wait between attempts. Default: 30 s.
     public var maxBackoff: Duration = .seconds(30)
+    /// `structured.corrections`: corrective attempts for an answer that breaks its job's `response_format` (not
+    /// JSON, not the schema, not the regular expression), each telling the model what was wrong. Default: 1.
+    public var structuredCorrections = 1
     /// `shutdown.drain_timeout`: on SIGTERM/SIGINT, how long running jobs may finish. Default: 30 s.
     public var drainTimeout: Duration = .seconds(30)
     /// `rebalance.drain_timeout`: on revocation, how long the revoked partitions' running jobs may finish
@@ -208,6 +211,9 @@ public struct WorkerConfiguration: Sendable {
         if !(1...1000).contains(maxAttempts) {
             problems.append(fail("retry.max_attempts", "is \(maxAttempts)", "1...1000"))
         }
+        if !(0...10).contains(structuredCorrections) {
+            problems.append(fail("structured.corrections", "is \(structuredCorrections)", "0...10"))
+        }
         if initialBackoff < .zero || maxBackoff < initialBackoff {
             problems.append(
                 fail("retry.max_backoff", "is below retry.initial_backoff", "max_backoff >= initial_backoff >= 0")
@@ -231,7 +237,11 @@ public struct WorkerConfiguration: Sendable {
         let otherTopics = [topics.jobs, topics.partials, topics.completions, topics.effectiveDeadLetter]
         if otherTopics.contains(topics.effectiveFleet) {
             problems.append(
-                fail("topics.fleet", "is \"\(topics.effectiveFleet)\", a topic of jobs or outputs", "a topic of its own")
+                fail(
+                    "topics.fleet",
+                    "is \"\(topics.effectiveFleet)\", a topic of jobs or outputs",
+                    "a topic of its own"
+                )
             )
         }
         if budgetRotation <= .zero { problems.append(fail("flow.rotation", "is not positive", "a positive duration")) }

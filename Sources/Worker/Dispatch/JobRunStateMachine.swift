@@ -8,6 +8,8 @@ import WireFormat
 ///
 /// ```
 /// ready ──budget──▶ attempting ──answered──▶ finished(answered)
+///   ▲         ▲         │ answered, breaks the output format ─▶ ready for a corrective attempt (slot kept),
+///   │         └─────────┘   or, past `structured.corrections`, finished(failed invalid_output)
 ///   ▲                   │ failed: permanent ─▶ finished(failed)      clock ended at any step ─▶ finished(deadline)
 ///   │                   │ failed: transient ─▶ waiting (backoff, then a slot)
 ///   └──── slot taken ───┘ failed: circuit open or account fault ─▶ waiting (a slot; not counted)
@@ -19,6 +21,8 @@ struct JobRunStateMachine {
         var maxAttempts: Int
         var initialBackoff: Duration
         var maximumBackoff: Duration
+        /// Corrective attempts for an answer that breaks the job's output format (`structured.corrections`).
+        var maxCorrections: Int = 1
     }
 
     /// What the runner does next.
@@ -64,6 +68,8 @@ struct JobRunStateMachine {
     private(set) var attempts = 0
     /// Calls that count against `retry.max_attempts`.
     private var countedAttempts = 0
+    /// Corrective attempts made.
+    private(set) var corrections = 0
     private var lastFailure: GigaChatError?
 
     init(settings: Settings) {
@@ -94,6 +100,34 @@ struct JobRunStateMachine {
     mutating func attemptAnswered() -> Step {
         precondition(state == .attempting, "attemptAnswered() in state \(state)")
         return finish(.answered(attempts: attempts))
+    }
+
+    /// The attempt answered, but the answer breaks the job's output format (not JSON, not the schema, not the
+    /// regular expression): another attempt, told what was wrong, goes through the budget with the slot kept, while
+    /// `structured.corrections` allow and the clock runs; else the job fails `invalid_output` naming `violation`.
+    mutating func attemptAnsweredInvalid(_ violation: String, clockEnded: Bool, cancelled: Bool) -> Step {
+        precondition(state == .attempting, "attemptAnsweredInvalid(…) in state \(state)")
+        if cancelled { return stop() }
+        guard corrections < settings.maxCorrections, !clockEnded else {
+            let after =
+                corrections == 0 ? "" : " (after \(corrections) corrective attempt\(corrections == 1 ? "" : "s"))"
+            let reason = CompletionRecord.Failure(code: .invalidOutput, message: "\(violation)\(after)")
+            return finish(.failed(reason, attempts: attempts, exhausted: corrections > 0))
+        }
+        corrections += 1
+        state = .waitingForBudget
+        return .waitForBudget
+    }
+
+    /// The attempt answered, but `max_tokens` cut the answer of a job with an output format: it cannot be parsed,
+    /// and a correction would be cut the same way, so the job fails `truncated`.
+    mutating func attemptAnsweredTruncated() -> Step {
+        precondition(state == .attempting, "attemptAnsweredTruncated() in state \(state)")
+        let reason = CompletionRecord.Failure(
+            code: .truncated,
+            message: "the answer was cut by max_tokens (finish_reason length); raise options.max_tokens"
+        )
+        return finish(.failed(reason, attempts: attempts, exhausted: false))
     }
 
     /// The attempt was cut by the job's clock before it answered.

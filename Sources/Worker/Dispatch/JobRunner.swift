@@ -38,6 +38,8 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
         var functionCall: ChatFunctionCall?
         var usage: ChatUsage?
         var model: String?
+        /// The JSON value of a structured-output answer, checked against the job's schema.
+        var parsed: JSONValue?
         var timeToFirstToken: Duration
         /// A streamed attempt's partials, to be delivered before the completion (outside the deadline: the answer
         /// is in, and paid for).
@@ -58,11 +60,12 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
         // Metadata is made only when something is logged (most jobs log nothing).
         let logger = JobLogger(logger: self.logger, admitted: admitted)
         var clock = JobClock(timeout: configuration.jobTimeout, deadline: jobDeadline(admitted))
-        let request: ChatRequest
+        var request: ChatRequest
+        let format: ResponseFormat?
         do {
-            var built = try ChatRequest(model: job.model, messages: job.messages, options: job.options)
-            built.api = job.api  // nil: the client's configured default (gigachat.api)
-            request = built
+            request = try ChatRequest(model: job.model, messages: job.messages, options: job.options)
+            request.api = job.api  // nil: the client's configured default (gigachat.api)
+            format = try job.options["response_format"].map { try ResponseFormat($0) }
         } catch {
             // The decoder checked the options already; this is a last guard.
             slot.release()
@@ -75,10 +78,13 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
             settings: .init(
                 maxAttempts: configuration.maxAttempts,
                 initialBackoff: configuration.initialBackoff,
-                maximumBackoff: configuration.maxBackoff
+                maximumBackoff: configuration.maxBackoff,
+                maxCorrections: configuration.structuredCorrections
             )
         )
         var answer: Answer?
+        /// Usage of every answered call of the job, corrective ones included: they were all paid for.
+        var spent: ChatUsage?
         var attemptID = ""
         var step = machine.ready(clockEnded: clock.hasEnded(), cancelled: Task.isCancelled)
         while true {
@@ -93,20 +99,42 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
                 metrics.attempts.increment()
                 attemptID = UUID().uuidString.lowercased()
                 let id = attemptID
-                let (result, expired) = await deadlines.run(until: clock.end) { [self] in
+                let (result, expired) = await deadlines.run(until: clock.end) { [self, request] in
                     stream
                         ? await streamAttempt(request, admitted, attemptID: id, attempt: number)
                         : await plainAttempt(request, admitted, attemptID: id)
                 }
                 switch result {
-                case .answered(let answered):
+                case .answered(var answered):
                     // An answer that came in as the deadline passed is kept: it was paid for.
-                    answer = answered
                     flow.afterAttempt(
                         .answered(totalTokens: answered.usage?.totalTokens),
                         estimatedTokens: estimatedTokens
                     )
-                    step = machine.attemptAnswered()
+                    spent = Self.adding(answered.usage, to: spent)
+                    answered.usage = spent
+                    answer = answered
+                    switch Self.verdict(of: answered, format: format) {
+                    case .valid(let parsed):
+                        answer?.parsed = parsed
+                        step = machine.attemptAnswered()
+                    case .truncated:
+                        step = machine.attemptAnsweredTruncated()
+                    case .invalid(let violation):
+                        step = machine.attemptAnsweredInvalid(
+                            violation,
+                            clockEnded: clock.hasEnded(),
+                            cancelled: Task.isCancelled
+                        )
+                        if case .waitForBudget = step, let format {
+                            metrics.corrections.increment()
+                            logger.debug(
+                                "Answer breaks the output format; correcting",
+                                metadata: ["violation": "\(violation)"]
+                            )
+                            request.messages += [.assistant(answered.content), format.correction(for: violation)]
+                        }
+                    }
                 case _ where expired:
                     step = machine.attemptExpired()
                 case .cancelled:
@@ -167,14 +195,18 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
                 case .answered(let attempts):
                     guard let answer else { preconditionFailure("answered without an answer") }
                     logAnswer(answer, job: job, attempts: attempts, logger: logger)
-                    if let partials = answer.partials {
-                        // Cancelled (revocation, forced shutdown) or the producer closed: nothing more is published.
-                        publisher.gate.beginPublishing()
-                        let delivered = await partials.deliverAll()
-                        publisher.gate.endPublishing()
-                        guard delivered, !Task.isCancelled else { return }
-                    }
+                    guard await deliverPartials(of: answer) else { return }
                     completion = answered(admitted, answer, attempts: attempts, attemptID: attemptID)
+                case .failed(let reason, let attempts, _)
+                where reason.code == .invalidOutput || reason.code == .truncated:
+                    // The answer is kept beside the failure (it was paid for, and shows what went wrong).
+                    guard let answer else { preconditionFailure("an unusable answer without an answer") }
+                    logger.info(
+                        "Job failed: the answer breaks its output format",
+                        metadata: ["error": "\(reason.code)"]
+                    )
+                    guard await deliverPartials(of: answer) else { return }
+                    completion = answered(admitted, answer, attempts: attempts, attemptID: attemptID, failure: reason)
                 case .failed(let reason, let attempts, let exhausted):
                     if exhausted {
                         logger.warning("Job failed: attempts exhausted", metadata: ["error": "\(reason.code)"])
@@ -193,6 +225,35 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
                 return
             }
         }
+    }
+
+    /// Delivers a streamed answer's partials before its completion; `false` when cancelled (revocation, forced
+    /// shutdown) or the producer closed: then nothing more is published.
+    private func deliverPartials(of answer: Answer) async -> Bool {
+        guard let partials = answer.partials else { return true }
+        publisher.gate.beginPublishing()
+        let delivered = await partials.deliverAll()
+        publisher.gate.endPublishing()
+        return delivered && !Task.isCancelled
+    }
+
+    /// How an answer measures up to the job's output format; a function call or a refusal is not judged.
+    private static func verdict(of answer: Answer, format: ResponseFormat?) -> ResponseFormat.Verdict {
+        guard let format, answer.functionCall == nil, answer.finishReason != "blacklist" else {
+            return .valid(parsed: nil)
+        }
+        return format.verdict(on: answer.content, finishReason: answer.finishReason)
+    }
+
+    private static func adding(_ usage: ChatUsage?, to total: ChatUsage?) -> ChatUsage? {
+        guard let usage else { return total }
+        guard let total else { return usage }
+        return ChatUsage(
+            promptTokens: total.promptTokens + usage.promptTokens,
+            completionTokens: total.completionTokens + usage.completionTokens,
+            totalTokens: total.totalTokens + usage.totalTokens,
+            precachedPromptTokens: total.precachedPromptTokens + usage.precachedPromptTokens
+        )
     }
 
     private func logAnswer(_ answer: Answer, job: Job, attempts: Int, logger: JobLogger) {
@@ -349,7 +410,8 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
         _ admitted: AdmittedJob,
         _ answer: Answer,
         attempts: Int,
-        attemptID: String
+        attemptID: String,
+        failure: CompletionRecord.Failure? = nil
     ) -> CompletionRecord {
         metrics.timeToFirstToken.record(duration: answer.timeToFirstToken)
         if let usage = answer.usage {
@@ -359,12 +421,18 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
         }
         // GigaChat refuses some topics with finish_reason "blacklist": the answer is a refusal, not content.
         let refused = answer.finishReason == "blacklist"
+        let error =
+            failure
+            ?? (refused
+                ? CompletionRecord.Failure(code: .contentRefused, message: "GigaChat refused to answer this topic")
+                : nil)
         return CompletionRecord(
             id: admitted.job.id,
-            status: refused ? .failed : .ok,
+            status: error == nil ? .ok : .failed,
             content: answer.content,
             finishReason: answer.finishReason,
             functionCall: answer.functionCall,
+            parsed: error == nil ? answer.parsed : nil,
             usage: answer.usage,
             model: answer.model,
             attempts: attempts,
@@ -372,9 +440,7 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
             latencyMilliseconds: latency(admitted),
             timeToFirstTokenMilliseconds: Int(answer.timeToFirstToken.milliseconds),
             metadata: admitted.job.metadata,
-            error: refused
-                ? CompletionRecord.Failure(code: .contentRefused, message: "GigaChat refused to answer this topic")
-                : nil
+            error: error
         )
     }
 
