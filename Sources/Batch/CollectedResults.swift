@@ -28,7 +28,8 @@ public struct CollectedResults: Sendable {
     /// - Returns: The completion when it is one of the expected ids (also a repeated one).
     @discardableResult
     public mutating func add(_ bytes: [UInt8]) -> CompletionRecord? {
-        guard let record = try? JSONDecoder().decode(CompletionRecord.self, from: Data(bytes)), expectedSet.contains(record.id)
+        guard let record = try? JSONDecoder().decode(CompletionRecord.self, from: Data(bytes)),
+            expectedSet.contains(record.id)
         else {
             ignored += 1
             return nil
@@ -56,6 +57,8 @@ public struct CollectedResults: Sendable {
         public var missing: Int
         public var promptTokens: Int
         public var completionTokens: Int
+        /// The part of ``promptTokens`` GigaChat's prefix cache served (not billed).
+        public var cachedTokens: Int
         /// Latency (taken by the worker -> completion) and time to first token, in ms: p50 and p99 (nearest rank).
         public var latencyP50: Int?
         public var latencyP99: Int?
@@ -74,11 +77,17 @@ public struct CollectedResults: Sendable {
         let latencies = records.map(\.latencyMilliseconds).sorted()
         let ttfts = records.compactMap { $0.status == .ok ? $0.timeToFirstTokenMilliseconds : nil }.sorted()
         return Summary(
-            jobs: expected.count, ok: ok, failed: failed, missing: waiting,
+            jobs: expected.count,
+            ok: ok,
+            failed: failed,
+            missing: waiting,
             promptTokens: records.reduce(0) { $0 + ($1.usage?.promptTokens ?? 0) },
             completionTokens: records.reduce(0) { $0 + ($1.usage?.completionTokens ?? 0) },
-            latencyP50: Summary.percentile(latencies, 0.5), latencyP99: Summary.percentile(latencies, 0.99),
-            timeToFirstTokenP50: Summary.percentile(ttfts, 0.5), timeToFirstTokenP99: Summary.percentile(ttfts, 0.99)
+            cachedTokens: records.reduce(0) { $0 + ($1.usage?.precachedPromptTokens ?? 0) },
+            latencyP50: Summary.percentile(latencies, 0.5),
+            latencyP99: Summary.percentile(latencies, 0.99),
+            timeToFirstTokenP50: Summary.percentile(ttfts, 0.5),
+            timeToFirstTokenP99: Summary.percentile(ttfts, 0.99)
         )
     }
 
@@ -123,6 +132,7 @@ public struct CollectedResults: Sendable {
                     "prompt_tokens": .number(Double(usage.promptTokens)),
                     "completion_tokens": .number(Double(usage.completionTokens)),
                     "total_tokens": .number(Double(usage.totalTokens)),
+                    "prompt_tokens_details": .object(["cached_tokens": .number(Double(usage.precachedPromptTokens))]),
                 ])
             }
             response["status_code"] = 200

@@ -22,9 +22,9 @@ extension GigaChatEmulator {
     /// public; words are close enough and predictable). Used for `usage`, `POST /tokens/count` and `max_tokens`.
     ///
     /// `usage` of a chat completion: `prompt_tokens` = the sum over all messages' contents,
-    /// `completion_tokens` = the count of the (possibly truncated) answer, `total_tokens` = their sum,
-    /// `precached_prompt_tokens` = the count of the leading system message (0 without one), as if the system prompt
-    /// were served from the prefix cache.
+    /// `completion_tokens` = the count of the (possibly truncated) answer, `total_tokens` = their sum (cached
+    /// tokens included, as the real API reports it), `precached_prompt_tokens` = the prompt prefix's count when the
+    /// prefix cache served it (see ``GigaChatEmulatorConfiguration/prefixCacheTTL``), else 0.
     /// - Parameter text: Any text.
     /// - Returns: The number of words.
     public static func tokenCount(of text: String) -> Int {

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 
 // MARK: - GigaChatEmulator + structured answers
@@ -88,7 +89,8 @@ extension GigaChatEmulator {
         if let reference = schema["$ref"]?.stringValue {
             if reference == "#" { return sub(root) }
             for container in ["$defs", "definitions"] where reference.hasPrefix("#/\(container)/") {
-                let name = String(reference.dropFirst(container.count + 3))
+                let name = String(reference.dropFirst(container.count + 3)).replacingOccurrences(of: "~1", with: "/")
+                    .replacingOccurrences(of: "~0", with: "~")
                 if let target = root[container]?[name] { return sub(target) }
             }
             return .null
@@ -130,6 +132,11 @@ extension GigaChatEmulator {
                 if nested > 0, !required.contains(name) { continue }
                 members.append((name, sub(property)))
             }
+            // A required name the schema does not describe: any value will do.
+            for name in schema["required"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            where !members.contains(where: { $0.0 == name }) {
+                members.append((name, .string(word)))
+            }
             return .object(members)
         case "array":
             let prefix = schema["prefixItems"]?.arrayValue ?? []
@@ -167,6 +174,7 @@ extension GigaChatEmulator {
         case "uri", "url": return "https://example.com/\(variant)"
         default: break
         }
+        if let pattern = schema["pattern"]?.stringValue, let sample = regexSample(pattern) { return sample }
         var scalars = Array((variant == 0 ? word : "\(word)\(variant)").unicodeScalars)
         if let least = schema["minLength"]?.intValue, scalars.count < least {
             scalars += Array(repeating: "x", count: least - scalars.count)
@@ -217,14 +225,19 @@ extension GigaChatEmulator {
 // MARK: - Answers to a regex response format
 
 extension GigaChatEmulator {
-    /// The answer to a request with `response_format` `regex` (v2): the shortest text the expression matches, built
-    /// from its literals, escapes (`\d` → `0`, `\w` → `a`, `\s` → space, others literal), classes (their first member
-    /// or range start; a negated class gives `x` or `y`), `.` (`x`), groups and alternations (the first
-    /// alternative), and quantifiers (`?` and `*` none, `+` one, `{n}` and `{n,m}` n); anchors are dropped.
-    /// - Returns: The text, or `nil` for a construct it does not know (lookarounds, backreferences).
+    /// The answer to a request with `response_format` `regex` (v2): a short text the expression matches, built from
+    /// its literals, escapes (`\d` → `0`, `\w` → `a`, `\s` → space, `\n`, `\t`, `\xHH`, `\uHHHH`, escaped
+    /// punctuation), classes (their first member; for a negated class the first of a few candidates outside it), `.`
+    /// (`x`), groups and alternations (the first alternative), and quantifiers (the least count they allow, at most
+    /// 1,000); anchors are dropped. The text is then checked against the whole expression.
+    /// - Returns: The text, or `nil` for a construct it does not know (lookarounds, backreferences) or a text that
+    ///   does not match after all.
     public static func regexSample(_ pattern: String) -> String? {
         var parser = RegexSampler(Array(pattern.unicodeScalars))
-        guard let text = parser.alternation(), parser.atEnd else { return nil }
+        guard let text = parser.alternation(), parser.atEnd,
+            let regex = try? NSRegularExpression(pattern: "^(?:\(pattern))\\z"),
+            regex.firstMatch(in: text, range: NSRange(text.startIndex..<text.endIndex, in: text)) != nil
+        else { return nil }
         return text
     }
 }
@@ -251,8 +264,7 @@ private struct RegexSampler {
     mutating func sequence() -> String? {
         var text = ""
         while !atEnd, scalars[index] != "|", scalars[index] != ")" {
-            guard let atom = atom() else { return nil }
-            guard let count = quantifier() else { return nil }
+            guard let atom = atom(), let count = quantifier() else { return nil }
             text += String(repeating: atom, count: count)
         }
         return text
@@ -274,56 +286,102 @@ private struct RegexSampler {
             return inner
         case "[": return characterClass()
         case "\\":
-            guard !atEnd else { return nil }
-            let escaped = scalars[index]
-            index += 1
-            switch escaped {
-            case "d": return "0"
-            case "w": return "a"
-            case "s": return " "
-            case "D", "W", "S": return "-"
-            case "1"..."9", "b", "B", "k": return nil
-            default: return String(escaped)
-            }
+            guard let escaped = escape() else { return nil }
+            return escaped.first.map { String($0) } ?? ""  // an anchor matches the empty string
         case "*", "+", "?", "{", ")", "|": return nil
         default: return String(scalar)
         }
     }
 
+    /// Reads an escape after `\`: the characters it may stand for, the first preferred (empty for an anchor);
+    /// `nil` for one not known.
+    mutating func escape() -> [Unicode.Scalar]? {
+        guard !atEnd else { return nil }
+        let escaped = scalars[index]
+        index += 1
+        switch escaped {
+        case "d": return ["0", "1", "5", "9"]
+        case "w": return ["a", "Z", "_", "7"]
+        case "s": return [" ", "\t"]
+        case "D": return ["x", "-"]
+        case "W": return ["-", " "]
+        case "S": return ["x", "-"]
+        case "n": return ["\n"]
+        case "t": return ["\t"]
+        case "r": return ["\r"]
+        case "A", "z", "Z", "b", "B": return []
+        case "x", "u":
+            let width = escaped == "x" ? 2 : 4
+            guard index + width <= scalars.count,
+                let code = UInt32(String(String.UnicodeScalarView(scalars[index..<(index + width)])), radix: 16),
+                let decoded = Unicode.Scalar(code)
+            else { return nil }
+            index += width
+            return [decoded]
+        case _ where escaped.properties.isAlphabetic || ("0"..."9").contains(escaped): return nil
+        default: return [escaped]  // escaped punctuation
+        }
+    }
+
+    /// The characters of `\\d`, `\\w` and `\\s` (ASCII, as far as a sample needs them).
+    static let classRanges: [Unicode.Scalar: [ClosedRange<UInt32>]] = [
+        "d": [0x30...0x39],
+        "w": [0x30...0x39, 0x41...0x5A, 0x5F...0x5F, 0x61...0x7A],
+        "s": [0x09...0x0D, 0x20...0x20],
+    ]
+
+    /// `[...]`: its first member, or for `[^...]` the first candidate it does not hold.
     mutating func characterClass() -> String? {
         var negated = false
         if !atEnd, scalars[index] == "^" {
             negated = true
             index += 1
         }
-        var members: [Unicode.Scalar] = []
+        var ranges: [ClosedRange<UInt32>] = []
         var first = true
         while !atEnd, scalars[index] != "]" || first {
             first = false
-            var scalar = scalars[index]
-            index += 1
-            if scalar == "\\", !atEnd {
-                let escaped = scalars[index]
+            var members: [Unicode.Scalar]
+            if scalars[index] == "\\", index + 1 < scalars.count, let whole = Self.classRanges[scalars[index + 1]] {
+                // A class escape inside a class: all of its characters are members.
+                index += 2
+                ranges += whole
+                continue
+            } else if scalars[index] == "\\" {
                 index += 1
-                switch escaped {
-                case "d": scalar = "0"
-                case "w": scalar = "a"
-                case "s": scalar = " "
-                default: scalar = escaped
-                }
+                guard let escaped = escape(), escaped.count == 1 else { return nil }
+                members = escaped
+            } else {
+                members = [scalars[index]]
+                index += 1
             }
-            members.append(scalar)
-            if index + 1 < scalars.count, scalars[index] == "-", scalars[index + 1] != "]" {
-                index += 2  // a range: its start is a member already
+            if members.count == 1, index + 1 < scalars.count, scalars[index] == "-", scalars[index + 1] != "]" {
+                index += 1
+                var upper = scalars[index]
+                index += 1
+                if upper == "\\" {
+                    guard let escaped = escape(), escaped.count == 1 else { return nil }
+                    upper = escaped[0]
+                }
+                guard members[0].value <= upper.value else { return nil }
+                ranges.append(members[0].value...upper.value)
+            } else {
+                ranges += members.map { $0.value...$0.value }
             }
         }
         guard !atEnd else { return nil }
         index += 1
-        if negated { return members.contains("x") ? "y" : "x" }
-        return members.first.map { String($0) }
+        if negated {
+            let candidates: [Unicode.Scalar] = ["x", "Q", "7", "-", "_", " ", "#", "Ж"]
+            return candidates.first { candidate in !ranges.contains { $0.contains(candidate.value) } }.map {
+                String($0)
+            }
+        }
+        return ranges.first.flatMap { Unicode.Scalar($0.lowerBound) }.map { String($0) }
     }
 
-    /// The repetitions to use for the atom before: the least the quantifier allows; `nil` for a malformed one.
+    /// The repetitions to use for the atom before: the least the quantifier allows; `nil` for a malformed one or
+    /// one over 1,000.
     mutating func quantifier() -> Int? {
         guard !atEnd else { return 1 }
         var count = 1
@@ -336,9 +394,9 @@ private struct RegexSampler {
         case "{":
             guard let close = scalars[index...].firstIndex(of: "}") else { return nil }
             let body = String(String.UnicodeScalarView(scalars[(index + 1)..<close]))
-            guard let least = Int(body.split(separator: ",", omittingEmptySubsequences: false).first ?? "") else {
-                return nil
-            }
+            guard let least = Int(body.split(separator: ",", omittingEmptySubsequences: false).first ?? ""),
+                (0...1000).contains(least)
+            else { return nil }
             count = least
             index = close + 1
         default:

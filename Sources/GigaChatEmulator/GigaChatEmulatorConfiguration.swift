@@ -54,6 +54,12 @@ public struct GigaChatEmulatorConfiguration: Sendable {
     /// from the name. Chat completions accept the `chat` models, embeddings the `embedder` ones.
     /// Default: ``defaultModels`` (the list the real API returned in 2026).
     public var models: [String]
+    /// How long the prefix cache keeps a session's prompt prefix after its last use (the real cache keeps one for
+    /// about 30 s, as measured by Sber's gpt2giga project). A chat call with an `X-Session-ID` whose prompt prefix
+    /// (every message but the last) is the one the same account's session last sent within this time reports that
+    /// prefix's tokens as cached (`precached_prompt_tokens`, v2 `cached_tokens`); without the header nothing is
+    /// cached. Default: 30 s.
+    public var prefixCacheTTL: Duration
     /// Injected faults; change them on a running emulator with ``GigaChatEmulator/updateFaults(_:)``.
     /// Default: none.
     public var faults: GigaChatEmulatorFaults
@@ -87,6 +93,7 @@ public struct GigaChatEmulatorConfiguration: Sendable {
         chunkDelay: Duration = .zero,
         chunkCount: Int? = nil,
         models: [String] = GigaChatEmulatorConfiguration.defaultModels,
+        prefixCacheTTL: Duration = .seconds(30),
         faults: GigaChatEmulatorFaults = .init(),
         eventLoopThreads: Int = GigaChatEmulatorConfiguration.defaultEventLoopThreads
     ) {
@@ -102,6 +109,7 @@ public struct GigaChatEmulatorConfiguration: Sendable {
         self.chunkDelay = chunkDelay
         self.chunkCount = chunkCount
         self.models = models
+        self.prefixCacheTTL = prefixCacheTTL
         self.faults = faults
         self.eventLoopThreads = eventLoopThreads
     }
@@ -135,7 +143,7 @@ extension GigaChatEmulatorConfiguration {
         guard tokenLifetime > .zero else {
             throw GigaChatEmulatorError(code: .invalidConfiguration, message: "tokenLifetime must be positive")
         }
-        guard timeToFirstToken >= .zero, chunkDelay >= .zero else {
+        guard timeToFirstToken >= .zero, chunkDelay >= .zero, prefixCacheTTL >= .zero else {
             throw GigaChatEmulatorError(code: .invalidConfiguration, message: "delays must not be negative")
         }
         try faults.validate()

@@ -35,6 +35,8 @@ public struct GigaChatEmulatorCounters: Sendable, Hashable {
     public var cutStreams: Int = 0
     /// Broken events sent because of ``GigaChatEmulatorFaults/malformedEventAt``.
     public var malformedEvents: Int = 0
+    /// Prompt tokens served from the prefix cache (``GigaChatEmulatorConfiguration/prefixCacheTTL``), summed.
+    public var cachedPromptTokens: Int = 0
     /// Structured-output answers that were not JSON because of ``GigaChatEmulatorFaults/invalidStructuredRate``.
     public var invalidStructuredAnswers: Int = 0
     /// Authorised requests to models, tokens/count, embeddings and balance.

@@ -16,6 +16,9 @@ public struct Job: Sendable, Hashable {
     /// The GigaChat chat API to call (`v1` or `v2`); `nil` uses `gigachat.api`. The completion looks the same
     /// whichever API answered.
     public var api: GigaChatAPI?
+    /// The `X-Session-ID` to call GigaChat with, so its prefix cache serves a prompt prefix this job shares with
+    /// others; `nil` lets `cache.session_id` decide (by default, derived from the shared prefix).
+    public var sessionID: String?
     /// Chat parameters passed to the API as they are (`temperature`, `max_tokens`, `functions`, ...).
     public var options: [String: JSONValue]
     /// The topic to answer on (after the Spring `kafka_replyTopic` header, before the completions topic).
@@ -32,6 +35,7 @@ public struct Job: Sendable, Hashable {
         messages: [ChatMessage],
         stream: Bool? = nil,
         api: GigaChatAPI? = nil,
+        sessionID: String? = nil,
         options: [String: JSONValue] = [:],
         replyTo: String? = nil,
         deadline: Date? = nil,
@@ -42,6 +46,7 @@ public struct Job: Sendable, Hashable {
         self.messages = messages
         self.stream = stream
         self.api = api
+        self.sessionID = sessionID
         self.options = options
         self.replyTo = replyTo
         self.deadline = deadline

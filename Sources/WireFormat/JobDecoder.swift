@@ -18,7 +18,7 @@ public struct JobDecoder: Sendable {
 
     /// The top-level fields of a job.
     public static let fields = [
-        "id", "model", "messages", "stream", "api", "options", "reply_to", "deadline", "metadata",
+        "id", "model", "messages", "stream", "api", "session_id", "options", "reply_to", "deadline", "metadata",
     ]
     /// The roles a job's messages may have.
     public static let roles: Set<String> = ["system", "user", "assistant", "function"]
@@ -90,6 +90,16 @@ public struct JobDecoder: Sendable {
             }
             api = named
         }
+        let sessionID = try optionalString(members, "session_id")
+        if let sessionID,
+            sessionID.isEmpty || sessionID.utf8.count > 128
+                || sessionID.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value > 0x7E })
+        {
+            throw JobRejection(
+                .wrongType,
+                "session_id: expected 1-128 printable ASCII characters (an HTTP header value)"
+            )
+        }
         var options: [String: JSONValue] = [:]
         if let value = present(members, "options") {
             guard case .object(let object) = value else {
@@ -109,11 +119,15 @@ public struct JobDecoder: Sendable {
                 error.message.replacingOccurrences(of: "invalid chat options: ", with: "options.")
             )
         }
-        if let format = present(options, "response_format") {
+        // Whichever API runs the job, the format it will be held to must be usable.
+        for api in GigaChatAPI.allCases {
             do {
-                _ = try ResponseFormat(format)
+                _ = try ResponseFormat.requested(in: options, api: api)
             } catch {
-                throw JobRejection(.invalidResponseFormat, "options.\(error.message)")
+                let place =
+                    api == .v2 && options["model_options"]?.objectValue?["response_format"] != nil
+                    ? "options.model_options." : "options."
+                throw JobRejection(.invalidResponseFormat, place + error.message)
             }
         }
         let replyTo = try optionalString(members, "reply_to")
@@ -133,6 +147,7 @@ public struct JobDecoder: Sendable {
             messages: messages,
             stream: stream,
             api: api,
+            sessionID: sessionID,
             options: options,
             replyTo: replyTo,
             deadline: deadline,

@@ -23,7 +23,8 @@ struct CollectCommand: AsyncParsableCommand {
     @OptionGroup var kafka: KafkaClientOptions
 
     @Option(help: "The completions topic.")
-    var completionsTopic = ProcessInfo.processInfo.environment["GIGACHAT_WORKER_TOPICS_COMPLETIONS"] ?? "gigachat.completions"
+    var completionsTopic =
+        ProcessInfo.processInfo.environment["GIGACHAT_WORKER_TOPICS_COMPLETIONS"] ?? "gigachat.completions"
 
     @Option(help: "The partials topic (with --follow-partials).")
     var partialsTopic = ProcessInfo.processInfo.environment["GIGACHAT_WORKER_TOPICS_PARTIALS"] ?? "gigachat.partials"
@@ -56,9 +57,13 @@ struct CollectCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard ResultFormat(rawValue: format) != nil else { throw ValidationError("--format must be jobs or openai") }
-        guard manifest != nil || ids != nil else { throw ValidationError("say which jobs to wait for: --manifest or --ids") }
+        guard manifest != nil || ids != nil else {
+            throw ValidationError("say which jobs to wait for: --manifest or --ids")
+        }
         if let since, ReadingStart.parse(since) == nil {
-            throw ValidationError("--since must be an RFC 3339 time (2026-11-26T09:00:00Z) or a span such as 90s, 30m, 2h, 7d")
+            throw ValidationError(
+                "--since must be an RFC 3339 time (2026-11-26T09:00:00Z) or a span such as 90s, 30m, 2h, 7d"
+            )
         }
     }
 
@@ -113,7 +118,8 @@ struct CollectCommand: AsyncParsableCommand {
         func ms(_ value: Int?) -> String { value.map { "\($0) ms" } ?? "-" }
         CLIOutput.write(
             "jobs \(summary.jobs): ok \(summary.ok), failed \(summary.failed), missing \(summary.missing)\n"
-                + "tokens: prompt \(summary.promptTokens), completion \(summary.completionTokens)\n"
+                + "tokens: prompt \(summary.promptTokens) (cached \(summary.cachedTokens)), completion "
+                + "\(summary.completionTokens)\n"
                 + "latency: p50 \(ms(summary.latencyP50)), p99 \(ms(summary.latencyP99)); time to first token: p50 "
                 + "\(ms(summary.timeToFirstTokenP50)), p99 \(ms(summary.timeToFirstTokenP99))\n"
                 + "throughput: \(String(format: "%.2f", Double(results.latest.count) / max(elapsed, 0.001))) jobs/s while collecting\n"

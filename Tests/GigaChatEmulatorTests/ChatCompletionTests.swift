@@ -51,7 +51,7 @@ struct ChatCompletionTests {
                 + "\"index\":0,\"finish_reason\":\"stop\"}],\"created\":\(created),"
                 + "\"model\":\"GigaChat-2-Max:2.0.28.2\",\"object\":\"chat.completion\","
                 + "\"usage\":{\"prompt_tokens\":\(promptTokens),\"completion_tokens\":\(completionTokens),"
-                + "\"total_tokens\":\(promptTokens + completionTokens),\"precached_prompt_tokens\":3}}"
+                + "\"total_tokens\":\(promptTokens + completionTokens),\"precached_prompt_tokens\":0}}"
             #expect(response.text == expected)
             // Non-ASCII goes out as raw UTF-8, not \u escapes.
             #expect(!response.text.contains("\\u"))
@@ -198,6 +198,45 @@ struct ChatCompletionTests {
             #expect(firstRead.offset < doneRead.offset)
             #expect(doneRead.instant - firstRead.instant >= delay)
         }
+    }
+
+    /// The prefix-cache lookups of one emulator: each call's `precached_prompt_tokens`.
+    static func cachedTokens(_ configuration: GigaChatEmulatorConfiguration, _ calls: [(String, String, String?)])
+        async throws -> [Int?]
+    {
+        try await EmulatorTestSupport.withEmulator(configuration) { emulator in
+            let token = try await EmulatorTestSupport.token(emulator)
+            var results: [Int?] = []
+            for (system, prompt, session) in calls {
+                let body = try EmulatorTestSupport.chatBody(messages: [("system", system), ("user", prompt)])
+                let response = try await EmulatorTestSupport.chat(
+                    emulator,
+                    token: token,
+                    body: body,
+                    extraHeaders: session.map { [("X-Session-ID", $0)] } ?? []
+                )
+                let usage = try EmulatorTestSupport.object(response.text)["usage"] as? [String: Any]
+                results.append(usage?["precached_prompt_tokens"] as? Int)
+            }
+            #expect(emulator.counters.cachedPromptTokens == results.reduce(0) { $0 + ($1 ?? 0) })
+            return results
+        }
+    }
+
+    @Test func servesAPromptPrefixFromTheCachePerSession() async throws {
+        let system = "Extract the invoice fields as JSON"  // 6 tokens
+        let calls: [(String, String, String?)] = [
+            (system, "first", "s1"),  // fills the cache
+            (system, "second", "s1"),  // same session, same prefix: a hit
+            (system, "third", "s2"),  // another session has its own cache
+            ("Another system prompt", "x", "s1"),  // a new prefix misses
+            (system, "x", nil),  // no session, no cache
+            (system, "x", "s1"),  // s1 now holds the other prefix
+            (system, "y", "s1"),  // and now this one again
+        ]
+        #expect(try await Self.cachedTokens(.init(), calls) == [0, 6, 0, 0, 0, 0, 6])
+        // Past the TTL (here: at once) the prefix is gone.
+        #expect(try await Self.cachedTokens(.init(prefixCacheTTL: .zero), Array(calls.prefix(2))) == [0, 0])
     }
 
     @Test func maxTokensTruncatesAndFinishesWithLength() async throws {

@@ -223,7 +223,6 @@ struct ChatV2Tests {
             #expect(v2.content == EmulatorHarness.expectedAnswer(prompt))
             #expect(v2.content == v1.content)
             #expect(v2.usage == v1.usage)
-            #expect(v2.usage?.precachedPromptTokens == 3)  // the emulator serves the system prompt from its cache
             #expect(v2.finishReason == .stop)
             #expect(v2.model == v1.model)
 
@@ -237,6 +236,26 @@ struct ChatV2Tests {
             #expect(chunks.dropLast().allSatisfy { $0.usage == nil && $0.finishReason == nil })
             #expect(emulator.counters.chatCalls == 3)
             #expect(emulator.counters.invalidRequests == 0)
+        }
+    }
+
+    @Test func cachedPromptTokensAreReadOnBothAPIs() async throws {
+        try await EmulatorHarness.run { emulator, client, _ in
+            let messages: [ChatMessage] = [.system("You extract invoice fields"), .user("Invoice one")]
+            let headers = GigaChatRequestHeaders(sessionID: "bulk-1")
+            let first = try await client.chat(ChatRequest(messages: messages), headers: headers)
+            #expect(first.usage?.precachedPromptTokens == 0, "nothing cached yet")
+            // The same prefix in the same session: the system prompt's 4 tokens are served from the cache.
+            let v1 = try await client.chat(ChatRequest(messages: messages), headers: headers)
+            let v2 = try await client.chat(ChatRequest(messages: messages, api: .v2), headers: headers)
+            var streamed: ChatUsage?
+            for try await chunk in client.stream(ChatRequest(messages: messages, api: .v2), headers: headers) {
+                if let usage = chunk.usage { streamed = usage }
+            }
+            #expect(v1.usage?.precachedPromptTokens == 4)
+            #expect(v2.usage?.precachedPromptTokens == 4)
+            #expect(streamed?.precachedPromptTokens == 4)
+            #expect(emulator.counters.cachedPromptTokens == 12)
         }
     }
 

@@ -40,7 +40,10 @@ struct StructuredOutputTests {
         (#"{"exclusiveMaximum":1}"#, "0.9", "1", "$: 1 is not below the exclusive maximum 1"),
         (#"{"multipleOf":0.5}"#, "1.5", "1.2", "$: 1.2 is not a multiple of 0.5"),
         (#"{"anyOf":[{"type":"string"},{"type":"null"}]}"#, "null", "1", "$: matches none of anyOf"),
-        (#"{"oneOf":[{"type":"integer"},{"type":"number"}]}"#, "1.5", "1", "$: matches 2 of oneOf's schemas"),
+        (
+            #"{"oneOf":[{"type":"integer"},{"type":"number"}]}"#, "1.5", "1",
+            "$: matches oneOf's schemas 0 and 1, not exactly one"
+        ),
         (#"{"allOf":[{"minimum":1},{"maximum":2}]}"#, "2", "3", "$: 3 is above the maximum 2"),
         (#"{"not":{"type":"null"}}"#, "1", "null", "$: matches the schema under not"),
         (
@@ -50,6 +53,20 @@ struct StructuredOutputTests {
         (
             ##"{"definitions":{"N":{"type":["object","null"],"properties":{"next":{"$ref":"#/definitions/N"}}}},"$ref":"#/definitions/N"}"##,
             #"{"next":{"next":null}}"#, #"{"next":{"next":3}}"#, "$.next.next: expected object or null"
+        ),
+        (
+            #"{"patternProperties":{"^x-":{"type":"integer"}},"additionalProperties":false}"#, #"{"x-a":1}"#,
+            #"{"x-a":"1"}"#, "$.x-a: expected integer"
+        ),
+        (
+            #"{"patternProperties":{"^x-":{}},"additionalProperties":false}"#, #"{"x-a":1}"#, #"{"y":1}"#,
+            #"$: the property "y" is not allowed"#
+        ),
+        (#"{"minimum":1,"exclusiveMinimum":true}"#, "1.5", "1", "$: 1 is not above the exclusive minimum 1"),
+        (#"{"maximum":1,"exclusiveMaximum":true}"#, "0.5", "1", "$: 1 is not below the exclusive maximum 1"),
+        (
+            #"{"type":"array","prefixItems":[{"type":"string"},{"type":"integer"}],"items":{"type":"boolean"}}"#,
+            #"["a",1,true]"#, #"["a","b"]"#, "$[1]: expected integer"
         ),
         // Annotations and format are not checked.
         (
@@ -64,6 +81,54 @@ struct StructuredOutputTests {
             let violation = try Self.violation(schema, fails)
             #expect(violation?.hasPrefix(message) == true, "\(schema) on \(fails): \(violation ?? "no violation")")
         }
+    }
+
+    @Test func referenceLoopsEndAndBranchingSchemasStayWithinTheBudget() throws {
+        // A reference back to where it is checks nothing new: it ends, and accepts.
+        #expect(try Self.violation(##"{"$ref":"#"}"##, "[1,2]") == nil)
+        #expect(
+            try Self.violation(
+                ##"{"$defs":{"A":{"$ref":"#/$defs/B"},"B":{"$ref":"#/$defs/A"}},"$ref":"#/$defs/A"}"##,
+                "1"
+            ) == nil
+        )
+        #expect(try Self.violation(##"{"anyOf":[{"$ref":"#"},{"$ref":"#"}]}"##, "1") == nil)
+        // A recursive model is followed down the value, as deep as it goes.
+        let tree =
+            ##"{"$defs":{"N":{"type":"object","properties":{"c":{"type":"array","items":{"$ref":"#/$defs/N"}},"v":{"type":"integer"}}}},"$ref":"#/$defs/N"}"##
+        var deep = #"{"v":1}"#
+        for _ in 0..<40 { deep = #"{"c":[\#(deep)]}"# }
+        #expect(try Self.violation(tree, deep) == nil)
+        #expect(
+            try Self.violation(tree, deep.replacingOccurrences(of: #""v":1"#, with: #""v":"1""#))?.hasSuffix(
+                "expected integer, got a string"
+            ) == true
+        )
+        // Branches that multiply end at the step budget with a message, not a hung thread.
+        // Level k tries level k-1 twice (the first try fails at its end), so 30 levels are 2^30 steps.
+        var definitions = [#""L0":{"type":"integer"}"#]
+        for level in 1...30 {
+            let below = ##"{"$ref":"#/$defs/L\##(level - 1)"}"##
+            definitions.append(##""L\##(level)":{"anyOf":[{"allOf":[\##(below),{"type":"string"}]},\##(below)]}"##)
+        }
+        let branching = ##"{"$defs":{\##(definitions.joined(separator: ","))},"$ref":"#/$defs/L30"}"##
+        #expect(try Self.violation(branching, "1") == "$: the schema takes too long to check")
+        #expect(try Self.violation(branching.replacingOccurrences(of: "L30\"}", with: "L3\"}"), "1") == nil)
+    }
+
+    @Test func theFormatIsTheOneTheRequestCarries() throws {
+        let schema: JSONValue = ["type": "json_schema", "schema": ["type": "object"]]
+        let regex: JSONValue = ["type": "regex", "regex": "[0-9]+"]
+        // v2: model_options wins, as in the request body; v1 sends only the top-level one as the format.
+        let both: [String: JSONValue] = ["response_format": schema, "model_options": ["response_format": regex]]
+        #expect(try ResponseFormat.requested(in: both, api: .v2) == .regex("[0-9]+"))
+        #expect(try ResponseFormat.requested(in: both, api: .v1) != .regex("[0-9]+"))
+        #expect(try ResponseFormat.requested(in: ["response_format": .null], api: .v1) == nil)
+        #expect(try ResponseFormat.requested(in: [:], api: .v2) == nil)
+        // The whole answer, to its very end: a trailing newline is not part of a match.
+        let digits = try #require(try ResponseFormat.requested(in: ["response_format": regex], api: .v2))
+        #expect(digits.verdict(on: "2026", finishReason: "stop") == .valid(parsed: nil))
+        #expect(digits.verdict(on: "2026\n", finishReason: "stop") != .valid(parsed: nil))
     }
 
     @Test func schemasThatCannotBeUsedAreRefusedUpFront() throws {
@@ -127,6 +192,20 @@ struct StructuredOutputTests {
         for schema in schemas {
             let answer = try #require(GigaChatEmulator.structuredAnswer(schemaJSON: schema, prompt: "Extract it"))
             #expect(try Self.violation(schema, answer) == nil, "\(schema) -> \(answer)")
+        }
+        // A pattern is sampled; the emulator's regex answers match their expression, or are not made.
+        let coded =
+            #"{"type":"object","required":["code"],"properties":{"code":{"type":"string","pattern":"^[A-Z]{3}-\\d{4}$"}}}"#
+        let codedAnswer = try #require(GigaChatEmulator.structuredAnswer(schemaJSON: coded, prompt: "x"))
+        #expect(try Self.violation(coded, codedAnswer) == nil, "\(codedAnswer)")
+        for (pattern, sample) in [
+            (#"[^a-z]+"#, "Q"), (#"\x41\u0416\n"#, "AЖ\n"), (#"[\u0400-\u04FF]{2}"#, "ЀЀ"), (#"[^\w\s]"#, "-"),
+            (#"(?:ab|c)+\.txt"#, "ab.txt"), (#"\d{2,}"#, "00"),
+        ] {
+            #expect(GigaChatEmulator.regexSample(pattern) == sample, "\(pattern)")
+        }
+        for pattern in [#"a{-1}"#, #"a{99999}"#, #"(?=a)b"#, #"(a)\1"#, #"[b-a]"#] {
+            #expect(GigaChatEmulator.regexSample(pattern) == nil, "\(pattern)")
         }
         // Contradictory bounds cannot be satisfied: the answer breaks them, and the validator says so.
         let impossible =

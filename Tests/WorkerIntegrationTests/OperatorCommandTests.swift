@@ -2,14 +2,16 @@ import Foundation
 import GigaChatEmulator
 import TestSupport
 import Testing
-import Worker
 import WireFormat
+import Worker
 
 /// `submit` -> `run` -> `collect` through the built binary, as an operator runs them.
 @Suite("Operator commands end to end", .serialized, .timeLimit(.minutes(3)))
 struct OperatorCommandTests {
     /// Runs `gigachat-worker <arguments>` to completion; its status and output (stdout and stderr together).
-    static func cli(_ arguments: [String], environment: [String: String], in directory: URL) async throws -> (Int32?, String) {
+    static func cli(_ arguments: [String], environment: [String: String], in directory: URL) async throws -> (
+        Int32?, String
+    ) {
         let log = directory.appendingPathComponent("cli-\(UUID().uuidString.prefix(6)).log")
         var environment = environment
         environment["PATH"] = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
@@ -28,7 +30,9 @@ struct OperatorCommandTests {
 
     @Test func submitRunCollectAnswersEveryDocumentAndAResubmitAddsNoJobs() async throws {
         try await WorkerTestBed.run { bed in
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("operator-\(UUID().uuidString)")
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "operator-\(UUID().uuidString)"
+            )
             let documents = directory.appendingPathComponent("docs")
             try FileManager.default.createDirectory(at: documents, withIntermediateDirectories: true)
             let texts = [
@@ -89,6 +93,56 @@ struct OperatorCommandTests {
         }
     }
 
+    /// A bulk run as the docs advise it: one template, the shared instructions as a system message. The worker gives
+    /// the jobs one session (`cache.session_id` prefix), so GigaChat's prefix cache serves the instructions, and
+    /// `collect` reports the cached tokens.
+    @Test func fiftyDocumentsWithOneTemplateReportCachedTokensInTheSummary() async throws {
+        try await WorkerTestBed.run { bed in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cache-\(UUID().uuidString)")
+            let documents = directory.appendingPathComponent("docs")
+            try FileManager.default.createDirectory(at: documents, withIntermediateDirectories: true)
+            for index in 0..<50 {
+                try Data("Contract \(index): the parties agree on item \(index).".utf8)
+                    .write(to: documents.appendingPathComponent("contract-\(index).txt"))
+            }
+            let system = "You are a careful lawyer. Extract the parties, the subject and the dates of the contract."
+            let systemTokens = GigaChatEmulator.tokenCount(of: system)
+            let environment = bed.environment()
+            let manifest = directory.appendingPathComponent("manifest.jsonl").path
+            let results = directory.appendingPathComponent("results.jsonl").path
+            let (submitted, submitOutput) = try await Self.cli(
+                [
+                    "submit", "--bootstrap-servers", bed.bootstrap, "--topic", bed.topics.jobs, "--system", system,
+                    "--template", "Contract {{filename}}:\n{{document}}", "--manifest", manifest, documents.path,
+                ],
+                environment: environment,
+                in: directory
+            )
+            #expect(submitted == 0 && submitOutput.contains("submitted 50 jobs"), "\(submitOutput)")
+            let worker = try WorkerProcess.start(environment: environment)
+            let (collected, collectOutput) = try await Self.cli(
+                [
+                    "collect", "--bootstrap-servers", bed.bootstrap, "--completions-topic", bed.topics.completions,
+                    "--manifest", manifest, "--output", results, "--timeout", "90",
+                ],
+                environment: environment,
+                in: directory
+            )
+            #expect(collected == 0, "\(collectOutput)\n\(worker.logTail())")
+            let records = try String(contentsOfFile: results, encoding: .utf8).split(separator: "\n").map {
+                try JSONDecoder().decode(CompletionRecord.self, from: Data($0.utf8))
+            }
+            #expect(records.count == 50 && records.allSatisfy { $0.status == .ok })
+            let cached = records.reduce(0) { $0 + ($1.usage?.precachedPromptTokens ?? 0) }
+            // One call fills the cache; the others find the instructions in it.
+            #expect(cached >= 45 * systemTokens, "cached \(cached) of \(50 * systemTokens)")
+            #expect(collectOutput.contains("(cached \(cached))"), "\(collectOutput)")
+            #expect(bed.emulator.counters.cachedPromptTokens == cached)
+            worker.kill(SIGTERM)
+            #expect(await worker.wait(timeout: .seconds(40)) == 0)
+        }
+    }
+
     @Test func configPrintShowsSourcesAndRedactsSecretsAndCheckNamesTheInvalidKey() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("config-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -135,7 +189,8 @@ struct OperatorCommandTests {
     static func tmux(_ socket: String, _ arguments: [String], in directory: URL) async throws -> String {
         let log = directory.appendingPathComponent("tmux-\(UUID().uuidString.prefix(6)).out")
         let process = try SpawnedProcess.start(
-            "/usr/bin/tmux", ["-L", socket] + arguments,
+            "/usr/bin/tmux",
+            ["-L", socket] + arguments,
             environment: ["PATH": "/usr/bin:/bin", "TERM": "xterm-256color"],
             stdout: log.path,
             stderr: log.path
@@ -161,7 +216,9 @@ struct OperatorCommandTests {
                 "--output", directory.appendingPathComponent("results.jsonl").path, "--timeout", "60",
             ].joined(separator: " ")
             _ = try await Self.tmux(
-                socket, ["new-session", "-d", "-s", "collect", "-x", "160", "-y", "50", command + "; sleep 60"], in: directory
+                socket,
+                ["new-session", "-d", "-s", "collect", "-x", "160", "-y", "50", command + "; sleep 60"],
+                in: directory
             )
             defer { Task { _ = try? await Self.tmux(socket, ["kill-server"], in: directory) } }
             let worker = try bed.startWorker(bed.configuration())
@@ -183,8 +240,14 @@ struct OperatorCommandTests {
             _ = try await Self.tmux(socket, ["kill-server"], in: directory)
             #expect(sawLivePartial, "\(screen)")
             #expect(screen.contains("ok 3  failed 0  waiting 0"), "\(screen)")
-            #expect(screen.contains("waiting 0") && screen.contains("[=========================]"), "a full bar: \(screen)")
-            #expect(screen.contains("waiting 2") && screen.contains("[========                 ]"), "a third: \(screen)")
+            #expect(
+                screen.contains("waiting 0") && screen.contains("[=========================]"),
+                "a full bar: \(screen)"
+            )
+            #expect(
+                screen.contains("waiting 2") && screen.contains("[========                 ]"),
+                "a third: \(screen)"
+            )
             #expect(screen.contains("3 of 3 results"), "\(screen)")
             try await worker.stop()
         }

@@ -56,11 +56,11 @@ struct TestJob: Sendable {
     }
 
     /// The usage the emulator reports, as the completion carries it whichever API answered: (prompt, completion,
-    /// total, precached prompt tokens).
-    var expectedUsage: (prompt: Int, completion: Int, total: Int, precached: Int) {
-        let cached = system.map(GigaChatEmulator.tokenCount(of:)) ?? 0
-        let prompt = cached + GigaChatEmulator.tokenCount(of: self.prompt)
+    /// total, and the prompt tokens the prefix cache serves when it hits: the system prompt's).
+    var expectedUsage: (prompt: Int, completion: Int, total: Int, cacheable: Int) {
+        let cacheable = system.map(GigaChatEmulator.tokenCount(of:)) ?? 0
+        let prompt = cacheable + GigaChatEmulator.tokenCount(of: self.prompt)
         let completion = GigaChatEmulator.tokenCount(of: expectedContent)
-        return (prompt, completion, prompt + completion, cached)
+        return (prompt, completion, prompt + completion, cacheable)
     }
 }

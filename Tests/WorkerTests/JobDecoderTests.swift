@@ -21,7 +21,7 @@ import Testing
         let text = """
             {"id": "doc-42", "model": "GigaChat-2-Max",
              "messages": [{"role": "system", "content": "Summarise."}, {"role": "user", "content": "Текст"}],
-             "stream": true, "api": "v2", "options": {"temperature": 0.2, "max_tokens": 512, "update_interval": 0.1},
+             "stream": true, "api": "v2", "session_id": "invoices-2026", "options": {"temperature": 0.2, "max_tokens": 512, "update_interval": 0.1},
              "reply_to": "team-a.completions", "deadline": "2026-11-24T20:00:00Z",
              "metadata": {"source": "s3://bucket/doc-42.txt", "n": 3}}
             """
@@ -31,6 +31,7 @@ import Testing
         #expect(job.messages == [.system("Summarise."), .user("Текст")])
         #expect(job.stream == true)
         #expect(job.api == .v2)
+        #expect(job.sessionID == "invoices-2026")
         #expect(job.options["max_tokens"] == .number(512))
         #expect(job.replyTo == "team-a.completions")
         #expect(job.deadline == Date(timeIntervalSince1970: 1_795_550_400))
@@ -66,6 +67,16 @@ import Testing
         (#"{"id":"a","messages":[{"role":"user","content":"hi"}],"deadline":"tomorrow"}"#, .invalidDeadline),
         (#"{"id":"a","messages":[{"role":"user","content":"hi"}],"reply_to":"no spaces"}"#, .invalidReplyTo),
         (#"{"id":"a","messages":[{"role":"user","content":"hi"}],"api":"v3"}"#, .invalidAPI),
+        (#"{"id":"a","messages":[{"role":"user","content":"hi"}],"session_id":"two words"}"#, .wrongType),
+        (#"{"id":"a","messages":[{"role":"user","content":"hi"}],"options":{"api":"v2"}}"#, .unknownField),
+        (
+            #"{"id":"a","messages":[{"role":"user","content":"hi"}],"options":{"response_format":{"type":"json_schema","schema":{"$ref":"http://x"}}}}"#,
+            .invalidResponseFormat
+        ),
+        (
+            #"{"id":"a","messages":[{"role":"user","content":"hi"}],"options":{"response_format":{"type":"xml"}}}"#,
+            .invalidResponseFormat
+        ),
         (#"{"id":"a","messages":[{"role":"user","content":"hi"}],"api":2}"#, .wrongType),
         (#"{"id":"a","messages":[{"role":"user","content":"hi"}],"options":{"temperature":"hot"}}"#, .wrongType),
         (#"{"id":"a","messages":[{"role":"user","content":"hi"}],"options":{"stream":true}}"#, .unknownField),

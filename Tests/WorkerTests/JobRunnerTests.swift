@@ -279,6 +279,26 @@ final class ScriptedChat: ChatCompleting {
         #expect(chat.requestIDs.count == 2)
     }
 
+    @Test func aStreamedAnswerThatACorrectionReplacesGetsNoFinalPartial() async throws {
+        let chat = ScriptedChat {
+            $0 == 0 ? .chunks(["{\"n\": ", "\"x\"}"], then: nil) : .chunks(["{\"n\": ", "7}"], then: nil)
+        }
+        let bed = bed(chat)
+        _ = try await run(
+            Self.structuredJob.replacingOccurrences(of: #""stream":false"#, with: #""stream":true"#),
+            in: bed
+        )
+        let completion = try #require(try completions(bed.sink).first)
+        #expect(completion.status == .ok && completion.parsed == ["n": 7] && completion.attempts == 2)
+        let partials = try bed.sink.records.filter { $0.topic == "partials" }.map {
+            try JSONDecoder().decode(PartialRecord.self, from: Data($0.value ?? []))
+        }
+        let replaced = partials.filter { $0.attemptID == chat.requestIDs.first }
+        let kept = partials.filter { $0.attemptID == completion.attemptID }.sorted { $0.seq < $1.seq }
+        #expect(!replaced.contains { $0.isFinal }, "the replaced attempt's stream is not marked finished")
+        #expect(kept.map(\.delta).joined() == #"{"n": 7}"# && kept.last?.isFinal == true)
+    }
+
     @Test func withoutCorrectionsTheFirstInvalidAnswerFails() async throws {
         let chat = ScriptedChat { _ in .text("no json here") }
         let bed = bed(chat) { $0.structuredCorrections = 0 }

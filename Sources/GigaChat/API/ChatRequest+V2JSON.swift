@@ -98,7 +98,7 @@ extension ChatRequest {
             }
             written.insert("tool_config")
         }
-        if let profanityCheck, extraParameters["disable_filter"] == nil {
+        if let profanityCheck, extraParameters["disable_filter"] ?? .null == .null {
             json.key("disable_filter")
             json.bool(!profanityCheck)
             written.insert("disable_filter")

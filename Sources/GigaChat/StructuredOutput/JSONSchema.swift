@@ -6,11 +6,13 @@ import Foundation
 /// The subset checked is what GigaChat's structured-output and function-calling docs use and what pydantic's
 /// `model_json_schema()` writes:
 /// `type` (a name or a list; `integer` is a whole number), `enum`, `const`, `properties`, `required`,
-/// `additionalProperties` (`false` or a schema), `minProperties`, `maxProperties`, `items`, `minItems`, `maxItems`,
-/// `uniqueItems`, `minLength`, `maxLength` (in Unicode code points), `pattern` (searched, as JSON Schema says),
-/// `minimum`, `maximum`, `exclusiveMinimum`, `exclusiveMaximum`, `multipleOf`, `anyOf`, `oneOf`, `allOf`, `not`,
-/// and `$ref` to `#`, `#/$defs/…` or `#/definitions/…`. Annotations (`title`, `description`, `default`,
-/// `examples`) and `format` are not checked; a `$ref` elsewhere or an invalid `pattern` is refused up front.
+/// `patternProperties`, `additionalProperties` (`false` or a schema), `minProperties`, `maxProperties`, `items`,
+/// `prefixItems`, `minItems`, `maxItems`, `uniqueItems`, `minLength`, `maxLength` (in Unicode code points), `pattern`
+/// (searched, as JSON Schema says), `minimum`, `maximum`, `exclusiveMinimum`, `exclusiveMaximum` (numbers, or draft
+/// 4's booleans), `multipleOf`, `anyOf`, `oneOf`, `allOf`, `not`, and `$ref` to `#`, `#/$defs/…` or
+/// `#/definitions/…` (a reference that loops back without descending into a member or item checks nothing more).
+/// Annotations (`title`, `description`, `default`, `examples`) and `format` are not checked; a `$ref` elsewhere or
+/// an invalid `pattern` is refused up front. One check takes at most ``stepBudget`` steps.
 public struct JSONSchema: Sendable, Hashable {
     /// The schema as given.
     public let value: JSONValue
@@ -40,7 +42,7 @@ public struct JSONSchema: Sendable, Hashable {
         patterns: inout [String: NSRegularExpressionBox],
         depth: Int
     ) throws(Invalid) {
-        guard depth < 64, case .object(let members) = schema else { return }
+        guard depth < 256, case .object(let members) = schema else { return }
         if case .string(let reference)? = members["$ref"], resolve(reference, in: root) == nil {
             throw Invalid(message: "\(path)/$ref \"\(reference)\" does not point into this schema (#, #/$defs/…)")
         }
@@ -52,16 +54,49 @@ public struct JSONSchema: Sendable, Hashable {
         }
         for (key, child) in members.sorted(by: { $0.key < $1.key }) {
             switch key {
-            case "properties", "$defs", "definitions", "patternProperties":
+            case "patternProperties":
+                if case .object(let named) = child {
+                    for (pattern, sub) in named.sorted(by: { $0.key < $1.key }) {
+                        if patterns[pattern] == nil {
+                            guard let compiled = try? NSRegularExpression(pattern: pattern) else {
+                                throw Invalid(
+                                    message:
+                                        "\(path)/patternProperties \"\(pattern)\" is not a valid regular expression"
+                                )
+                            }
+                            patterns[pattern] = NSRegularExpressionBox(compiled)
+                        }
+                        try prepare(
+                            sub,
+                            root: root,
+                            path: "\(path)/\(key)/\(pattern)",
+                            patterns: &patterns,
+                            depth: depth + 1
+                        )
+                    }
+                }
+            case "properties", "$defs", "definitions":
                 if case .object(let named) = child {
                     for (name, sub) in named.sorted(by: { $0.key < $1.key }) {
-                        try prepare(sub, root: root, path: "\(path)/\(key)/\(name)", patterns: &patterns, depth: depth + 1)
+                        try prepare(
+                            sub,
+                            root: root,
+                            path: "\(path)/\(key)/\(name)",
+                            patterns: &patterns,
+                            depth: depth + 1
+                        )
                     }
                 }
             case "anyOf", "oneOf", "allOf", "prefixItems":
                 if case .array(let list) = child {
                     for (index, sub) in list.enumerated() {
-                        try prepare(sub, root: root, path: "\(path)/\(key)/\(index)", patterns: &patterns, depth: depth + 1)
+                        try prepare(
+                            sub,
+                            root: root,
+                            path: "\(path)/\(key)/\(index)",
+                            patterns: &patterns,
+                            depth: depth + 1
+                        )
                     }
                 }
             case "items", "additionalProperties", "not":
@@ -86,97 +121,165 @@ public struct JSONSchema: Sendable, Hashable {
         return nil
     }
 
+    /// The most schema steps one check may take: a schema whose branches multiply (`anyOf` of `anyOf`s) cannot hold a
+    /// thread for long; past it the answer is reported as not checkable.
+    static let stepBudget = 200_000
+
+    private static func tooLong(_ path: String) -> String { "\(path): the schema takes too long to check" }
+
+    /// Where a check is: the steps taken, and the `$ref`s followed at the current instance since the last descent
+    /// into a member or item (following one of them again there is a loop that checks nothing new).
+    private struct Walk {
+        var steps = 0
+        var references: Set<String> = []
+        /// Members and items descended into (the value's depth).
+        var depth = 0
+    }
+
+    /// The deepest value checked (the parser allows 512 levels; a schema of that depth is not a real one).
+    static let maximumDepth = 128
+
     /// The first way `instance` breaks the schema, as `<path>: <what>` (`$` is the whole value), or `nil` when it
     /// satisfies it.
     public func firstViolation(in instance: JSONValue) -> String? {
-        check(instance, against: value, path: "$", depth: 0)
+        var walk = Walk()
+        return check(instance, against: value, path: "$", walk: &walk)
     }
 
-    // swiftlint:disable:next cyclomatic_complexity
-    private func check(_ instance: JSONValue, against schema: JSONValue, path: String, depth: Int) -> String? {
-        guard depth < 64 else { return "\(path): the schema nests too deeply" }
+    private func check(_ instance: JSONValue, against schema: JSONValue, path: String, walk: inout Walk) -> String? {
+        walk.steps += 1
+        guard walk.steps <= Self.stepBudget else { return Self.tooLong(path) }
+        guard walk.depth <= Self.maximumDepth else {
+            return "\(path): the value nests deeper than \(Self.maximumDepth) levels"
+        }
         guard case .object(let rules) = schema else {
             if case .bool(false) = schema { return "\(path): no value is allowed here" }
             return nil
         }
-        if case .string(let reference)? = rules["$ref"], let target = Self.resolve(reference, in: value) {
-            if let violation = check(instance, against: target, path: path, depth: depth + 1) { return violation }
+        if case .string(let reference)? = rules["$ref"], let target = Self.resolve(reference, in: value),
+            walk.references.insert(reference).inserted
+        {
+            if let violation = check(instance, against: target, path: path, walk: &walk) { return violation }
         }
         if let types = rules["type"], let violation = Self.checkType(instance, types, path: path) { return violation }
-        if case .array(let allowed)? = rules["enum"], !allowed.contains(where: { Self.same($0, instance) }) {
+        if case .array(let allowed)? = rules["enum"], !allowed.contains(instance) {
             return "\(path): \(Self.brief(instance)) is not one of \(Self.brief(.array(allowed)))"
         }
-        if let constant = rules["const"], !Self.same(constant, instance) {
+        if let constant = rules["const"], constant != instance {
             return "\(path): \(Self.brief(instance)) is not \(Self.brief(constant))"
         }
         switch instance {
         case .object(let members):
-            if let violation = checkObject(members, rules, path: path, depth: depth) { return violation }
+            if let violation = checkObject(members, rules, path: path, walk: &walk) { return violation }
         case .array(let items):
-            if let violation = checkArray(items, rules, path: path, depth: depth) { return violation }
+            if let violation = checkArray(items, rules, path: path, walk: &walk) { return violation }
         case .string(let text):
-            let length = text.unicodeScalars.count
-            if let least = rules["minLength"]?.intValue, length < least {
-                return "\(path): the string has \(length) characters, fewer than minLength \(least)"
-            }
-            if let most = rules["maxLength"]?.intValue, length > most {
-                return "\(path): the string has \(length) characters, more than maxLength \(most)"
-            }
-            if case .string(let pattern)? = rules["pattern"], let regex = patterns[pattern]?.regex {
-                let range = NSRange(text.startIndex..<text.endIndex, in: text)
-                if regex.firstMatch(in: text, range: range) == nil {
-                    return "\(path): \(Self.brief(instance)) does not match the pattern \(pattern)"
-                }
-            }
+            if let violation = checkString(text, rules, path: path) { return violation }
         case .number(let number):
-            if case .number(let least)? = rules["minimum"], number < least {
-                return "\(path): \(Self.brief(instance)) is below the minimum \(Self.brief(.number(least)))"
-            }
-            if case .number(let most)? = rules["maximum"], number > most {
-                return "\(path): \(Self.brief(instance)) is above the maximum \(Self.brief(.number(most)))"
-            }
-            if case .number(let above)? = rules["exclusiveMinimum"], number <= above {
-                return "\(path): \(Self.brief(instance)) is not above the exclusive minimum \(Self.brief(.number(above)))"
-            }
-            if case .number(let below)? = rules["exclusiveMaximum"], number >= below {
-                return "\(path): \(Self.brief(instance)) is not below the exclusive maximum \(Self.brief(.number(below)))"
-            }
-            if case .number(let step)? = rules["multipleOf"], step > 0 {
-                let quotient = number / step
-                if abs(quotient - quotient.rounded()) > 1e-9 * max(1, abs(quotient)) {
-                    return "\(path): \(Self.brief(instance)) is not a multiple of \(Self.brief(.number(step)))"
-                }
-            }
+            if let violation = Self.checkNumber(number, rules, path: path) { return violation }
         default:
             break
         }
         if case .array(let branches)? = rules["allOf"] {
             for branch in branches {
-                if let violation = check(instance, against: branch, path: path, depth: depth + 1) { return violation }
+                if let violation = check(instance, against: branch, path: path, walk: &walk) { return violation }
             }
         }
         if case .array(let branches)? = rules["anyOf"] {
             var first: String?
             for branch in branches {
-                guard let violation = check(instance, against: branch, path: path, depth: depth + 1) else {
+                var trial = walk
+                let violation = check(instance, against: branch, path: path, walk: &trial)
+                walk.steps = trial.steps
+                if walk.steps > Self.stepBudget { return Self.tooLong(path) }
+                guard let violation else {
                     first = nil
                     break
                 }
                 if first == nil { first = violation }
             }
-            if let first { return "\(path): matches none of anyOf (first: \(first))" }
+            if let first { return "\(path): matches none of anyOf (the first: \(first))" }
         }
         if case .array(let branches)? = rules["oneOf"] {
-            let matching = branches.filter { check(instance, against: $0, path: path, depth: depth + 1) == nil }.count
-            if matching != 1 { return "\(path): matches \(matching) of oneOf's schemas, not exactly one" }
+            var matching: [Int] = []
+            var first: String?
+            for (index, branch) in branches.enumerated() {
+                var trial = walk
+                let violation = check(instance, against: branch, path: path, walk: &trial)
+                walk.steps = trial.steps
+                if walk.steps > Self.stepBudget { return Self.tooLong(path) }
+                if let violation { first = first ?? violation } else { matching.append(index) }
+            }
+            if matching.isEmpty { return "\(path): matches none of oneOf (the first: \(first ?? "-"))" }
+            if matching.count > 1 {
+                return
+                    "\(path): matches oneOf's schemas \(matching.map(String.init).joined(separator: " and ")), not exactly one"
+            }
         }
-        if let excluded = rules["not"], check(instance, against: excluded, path: path, depth: depth + 1) == nil {
-            return "\(path): matches the schema under not"
+        if let excluded = rules["not"] {
+            var trial = walk
+            let violation = check(instance, against: excluded, path: path, walk: &trial)
+            walk.steps = trial.steps
+            if walk.steps > Self.stepBudget { return Self.tooLong(path) }
+            if violation == nil { return "\(path): matches the schema under not" }
         }
         return nil
     }
 
-    private func checkObject(_ members: [String: JSONValue], _ rules: [String: JSONValue], path: String, depth: Int)
+    private func checkString(_ text: String, _ rules: [String: JSONValue], path: String) -> String? {
+        let length = text.unicodeScalars.count
+        if let least = rules["minLength"]?.intValue, length < least {
+            return "\(path): the string has \(length) characters, fewer than minLength \(least)"
+        }
+        if let most = rules["maxLength"]?.intValue, length > most {
+            return "\(path): the string has \(length) characters, more than maxLength \(most)"
+        }
+        if case .string(let pattern)? = rules["pattern"], let regex = patterns[pattern]?.regex {
+            let range = NSRange(text.startIndex..<text.endIndex, in: text)
+            if regex.firstMatch(in: text, range: range) == nil {
+                return "\(path): \(Self.brief(.string(text))) does not match the pattern \(pattern)"
+            }
+        }
+        return nil
+    }
+
+    /// Bounds, in the current form (`exclusiveMinimum` a number) and draft 4's (`exclusiveMinimum: true` making
+    /// `minimum` exclusive).
+    private static func checkNumber(_ number: Double, _ rules: [String: JSONValue], path: String) -> String? {
+        let shown = brief(.number(number))
+        if case .number(let least)? = rules["minimum"] {
+            if case .bool(true)? = rules["exclusiveMinimum"], number <= least {
+                return "\(path): \(shown) is not above the exclusive minimum \(brief(.number(least)))"
+            }
+            if number < least { return "\(path): \(shown) is below the minimum \(brief(.number(least)))" }
+        }
+        if case .number(let most)? = rules["maximum"] {
+            if case .bool(true)? = rules["exclusiveMaximum"], number >= most {
+                return "\(path): \(shown) is not below the exclusive maximum \(brief(.number(most)))"
+            }
+            if number > most { return "\(path): \(shown) is above the maximum \(brief(.number(most)))" }
+        }
+        if case .number(let above)? = rules["exclusiveMinimum"], number <= above {
+            return "\(path): \(shown) is not above the exclusive minimum \(brief(.number(above)))"
+        }
+        if case .number(let below)? = rules["exclusiveMaximum"], number >= below {
+            return "\(path): \(shown) is not below the exclusive maximum \(brief(.number(below)))"
+        }
+        if case .number(let step)? = rules["multipleOf"], step > 0 {
+            let quotient = number / step
+            if abs(quotient - quotient.rounded()) > 1e-9 * max(1, abs(quotient)) {
+                return "\(path): \(shown) is not a multiple of \(brief(.number(step)))"
+            }
+        }
+        return nil
+    }
+
+    private func checkObject(
+        _ members: [String: JSONValue],
+        _ rules: [String: JSONValue],
+        path: String,
+        walk: inout Walk
+    )
         -> String?
     {
         if case .array(let required)? = rules["required"] {
@@ -191,15 +294,31 @@ public struct JSONSchema: Sendable, Hashable {
             return "\(path): \(members.count) properties, more than maxProperties \(most)"
         }
         let properties = rules["properties"]?.objectValue ?? [:]
+        let patterned = (rules["patternProperties"]?.objectValue ?? [:]).sorted { $0.key < $1.key }
         for (name, member) in members.sorted(by: { $0.key < $1.key }) {
             let memberPath = "\(path).\(name)"
+            var descended = Walk(steps: walk.steps, depth: walk.depth + 1)
+            defer { walk.steps = descended.steps }
+            var matched = false
             if let schema = properties[name] {
-                if let violation = check(member, against: schema, path: memberPath, depth: depth + 1) {
+                matched = true
+                if let violation = check(member, against: schema, path: memberPath, walk: &descended) {
                     return violation
                 }
-            } else if let extra = rules["additionalProperties"] {
+            }
+            let range = NSRange(name.startIndex..<name.endIndex, in: name)
+            for (pattern, schema) in patterned {
+                guard let regex = patterns[pattern]?.regex, regex.firstMatch(in: name, range: range) != nil else {
+                    continue
+                }
+                matched = true
+                if let violation = check(member, against: schema, path: memberPath, walk: &descended) {
+                    return violation
+                }
+            }
+            if !matched, let extra = rules["additionalProperties"] {
                 if case .bool(false) = extra { return "\(path): the property \"\(name)\" is not allowed" }
-                if let violation = check(member, against: extra, path: memberPath, depth: depth + 1) {
+                if let violation = check(member, against: extra, path: memberPath, walk: &descended) {
                     return violation
                 }
             }
@@ -207,7 +326,9 @@ public struct JSONSchema: Sendable, Hashable {
         return nil
     }
 
-    private func checkArray(_ items: [JSONValue], _ rules: [String: JSONValue], path: String, depth: Int) -> String? {
+    private func checkArray(_ items: [JSONValue], _ rules: [String: JSONValue], path: String, walk: inout Walk)
+        -> String?
+    {
         if let least = rules["minItems"]?.intValue, items.count < least {
             return "\(path): \(items.count) items, fewer than minItems \(least)"
         }
@@ -215,16 +336,18 @@ public struct JSONSchema: Sendable, Hashable {
             return "\(path): \(items.count) items, more than maxItems \(most)"
         }
         if case .bool(true)? = rules["uniqueItems"] {
-            for (index, item) in items.enumerated() where items[..<index].contains(where: { Self.same($0, item) }) {
+            var seen = Set<JSONValue>()
+            for (index, item) in items.enumerated() where !seen.insert(item).inserted {
                 return "\(path)[\(index)]: repeats an earlier item (uniqueItems)"
             }
         }
-        if let schema = rules["items"] {
-            for (index, item) in items.enumerated() {
-                if let violation = check(item, against: schema, path: "\(path)[\(index)]", depth: depth + 1) {
-                    return violation
-                }
-            }
+        let prefix = rules["prefixItems"]?.arrayValue ?? []
+        for (index, item) in items.enumerated() {
+            guard let schema = index < prefix.count ? prefix[index] : rules["items"] else { continue }
+            var descended = Walk(steps: walk.steps, depth: walk.depth + 1)
+            let violation = check(item, against: schema, path: "\(path)[\(index)]", walk: &descended)
+            walk.steps = descended.steps
+            if let violation { return violation }
         }
         return nil
     }
@@ -253,15 +376,13 @@ public struct JSONSchema: Sendable, Hashable {
         switch value {
         case .null: return "null"
         case .bool: return "a boolean"
-        case .number(let number): return number.rounded() == number ? "the integer \(brief(value))" : "the number \(brief(value))"
+        case .number(let number):
+            return number.rounded() == number ? "the integer \(brief(value))" : "the number \(brief(value))"
         case .string: return "a string"
         case .array: return "an array"
         case .object: return "an object"
         }
     }
-
-    /// JSON equality as JSON Schema means it (numbers by value, which `JSONValue` already holds as `Double`).
-    private static func same(_ a: JSONValue, _ b: JSONValue) -> Bool { a == b }
 
     /// A value as JSON, cut to 60 characters, for messages.
     static func brief(_ value: JSONValue) -> String {

@@ -49,6 +49,20 @@ public enum ResponseFormat: Sendable, Hashable {
         }
     }
 
+    /// The format a request's options ask GigaChat for, as the request body will carry it: on v2
+    /// `model_options.response_format` wins over a top-level `response_format` (the client's precedence, after the
+    /// SDK's); on v1 only the top-level one is sent as the format. `null` is no format.
+    /// - Throws: ``Invalid``.
+    public static func requested(in options: [String: JSONValue], api: GigaChatAPI) throws(Invalid) -> ResponseFormat? {
+        if api == .v2, case .object(let modelOptions)? = options["model_options"],
+            let value = modelOptions["response_format"], value != .null
+        {
+            return try ResponseFormat(value)
+        }
+        guard let value = options["response_format"], value != .null else { return nil }
+        return try ResponseFormat(value)
+    }
+
     /// How an answer measures up to the format.
     public enum Verdict: Sendable, Hashable {
         /// It satisfies the format; `parsed` is the JSON value for ``ResponseFormat/jsonSchema(_:)``.
@@ -78,7 +92,8 @@ public enum ResponseFormat: Sendable, Hashable {
             if let violation = schema.firstViolation(in: parsed) { return .invalid(violation) }
             return .valid(parsed: parsed)
         case .regex(let pattern):
-            guard let regex = try? NSRegularExpression(pattern: "^(?:\(pattern))$") else {
+            // `\z`, not `$`: a final newline is not part of a match of the whole answer.
+            guard let regex = try? NSRegularExpression(pattern: "^(?:\(pattern))\\z") else {
                 return .invalid("the regular expression does not compile")
             }
             let range = NSRange(content.startIndex..<content.endIndex, in: content)
@@ -95,7 +110,8 @@ public enum ResponseFormat: Sendable, Hashable {
         switch self {
         case .text: wanted = "Answer again."
         case .jsonSchema:
-            wanted = "Answer again with only a JSON value that satisfies the requested JSON schema: no other text, no code fences."
+            wanted =
+                "Answer again with only a JSON value that satisfies the requested JSON schema: no other text, no code fences."
         case .regex(let pattern): wanted = "Answer again with only text that matches the regular expression \(pattern)."
         }
         return .user("Your previous answer cannot be used: \(violation). \(wanted)")

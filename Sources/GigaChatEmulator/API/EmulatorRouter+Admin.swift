@@ -46,7 +46,7 @@ extension EmulatorRouter {
         let members: [(String, Int)] = [
             ("oauth_calls", counters.oauthCalls), ("chat_calls", counters.chatCalls),
             ("stream_calls", counters.streamCalls), ("v2_chat_calls", counters.v2ChatCalls),
-            ("completed_chats", counters.completedChats),
+            ("completed_chats", counters.completedChats), ("cached_prompt_tokens", counters.cachedPromptTokens),
             ("rate_limited", counters.rateLimited), ("concurrency_rejections", counters.concurrencyRejections),
             ("injected_errors", counters.injectedErrors), ("payment_required", counters.paymentRequired),
             ("cut_streams", counters.cutStreams), ("current_concurrent_chats", counters.currentConcurrentChats),

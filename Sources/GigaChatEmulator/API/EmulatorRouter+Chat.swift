@@ -33,6 +33,8 @@ extension EmulatorRouter {
         var api: API = .v1
         /// `response_format` (v1 top level, v2 under `model_options`), validated.
         var responseFormat: EmulatorJSON?
+        /// Prompt tokens the prefix cache served (set once the call is admitted).
+        var cachedTokens = 0
     }
 
     /// A rejected request: the status and the message of the `{"status","message"}` body.
@@ -83,7 +85,7 @@ extension EmulatorRouter {
             if wantsStream { $0.streamCalls += 1 }
             if api == .v2 { $0.v2ChatCalls += 1 }
         }
-        let chat: ChatRequest
+        var chat: ChatRequest
         do {
             chat = try api == .v1 ? parseChat(json) : parseChatV2(json)
         } catch {
@@ -100,6 +102,21 @@ extension EmulatorRouter {
             )
         case .admitted:
             break
+        }
+        if let session = request.headers.first(name: "X-Session-ID"), !session.isEmpty, chat.messages.count > 1 {
+            // The prefix: every message but the last, role and content.
+            let prefix = chat.messages.dropLast()
+            let tokens = prefix.reduce(0) { $0 + GigaChatEmulator.tokenCount(of: $1.content) }
+            let key = GigaChatEmulator.stableHash(
+                prefix.map { "\($0.role)\u{1E}\($0.content)" }.joined(separator: "\u{1F}")
+            )
+            chat.cachedTokens = state.cachedTokens(
+                account: issued.account,
+                session: session,
+                prefix: key,
+                tokens: tokens,
+                ttl: configuration.prefixCacheTTL
+            )
         }
         var response: EmulatorResponse
         switch (api, chat.stream) {
@@ -281,8 +298,7 @@ extension EmulatorRouter {
 
     func generate(_ chat: ChatRequest) -> Generation {
         let promptTokens = chat.messages.reduce(0) { $0 + GigaChatEmulator.tokenCount(of: $1.content) }
-        let precached =
-            chat.messages.first.map { $0.role == "system" ? GigaChatEmulator.tokenCount(of: $0.content) : 0 } ?? 0
+        let precached = chat.cachedTokens
         func usage(completion: Int) -> EmulatorJSON {
             .object([
                 ("prompt_tokens", .number(Double(promptTokens))),

@@ -38,6 +38,8 @@ final class EmulatorState: Sendable {
         var oauthCallsInWindow = 0
         /// When ``GigaChatEmulatorCounters/concurrentChatSeconds`` was last brought up to date.
         var busyAccruedAt = ContinuousClock.now
+        /// The prefix cache: per account and session, the hash of the last prompt prefix and when it expires.
+        var prefixes: [String: (prefix: UInt64, expires: ContinuousClock.Instant)] = [:]
 
         /// Adds the time since the last change times the chats running through it.
         mutating func accrueBusyTime() {
@@ -65,6 +67,22 @@ final class EmulatorState: Sendable {
 
     var faults: GigaChatEmulatorFaults {
         storage.withLock { $0.faults }
+    }
+
+    /// The prefix cache's answer for one admitted chat: `tokens` when the account's `session` sent the same
+    /// `prefix` (a hash) within `ttl`, else 0; either way the session now holds `prefix` for another `ttl`.
+    func cachedTokens(account: String, session: String, prefix: UInt64, tokens: Int, ttl: Duration) -> Int {
+        storage.withLock { storage in
+            let now = ContinuousClock.now
+            let key = account + "\u{1F}" + session
+            let hit = storage.prefixes[key].map { $0.prefix == prefix && $0.expires > now } ?? false
+            if storage.prefixes.count >= 10_000 {
+                storage.prefixes = storage.prefixes.filter { $0.value.expires > now }
+            }
+            storage.prefixes[key] = (prefix, now + ttl)
+            if hit { storage.counters.cachedPromptTokens += tokens }
+            return hit ? tokens : 0
+        }
     }
 
     func updateFaults(_ faults: GigaChatEmulatorFaults) {

@@ -49,6 +49,7 @@ extension WorkerConfiguration {
             "partials.max_bytes": "\(partialsMaxBytes)",
             "retry.max_attempts": "\(maxAttempts)",
             "structured.corrections": "\(structuredCorrections)",
+            "cache.session_id": sessionMode.rawValue,
             "retry.initial_backoff": duration(initialBackoff),
             "retry.max_backoff": duration(maxBackoff),
             "shutdown.drain_timeout": duration(drainTimeout),

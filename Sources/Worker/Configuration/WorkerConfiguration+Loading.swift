@@ -41,6 +41,7 @@ extension WorkerConfiguration {
             "concurrency", "ordering", "buffer.max_jobs", "buffer.max_bytes",
             "jobs.max_bytes", "jobs.timeout", "jobs.stream", "partials.interval", "partials.max_bytes",
             "retry.max_attempts", "retry.initial_backoff", "retry.max_backoff", "structured.corrections",
+            "cache.session_id",
             "shutdown.drain_timeout", "rebalance.drain_timeout", "worker.id",
             "metrics.enabled", "metrics.host", "metrics.port", "logging.content",
             "gigachat.account_concurrency", "gigachat.requests_per_minute", "gigachat.tokens_per_minute",
@@ -112,6 +113,15 @@ extension WorkerConfiguration {
                         problem: "is \"\(text)\"",
                         allowed: "cooperative-sticky, range, roundrobin"
                     )
+                )
+            }
+        }
+        if let text = values.string("cache.session_id") {
+            if let mode = PromptSession.Mode(rawValue: text) {
+                sessionMode = mode
+            } else {
+                values.record(
+                    WorkerConfigurationError(key: "cache.session_id", problem: "is \"\(text)\"", allowed: "prefix, off")
                 )
             }
         }

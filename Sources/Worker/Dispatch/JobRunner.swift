@@ -65,7 +65,7 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
         do {
             request = try ChatRequest(model: job.model, messages: job.messages, options: job.options)
             request.api = job.api  // nil: the client's configured default (gigachat.api)
-            format = try job.options["response_format"].map { try ResponseFormat($0) }
+            format = try ResponseFormat.requested(in: job.options, api: job.api ?? configuration.gigachat.api)
         } catch {
             // The decoder checked the options already; this is a last guard.
             slot.release()
@@ -128,13 +128,16 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
                         )
                         if case .waitForBudget = step, let format {
                             metrics.corrections.increment()
+                            // The violation may quote the answer: logged only where content may be.
                             logger.debug(
                                 "Answer breaks the output format; correcting",
-                                metadata: ["violation": "\(violation)"]
+                                metadata: configuration.logContent ? ["violation": "\(violation)"] : [:]
                             )
                             request.messages += [.assistant(answered.content), format.correction(for: violation)]
                         }
                     }
+                    // The answer stands (kept, or failed beside it): its stream gets its final partial.
+                    if case .finish = step { await answered.partials?.finish() }
                 case _ where expired:
                     step = machine.attemptExpired()
                 case .cancelled:
@@ -302,6 +305,7 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
 
     private func requestHeaders(_ admitted: AdmittedJob, attemptID: String) -> GigaChatRequestHeaders {
         var headers = GigaChatRequestHeaders(requestID: attemptID)
+        headers.sessionID = PromptSession.id(for: admitted.job, mode: configuration.sessionMode)
         if let traceparent = admitted.headers.last(where: { $0.key == "traceparent" })?.value {
             headers.additional["traceparent"] = String(decoding: traceparent, as: UTF8.self)
         }
@@ -378,9 +382,9 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
             return classify(error)
         }
         // A sequence that ends because its task was cancelled (as AsyncStream's do) is not an answer: no final
-        // partial for it.
+        // partial for it. The final partial goes out once the answer is judged (``run(_:)``): one a correction
+        // replaces gets none, like a cut stream's.
         if Task.isCancelled { return .cancelled }
-        await partials.finish()
         return .answered(answer)
     }
 
