@@ -130,3 +130,28 @@ extension String {
         count >= length ? self : String(repeating: "0", count: length - count) + self
     }
 }
+
+// MARK: - GigaChatEmulator + Embeddings
+
+extension GigaChatEmulator {
+    /// The size of the emulator's embedding vectors, for every embedder model (the real `Embeddings` model answers
+    /// 1024 numbers).
+    public static let embeddingDimensions = 1024
+
+    /// The vector the emulator answers for a text: ``embeddingDimensions`` numbers in [-2, 2), a function of the
+    /// text alone, so a test can predict it.
+    public static func embedding(of text: String) -> [Double] {
+        var seed = stableHash(text)
+        var vector: [Double] = []
+        vector.reserveCapacity(embeddingDimensions)
+        for _ in 0..<embeddingDimensions {
+            seed &+= 0x9E37_79B9_7F4A_7C15
+            var mixed = seed
+            mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+            mixed ^= mixed >> 31
+            vector.append(Double(Int(mixed % 8192) - 4096) / 2048)
+        }
+        return vector
+    }
+}

@@ -5,7 +5,9 @@ import GigaChat
 extension CompletionRecord {
     /// The record as published: the same fields and names as its `Codable` form, written directly.
     public var jsonBytes: [UInt8] {
-        var json = JSONWriter(capacity: 256 + (content?.utf8.count ?? 0))
+        var json = JSONWriter(
+            capacity: 256 + (content?.utf8.count ?? 0) + (embeddings?.reduce(0) { $0 + $1.count * 12 } ?? 0)
+        )
         json.beginObject()
         json.key("id")
         json.string(id)
@@ -22,6 +24,16 @@ extension CompletionRecord {
         if let parsed {
             json.key("parsed")
             json.value(parsed)
+        }
+        if let embeddings {
+            json.key("embeddings")
+            json.beginArray()
+            for vector in embeddings {
+                json.beginArray()
+                for number in vector { json.double(number) }
+                json.endArray()
+            }
+            json.endArray()
         }
         json.key("usage")
         if let usage {

@@ -92,6 +92,8 @@ public struct CompletionRecord: Sendable, Hashable {
     public var functionCall: ChatFunctionCall?
     /// A structured-output job's answer, parsed and checked against its schema (`content` is its text).
     public var parsed: JSONValue?
+    /// An embeddings job's vectors, one per input text, in order.
+    public var embeddings: [[Double]]?
     /// Token accounting of the answered attempt.
     public var usage: ChatUsage?
     /// The model as GigaChat answered it (versioned).
@@ -117,6 +119,7 @@ public struct CompletionRecord: Sendable, Hashable {
         finishReason: String? = nil,
         functionCall: ChatFunctionCall? = nil,
         parsed: JSONValue? = nil,
+        embeddings: [[Double]]? = nil,
         usage: ChatUsage? = nil,
         model: String? = nil,
         attempts: Int,
@@ -132,6 +135,7 @@ public struct CompletionRecord: Sendable, Hashable {
         self.finishReason = finishReason
         self.functionCall = functionCall
         self.parsed = parsed
+        self.embeddings = embeddings
         self.usage = usage
         self.model = model
         self.attempts = attempts
@@ -147,7 +151,7 @@ public struct CompletionRecord: Sendable, Hashable {
 
 extension CompletionRecord: Codable {
     private enum CodingKeys: String, CodingKey {
-        case id, status, content, parsed, usage, model, attempts, metadata, error
+        case id, status, content, parsed, embeddings, usage, model, attempts, metadata, error
         case finishReason = "finish_reason"
         case functionCall = "function_call"
         case attemptID = "attempt_id"
@@ -156,8 +160,8 @@ extension CompletionRecord: Codable {
     }
 
     public func encode(to encoder: any Encoder) throws {
-        // Every field is always present (null when empty), except function_call, parsed and error, which appear
-        // only when there is one: readers get one shape.
+        // Every field is always present (null when empty), except function_call, parsed, embeddings and error,
+        // which appear only when there is one: readers get one shape.
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
         try container.encode(status, forKey: .status)
@@ -165,6 +169,7 @@ extension CompletionRecord: Codable {
         try container.encode(finishReason, forKey: .finishReason)
         try container.encodeIfPresent(functionCall, forKey: .functionCall)
         try container.encodeIfPresent(parsed, forKey: .parsed)
+        try container.encodeIfPresent(embeddings, forKey: .embeddings)
         try container.encode(usage, forKey: .usage)
         try container.encode(model, forKey: .model)
         try container.encode(attempts, forKey: .attempts)

@@ -5,8 +5,20 @@ import GigaChat
 ///
 /// Only `id` and `messages` are required; the rest falls back to the worker's configuration.
 public struct Job: Sendable, Hashable {
+    /// What the job asks GigaChat for.
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
+        /// A chat answer to `messages` (the default).
+        case chat
+        /// Vectors of `input` (`POST /embeddings`).
+        case embeddings
+    }
+
     /// The job's id, echoed in every output (key of partials and completions).
     public var id: String
+    /// `chat` or `embeddings`.
+    public var kind: Kind = .chat
+    /// An embeddings job's texts, one vector each (empty for chat jobs).
+    public var input: [String] = []
     /// The model; `nil` uses the configured default.
     public var model: String?
     /// The conversation, in order.

@@ -18,8 +18,15 @@ public struct JobDecoder: Sendable {
 
     /// The top-level fields of a job.
     public static let fields = [
-        "id", "model", "messages", "stream", "api", "session_id", "options", "reply_to", "deadline", "metadata",
+        "id", "kind", "model", "messages", "stream", "api", "session_id", "options", "reply_to", "deadline", "metadata",
+        "input",
     ]
+    /// The fields of an embeddings job (`"kind": "embeddings"`).
+    public static let embeddingsFields: Set<String> = [
+        "id", "kind", "model", "input", "reply_to", "deadline", "metadata",
+    ]
+    /// The most texts one embeddings job may carry: its vectors must fit in one completion.
+    public static let maxEmbeddingsInputs = 256
     /// The roles a job's messages may have.
     public static let roles: Set<String> = ["system", "user", "assistant", "function"]
 
@@ -68,6 +75,16 @@ public struct JobDecoder: Sendable {
         guard let idValue = members["id"] else { throw JobRejection(.missingField, "id is missing") }
         guard case .string(let id) = idValue else { throw JobRejection(.wrongType, "id: expected a string") }
         guard !id.isEmpty else { throw JobRejection(.emptyField, "id is empty") }
+        switch try optionalString(members, "kind") {
+        case nil, "chat":
+            if present(members, "input") != nil {
+                throw JobRejection(.unknownField, "input belongs to embeddings jobs (\"kind\": \"embeddings\")")
+            }
+        case "embeddings":
+            return try embeddingsJob(id: id, from: members)
+        case let other?:
+            throw JobRejection(.wrongType, "kind \"\(other.prefix(20))\" is not chat or embeddings")
+        }
         guard let messagesValue = members["messages"] else { throw JobRejection(.missingField, "messages is missing") }
         guard case .array(let items) = messagesValue else {
             throw JobRejection(.wrongType, "messages: expected an array")
@@ -153,6 +170,52 @@ public struct JobDecoder: Sendable {
             deadline: deadline,
             metadata: present(members, "metadata")
         )
+    }
+
+    /// An embeddings job: `input` (1 to ``maxEmbeddingsInputs`` strings) and the fields that apply to it.
+    static func embeddingsJob(id: String, from members: [String: JSONValue]) throws -> Job {
+        if let other = members.keys.sorted().first(where: { !embeddingsFields.contains($0) && members[$0] != .null }) {
+            throw JobRejection(
+                .unknownField,
+                "\(other) does not apply to embeddings jobs; they have \(embeddingsFields.sorted().joined(separator: ", "))"
+            )
+        }
+        guard let value = members["input"] else { throw JobRejection(.missingField, "input is missing") }
+        guard case .array(let items) = value else {
+            throw JobRejection(.wrongType, "input: expected an array of strings")
+        }
+        guard !items.isEmpty else { throw JobRejection(.emptyField, "input is empty") }
+        guard items.count <= maxEmbeddingsInputs else {
+            throw JobRejection(
+                .tooLarge,
+                "input has \(items.count) texts; an embeddings job takes at most \(maxEmbeddingsInputs)"
+            )
+        }
+        let input = try items.enumerated().map { index, item in
+            guard case .string(let text) = item else {
+                throw JobRejection(.wrongType, "input[\(index)]: expected a string")
+            }
+            return text
+        }
+        var job = Job(
+            id: id,
+            model: try optionalString(members, "model"),
+            messages: [],
+            metadata: present(members, "metadata")
+        )
+        job.kind = .embeddings
+        job.input = input
+        job.replyTo = try optionalString(members, "reply_to")
+        if let replyTo = job.replyTo, !isLegalTopicName(replyTo) {
+            throw JobRejection(.invalidReplyTo, "reply_to is not a legal topic name (1-249 of a-z A-Z 0-9 . _ -)")
+        }
+        if let text = try optionalString(members, "deadline") {
+            guard let date = RFC3339.date(from: text) else {
+                throw JobRejection(.invalidDeadline, "deadline is not an RFC 3339 date-time (2026-11-24T20:00:00Z)")
+            }
+            job.deadline = date
+        }
+        return job
     }
 
     /// A member that is there and not `null`.

@@ -13,6 +13,8 @@ struct TestJob: Sendable {
     var api: String?
     /// The job's `options` (JSON-serialisable values).
     var options: [String: any Sendable]?
+    /// Set: an embeddings job of these texts (`prompt`, `stream` and the chat fields are not sent).
+    var embeddingsInput: [String]?
     var replyTo: String?
     var deadline: Date?
     var key: String?
@@ -22,6 +24,10 @@ struct TestJob: Sendable {
     var partition: Int32?
 
     var value: [UInt8] {
+        if let embeddingsInput {
+            let object: [String: Any] = ["id": id, "kind": "embeddings", "input": embeddingsInput]
+            return Array(try! JSONSerialization.data(withJSONObject: object))
+        }
         var object: [String: Any] = [
             "id": id,
             "messages": (system.map { [["role": "system", "content": $0]] } ?? []) + [

@@ -38,6 +38,20 @@ import Testing
         #expect(job.metadata == .object(["source": "s3://bucket/doc-42.txt", "n": 3]))
     }
 
+    @Test func decodesAnEmbeddingsJob() throws {
+        let job = try decode(
+            #"{"id":"e","kind":"embeddings","model":"EmbeddingsGigaR","input":["один","two"],"reply_to":"vectors","metadata":{"n":1}}"#
+        ).get()
+        #expect(job.kind == .embeddings && job.input == ["один", "two"] && job.model == "EmbeddingsGigaR")
+        #expect(job.messages.isEmpty && job.replyTo == "vectors" && job.metadata == .object(["n": 1]))
+        let tooMany =
+            "[" + Array(repeating: #""x""#, count: JobDecoder.maxEmbeddingsInputs + 1).joined(separator: ",") + "]"
+        #expect(rejection(#"{"id":"e","kind":"embeddings","input":\#(tooMany)}"#)?.code == .tooLarge)
+        #expect(
+            try decode(#"{"id":"c","kind":"chat","messages":[{"role":"user","content":"hi"}]}"#).get().kind == .chat
+        )
+    }
+
     @Test func onlyIdAndMessagesAreRequired() throws {
         let job = try decode(#"{"id":"a","messages":[{"role":"user","content":"hi"}]}"#).get()
         #expect(job.stream == nil && job.model == nil && job.api == nil && job.options.isEmpty && job.deadline == nil)
@@ -67,6 +81,13 @@ import Testing
         (#"{"id":"a","messages":[{"role":"user","content":"hi"}],"deadline":"tomorrow"}"#, .invalidDeadline),
         (#"{"id":"a","messages":[{"role":"user","content":"hi"}],"reply_to":"no spaces"}"#, .invalidReplyTo),
         (#"{"id":"a","messages":[{"role":"user","content":"hi"}],"api":"v3"}"#, .invalidAPI),
+        (#"{"id":"a","kind":"images","messages":[{"role":"user","content":"hi"}]}"#, .wrongType),
+        (#"{"id":"a","messages":[{"role":"user","content":"hi"}],"input":["x"]}"#, .unknownField),
+        (#"{"id":"a","kind":"embeddings"}"#, .missingField),
+        (#"{"id":"a","kind":"embeddings","input":[]}"#, .emptyField),
+        (#"{"id":"a","kind":"embeddings","input":["x",1]}"#, .wrongType),
+        (#"{"id":"a","kind":"embeddings","input":["x"],"stream":true}"#, .unknownField),
+        (#"{"id":"a","kind":"embeddings","input":["x"],"messages":[{"role":"user","content":"hi"}]}"#, .unknownField),
         (#"{"id":"a","messages":[{"role":"user","content":"hi"}],"session_id":"two words"}"#, .wrongType),
         (#"{"id":"a","messages":[{"role":"user","content":"hi"}],"options":{"api":"v2"}}"#, .unknownField),
         (

@@ -62,6 +62,27 @@ final class ScriptedChat: ChatCompleting {
         }
     }
 
+    /// Embeddings: any text answer gives each input the vector [its length, its index]; failures are thrown.
+    func embed(_ input: [String], model: String, headers: GigaChatRequestHeaders) async throws -> EmbeddingsResponse {
+        switch next(headers, ChatRequest(model: model, messages: input.map(ChatMessage.user))) {
+        case .failure(let error):
+            throw error
+        case .hang, .chunks:
+            try await Task.sleep(for: .seconds(3600))
+            throw CancellationError()
+        case .text, .truncated:
+            // Answered out of order, as nothing promises otherwise: the runner puts them in input order.
+            let data = input.enumerated().reversed().map { index, text in
+                EmbeddingsResponse.Embedding(
+                    index: index,
+                    embedding: [Double(text.count), Double(index)],
+                    usage: .init(promptTokens: 2)
+                )
+            }
+            return EmbeddingsResponse(model: model, data: data)
+        }
+    }
+
     func streamChat(_ request: ChatRequest, headers: GigaChatRequestHeaders) -> AsyncThrowingStream<
         ChatChunk, any Error
     > {
@@ -238,6 +259,23 @@ final class ScriptedChat: ChatCompleting {
         _ = try await run(#"{"id":"j4","messages":[{"role":"user","content":"hi"}],"stream":false}"#, in: bed)
         let sent = try completions(bed.sink)
         #expect(sent.count == 1 && sent.first?.error?.code == .deadlineExceeded && sent.first?.attempts == 1)
+        #expect(bed.tracker.committable == [input: 1])
+    }
+
+    // MARK: Embeddings
+
+    @Test func anEmbeddingsJobIsRetriedLikeAChatJobAndGetsItsVectorsInInputOrder() async throws {
+        let chat = ScriptedChat {
+            $0 == 0 ? .failure(GigaChatError(code: .rateLimited, message: "busy", httpStatus: 429)) : .text("")
+        }
+        let bed = bed(chat)
+        _ = try await run(#"{"id":"e1","kind":"embeddings","input":["a","bb","ccc"]}"#, in: bed)
+        let completion = try #require(try completions(bed.sink).first)
+        #expect(completion.status == .ok && completion.attempts == 2)
+        #expect(completion.embeddings == [[1, 0], [2, 1], [3, 2]])
+        #expect(completion.content == nil && completion.model == "Embeddings")
+        #expect(completion.usage == ChatUsage(promptTokens: 6, completionTokens: 0, totalTokens: 6))
+        #expect(chat.requests.last?.model == "Embeddings", "embeddings.model when the job names none")
         #expect(bed.tracker.committable == [input: 1])
     }
 

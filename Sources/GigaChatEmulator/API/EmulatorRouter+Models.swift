@@ -4,8 +4,6 @@ import NIOHTTP1
 // MARK: - EmulatorRouter + Models, tokens, embeddings, balance
 
 extension EmulatorRouter {
-    /// The size of an embedding vector (the real `Embeddings` model answers 1024 numbers).
-    static let embeddingDimensions = 1024
 
     private func modelObject(_ id: String) -> EmulatorJSON {
         .object([
@@ -130,7 +128,7 @@ extension EmulatorRouter {
                 EmulatorJSON.object([
                     ("object", .string("embedding")),
                     ("index", .number(Double(index))),
-                    ("embedding", .array(Self.embedding(of: text).map { .number($0) })),
+                    ("embedding", .array(GigaChatEmulator.embedding(of: text).map { .number($0) })),
                     ("usage", .object([("prompt_tokens", .number(Double(GigaChatEmulator.tokenCount(of: text))))])),
                 ])
             }
@@ -141,21 +139,6 @@ extension EmulatorRouter {
                 allocator: allocator
             )
         }
-    }
-
-    static func embedding(of text: String) -> [Double] {
-        var seed = GigaChatEmulator.stableHash(text)
-        var vector: [Double] = []
-        vector.reserveCapacity(embeddingDimensions)
-        for _ in 0..<embeddingDimensions {
-            seed &+= 0x9E37_79B9_7F4A_7C15
-            var mixed = seed
-            mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
-            mixed ^= mixed >> 31
-            vector.append(Double(Int(mixed % 8192) - 4096) / 2048)
-        }
-        return vector
     }
 
     /// `GET /api/v1/balance`: the remaining prepaid tokens. Like the real API it answers 403

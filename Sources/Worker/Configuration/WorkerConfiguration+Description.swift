@@ -50,6 +50,7 @@ extension WorkerConfiguration {
             "retry.max_attempts": "\(maxAttempts)",
             "structured.corrections": "\(structuredCorrections)",
             "cache.session_id": sessionMode.rawValue,
+            "embeddings.model": embeddingsModel,
             "retry.initial_backoff": duration(initialBackoff),
             "retry.max_backoff": duration(maxBackoff),
             "shutdown.drain_timeout": duration(drainTimeout),

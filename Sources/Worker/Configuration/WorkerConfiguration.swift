@@ -106,6 +106,8 @@ public struct WorkerConfiguration: Sendable {
     /// `structured.corrections`: corrective attempts for an answer that breaks its job's `response_format` (not
     /// JSON, not the schema, not the regular expression), each telling the model what was wrong. Default: 1.
     public var structuredCorrections = 1
+    /// `embeddings.model`: the model of embeddings jobs that do not name one. Default: `Embeddings`.
+    public var embeddingsModel = "Embeddings"
     /// `cache.session_id`: the `X-Session-ID` of jobs without their own `session_id`: `prefix` (one id per shared
     /// prompt prefix, so GigaChat's prefix cache serves it; see ``PromptSession``) or `off`. Default: `prefix`.
     public var sessionMode: PromptSession.Mode = .prefix

@@ -11,6 +11,9 @@ protocol ChatCompleting: Sendable {
 
     /// One streamed call (nothing is sent until the chunks are iterated).
     func streamChat(_ request: ChatRequest, headers: GigaChatRequestHeaders) -> Chunks
+
+    /// One embeddings call: a vector per text.
+    func embed(_ input: [String], model: String, headers: GigaChatRequestHeaders) async throws -> EmbeddingsResponse
 }
 
 extension GigaChatClient: ChatCompleting {
@@ -20,5 +23,9 @@ extension GigaChatClient: ChatCompleting {
 
     func streamChat(_ request: ChatRequest, headers: GigaChatRequestHeaders) -> ChatStream {
         stream(request, headers: headers)
+    }
+
+    func embed(_ input: [String], model: String, headers: GigaChatRequestHeaders) async throws -> EmbeddingsResponse {
+        try await embeddings(input, model: model, headers: headers)
     }
 }

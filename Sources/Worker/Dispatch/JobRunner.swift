@@ -40,6 +40,8 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
         var model: String?
         /// The JSON value of a structured-output answer, checked against the job's schema.
         var parsed: JSONValue?
+        /// An embeddings job's vectors, in input order.
+        var embeddings: [[Double]]?
         var timeToFirstToken: Duration
         /// A streamed attempt's partials, to be delivered before the completion (outside the deadline: the answer
         /// is in, and paid for).
@@ -72,7 +74,7 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
             await finish(admitted, failed(admitted, code: .badRequest, message: "\(error)", attempts: 0))
             return
         }
-        let stream = job.stream ?? configuration.streamByDefault
+        let stream = job.kind == .chat && (job.stream ?? configuration.streamByDefault)
         let estimatedTokens = Self.estimatedPromptTokens(job)
         var machine = JobRunStateMachine(
             settings: .init(
@@ -100,9 +102,11 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
                 attemptID = UUID().uuidString.lowercased()
                 let id = attemptID
                 let (result, expired) = await deadlines.run(until: clock.end) { [self, request] in
-                    stream
-                        ? await streamAttempt(request, admitted, attemptID: id, attempt: number)
-                        : await plainAttempt(request, admitted, attemptID: id)
+                    switch (job.kind, stream) {
+                    case (.embeddings, _): await embeddingsAttempt(admitted, attemptID: id)
+                    case (.chat, true): await streamAttempt(request, admitted, attemptID: id, attempt: number)
+                    case (.chat, false): await plainAttempt(request, admitted, attemptID: id)
+                    }
                 }
                 switch result {
                 case .answered(var answered):
@@ -297,7 +301,8 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
     /// A prompt's tokens before the call, for `gigachat.tokens_per_minute`: a quarter of its UTF-8 bytes (about
     /// what GigaChat's tokenizer gives for Russian and English text); corrected with the answer's usage after.
     static func estimatedPromptTokens(_ job: Job) -> Int {
-        let bytes = job.messages.reduce(0) { $0 + ($1.content?.utf8.count ?? 0) }
+        let bytes =
+            job.messages.reduce(0) { $0 + ($1.content?.utf8.count ?? 0) } + job.input.reduce(0) { $0 + $1.utf8.count }
         return max(1, bytes / 4)
     }
 
@@ -327,6 +332,40 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
                     functionCall: response.functionCall,
                     usage: response.usage,
                     model: response.model,
+                    timeToFirstToken: .now - start
+                )
+            )
+        } catch {
+            return classify(error)
+        }
+    }
+
+    private func embeddingsAttempt(_ admitted: AdmittedJob, attemptID: String) async -> AttemptResult {
+        let start = ContinuousClock.now
+        let job = admitted.job
+        do {
+            let response = try await client.embed(
+                job.input,
+                model: job.model ?? configuration.embeddingsModel,
+                headers: requestHeaders(admitted, attemptID: attemptID)
+            )
+            let vectors = response.data.sorted { $0.index < $1.index }
+            guard vectors.count == job.input.count else {
+                return .failed(
+                    GigaChatError(
+                        code: .decoding,
+                        message: "GigaChat answered \(vectors.count) vectors for \(job.input.count) texts",
+                        isRetriable: true
+                    )
+                )
+            }
+            let prompt = vectors.reduce(0) { $0 + ($1.usage?.promptTokens ?? 0) }
+            return .answered(
+                Answer(
+                    content: "",
+                    usage: ChatUsage(promptTokens: prompt, completionTokens: 0, totalTokens: prompt),
+                    model: response.model,
+                    embeddings: vectors.map(\.embedding),
                     timeToFirstToken: .now - start
                 )
             )
@@ -433,10 +472,11 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
         return CompletionRecord(
             id: admitted.job.id,
             status: error == nil ? .ok : .failed,
-            content: answer.content,
+            content: answer.embeddings == nil ? answer.content : nil,
             finishReason: answer.finishReason,
             functionCall: answer.functionCall,
             parsed: error == nil ? answer.parsed : nil,
+            embeddings: answer.embeddings,
             usage: answer.usage,
             model: answer.model,
             attempts: attempts,

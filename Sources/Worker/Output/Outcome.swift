@@ -8,7 +8,7 @@ import WireFormat
 /// - a completion for a reply topic that does not exist goes to the completions topic, with the header
 ///   `gigachat_worker-reply-topic-unavailable` naming the topic (the answer is kept: it was paid for);
 /// - a completion that is too large becomes a failed one with the code `output_too_large` (content, function call,
-///   parsed value and the echoed `metadata` left out), then, if still too large, one without the input's copied headers; its
+///   parsed value, vectors and the echoed `metadata` left out), then, if still too large, one without the input's copied headers; its
 ///   topic and partition (Spring's `kafka_replyPartition`) stay;
 /// - a dead letter that is too large loses its value (header `gigachat_worker-value-omitted`), then the input's
 ///   copied headers.
@@ -49,6 +49,7 @@ struct Outcome: Sendable {
                 smaller.content = nil
                 smaller.functionCall = nil
                 smaller.parsed = nil
+                smaller.embeddings = nil
                 smaller.metadata = nil
                 smaller.error = CompletionRecord.Failure(
                     code: .outputTooLarge,
