@@ -174,7 +174,12 @@ extension GigaChatEmulator {
         case "uri", "url": return "https://example.com/\(variant)"
         default: break
         }
-        if let pattern = schema["pattern"]?.stringValue, let sample = regexSample(pattern) { return sample }
+        if let pattern = schema["pattern"]?.stringValue, let sample = regexSample(pattern),
+            sample.unicodeScalars.count >= schema["minLength"]?.intValue ?? 0,
+            sample.unicodeScalars.count <= schema["maxLength"]?.intValue ?? .max
+        {
+            return sample
+        }
         var scalars = Array((variant == 0 ? word : "\(word)\(variant)").unicodeScalars)
         if let least = schema["minLength"]?.intValue, scalars.count < least {
             scalars += Array(repeating: "x", count: least - scalars.count)
@@ -265,6 +270,7 @@ private struct RegexSampler {
         var text = ""
         while !atEnd, scalars[index] != "|", scalars[index] != ")" {
             guard let atom = atom(), let count = quantifier() else { return nil }
+            guard text.unicodeScalars.count + atom.unicodeScalars.count * count <= 10_000 else { return nil }
             text += String(repeating: atom, count: count)
         }
         return text

@@ -30,7 +30,8 @@ extension CompletionRecord {
             json.beginArray()
             for vector in embeddings {
                 json.beginArray()
-                for number in vector { json.double(number) }
+                // At float precision, which embedding models compute in: about half the bytes of a double's digits.
+                for number in vector { json.float(Float(number)) }
                 json.endArray()
             }
             json.endArray()

@@ -9,11 +9,16 @@ import GigaChat
 public struct JobDecoder: Sendable {
     /// The largest value accepted, in bytes (`jobs.max_bytes`).
     public var maxBytes: Int
+    /// The most texts one embeddings job may carry (`embeddings.max_inputs`): its vectors must fit one completion.
+    public var maxEmbeddingsInputs: Int
 
     /// Creates a decoder.
-    /// - Parameter maxBytes: The largest value accepted, in bytes.
-    public init(maxBytes: Int) {
+    /// - Parameters:
+    ///   - maxBytes: The largest value accepted, in bytes.
+    ///   - maxEmbeddingsInputs: The most texts of an embeddings job.
+    public init(maxBytes: Int, maxEmbeddingsInputs: Int = JobDecoder.defaultMaxEmbeddingsInputs) {
         self.maxBytes = maxBytes
+        self.maxEmbeddingsInputs = maxEmbeddingsInputs
     }
 
     /// The top-level fields of a job.
@@ -25,8 +30,9 @@ public struct JobDecoder: Sendable {
     public static let embeddingsFields: Set<String> = [
         "id", "kind", "model", "input", "reply_to", "deadline", "metadata",
     ]
-    /// The most texts one embeddings job may carry: its vectors must fit in one completion.
-    public static let maxEmbeddingsInputs = 256
+    /// The default of ``maxEmbeddingsInputs``: 32 vectors of 2560 numbers at float precision (about 11 bytes a
+    /// number) are 0.9 MB, inside Kafka's default 1 MB message.
+    public static let defaultMaxEmbeddingsInputs = 32
     /// The roles a job's messages may have.
     public static let roles: Set<String> = ["system", "user", "assistant", "function"]
 
@@ -55,7 +61,7 @@ public struct JobDecoder: Sendable {
             return .failure(JobRejection(.notAnObject, "the value is JSON but not an object"))
         }
         do {
-            return .success(try Self.job(from: members))
+            return .success(try Self.job(from: members, maxEmbeddingsInputs: maxEmbeddingsInputs))
         } catch let rejection as JobRejection {
             return .failure(rejection)
         } catch {
@@ -64,7 +70,10 @@ public struct JobDecoder: Sendable {
     }
 
     /// Validates the members of a job object and builds the job.
-    static func job(from members: [String: JSONValue]) throws -> Job {
+    static func job(
+        from members: [String: JSONValue],
+        maxEmbeddingsInputs: Int = JobDecoder.defaultMaxEmbeddingsInputs
+    ) throws -> Job {
         let known = Set(fields)
         if let unknown = members.keys.sorted().first(where: { !known.contains($0) }) {
             throw JobRejection(
@@ -81,7 +90,7 @@ public struct JobDecoder: Sendable {
                 throw JobRejection(.unknownField, "input belongs to embeddings jobs (\"kind\": \"embeddings\")")
             }
         case "embeddings":
-            return try embeddingsJob(id: id, from: members)
+            return try embeddingsJob(id: id, from: members, maxInputs: maxEmbeddingsInputs)
         case let other?:
             throw JobRejection(.wrongType, "kind \"\(other.prefix(20))\" is not chat or embeddings")
         }
@@ -172,8 +181,8 @@ public struct JobDecoder: Sendable {
         )
     }
 
-    /// An embeddings job: `input` (1 to ``maxEmbeddingsInputs`` strings) and the fields that apply to it.
-    static func embeddingsJob(id: String, from members: [String: JSONValue]) throws -> Job {
+    /// An embeddings job: `input` (1 to `maxInputs` strings) and the fields that apply to it.
+    static func embeddingsJob(id: String, from members: [String: JSONValue], maxInputs: Int) throws -> Job {
         if let other = members.keys.sorted().first(where: { !embeddingsFields.contains($0) && members[$0] != .null }) {
             throw JobRejection(
                 .unknownField,
@@ -185,10 +194,10 @@ public struct JobDecoder: Sendable {
             throw JobRejection(.wrongType, "input: expected an array of strings")
         }
         guard !items.isEmpty else { throw JobRejection(.emptyField, "input is empty") }
-        guard items.count <= maxEmbeddingsInputs else {
+        guard items.count <= maxInputs else {
             throw JobRejection(
                 .tooLarge,
-                "input has \(items.count) texts; an embeddings job takes at most \(maxEmbeddingsInputs)"
+                "input has \(items.count) texts; an embeddings job takes at most \(maxInputs) (embeddings.max_inputs)"
             )
         }
         let input = try items.enumerated().map { index, item in

@@ -60,7 +60,10 @@ public final class WorkerService: Service, Sendable {
         self.failpoints = failpoints
         self.logger = logger
         self.metrics = WorkerMetrics()
-        self.decoder = JobDecoder(maxBytes: configuration.maxJobBytes)
+        self.decoder = JobDecoder(
+            maxBytes: configuration.maxJobBytes,
+            maxEmbeddingsInputs: configuration.embeddingsMaxInputs
+        )
         (stops, stop) = AsyncStream.makeStream(of: StopReason.self)
         let stop = self.stop
 

@@ -45,8 +45,12 @@ import Testing
         #expect(job.kind == .embeddings && job.input == ["один", "two"] && job.model == "EmbeddingsGigaR")
         #expect(job.messages.isEmpty && job.replyTo == "vectors" && job.metadata == .object(["n": 1]))
         let tooMany =
-            "[" + Array(repeating: #""x""#, count: JobDecoder.maxEmbeddingsInputs + 1).joined(separator: ",") + "]"
+            "[" + Array(repeating: #""x""#, count: JobDecoder.defaultMaxEmbeddingsInputs + 1).joined(separator: ",")
+            + "]"
         #expect(rejection(#"{"id":"e","kind":"embeddings","input":\#(tooMany)}"#)?.code == .tooLarge)
+        let small = JobDecoder(maxBytes: 4096, maxEmbeddingsInputs: 2)
+        #expect((try? small.decode(Array(#"{"id":"e","kind":"embeddings","input":["a","b"]}"#.utf8)).get()) != nil)
+        #expect((try? small.decode(Array(#"{"id":"e","kind":"embeddings","input":["a","b","c"]}"#.utf8)).get()) == nil)
         #expect(
             try decode(#"{"id":"c","kind":"chat","messages":[{"role":"user","content":"hi"}]}"#).get().kind == .chat
         )

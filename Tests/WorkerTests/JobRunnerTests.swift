@@ -70,11 +70,13 @@ final class ScriptedChat: ChatCompleting {
         case .hang, .chunks:
             try await Task.sleep(for: .seconds(3600))
             throw CancellationError()
-        case .text, .truncated:
-            // Answered out of order, as nothing promises otherwise: the runner puts them in input order.
+        case .text(let text), .truncated(let text):
+            // Answered out of order, as nothing promises otherwise: the runner puts them in input order. The text
+            // "shifted" numbers them from 1: an answer that would put vectors beside the wrong texts.
+            let shift = text == "shifted" ? 1 : 0
             let data = input.enumerated().reversed().map { index, text in
                 EmbeddingsResponse.Embedding(
-                    index: index,
+                    index: index + shift,
                     embedding: [Double(text.count), Double(index)],
                     usage: .init(promptTokens: 2)
                 )
@@ -277,6 +279,17 @@ final class ScriptedChat: ChatCompleting {
         #expect(completion.usage == ChatUsage(promptTokens: 6, completionTokens: 0, totalTokens: 6))
         #expect(chat.requests.last?.model == "Embeddings", "embeddings.model when the job names none")
         #expect(bed.tracker.committable == [input: 1])
+    }
+
+    @Test func vectorsThatDoNotMatchTheTextsOneToOneAreNotAnAnswer() async throws {
+        let chat = ScriptedChat { _ in .text("shifted") }
+        let bed = bed(chat)
+        _ = try await run(#"{"id":"e2","kind":"embeddings","input":["a","bb"]}"#, in: bed)
+        let completion = try #require(try completions(bed.sink).first)
+        // An answer that cannot be read is permanent (FailurePolicy), as for chat.
+        #expect(completion.status == .failed && completion.embeddings == nil && chat.requestIDs.count == 1)
+        #expect(completion.error?.code == .decoding)
+        #expect(completion.error?.message.contains("indexes") == true)
     }
 
     // MARK: Structured output

@@ -130,6 +130,18 @@ public struct JSONWriter {
         self.value(.number(value))
     }
 
+    /// Writes a number in `Float`'s shortest form (`null` for infinity or NaN).
+    public mutating func float(_ value: Float) {
+        separate()
+        guard value.isFinite else { return null() }
+        if value.rounded() == value, abs(value) < 1e15 {
+            bytes.append(contentsOf: String(Int64(value)).utf8)
+        } else {
+            bytes.append(contentsOf: value.description.utf8)
+        }
+        needsComma = true
+    }
+
     /// Writes bytes that already are one JSON value.
     public mutating func raw(_ json: [UInt8]) {
         separate()

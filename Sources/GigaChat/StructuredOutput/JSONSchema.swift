@@ -42,7 +42,8 @@ public struct JSONSchema: Sendable, Hashable {
         patterns: inout [String: NSRegularExpressionBox],
         depth: Int
     ) throws(Invalid) {
-        guard depth < 256, case .object(let members) = schema else { return }
+        guard depth < 256 else { throw Invalid(message: "\(path): the schema nests deeper than 256 levels") }
+        guard case .object(let members) = schema else { return }
         if case .string(let reference)? = members["$ref"], resolve(reference, in: root) == nil {
             throw Invalid(message: "\(path)/$ref \"\(reference)\" does not point into this schema (#, #/$defs/…)")
         }

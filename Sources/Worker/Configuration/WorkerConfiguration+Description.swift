@@ -51,6 +51,7 @@ extension WorkerConfiguration {
             "structured.corrections": "\(structuredCorrections)",
             "cache.session_id": sessionMode.rawValue,
             "embeddings.model": embeddingsModel,
+            "embeddings.max_inputs": "\(embeddingsMaxInputs)",
             "retry.initial_backoff": duration(initialBackoff),
             "retry.max_backoff": duration(maxBackoff),
             "shutdown.drain_timeout": duration(drainTimeout),

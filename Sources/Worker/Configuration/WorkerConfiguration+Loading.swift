@@ -41,7 +41,7 @@ extension WorkerConfiguration {
             "concurrency", "ordering", "buffer.max_jobs", "buffer.max_bytes",
             "jobs.max_bytes", "jobs.timeout", "jobs.stream", "partials.interval", "partials.max_bytes",
             "retry.max_attempts", "retry.initial_backoff", "retry.max_backoff", "structured.corrections",
-            "cache.session_id", "embeddings.model",
+            "cache.session_id", "embeddings.model", "embeddings.max_inputs",
             "shutdown.drain_timeout", "rebalance.drain_timeout", "worker.id",
             "metrics.enabled", "metrics.host", "metrics.port", "logging.content",
             "gigachat.account_concurrency", "gigachat.requests_per_minute", "gigachat.tokens_per_minute",
@@ -155,6 +155,7 @@ extension WorkerConfiguration {
         if let number = values.int("retry.max_attempts") { maxAttempts = number }
         if let number = values.int("structured.corrections") { structuredCorrections = number }
         if let text = values.string("embeddings.model") { embeddingsModel = text }
+        if let number = values.int("embeddings.max_inputs") { embeddingsMaxInputs = number }
         if let duration = values.duration("retry.initial_backoff") { initialBackoff = duration }
         if let duration = values.duration("retry.max_backoff") { maxBackoff = duration }
         if let duration = values.duration("shutdown.drain_timeout") { drainTimeout = duration }

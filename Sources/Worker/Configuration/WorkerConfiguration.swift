@@ -108,6 +108,9 @@ public struct WorkerConfiguration: Sendable {
     public var structuredCorrections = 1
     /// `embeddings.model`: the model of embeddings jobs that do not name one. Default: `Embeddings`.
     public var embeddingsModel = "Embeddings"
+    /// `embeddings.max_inputs`: the most texts one embeddings job may carry (1-1024); their vectors travel in one
+    /// completion, so raise it together with the producer's `message.max.bytes`. Default: 32.
+    public var embeddingsMaxInputs = JobDecoder.defaultMaxEmbeddingsInputs
     /// `cache.session_id`: the `X-Session-ID` of jobs without their own `session_id`: `prefix` (one id per shared
     /// prompt prefix, so GigaChat's prefix cache serves it; see ``PromptSession``) or `off`. Default: `prefix`.
     public var sessionMode: PromptSession.Mode = .prefix
@@ -215,6 +218,9 @@ public struct WorkerConfiguration: Sendable {
         if partialsMaxBytes < 1 { problems.append(fail("partials.max_bytes", "is \(partialsMaxBytes)", "at least 1")) }
         if !(1...1000).contains(maxAttempts) {
             problems.append(fail("retry.max_attempts", "is \(maxAttempts)", "1...1000"))
+        }
+        if !(1...1024).contains(embeddingsMaxInputs) {
+            problems.append(fail("embeddings.max_inputs", "is \(embeddingsMaxInputs)", "1...1024"))
         }
         if !(0...10).contains(structuredCorrections) {
             problems.append(fail("structured.corrections", "is \(structuredCorrections)", "0...10"))

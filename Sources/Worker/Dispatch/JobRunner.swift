@@ -350,12 +350,17 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
                 headers: requestHeaders(admitted, attemptID: attemptID)
             )
             let vectors = response.data.sorted { $0.index < $1.index }
-            guard vectors.count == job.input.count else {
+            // One vector per text, each index once, all of one size, every number finite: else the answer could put
+            // a vector beside the wrong text.
+            let dimension = vectors.first?.embedding.count ?? 0
+            guard vectors.map(\.index) == Array(0..<job.input.count), dimension > 0,
+                vectors.allSatisfy({ $0.embedding.count == dimension && $0.embedding.allSatisfy(\.isFinite) })
+            else {
                 return .failed(
                     GigaChatError(
                         code: .decoding,
-                        message: "GigaChat answered \(vectors.count) vectors for \(job.input.count) texts",
-                        isRetriable: true
+                        message:
+                            "GigaChat answered \(vectors.count) vectors (indexes and sizes not one each of \(job.input.count) texts)"
                     )
                 )
             }

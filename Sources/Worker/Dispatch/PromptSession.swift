@@ -20,22 +20,29 @@ public enum PromptSession {
     public static func id(for job: Job, mode: Mode) -> String? {
         if let own = job.sessionID { return own }
         guard mode == .prefix, job.messages.count > 1 else { return nil }
-        // Two FNV-1a hashes (different offsets) of the model and each message of the prefix, fields separated.
+        // Two FNV-1a hashes (different offsets) of the model and each message of the prefix; every string and list
+        // is preceded by its length, so no two different prefixes are the same bytes.
         var first: UInt64 = 0xcbf2_9ce4_8422_2325
         var second: UInt64 = 0x6c62_272e_07bb_0142
-        func feed(_ text: String) {
-            for byte in text.utf8 {
+        func feed<Bytes: Sequence<UInt8>>(_ bytes: Bytes) {
+            for byte in bytes {
                 first = (first ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
                 second = (second ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
             }
-            first = (first ^ 0x1F) &* 0x0000_0100_0000_01B3
-            second = (second ^ 0x1E) &* 0x0000_0100_0000_01B3
+        }
+        func feed(count: Int) { withUnsafeBytes(of: UInt64(count).littleEndian) { feed($0) } }
+        func feed(_ text: String) {
+            feed(count: text.utf8.count)
+            feed(text.utf8)
         }
         feed(job.model ?? "")
-        for message in job.messages.dropLast() {
+        let prefix = job.messages.dropLast()
+        feed(count: prefix.count)
+        for message in prefix {
             feed(message.role.rawValue)
             feed(message.content ?? "")
             feed(message.name ?? "")
+            feed(count: message.attachments?.count ?? 0)
             for attachment in message.attachments ?? [] { feed(attachment) }
         }
         return "prefix-" + hex(first) + hex(second)
