@@ -85,6 +85,35 @@ public struct DocumentJobs: Sendable {
         return (0..<Int(matches.gl_pathc)).compactMap { matches.gl_pathv[$0].map { String(cString: $0) } }
     }
 
+    /// The id of a document's job: its path and its content, so the same file gives the same id.
+    public static func id(path: String, contents: Data) -> String {
+        "doc-" + StableID.hex(of: Array(path.utf8) + [0] + Array(contents))
+    }
+
+    /// The job of a document sent as a file (`submit --attach`): the template's prompt (`{{filename}}` replaced)
+    /// with the uploaded file attached, and the file's id in `metadata.gigachat_file_id` (the completion echoes it,
+    /// so `collect` can delete the file once the job is answered).
+    public func attachedJob(path: String, contents: Data, fileID: String) -> BatchJob {
+        let name = (path as NSString).lastPathComponent
+        var messages: [JSONValue] = []
+        if let system { messages.append(.object(["role": "system", "content": .string(system)])) }
+        messages.append(
+            .object([
+                "role": "user", "content": .string(template.replacingOccurrences(of: "{{filename}}", with: name)),
+                "attachments": .array([.string(fileID)]),
+            ])
+        )
+        let id = Self.id(path: path, contents: contents)
+        var object: [String: JSONValue] = [
+            "id": .string(id), "messages": .array(messages),
+            "metadata": .object(["filename": .string(path), "gigachat_file_id": .string(fileID)]),
+        ]
+        if let model { object["model"] = .string(model) }
+        if let stream { object["stream"] = .bool(stream) }
+        if !options.isEmpty { object["options"] = .object(options) }
+        return BatchJob(id: id, value: .object(object))
+    }
+
     /// The jobs of one document (one, or its parts with ``split``).
     /// - Throws: ``BatchInputError`` for a file that is not UTF-8 text or is too large (without ``split``).
     public func jobs(path: String, contents: Data) throws -> [BatchJob] {
@@ -92,7 +121,7 @@ public struct DocumentJobs: Sendable {
             throw BatchInputError("\(path): not UTF-8 text")
         }
         let name = (path as NSString).lastPathComponent
-        let base = "doc-" + StableID.hex(of: Array(path.utf8) + [0] + Array(contents))
+        let base = Self.id(path: path, contents: contents)
         var parts = [text]
         if contents.count > maxDocumentBytes {
             guard split else {

@@ -283,6 +283,7 @@ public final class GigaChatClient: Sendable {
         _ path: String,
         root: String? = nil,
         body: ByteBuffer? = nil,
+        contentType: String = "application/json",
         headers: GigaChatRequestHeaders = .init(),
         deadline: Duration? = nil,
         as type: T.Type
@@ -299,7 +300,7 @@ public final class GigaChatClient: Sendable {
                     accept: "application/json"
                 )
                 if let body {
-                    request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
+                    request.headers.replaceOrAdd(name: "Content-Type", value: contentType)
                     request.body = .bytes(body)
                 }
                 let response = try await self.execute(request, deadline: deadline)

@@ -35,6 +35,12 @@ public struct GigaChatEmulatorCounters: Sendable, Hashable {
     public var cutStreams: Int = 0
     /// Broken events sent because of ``GigaChatEmulatorFaults/malformedEventAt``.
     public var malformedEvents: Int = 0
+    /// Authorised requests to `/api/v1/files...` (upload, list, get, content, delete).
+    public var fileCalls: Int = 0
+    /// Files stored by `POST /api/v1/files`.
+    public var uploadedFiles: Int = 0
+    /// Files removed by `POST /api/v1/files/{id}/delete`.
+    public var deletedFiles: Int = 0
     /// Prompt tokens served from the prefix cache (``GigaChatEmulatorConfiguration/prefixCacheTTL``), summed.
     public var cachedPromptTokens: Int = 0
     /// Structured-output answers that were not JSON because of ``GigaChatEmulatorFaults/invalidStructuredRate``.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Batch
 import ConsoleKitTerminal
 import Foundation
+import GigaChat
 import Logging
 import WireFormat
 
@@ -15,8 +16,10 @@ struct CollectCommand: AsyncParsableCommand {
             a consumer group of its own (nothing is committed) from --since: by default from 10 minutes before \
             the manifest's first submission, or from the topic's beginning without one. The last completion of \
             an id wins. On a terminal a progress bar shows ok / failed / waiting and the rate; otherwise one plain \
-            line per completion. --follow-partials prints streamed answers as they arrive. Exits 1 when a job \
-            failed or is still missing at --timeout, naming them.
+            line per completion. --follow-partials prints streamed answers as they arrive. Files that `submit \
+            --attach` uploaded are deleted from GigaChat's storage once their jobs are answered ok (with the \
+            account in GIGACHAT_*; --keep-files keeps them). Exits 1 when a job failed or is still missing at \
+            --timeout, naming them.
             """
     )
 
@@ -54,6 +57,11 @@ struct CollectCommand: AsyncParsableCommand {
 
     @Flag(help: "Print streamed partials as they arrive.")
     var followPartials = false
+
+    @Flag(help: "Keep the files `submit --attach` uploaded (by default those of jobs answered ok are deleted).")
+    var keepFiles = false
+
+    @OptionGroup var gigachat: GigaChatConnectionOptions
 
     func validate() throws {
         guard ResultFormat(rawValue: format) != nil else { throw ValidationError("--format must be jobs or openai") }
@@ -124,6 +132,7 @@ struct CollectCommand: AsyncParsableCommand {
                 + "\(ms(summary.timeToFirstTokenP50)), p99 \(ms(summary.timeToFirstTokenP99))\n"
                 + "throughput: \(String(format: "%.2f", Double(results.latest.count) / max(elapsed, 0.001))) jobs/s while collecting\n"
         )
+        if !keepFiles { await deleteUploadedFiles(of: results) }
         var problems = false
         if !results.failedIDs.isEmpty {
             problems = true
@@ -134,6 +143,39 @@ struct CollectCommand: AsyncParsableCommand {
             CLIOutput.writeError("missing after \(Int(timeout)) s: \(Self.list(results.missing))\n")
         }
         if problems { throw ExitCode.failure }
+    }
+
+    /// Deletes the files of the jobs answered ok (`metadata.gigachat_file_id`, set by `submit --attach`): their
+    /// answers are in, and a failed job keeps its file for a re-run. Without GigaChat credentials they are kept,
+    /// with a note.
+    private func deleteUploadedFiles(of results: CollectedResults) async {
+        let files = results.latest.values.compactMap { entry -> String? in
+            guard entry.record.status == .ok, case .object(let metadata)? = entry.record.metadata,
+                case .string(let id)? = metadata["gigachat_file_id"]
+            else { return nil }
+            return id
+        }
+        guard !files.isEmpty else { return }
+        guard (try? GigaChatConfiguration.fromEnvironment().validate()) != nil else {
+            CLIOutput.write("kept \(files.count) uploaded files: no GigaChat credentials here to delete them\n")
+            return
+        }
+        var deleted = 0
+        var failures: [String] = []
+        try? await gigachat.withClient { client in
+            for id in files {
+                do {
+                    try await client.deleteFile(id: id)
+                    deleted += 1
+                } catch let error as GigaChatError where error.httpStatus == 404 {
+                    deleted += 1  // already gone (a collect run before this one)
+                } catch {
+                    failures.append("\(id): \(error)")
+                }
+            }
+        }
+        CLIOutput.write("deleted \(deleted) uploaded files of answered jobs\n")
+        for failure in failures.prefix(5) { CLIOutput.writeError("could not delete \(failure)\n") }
     }
 
     static func title(_ results: CollectedResults, rate: Double) -> String {

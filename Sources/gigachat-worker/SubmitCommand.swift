@@ -16,7 +16,11 @@ struct SubmitCommand: AsyncParsableCommand {
             file or chosen with --format. With --template the inputs are documents (files, folders, globs): \
             one job each, {{document}} and {{filename}} replaced, the id derived from the path and the content. \
             Acknowledged ids are appended to the manifest; a re-run skips them (so it is idempotent), and \
-            `collect --manifest` waits for them. Exits 1 when any record was not acknowledged.
+            `collect --manifest` waits for them. With --attach each document (PDF, DOCX, TXT, images, audio) is \
+            uploaded to GigaChat's file storage with the account in GIGACHAT_* (every file's type and size checked \
+            first: nothing is uploaded when one fails) and attached to its job instead of pasted into the prompt; \
+            `collect` deletes the files of the jobs it finds answered. Exits 1 when any record was not \
+            acknowledged.
             """
     )
 
@@ -40,7 +44,13 @@ struct SubmitCommand: AsyncParsableCommand {
     @Flag(help: "Stream the answers (partials).")
     var stream = false
 
-    @Option(name: .customLong("option"), help: ArgumentHelp("A chat option for documents, e.g. --option temperature=0.2 (JSON values).", valueName: "key=value"))
+    @Option(
+        name: .customLong("option"),
+        help: ArgumentHelp(
+            "A chat option for documents, e.g. --option temperature=0.2 (JSON values).",
+            valueName: "key=value"
+        )
+    )
     var options: [String] = []
 
     @Option(help: "The largest document, in bytes.")
@@ -48,6 +58,11 @@ struct SubmitCommand: AsyncParsableCommand {
 
     @Flag(help: "Split larger documents into parts instead of refusing them.")
     var split = false
+
+    @Flag(help: "Upload each document to GigaChat's file storage and attach it (PDF, DOCX, TXT, images, audio).")
+    var attach = false
+
+    @OptionGroup var gigachat: GigaChatConnectionOptions
 
     @Option(help: "The manifest of acknowledged ids (read to skip, appended to).")
     var manifest = "gigachat-submit.manifest.jsonl"
@@ -60,12 +75,27 @@ struct SubmitCommand: AsyncParsableCommand {
             throw ValidationError("--format must be auto, jobs, openai or gigachat")
         }
         if template == nil, !options.isEmpty { throw ValidationError("--option applies to documents (--template)") }
+        if attach {
+            guard let template else {
+                throw ValidationError("--attach needs --template: the prompt the file goes with")
+            }
+            if template.contains("{{document}}") {
+                throw ValidationError(
+                    "--attach sends each document as a file: the template may name {{filename}}, not {{document}}"
+                )
+            }
+            if split { throw ValidationError("--attach sends whole files; --split applies to pasted documents") }
+        }
     }
 
     func run() async throws {
         let jobs: [BatchJob]
         do {
-            jobs = try template == nil ? readLines() : readDocuments()
+            if attach {
+                jobs = try await readAttachedDocuments(skipping: Set(try SubmitManifest(path: self.manifest).ids()))
+            } else {
+                jobs = try template == nil ? readLines() : readDocuments()
+            }
         } catch let error as BatchInputError {
             CLIOutput.writeError("error: \(error.message)\n")
             throw ExitCode(2)
@@ -74,7 +104,9 @@ struct SubmitCommand: AsyncParsableCommand {
         var seen = Set<String>()
         for job in jobs where !seen.insert(job.id).inserted { duplicates.insert(job.id) }
         if !duplicates.isEmpty {
-            CLIOutput.writeError("error: ids appear more than once: \(duplicates.sorted().prefix(5).joined(separator: ", "))\n")
+            CLIOutput.writeError(
+                "error: ids appear more than once: \(duplicates.sorted().prefix(5).joined(separator: ", "))\n"
+            )
             throw ExitCode(2)
         }
         let manifest = SubmitManifest(path: self.manifest)
@@ -82,7 +114,11 @@ struct SubmitCommand: AsyncParsableCommand {
         let pending = jobs.filter { !already.contains($0.id) }
         var logger = Logger(label: "gigachat-worker.submit")
         logger.logLevel = .error
-        let submitter = try JobSubmitter(bootstrapServers: kafka.servers, properties: try kafka.properties(), logger: logger)
+        let submitter = try JobSubmitter(
+            bootstrapServers: kafka.servers,
+            properties: try kafka.properties(),
+            logger: logger
+        )
         let console = TerminalOutput.isInteractive ? Terminal() : nil
         let bar = console?.progressBar(title: "submitting \(pending.count) jobs")
         bar?.start()
@@ -98,7 +134,8 @@ struct SubmitCommand: AsyncParsableCommand {
         let seconds = (ContinuousClock.now - start).secondsDouble
         CLIOutput.write(
             "submitted \(acknowledged.count) jobs to \(topic) in \(String(format: "%.1f", seconds)) s"
-                + (jobs.count - pending.count > 0 ? "; \(jobs.count - pending.count) already in \(self.manifest), skipped" : "")
+                + (jobs.count - pending.count > 0
+                    ? "; \(jobs.count - pending.count) already in \(self.manifest), skipped" : "")
                 + "; manifest: \(self.manifest)\n"
         )
         if !failures.isEmpty {
@@ -121,7 +158,9 @@ struct SubmitCommand: AsyncParsableCommand {
                 data = contents
             }
             var fileFormat = BatchLineFormat(rawValue: format)
-            for (index, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
+            for (index, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+                .enumerated()
+            {
                 let trimmed = line.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\r") }
                 guard !trimmed.isEmpty else { continue }
                 let value: JSONValue
@@ -139,7 +178,9 @@ struct SubmitCommand: AsyncParsableCommand {
                     fileFormat = detected
                 }
                 do {
-                    jobs.append(try fileFormat!.job(from: value, number: index + 1, model: model, stream: stream ? true : nil))
+                    jobs.append(
+                        try fileFormat!.job(from: value, number: index + 1, model: model, stream: stream ? true : nil)
+                    )
                 } catch let error as BatchInputError {
                     throw BatchInputError("\(input): \(error.message)")
                 }
@@ -148,16 +189,66 @@ struct SubmitCommand: AsyncParsableCommand {
         return jobs
     }
 
-    private func readDocuments() throws -> [BatchJob] {
+    /// `--attach`: every document checked (type, size) before any upload, then the ones not yet submitted uploaded,
+    /// each becoming a job with its file attached.
+    private func readAttachedDocuments(skipping already: Set<String>) async throws -> [BatchJob] {
+        let documents = DocumentJobs(
+            template: template ?? "",
+            system: system,
+            model: model,
+            stream: stream ? true : nil,
+            options: try chatOptions()
+        )
+        var items: [(path: String, contents: Data, id: String)] = []
+        var refused: [String] = []
+        for path in try DocumentJobs.files(inputs) {
+            guard let contents = FileManager.default.contents(atPath: path) else {
+                throw BatchInputError("\(path): cannot read the file")
+            }
+            do {
+                _ = try GigaChatFileKind.check(filename: path, bytes: contents.count)
+            } catch let error as GigaChatError {
+                refused.append(error.message)
+            }
+            items.append((path, contents, DocumentJobs.id(path: path, contents: contents)))
+        }
+        guard refused.isEmpty else {
+            throw BatchInputError(refused.joined(separator: "\n") + "\nnothing was uploaded")
+        }
+        let pending = items.filter { !already.contains($0.id) }
+        var jobs: [BatchJob] = []
+        guard !pending.isEmpty else { return [] }
+        try await gigachat.withClient { client in
+            for item in pending {
+                let name = (item.path as NSString).lastPathComponent
+                let file = try await client.uploadFile(Array(item.contents), filename: name)
+                jobs.append(documents.attachedJob(path: item.path, contents: item.contents, fileID: file.id))
+            }
+        }
+        CLIOutput.write("uploaded \(jobs.count) files to GigaChat\n")
+        return jobs
+    }
+
+    private func chatOptions() throws -> [String: JSONValue] {
         var chatOptions: [String: JSONValue] = [:]
         for option in options {
             guard let equals = option.firstIndex(of: "=") else { throw BatchInputError("--option takes key=value") }
             let text = String(option[option.index(after: equals)...])
             chatOptions[String(option[..<equals])] = (try? JSONValue(parsing: Array(text.utf8))) ?? .string(text)
         }
+        return chatOptions
+    }
+
+    private func readDocuments() throws -> [BatchJob] {
+        let chatOptions = try chatOptions()
         let documents = DocumentJobs(
-            template: template ?? "{{document}}", system: system, model: model, stream: stream ? true : nil,
-            options: chatOptions, maxDocumentBytes: maxDocumentBytes, split: split
+            template: template ?? "{{document}}",
+            system: system,
+            model: model,
+            stream: stream ? true : nil,
+            options: chatOptions,
+            maxDocumentBytes: maxDocumentBytes,
+            split: split
         )
         var jobs: [BatchJob] = []
         for path in try DocumentJobs.files(inputs) {

@@ -41,16 +41,19 @@ struct SDKCompatibilityTests {
             #expect(result.output.contains("ok: tokens_count"))
             #expect(result.output.contains("ok: v2 parse fills the nested model"))
             #expect(result.output.contains("ok: async v2 parse"))
+            #expect(result.output.contains("ok: the attached file reached the model"))
             #expect(result.output.contains("SDK_CHECK OK"))
             #expect(!result.output.contains("FAILED"))
             let counters = emulator.counters
             // One OAuth per client instance (sync and async), every call authorised with it.
             #expect(counters.oauthCalls == 2)
             // v1: chat and stream, sync and async; v2: create, stream and parse, sync and async.
-            #expect(counters.chatCalls == 10)
+            // And one chat with an attached file.
+            #expect(counters.chatCalls == 11)
             #expect(counters.v2ChatCalls == 6)
             #expect(counters.streamCalls == 4)
-            #expect(counters.completedChats == 10)
+            #expect(counters.completedChats == 11)
+            #expect(counters.uploadedFiles == 1 && counters.deletedFiles == 1)
             #expect(counters.invalidRequests == 0)
             #expect(counters.rejectedUnauthorized == 0)
         }

@@ -89,6 +89,19 @@ def primary_checks(client):
     check(completion.finish_reason == "stop", "v2 parse finish_reason")
 
 
+def file_checks(client):
+    """The SDK's files API: upload (multipart), list, get, attach in a chat, delete."""
+    contents = "Договор № 7: ООО «Ромашка» и ИП Иванов.".encode()
+    uploaded = client.upload_file(("contract.txt", contents, "text/plain"))
+    check(uploaded.filename == "contract.txt" and uploaded.bytes_ == len(contents), "file uploaded")
+    check([f.id_ for f in client.get_files().data] == [uploaded.id_], "file listed")
+    check(client.get_file(uploaded.id_).purpose == "general", "file described")
+    answer = client.chat({"messages": [{"role": "user", "content": "Summarise", "attachments": [uploaded.id_]}]})
+    check("contract.txt" in answer.choices[0].message.content, "the attached file reached the model")
+    check(client.delete_file(uploaded.id_).deleted, "file deleted")
+    check(client.get_files().data == [], "no file left")
+
+
 def sync_checks():
     with make_client() as client:
         token = client.get_token()
@@ -127,6 +140,7 @@ def sync_checks():
         check(len(embeddings.data) == 1 and len(embeddings.data[0].embedding) == 1024, "embeddings")
 
         primary_checks(client)
+        file_checks(client)
 
 
 async def async_checks():

@@ -143,6 +143,93 @@ struct OperatorCommandTests {
         }
     }
 
+    /// Documents as files: `submit --attach` uploads 20 files of four types with the workers' account, the jobs
+    /// carry their ids, each answer shows its own file reached the model, and `collect` deletes the files of the
+    /// answered jobs. An oversize file is refused before anything is uploaded, naming the limit.
+    @Test func twentyFilesOfFourTypesReachTheModelAndAreDeletedOnceAnswered() async throws {
+        try await WorkerTestBed.run { bed in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("files-\(UUID().uuidString)")
+            let documents = directory.appendingPathComponent("docs")
+            try FileManager.default.createDirectory(at: documents, withIntermediateDirectories: true)
+            var files: [String: [UInt8]] = [:]
+            for index in 0..<5 {
+                files["note-\(index).txt"] = Array("Заметка \(index): поставка в срок.".utf8)
+                files["contract-\(index).pdf"] = Array("%PDF-1.4\n% contract \(index)\n%%EOF\n".utf8)
+                files["scan-\(index).png"] =
+                    [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, UInt8(index)]
+                    + Array(repeating: 7, count: 100 * index)
+                files["call-\(index).mp3"] =
+                    [0x49, 0x44, 0x33, 0x04, UInt8(index)] + Array(repeating: 1, count: 50 * index)
+            }
+            for (name, bytes) in files { try Data(bytes).write(to: documents.appendingPathComponent(name)) }
+            let environment = bed.environment()
+            let manifest = directory.appendingPathComponent("manifest.jsonl").path
+            let results = directory.appendingPathComponent("results.jsonl").path
+
+            // One file over its kind's limit: nothing at all is uploaded, and the message names the limit.
+            let oversize = directory.appendingPathComponent("big")
+            try FileManager.default.createDirectory(at: oversize, withIntermediateDirectories: true)
+            try Data("fine".utf8).write(to: oversize.appendingPathComponent("a.txt"))
+            try Data(count: 15_000_001).write(to: oversize.appendingPathComponent("photo.png"))
+            let (refused, refusedOutput) = try await Self.cli(
+                [
+                    "submit", "--bootstrap-servers", bed.bootstrap, "--topic", bed.topics.jobs, "--attach",
+                    "--template", "Describe {{filename}}", "--manifest", manifest, oversize.path,
+                ],
+                environment: environment,
+                in: directory
+            )
+            #expect(refused == 2, "\(refusedOutput)")
+            #expect(refusedOutput.contains("photo.png: 15000001 bytes, over the 15 MB"), "\(refusedOutput)")
+            #expect(refusedOutput.contains("nothing was uploaded"), "\(refusedOutput)")
+            #expect(bed.emulator.counters.fileCalls == 0, "no upload before the check")
+
+            let (submitted, submitOutput) = try await Self.cli(
+                [
+                    "submit", "--bootstrap-servers", bed.bootstrap, "--topic", bed.topics.jobs, "--attach",
+                    "--template", "Extract the key facts from {{filename}}", "--manifest", manifest, documents.path,
+                ],
+                environment: environment,
+                in: directory
+            )
+            #expect(submitted == 0, "\(submitOutput)")
+            #expect(
+                submitOutput.contains("uploaded 20 files") && submitOutput.contains("submitted 20 jobs"),
+                "\(submitOutput)"
+            )
+            #expect(bed.emulator.counters.uploadedFiles == 20)
+
+            let worker = try WorkerProcess.start(environment: environment)
+            let (collected, collectOutput) = try await Self.cli(
+                [
+                    "collect", "--bootstrap-servers", bed.bootstrap, "--completions-topic", bed.topics.completions,
+                    "--manifest", manifest, "--output", results, "--timeout", "90",
+                ],
+                environment: environment,
+                in: directory
+            )
+            #expect(collected == 0, "\(collectOutput)\n\(worker.logTail())")
+            let records = try String(contentsOfFile: results, encoding: .utf8).split(separator: "\n").map {
+                try JSONDecoder().decode(CompletionRecord.self, from: Data($0.utf8))
+            }
+            #expect(records.count == 20 && records.allSatisfy { $0.status == .ok })
+            for record in records {
+                guard case .object(let metadata)? = record.metadata, case .string(let path)? = metadata["filename"]
+                else {
+                    Issue.record("\(record.id) has no filename in its metadata")
+                    continue
+                }
+                let name = (path as NSString).lastPathComponent
+                let note = GigaChatEmulator.fileNote(filename: name, contents: files[name] ?? [])
+                #expect(record.content?.hasSuffix(note) == true, "\(name): \(record.content ?? "-")")
+            }
+            #expect(collectOutput.contains("deleted 20 uploaded files"), "\(collectOutput)")
+            #expect(bed.emulator.counters.deletedFiles == 20)
+            worker.kill(SIGTERM)
+            #expect(await worker.wait(timeout: .seconds(40)) == 0)
+        }
+    }
+
     @Test func configPrintShowsSourcesAndRedactsSecretsAndCheckNamesTheInvalidKey() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("config-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

@@ -35,6 +35,10 @@ extension EmulatorRouter {
         var responseFormat: EmulatorJSON?
         /// Prompt tokens the prefix cache served (set once the call is admitted).
         var cachedTokens = 0
+        /// The file ids each message attaches (v1 `attachments`, v2 `files` parts), in order.
+        var attachments: [[String]] = []
+        /// What the answer says about the attached files (``GigaChatEmulator/fileNote(filename:contents:)``).
+        var fileNotes: [String] = []
     }
 
     /// A rejected request: the status and the message of the `{"status","message"}` body.
@@ -88,6 +92,9 @@ extension EmulatorRouter {
         var chat: ChatRequest
         do {
             chat = try api == .v1 ? parseChat(json) : parseChatV2(json)
+            chat.fileNotes = try attachedFiles(chat, account: issued.account).map {
+                GigaChatEmulator.fileNote(filename: $0.filename, contents: $0.contents)
+            }
         } catch {
             state.count { $0.invalidRequests += 1 }
             return apiError(error.status, error.message, request, allocator: allocator)
@@ -104,6 +111,7 @@ extension EmulatorRouter {
             break
         }
         if let session = request.headers.first(name: "X-Session-ID"), !session.isEmpty, chat.messages.count > 1 {
+            // (The files were resolved before admission; the cache keys on the messages' text.)
             // The prefix: every message but the last, role and content.
             let prefix = chat.messages.dropLast()
             let tokens = prefix.reduce(0) { $0 + GigaChatEmulator.tokenCount(of: $1.content) }
@@ -138,6 +146,7 @@ extension EmulatorRouter {
             throw Rejection.invalid("messages must not be empty")
         }
         var messages: [(role: String, content: String)] = []
+        var attachments: [[String]] = []
         for (index, raw) in rawMessages.enumerated() {
             guard raw.objectValue != nil else { throw Rejection.invalid("messages[\(index)] must be an object") }
             guard let role = raw["role"]?.stringValue, Self.knownRoles.contains(role) else {
@@ -153,6 +162,12 @@ extension EmulatorRouter {
                 throw Rejection.invalid("system message must be the first message")
             }
             messages.append((role, content))
+            switch raw["attachments"] {
+            case .none, .some(.null): attachments.append([])
+            case .some(.array(let ids)) where ids.allSatisfy({ $0.stringValue != nil }):
+                attachments.append(ids.compactMap(\.stringValue))
+            default: throw Rejection.invalid("messages[\(index)].attachments must be an array of file ids")
+            }
         }
         let stream = try streamFlag(json)
         let maxTokens = try samplingOptions(json, prefix: "")
@@ -187,7 +202,8 @@ extension EmulatorRouter {
             maxTokens: maxTokens,
             functions: functions,
             functionCall: functionCall,
-            responseFormat: responseFormat
+            responseFormat: responseFormat,
+            attachments: attachments
         )
     }
 
@@ -336,6 +352,9 @@ extension EmulatorRouter {
                 full = "Вот ответ в формате JSON: " + full
                 state.count { $0.invalidStructuredAnswers += 1 }
             }
+        }
+        if !chat.fileNotes.isEmpty, chat.responseFormat == nil {
+            full += "\n" + chat.fileNotes.joined(separator: "\n")
         }
         var content = full
         var finishReason = "stop"

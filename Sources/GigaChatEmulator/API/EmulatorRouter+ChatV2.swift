@@ -19,6 +19,7 @@ extension EmulatorRouter {
             throw Rejection.invalid("messages must not be empty")
         }
         var messages: [(role: String, content: String)] = []
+        var attachments: [[String]] = []
         for (index, raw) in rawMessages.enumerated() {
             let path = "messages[\(index)]"
             guard raw.objectValue != nil else { throw Rejection.invalid("\(path) must be an object") }
@@ -39,6 +40,11 @@ extension EmulatorRouter {
                 }
             }
             messages.append((role == "tool" ? "function" : role, try Self.contentText(raw["content"], path: path)))
+            attachments.append(
+                (raw["content"]?.arrayValue ?? []).flatMap { part in
+                    (part["files"]?.arrayValue ?? []).compactMap { $0["id"]?.stringValue }
+                }
+            )
         }
         let options = json["model_options"] ?? .null
         guard options == .null || options.objectValue != nil else {
@@ -93,7 +99,8 @@ extension EmulatorRouter {
             functions: functions,
             functionCall: functionCall,
             api: .v2,
-            responseFormat: responseFormat
+            responseFormat: responseFormat,
+            attachments: attachments
         )
     }
 

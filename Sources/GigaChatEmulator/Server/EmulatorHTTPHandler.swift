@@ -11,7 +11,7 @@ final class EmulatorHTTPHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     /// Bodies above this are answered 413 (the real API documents limits in tens of megabytes).
-    static let maximumBodySize = 32 * 1024 * 1024
+    static let maximumBodySize = 64 * 1024 * 1024
 
     private let router: EmulatorRouter
     private var requestHead: HTTPRequestHead?

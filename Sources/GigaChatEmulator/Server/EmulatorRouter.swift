@@ -37,6 +37,9 @@ struct EmulatorRouter: Sendable {
             }
             return adminFaults(request, allocator: allocator)
         case "/admin/counters": route = (.GET, self.adminCounters)
+        case _ where path == "/api/v1/files" || path.hasPrefix("/api/v1/files/"):
+            return filesRoute(request, allocator: allocator)
+                ?? apiError(.notFound, "Not Found", request, allocator: allocator)
         case _ where path.hasPrefix(modelPrefix) && path.count > modelPrefix.count:
             let id = String(path.dropFirst(modelPrefix.count))
             route = (.GET, { self.model(id: id.removingPercentEncoding ?? id, $0, allocator: $1) })

@@ -11,6 +11,18 @@ final class EmulatorState: Sendable {
         var expiresAtMilliseconds: Int64
     }
 
+    /// A file uploaded through `POST /files`.
+    struct StoredFile: Sendable {
+        var id: String
+        var filename: String
+        var mime: String
+        /// `text`, `image` or `audio`.
+        var kind: String
+        var purpose: String
+        var createdAt: Int
+        var contents: [UInt8]
+    }
+
     /// The outcome of looking a bearer token up.
     enum Authorization: Sendable {
         case valid(IssuedToken)
@@ -38,6 +50,8 @@ final class EmulatorState: Sendable {
         var oauthCallsInWindow = 0
         /// When ``GigaChatEmulatorCounters/concurrentChatSeconds`` was last brought up to date.
         var busyAccruedAt = ContinuousClock.now
+        /// Uploaded files, per account, in upload order.
+        var files: [String: [StoredFile]] = [:]
         /// The prefix cache: per account and session, the hash of the last prompt prefix and when it expires.
         var prefixes: [String: (prefix: UInt64, expires: ContinuousClock.Instant)] = [:]
 
@@ -69,6 +83,31 @@ final class EmulatorState: Sendable {
         storage.withLock { $0.faults }
     }
 
+    func storeFile(_ file: StoredFile, of account: String) {
+        storage.withLock {
+            $0.files[account, default: []].append(file)
+            $0.counters.uploadedFiles += 1
+        }
+    }
+
+    func files(of account: String) -> [StoredFile] {
+        storage.withLock { $0.files[account] ?? [] }
+    }
+
+    func file(_ id: String, of account: String) -> StoredFile? {
+        storage.withLock { $0.files[account]?.first { $0.id == id } }
+    }
+
+    /// Deletes a file; `false` when the account has none with that id.
+    func deleteFile(_ id: String, of account: String) -> Bool {
+        storage.withLock { storage in
+            guard let index = storage.files[account]?.firstIndex(where: { $0.id == id }) else { return false }
+            storage.files[account]?.remove(at: index)
+            storage.counters.deletedFiles += 1
+            return true
+        }
+    }
+
     /// The prefix cache's answer for one admitted chat: `tokens` when the account's `session` sent the same
     /// `prefix` (a hash) within `ttl`, else 0; either way the session now holds `prefix` for another `ttl`.
     func cachedTokens(account: String, session: String, prefix: UInt64, tokens: Int, ttl: Duration) -> Int {
@@ -77,7 +116,9 @@ final class EmulatorState: Sendable {
             let key = account + "\u{1F}" + session
             let hit = storage.prefixes[key].map { $0.prefix == prefix && $0.expires > now } ?? false
             if storage.prefixes.count >= 10_000 {
+                // A bound, not a policy: expired entries go, and if that frees nothing, everything does.
                 storage.prefixes = storage.prefixes.filter { $0.value.expires > now }
+                if storage.prefixes.count >= 10_000 { storage.prefixes.removeAll() }
             }
             storage.prefixes[key] = (prefix, now + ttl)
             if hit { storage.counters.cachedPromptTokens += tokens }
