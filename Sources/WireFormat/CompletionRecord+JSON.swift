@@ -25,6 +25,14 @@ extension CompletionRecord {
             json.key("parsed")
             json.value(parsed)
         }
+        if let reasoningContent {
+            json.key("reasoning_content")
+            json.string(reasoningContent)
+        }
+        if let files {
+            json.key("files")
+            json.value(.array(files.map(JSONValue.string)))
+        }
         if let embeddings {
             json.key("embeddings")
             json.beginArray()

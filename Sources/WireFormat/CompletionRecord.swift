@@ -94,6 +94,11 @@ public struct CompletionRecord: Sendable, Hashable {
     public var parsed: JSONValue?
     /// An embeddings job's vectors, one per input text, in order.
     public var embeddings: [[Double]]?
+    /// A reasoning model's reasoning, when it sent it (v1 `reasoning_content`, streamed or not).
+    public var reasoningContent: String?
+    /// Ids of files the model generated (images of the built-in tools: v2 `files` parts), to fetch from
+    /// `GET /files/{id}/content`.
+    public var files: [String]?
     /// Token accounting of the answered attempt.
     public var usage: ChatUsage?
     /// The model as GigaChat answered it (versioned).
@@ -120,6 +125,8 @@ public struct CompletionRecord: Sendable, Hashable {
         functionCall: ChatFunctionCall? = nil,
         parsed: JSONValue? = nil,
         embeddings: [[Double]]? = nil,
+        reasoningContent: String? = nil,
+        files: [String]? = nil,
         usage: ChatUsage? = nil,
         model: String? = nil,
         attempts: Int,
@@ -136,6 +143,8 @@ public struct CompletionRecord: Sendable, Hashable {
         self.functionCall = functionCall
         self.parsed = parsed
         self.embeddings = embeddings
+        self.reasoningContent = reasoningContent
+        self.files = files
         self.usage = usage
         self.model = model
         self.attempts = attempts
@@ -151,7 +160,8 @@ public struct CompletionRecord: Sendable, Hashable {
 
 extension CompletionRecord: Codable {
     private enum CodingKeys: String, CodingKey {
-        case id, status, content, parsed, embeddings, usage, model, attempts, metadata, error
+        case id, status, content, parsed, embeddings, files, usage, model, attempts, metadata, error
+        case reasoningContent = "reasoning_content"
         case finishReason = "finish_reason"
         case functionCall = "function_call"
         case attemptID = "attempt_id"
@@ -160,8 +170,8 @@ extension CompletionRecord: Codable {
     }
 
     public func encode(to encoder: any Encoder) throws {
-        // Every field is always present (null when empty), except function_call, parsed, embeddings and error,
-        // which appear only when there is one: readers get one shape.
+        // Every field is always present (null when empty), except function_call, parsed, embeddings,
+        // reasoning_content, files and error, which appear only when there is one: readers get one shape.
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(id, forKey: .id)
         try container.encode(status, forKey: .status)
@@ -170,6 +180,8 @@ extension CompletionRecord: Codable {
         try container.encodeIfPresent(functionCall, forKey: .functionCall)
         try container.encodeIfPresent(parsed, forKey: .parsed)
         try container.encodeIfPresent(embeddings, forKey: .embeddings)
+        try container.encodeIfPresent(reasoningContent, forKey: .reasoningContent)
+        try container.encodeIfPresent(files, forKey: .files)
         try container.encode(usage, forKey: .usage)
         try container.encode(model, forKey: .model)
         try container.encode(attempts, forKey: .attempts)

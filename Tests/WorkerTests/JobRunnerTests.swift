@@ -14,6 +14,9 @@ final class ScriptedChat: ChatCompleting {
         case text(String)
         /// A whole answer cut by `max_tokens` (`finish_reason` `length`).
         case truncated(String)
+        /// A reasoning model's answer: its reasoning, then the text (streamed: two reasoning deltas, then the text),
+        /// with a generated file's id on the plain answer.
+        case reasoned(String, reasoning: String)
         case failure(GigaChatError)
         /// Streamed: these pieces, then (when set) this error instead of the end.
         case chunks([String], then: GigaChatError?)
@@ -46,6 +49,13 @@ final class ScriptedChat: ChatCompleting {
     func completeChat(_ request: ChatRequest, headers: GigaChatRequestHeaders) async throws -> ChatResponse {
         let answer = next(headers, request)
         switch answer {
+        case .reasoned(let text, let reasoning):
+            var message = ChatMessage(role: .assistant, content: text, attachments: ["generated-1"])
+            message.reasoningContent = reasoning
+            return ChatResponse(
+                choices: [.init(index: 0, message: message, finishReason: .stop)],
+                model: "GigaChat:test"
+            )
         case .text(let text), .truncated(let text):
             let reason: ChatFinishReason
             if case .truncated = answer { reason = .length } else { reason = .stop }
@@ -70,6 +80,8 @@ final class ScriptedChat: ChatCompleting {
         case .hang, .chunks:
             try await Task.sleep(for: .seconds(3600))
             throw CancellationError()
+        case .reasoned:
+            throw GigaChatError(code: .badRequest, message: "not an embeddings answer")
         case .text(let text), .truncated(let text):
             // Answered out of order, as nothing promises otherwise: the runner puts them in input order. The text
             // "shifted" numbers them from 1: an answer that would put vectors beside the wrong texts.
@@ -106,6 +118,15 @@ final class ScriptedChat: ChatCompleting {
                     }
                 case .failure(let error):
                     continuation.finish(throwing: error)
+                case .reasoned(let text, let reasoning):
+                    for piece in [String(reasoning.prefix(3)), String(reasoning.dropFirst(3))] {
+                        var delta = ChatChunk.Delta()
+                        delta.reasoningContent = piece
+                        continuation.yield(ChatChunk(choices: [.init(delta: delta)]))
+                    }
+                    continuation.yield(ChatChunk(choices: [.init(delta: .init(content: text))]))
+                    continuation.yield(ChatChunk(choices: [.init(delta: .init(), finishReason: .stop)]))
+                    continuation.finish()
                 case .text, .truncated, .hang:
                     try? await Task.sleep(for: .seconds(3600))
                     continuation.finish(throwing: CancellationError())
@@ -262,6 +283,17 @@ final class ScriptedChat: ChatCompleting {
         let sent = try completions(bed.sink)
         #expect(sent.count == 1 && sent.first?.error?.code == .deadlineExceeded && sent.first?.attempts == 1)
         #expect(bed.tracker.committable == [input: 1])
+    }
+
+    @Test func reasoningAndGeneratedFilesAreInTheCompletion() async throws {
+        let chat = ScriptedChat { _ in .reasoned("42", reasoning: "Let me think.") }
+        for stream in [false, true] {
+            let bed = bed(chat)
+            _ = try await run(#"{"id":"r","messages":[{"role":"user","content":"hi"}],"stream":\#(stream)}"#, in: bed)
+            let completion = try #require(try completions(bed.sink).first)
+            #expect(completion.content == "42" && completion.reasoningContent == "Let me think.", "stream \(stream)")
+            #expect(completion.files == (stream ? nil : ["generated-1"]))
+        }
     }
 
     // MARK: Embeddings

@@ -42,6 +42,10 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
         var parsed: JSONValue?
         /// An embeddings job's vectors, in input order.
         var embeddings: [[Double]]?
+        /// A reasoning model's reasoning text (v1 `reasoning_content`).
+        var reasoning: String?
+        /// Files the model generated (v2 `files` parts: images, ...), by id.
+        var files: [String]?
         var timeToFirstToken: Duration
         /// A streamed attempt's partials, to be delivered before the completion (outside the deadline: the answer
         /// is in, and paid for).
@@ -332,6 +336,8 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
                     functionCall: response.functionCall,
                     usage: response.usage,
                     model: response.model,
+                    reasoning: response.choices.first?.message.reasoningContent,
+                    files: response.choices.first?.message.attachments,
                     timeToFirstToken: .now - start
                 )
             )
@@ -417,6 +423,9 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
                     if let reason = chunk.finishReason { answer.finishReason = reason.rawValue }
                     if let call = chunk.functionCall { answer.functionCall = call }
                     if let usage = chunk.usage { answer.usage = usage }
+                    if let reasoning = chunk.choices.first?.delta.reasoningContent {
+                        answer.reasoning = (answer.reasoning ?? "") + reasoning
+                    }
                     if let model = chunk.model { answer.model = model }
                     if !text.isEmpty { await partials.append(text) }
                 }
@@ -482,6 +491,8 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
             functionCall: answer.functionCall,
             parsed: error == nil ? answer.parsed : nil,
             embeddings: answer.embeddings,
+            reasoningContent: answer.reasoning.flatMap { $0.isEmpty ? nil : $0 },
+            files: answer.files.flatMap { $0.isEmpty ? nil : $0 },
             usage: answer.usage,
             model: answer.model,
             attempts: attempts,

@@ -50,6 +50,7 @@ struct Outcome: Sendable {
                 smaller.functionCall = nil
                 smaller.parsed = nil
                 smaller.embeddings = nil
+                smaller.reasoningContent = nil
                 smaller.metadata = nil
                 smaller.error = CompletionRecord.Failure(
                     code: .outputTooLarge,
