@@ -14,6 +14,8 @@ extension GigaChatClient {
     /// Uploads a file to the account's storage (`POST /files`, multipart), for chat requests to attach.
     ///
     /// The type and size are checked first against the docs' limits (``GigaChatFileKind/check(filename:bytes:)``).
+    /// An upload is not retried: `POST /files` is not idempotent, and a retry after a lost answer would store the
+    /// file twice.
     /// - Parameters:
     ///   - contents: The file's bytes.
     ///   - filename: Its name (the extension decides the type).
@@ -28,9 +30,7 @@ extension GigaChatClient {
     ) async throws -> GigaChatFile {
         let type = try GigaChatFileKind.check(filename: filename, bytes: contents.count)
         let boundary = "gigachat-worker-" + UUID().uuidString.lowercased()
-        let name = (filename.split(separator: "/").last.map(String.init) ?? filename)
-            .replacingOccurrences(of: "\"", with: "'").replacingOccurrences(of: "\r", with: "")
-            .replacingOccurrences(of: "\n", with: "")
+        let name = Self.quotedParameter(filename.split(separator: "/").last.map(String.init) ?? filename)
         var body = ByteBuffer()
         body.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\n\(purpose)\r\n")
         body.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(name)\"\r\n")
@@ -43,6 +43,7 @@ extension GigaChatClient {
             body: body,
             contentType: "multipart/form-data; boundary=\(boundary)",
             headers: headers,
+            retried: false,
             as: GigaChatFile.self
         ).0
     }
@@ -71,6 +72,22 @@ extension GigaChatClient {
             headers: headers,
             as: DeletedFile.self
         ).0.deleted
+    }
+
+    /// A filename inside `filename="..."`, escaped as httpx (the SDK's HTTP client) escapes it: `"` as `%22`,
+    /// `\` doubled, control characters as `%XX`; other characters (Cyrillic too) as UTF-8.
+    static func quotedParameter(_ name: String) -> String {
+        var result = ""
+        for scalar in name.unicodeScalars {
+            switch scalar {
+            case "\"": result += "%22"
+            case "\\": result += "\\\\"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                result += String(format: "%%%02X", scalar.value)
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
     }
 
     private static func pathComponent(_ id: String) -> String {

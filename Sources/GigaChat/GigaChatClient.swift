@@ -200,12 +200,15 @@ public final class GigaChatClient: Sendable {
     func withRetries<T>(
         _ what: String,
         deadline: NIODeadline,
+        enabled: Bool = true,
         _ operation: () async throws -> T
     ) async throws -> T {
         var attempt = 0
         while true {
             do {
                 return try await operation()
+            } catch  where !enabled {
+                throw GigaChatError.wrapping(error)
             } catch {
                 let failure = GigaChatError.wrapping(error)
                 let delay = try self.retryDelay(for: failure, attempt: attempt, deadline: deadline, what: what)
@@ -286,10 +289,11 @@ public final class GigaChatClient: Sendable {
         contentType: String = "application/json",
         headers: GigaChatRequestHeaders = .init(),
         deadline: Duration? = nil,
+        retried: Bool = true,
         as type: T.Type
     ) async throws -> (T, HTTPHeaders) {
         let deadline = self.deadline(deadline)
-        return try await self.withRetries("\(method) \(path)", deadline: deadline) {
+        return try await self.withRetries("\(method) \(path)", deadline: deadline, enabled: retried) {
             try await self.withAuthorization(deadline: deadline) { token in
                 var request = self.makeRequest(
                     method: method,

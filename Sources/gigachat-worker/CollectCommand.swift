@@ -17,8 +17,8 @@ struct CollectCommand: AsyncParsableCommand {
             the manifest's first submission, or from the topic's beginning without one. The last completion of \
             an id wins. On a terminal a progress bar shows ok / failed / waiting and the rate; otherwise one plain \
             line per completion. --follow-partials prints streamed answers as they arrive. Files that `submit \
-            --attach` uploaded are deleted from GigaChat's storage once their jobs are answered ok (with the \
-            account in GIGACHAT_*; --keep-files keeps them). Exits 1 when a job failed or is still missing at \
+            --attach` uploaded are deleted from GigaChat's storage once their jobs have their completions (with the \
+            account in GIGACHAT_*; --keep-files keeps them; a file that cannot be deleted makes the exit status 1). Exits 1 when a job failed or is still missing at \
             --timeout, naming them.
             """
     )
@@ -58,7 +58,7 @@ struct CollectCommand: AsyncParsableCommand {
     @Flag(help: "Print streamed partials as they arrive.")
     var followPartials = false
 
-    @Flag(help: "Keep the files `submit --attach` uploaded (by default those of jobs answered ok are deleted).")
+    @Flag(help: "Keep the files `submit --attach` uploaded (by default those of finished jobs are deleted).")
     var keepFiles = false
 
     @OptionGroup var gigachat: GigaChatConnectionOptions
@@ -132,8 +132,8 @@ struct CollectCommand: AsyncParsableCommand {
                 + "\(ms(summary.timeToFirstTokenP50)), p99 \(ms(summary.timeToFirstTokenP99))\n"
                 + "throughput: \(String(format: "%.2f", Double(results.latest.count) / max(elapsed, 0.001))) jobs/s while collecting\n"
         )
-        if !keepFiles { await deleteUploadedFiles(of: results) }
         var problems = false
+        if !keepFiles, !(await deleteUploadedFiles(of: results)) { problems = true }
         if !results.failedIDs.isEmpty {
             problems = true
             CLIOutput.writeError("failed: \(Self.list(results.failedIDs))\n")
@@ -145,37 +145,50 @@ struct CollectCommand: AsyncParsableCommand {
         if problems { throw ExitCode.failure }
     }
 
-    /// Deletes the files of the jobs answered ok (`metadata.gigachat_file_id`, set by `submit --attach`): their
-    /// answers are in, and a failed job keeps its file for a re-run. Without GigaChat credentials they are kept,
-    /// with a note.
-    private func deleteUploadedFiles(of results: CollectedResults) async {
+    /// Deletes the files of the jobs that have their completion (`metadata.gigachat_file_id`, set by `submit
+    /// --attach`; kept through an `output_too_large` replacement): the job is over, and a re-run of the same document
+    /// is skipped by the manifest. Without GigaChat credentials they are kept, with a note.
+    /// - Returns: Whether every file is gone (deleted now, or already).
+    private func deleteUploadedFiles(of results: CollectedResults) async -> Bool {
         let files = results.latest.values.compactMap { entry -> String? in
-            guard entry.record.status == .ok, case .object(let metadata)? = entry.record.metadata,
+            guard case .object(let metadata)? = entry.record.metadata,
                 case .string(let id)? = metadata["gigachat_file_id"]
             else { return nil }
             return id
         }
-        guard !files.isEmpty else { return }
+        guard !files.isEmpty else { return true }
         guard (try? GigaChatConfiguration.fromEnvironment().validate()) != nil else {
             CLIOutput.write("kept \(files.count) uploaded files: no GigaChat credentials here to delete them\n")
-            return
+            return true
         }
         var deleted = 0
+        var missing = 0
         var failures: [String] = []
-        try? await gigachat.withClient { client in
-            for id in files {
-                do {
-                    try await client.deleteFile(id: id)
-                    deleted += 1
-                } catch let error as GigaChatError where error.httpStatus == 404 {
-                    deleted += 1  // already gone (a collect run before this one)
-                } catch {
-                    failures.append("\(id): \(error)")
+        do {
+            try await gigachat.withClient { client in
+                for id in files {
+                    do {
+                        if try await client.deleteFile(id: id) {
+                            deleted += 1
+                        } else {
+                            failures.append("\(id): not deleted")
+                        }
+                    } catch let error as GigaChatError where error.httpStatus == 404 {
+                        missing += 1
+                    } catch {
+                        failures.append("\(id): \(error)")
+                    }
                 }
             }
+        } catch {
+            return false  // the client could not be made: withClient said why
         }
-        CLIOutput.write("deleted \(deleted) uploaded files of answered jobs\n")
+        CLIOutput.write(
+            "deleted \(deleted) uploaded files of answered jobs"
+                + (missing > 0 ? "; \(missing) not found (deleted before, or another account's)" : "") + "\n"
+        )
         for failure in failures.prefix(5) { CLIOutput.writeError("could not delete \(failure)\n") }
+        return failures.isEmpty
     }
 
     static func title(_ results: CollectedResults, rate: Double) -> String {

@@ -90,9 +90,12 @@ struct SubmitCommand: AsyncParsableCommand {
 
     func run() async throws {
         let jobs: [BatchJob]
+        var skippedFiles = 0
         do {
             if attach {
-                jobs = try await readAttachedDocuments(skipping: Set(try SubmitManifest(path: self.manifest).ids()))
+                (jobs, skippedFiles) = try await readAttachedDocuments(
+                    skipping: Set(try SubmitManifest(path: self.manifest).ids())
+                )
             } else {
                 jobs = try template == nil ? readLines() : readDocuments()
             }
@@ -114,11 +117,17 @@ struct SubmitCommand: AsyncParsableCommand {
         let pending = jobs.filter { !already.contains($0.id) }
         var logger = Logger(label: "gigachat-worker.submit")
         logger.logLevel = .error
-        let submitter = try JobSubmitter(
-            bootstrapServers: kafka.servers,
-            properties: try kafka.properties(),
-            logger: logger
-        )
+        let submitter: JobSubmitter
+        do {
+            submitter = try JobSubmitter(
+                bootstrapServers: kafka.servers,
+                properties: try kafka.properties(),
+                logger: logger
+            )
+        } catch {
+            if attach { try? await gigachat.withClient { await Self.deleteFiles(of: pending, with: $0) } }
+            throw error
+        }
         let console = TerminalOutput.isInteractive ? Terminal() : nil
         let bar = console?.progressBar(title: "submitting \(pending.count) jobs")
         bar?.start()
@@ -134,11 +143,18 @@ struct SubmitCommand: AsyncParsableCommand {
         let seconds = (ContinuousClock.now - start).secondsDouble
         CLIOutput.write(
             "submitted \(acknowledged.count) jobs to \(topic) in \(String(format: "%.1f", seconds)) s"
-                + (jobs.count - pending.count > 0
-                    ? "; \(jobs.count - pending.count) already in \(self.manifest), skipped" : "")
+                + (jobs.count - pending.count + skippedFiles > 0
+                    ? "; \(jobs.count - pending.count + skippedFiles) already in \(self.manifest), skipped" : "")
                 + "; manifest: \(self.manifest)\n"
         )
         if !failures.isEmpty {
+            if attach {
+                // Their files would stay in storage with nothing to delete them: delete them now.
+                let unacknowledged = Set(failures.map(\.0))
+                try? await gigachat.withClient { client in
+                    await Self.deleteFiles(of: pending.filter { unacknowledged.contains($0.id) }, with: client)
+                }
+            }
             for (id, error) in failures.prefix(10) { CLIOutput.writeError("not acknowledged: \(id): \(error)\n") }
             CLIOutput.writeError("error: \(failures.count) of \(pending.count) jobs were not acknowledged by Kafka\n")
             throw ExitCode.failure
@@ -190,8 +206,10 @@ struct SubmitCommand: AsyncParsableCommand {
     }
 
     /// `--attach`: every document checked (type, size) before any upload, then the ones not yet submitted uploaded,
-    /// each becoming a job with its file attached.
-    private func readAttachedDocuments(skipping already: Set<String>) async throws -> [BatchJob] {
+    /// each becoming a job with its file attached. A document is read when its id is made and again when it is
+    /// uploaded, never all at once. If an upload fails, the files uploaded before it are deleted again.
+    /// - Returns: The jobs, and how many documents were skipped as already submitted.
+    private func readAttachedDocuments(skipping already: Set<String>) async throws -> ([BatchJob], Int) {
         let documents = DocumentJobs(
             template: template ?? "",
             system: system,
@@ -199,34 +217,57 @@ struct SubmitCommand: AsyncParsableCommand {
             stream: stream ? true : nil,
             options: try chatOptions()
         )
-        var items: [(path: String, contents: Data, id: String)] = []
+        var pending: [(path: String, id: String)] = []
         var refused: [String] = []
+        var skipped = 0
         for path in try DocumentJobs.files(inputs) {
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
+            guard let size else { throw BatchInputError("\(path): cannot read the file") }
+            do {
+                _ = try GigaChatFileKind.check(filename: path, bytes: size)
+            } catch let error as GigaChatError {
+                refused.append(error.message)
+                continue
+            }
+            guard refused.isEmpty else { continue }  // nothing more to read once one is refused
             guard let contents = FileManager.default.contents(atPath: path) else {
                 throw BatchInputError("\(path): cannot read the file")
             }
-            do {
-                _ = try GigaChatFileKind.check(filename: path, bytes: contents.count)
-            } catch let error as GigaChatError {
-                refused.append(error.message)
-            }
-            items.append((path, contents, DocumentJobs.id(path: path, contents: contents)))
+            let id = DocumentJobs.id(path: path, contents: contents)
+            if already.contains(id) { skipped += 1 } else { pending.append((path, id)) }
         }
         guard refused.isEmpty else {
             throw BatchInputError(refused.joined(separator: "\n") + "\nnothing was uploaded")
         }
-        let pending = items.filter { !already.contains($0.id) }
         var jobs: [BatchJob] = []
-        guard !pending.isEmpty else { return [] }
+        guard !pending.isEmpty else { return ([], skipped) }
         try await gigachat.withClient { client in
-            for item in pending {
-                let name = (item.path as NSString).lastPathComponent
-                let file = try await client.uploadFile(Array(item.contents), filename: name)
-                jobs.append(documents.attachedJob(path: item.path, contents: item.contents, fileID: file.id))
+            do {
+                for item in pending {
+                    guard let contents = FileManager.default.contents(atPath: item.path) else {
+                        throw BatchInputError("\(item.path): cannot read the file")
+                    }
+                    let name = (item.path as NSString).lastPathComponent
+                    let file = try await client.uploadFile(Array(contents), filename: name)
+                    jobs.append(documents.attachedJob(path: item.path, contents: contents, fileID: file.id))
+                }
+            } catch {
+                await Self.deleteFiles(of: jobs, with: client)
+                throw error
             }
         }
         CLIOutput.write("uploaded \(jobs.count) files to GigaChat\n")
-        return jobs
+        return (jobs, skipped)
+    }
+
+    /// Deletes the files `submit --attach` uploaded for `jobs` (best effort: they would be unreferenced).
+    static func deleteFiles(of jobs: [BatchJob], with client: GigaChatClient) async {
+        for job in jobs {
+            guard case .object(let value) = job.value, case .object(let metadata)? = value["metadata"],
+                case .string(let id)? = metadata["gigachat_file_id"]
+            else { continue }
+            _ = try? await client.deleteFile(id: id)
+        }
     }
 
     private func chatOptions() throws -> [String: JSONValue] {

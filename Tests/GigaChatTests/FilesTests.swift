@@ -1,5 +1,6 @@
 import Foundation
 import GigaChatEmulator
+import NIOCore
 import Testing
 
 @testable import GigaChat
@@ -35,6 +36,38 @@ struct FilesTests {
         try await EmulatorHarness.run { emulator, client, _ in
             await #expect(throws: GigaChatError.self) { try await client.uploadFile([1, 2, 3], filename: "virus.exe") }
             #expect(emulator.counters.fileCalls == 0, "refused before any request")
+            // The server's own checks, past the client's: a body sent by hand.
+            func upload(_ name: String, bytes: Int) async -> Int? {
+                var body = ByteBuffer()
+                body.writeString("--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(name)\"\r\n\r\n")
+                body.writeRepeatingByte(65, count: bytes)
+                body.writeString("\r\n--b--\r\n")
+                do {
+                    _ = try await client.callJSON(
+                        .POST,
+                        "/files",
+                        body: body,
+                        contentType: "multipart/form-data; boundary=b",
+                        retried: false,
+                        as: GigaChatFile.self
+                    )
+                    return 200
+                } catch {
+                    return (error as? GigaChatError)?.httpStatus
+                }
+            }
+            #expect(await upload("run.exe", bytes: 3) == 415)
+            #expect(await upload("scan.png", bytes: 15_000_001) == 413)
+            #expect(await upload("book.txt", bytes: 40_000_001) == 422)
+            #expect(await upload("ok.txt", bytes: 3) == 200)
+        }
+    }
+
+    @Test func namesWithQuotesSemicolonsAndCyrillicSurviveTheUpload() async throws {
+        try await EmulatorHarness.run { _, client, _ in
+            let name = "Отчёт; итог \"финал\" \\ v2.txt"
+            let file = try await client.uploadFile(Array("x".utf8), filename: name)
+            #expect(file.filename == name)
         }
     }
 

@@ -198,6 +198,20 @@ struct OperatorCommandTests {
                 "\(submitOutput)"
             )
             #expect(bed.emulator.counters.uploadedFiles == 20)
+            // Again: every document is in the manifest, nothing is uploaded or produced.
+            let (again, againOutput) = try await Self.cli(
+                [
+                    "submit", "--bootstrap-servers", bed.bootstrap, "--topic", bed.topics.jobs, "--attach",
+                    "--template", "Extract the key facts from {{filename}}", "--manifest", manifest, documents.path,
+                ],
+                environment: environment,
+                in: directory
+            )
+            #expect(
+                again == 0 && againOutput.contains("submitted 0 jobs") && againOutput.contains("20 already in"),
+                "\(againOutput)"
+            )
+            #expect(bed.emulator.counters.uploadedFiles == 20)
 
             let worker = try WorkerProcess.start(environment: environment)
             let (collected, collectOutput) = try await Self.cli(

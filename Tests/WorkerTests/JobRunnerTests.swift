@@ -124,7 +124,9 @@ final class ScriptedChat: ChatCompleting {
                         delta.reasoningContent = piece
                         continuation.yield(ChatChunk(choices: [.init(delta: delta)]))
                     }
-                    continuation.yield(ChatChunk(choices: [.init(delta: .init(content: text))]))
+                    var answer = ChatChunk.Delta(content: text)
+                    answer.attachments = ["generated-1"]
+                    continuation.yield(ChatChunk(choices: [.init(delta: answer)]))
                     continuation.yield(ChatChunk(choices: [.init(delta: .init(), finishReason: .stop)]))
                     continuation.finish()
                 case .text, .truncated, .hang:
@@ -292,7 +294,7 @@ final class ScriptedChat: ChatCompleting {
             _ = try await run(#"{"id":"r","messages":[{"role":"user","content":"hi"}],"stream":\#(stream)}"#, in: bed)
             let completion = try #require(try completions(bed.sink).first)
             #expect(completion.content == "42" && completion.reasoningContent == "Let me think.", "stream \(stream)")
-            #expect(completion.files == (stream ? nil : ["generated-1"]))
+            #expect(completion.files == ["generated-1"])
         }
     }
 

@@ -15,6 +15,8 @@ public struct ChatChunk: Codable, Sendable, Hashable {
         public var functionsStateID: String?
         /// Reasoning text of reasoning models.
         public var reasoningContent: String?
+        /// Ids of files the model generated in this event (v2 `files` parts).
+        public var attachments: [String]?
 
         /// Creates a delta.
         public init(role: ChatRole? = nil, content: String? = nil, functionCall: ChatFunctionCall? = nil) {

@@ -98,6 +98,7 @@ extension ChatChunk {
         let folded = try V2Messages(fields)
         var delta = ChatChunk.Delta(role: folded.role, content: folded.text, functionCall: folded.functionCall)
         delta.functionsStateID = folded.stateID
+        delta.attachments = folded.files.isEmpty ? nil : folded.files
         let finish = try fields.string("finish_reason") ?? folded.finishReason
         let created = try fields.int("created_at")
         self.init(

@@ -126,12 +126,15 @@ extension EmulatorRouter {
                 ttl: configuration.prefixCacheTTL
             )
         }
+        // One generation, charged once, whichever shape the answer takes.
+        let generation = generate(chat)
+        state.charge(tokens: generation.usage["total_tokens"]?.intValue ?? 0)
         var response: EmulatorResponse
         switch (api, chat.stream) {
-        case (.v1, true): response = streamedAnswer(chat, request, allocator: allocator)
-        case (.v1, false): response = wholeAnswer(chat, request, allocator: allocator)
-        case (.v2, true): response = streamedAnswerV2(chat, request, allocator: allocator)
-        case (.v2, false): response = wholeAnswerV2(chat, request, allocator: allocator)
+        case (.v1, true): response = streamedAnswer(chat, generation, request, allocator: allocator)
+        case (.v1, false): response = wholeAnswer(chat, generation, request, allocator: allocator)
+        case (.v2, true): response = streamedAnswerV2(chat, generation, request, allocator: allocator)
+        case (.v2, false): response = wholeAnswerV2(chat, generation, request, allocator: allocator)
         }
         response.chatAccount = issued.account
         return response
@@ -423,11 +426,14 @@ extension EmulatorRouter {
             * Int64(max(0, eventCount - 1))
     }
 
-    func wholeAnswer(_ chat: ChatRequest, _ request: EmulatorRequest, allocator: ByteBufferAllocator)
+    func wholeAnswer(
+        _ chat: ChatRequest,
+        _ generation: Generation,
+        _ request: EmulatorRequest,
+        allocator: ByteBufferAllocator
+    )
         -> EmulatorResponse
     {
-        let generation = generate(chat)
-        state.charge(tokens: generation.usage["total_tokens"]?.intValue ?? 0)
         var message: [(String, EmulatorJSON)] = [
             ("content", .string(generation.content)), ("role", .string("assistant")),
         ]
@@ -454,11 +460,14 @@ extension EmulatorRouter {
         return response
     }
 
-    func streamedAnswer(_ chat: ChatRequest, _ request: EmulatorRequest, allocator: ByteBufferAllocator)
+    func streamedAnswer(
+        _ chat: ChatRequest,
+        _ generation: Generation,
+        _ request: EmulatorRequest,
+        allocator: ByteBufferAllocator
+    )
         -> EmulatorResponse
     {
-        let generation = generate(chat)
-        state.charge(tokens: generation.usage["total_tokens"]?.intValue ?? 0)
         let chunks = contentChunks(of: generation)
         // All events go into one buffer and are handed out as slices of it: one allocation per stream. The part
         // after "choices" is the same in every event, so it is rendered once.

@@ -163,11 +163,14 @@ extension EmulatorRouter {
         return .object(message)
     }
 
-    func wholeAnswerV2(_ chat: ChatRequest, _ request: EmulatorRequest, allocator: ByteBufferAllocator)
+    func wholeAnswerV2(
+        _ chat: ChatRequest,
+        _ generation: Generation,
+        _ request: EmulatorRequest,
+        allocator: ByteBufferAllocator
+    )
         -> EmulatorResponse
     {
-        let generation = generate(chat)
-        state.charge(tokens: generation.usage["total_tokens"]?.intValue ?? 0)
         let body = EmulatorJSON.object([
             ("model", .string(Self.versionedModel(chat.model))),
             ("created_at", .number(Double(Int(Date().timeIntervalSince1970)))),
@@ -182,11 +185,14 @@ extension EmulatorRouter {
 
     /// `event: response.message.delta` per piece of the answer, then `event: response.message.done` with the finish
     /// reason and usage; the body ends there.
-    func streamedAnswerV2(_ chat: ChatRequest, _ request: EmulatorRequest, allocator: ByteBufferAllocator)
+    func streamedAnswerV2(
+        _ chat: ChatRequest,
+        _ generation: Generation,
+        _ request: EmulatorRequest,
+        allocator: ByteBufferAllocator
+    )
         -> EmulatorResponse
     {
-        let generation = generate(chat)
-        state.charge(tokens: generation.usage["total_tokens"]?.intValue ?? 0)
         let created = EmulatorJSON.number(Double(Int(Date().timeIntervalSince1970)))
         let model = EmulatorJSON.string(Self.versionedModel(chat.model))
         var events: [ByteBuffer] = []

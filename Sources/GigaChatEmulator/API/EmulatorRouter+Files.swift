@@ -9,7 +9,9 @@ import NIOHTTP1
 /// `GET /api/v1/files/{id}`, `GET /api/v1/files/{id}/content`, `POST /api/v1/files/{id}/delete`. A file belongs to
 /// the account that uploaded it. The types and limits are the docs' (working-with-files, post-file): text (txt, doc,
 /// docx, pdf, epub, ppt, pptx, xlsx) up to 40 MB, images (jpeg, png, tiff, bmp) up to 15 MB, audio (mp3, mp4, m4a,
-/// wav, weba, ogg, opus) up to 35 MB; another type is 415 `Unsupported file type`, a larger file 413.
+/// wav, weba, ogg, opus) up to 35 MB; another type is 415 `Unsupported file type`; a larger text file is 422 (the
+/// docs' status), a larger image or recording 413. An account keeps at most 1,000 files (then 413 `Storage is
+/// full`).
 extension EmulatorRouter {
     /// A stored file's kind, from its name's extension (the type the client sent is kept as its `mime`).
     enum FileKind: String {
@@ -104,7 +106,7 @@ extension EmulatorRouter {
         }
         guard part.data.count <= kind.maximumBytes else {
             return apiError(
-                .payloadTooLarge,
+                kind == .text ? .unprocessableEntity : .payloadTooLarge,
                 "File is too large: \(kind.rawValue) files are limited to \(kind.maximumBytes) bytes",
                 request,
                 allocator: allocator
@@ -121,7 +123,9 @@ extension EmulatorRouter {
             createdAt: Int(Date().timeIntervalSince1970),
             contents: part.data
         )
-        state.storeFile(file, of: account)
+        guard state.storeFile(file, of: account) else {
+            return apiError(.payloadTooLarge, "Storage is full", request, allocator: allocator)
+        }
         return json(.ok, Self.fileObject(file), request, allocator: allocator)
     }
 

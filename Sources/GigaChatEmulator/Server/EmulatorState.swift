@@ -83,10 +83,13 @@ final class EmulatorState: Sendable {
         storage.withLock { $0.faults }
     }
 
-    func storeFile(_ file: StoredFile, of account: String) {
+    /// Stores a file; `false` when the account already has 1,000.
+    func storeFile(_ file: StoredFile, of account: String) -> Bool {
         storage.withLock {
+            guard $0.files[account, default: []].count < 1_000 else { return false }
             $0.files[account, default: []].append(file)
             $0.counters.uploadedFiles += 1
+            return true
         }
     }
 

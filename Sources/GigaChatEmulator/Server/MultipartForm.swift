@@ -74,16 +74,38 @@ struct MultipartForm {
 
     subscript(name: String) -> Part? { parts.first { $0.name == name } }
 
-    /// A `name="value"` parameter of a header value.
-    private static func parameter(_ name: String, in value: String) -> String? {
-        for item in value.split(separator: ";").dropFirst() {
-            let pair = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard pair.count == 2, pair[0].lowercased() == name else { continue }
-            var text = pair[1]
-            if text.hasPrefix("\""), text.hasSuffix("\""), text.count >= 2 {
-                text = String(text.dropFirst().dropLast())
+    /// A `name="value"` parameter of a header value: quoted strings may hold `;`, and their `%22` and `\\`
+    /// escapes (httpx's, for `"` and `\\`) are undone.
+    static func parameter(_ name: String, in value: String) -> String? {
+        var scalars = Array(value.unicodeScalars)[...]
+        // Skip the disposition type (`form-data`).
+        guard let first = scalars.firstIndex(of: ";") else { return nil }
+        scalars = scalars[(first + 1)...]
+        while !scalars.isEmpty {
+            while let next = scalars.first, next == " " || next == "\t" || next == ";" { scalars = scalars.dropFirst() }
+            guard let equals = scalars.firstIndex(of: "=") else { return nil }
+            let key = String(String.UnicodeScalarView(scalars[..<equals])).trimmingCharacters(in: .whitespaces)
+            scalars = scalars[(equals + 1)...]
+            var text = ""
+            if scalars.first == "\"" {
+                scalars = scalars.dropFirst()
+                while let next = scalars.first, next != "\"" {
+                    if next == "\\", scalars.count > 1 {
+                        scalars = scalars.dropFirst()
+                        text.unicodeScalars.append(scalars.first!)
+                    } else {
+                        text.unicodeScalars.append(next)
+                    }
+                    scalars = scalars.dropFirst()
+                }
+                scalars = scalars.dropFirst()  // the closing quote
+                text = text.replacingOccurrences(of: "%22", with: "\"")
+            } else {
+                let end = scalars.firstIndex(of: ";") ?? scalars.endIndex
+                text = String(String.UnicodeScalarView(scalars[..<end])).trimmingCharacters(in: .whitespaces)
+                scalars = scalars[end...]
             }
-            return text
+            if key.lowercased() == name { return text }
         }
         return nil
     }

@@ -426,6 +426,9 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
                     if let reasoning = chunk.choices.first?.delta.reasoningContent {
                         answer.reasoning = (answer.reasoning ?? "") + reasoning
                     }
+                    if let files = chunk.choices.first?.delta.attachments {
+                        answer.files = (answer.files ?? []) + files
+                    }
                     if let model = chunk.model { answer.model = model }
                     if !text.isEmpty { await partials.append(text) }
                 }

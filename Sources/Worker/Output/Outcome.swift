@@ -51,7 +51,13 @@ struct Outcome: Sendable {
                 smaller.parsed = nil
                 smaller.embeddings = nil
                 smaller.reasoningContent = nil
-                smaller.metadata = nil
+                // The echoed metadata goes, except the id of a file `submit --attach` uploaded: `collect` deletes the
+                // file by it.
+                if case .object(let metadata)? = smaller.metadata, let file = metadata["gigachat_file_id"] {
+                    smaller.metadata = .object(["gigachat_file_id": file])
+                } else {
+                    smaller.metadata = nil
+                }
                 smaller.error = CompletionRecord.Failure(
                     code: .outputTooLarge,
                     message: "the completion (\(record.value?.count ?? 0) bytes) is larger than the topic accepts"
