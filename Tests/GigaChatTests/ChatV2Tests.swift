@@ -201,6 +201,39 @@ struct ChatV2Tests {
         #expect(chunks[0].1.created == 7 && chunks[0].1.model == "m:1")
     }
 
+    /// The byte-level event reader says what the `JSONValue` one (``V2Messages``, used for whole answers) says.
+    @Test func theStreamEventReaderAgreesWithTheWholeAnswerReader() throws {
+        let events = [
+            #"{"model":"m","created_at":1,"messages":[{"role":"assistant","content":[{"text":"a"},{"text":"b"}]}]}"#,
+            #"{"messages":[{"content":[{"function_call":{"name":"f","arguments":{"x":1}}},{"text":"t"}],"tool_state_id":"s"}],"finish_reason":"function_call"}"#,
+            #"{"tools_state_id":"top","messages":[{"role":"assistant","content":[{"files":[{"id":"f1","mime":"image/png"},{"id":"f2"}]}]},{"content":[{"text":"two"}],"finish_reason":"stop"}]}"#,
+            #"{"model":null,"messages":null,"usage":{"input_tokens":3,"output_tokens":1,"input_tokens_details":{"cached_tokens":2}},"finish_reason":"length","extra":{"deep":[1,{"a":null}]}}"#,
+            #"{"messages":[{"role":"assistant","content":[{"text":"\u043f\u0440\u0438\u0432\u0435\u0442 \"q\""}],"unknown":[1,2]}],"\u006dodel":"escaped-name"}"#,
+            "{}",
+        ]
+        for event in events {
+            let chunk = try ChatChunk(v2: Array(event.utf8))
+            let fields = try JSONFields(try JSONValue(parsing: Array(event.utf8)))
+            let folded = try V2Messages(fields)
+            let delta = try #require(chunk.choices.first?.delta, "\(event)")
+            #expect(
+                delta.content == folded.text && delta.role == folded.role && delta.functionCall == folded.functionCall,
+                "\(event)"
+            )
+            #expect((delta.attachments ?? []) == folded.files, "\(event)")
+            #expect(chunk.model == (try fields.string("model")), "\(event)")
+            #expect(chunk.usage == (try fields.object("usage").map(ChatUsage.init(v2:))), "\(event)")
+            let finish = try fields.string("finish_reason") ?? folded.finishReason
+            #expect(chunk.finishReason?.rawValue == finish, "\(event)")
+            #expect(delta.functionsStateID == folded.stateID, "\(event)")
+        }
+        #expect(throws: (any Error).self) {
+            try ChatChunk(v2: Array(#"{"messages":[{"content":[{"files":[{"mime":"x"}]}]}]}"#.utf8))
+        }
+        #expect(throws: (any Error).self) { try ChatChunk(v2: Array(#"{"messages":"no"}"#.utf8)) }
+        #expect(throws: (any Error).self) { try ChatChunk(v2: Array(#"{"messages":[{"content":[{"text":"a"}]}"#.utf8)) }
+    }
+
     @Test func theV2RootReplacesTheVersionOfTheBaseURL() {
         #expect(
             GigaChatClient.v2Root(of: "https://gigachat.devices.sberbank.ru/api/v1")

@@ -92,20 +92,93 @@ struct V2ChatResponse: FastJSONDecodable, Decodable {
 }
 
 extension ChatChunk {
-    /// Decodes one v2 stream event (`response.message.delta` or `response.message.done`).
+    /// Decodes one v2 stream event (`response.message.delta` or `response.message.done`), member by member off the
+    /// bytes as the v1 event is (``init(json:)``): an event comes every few milliseconds of every stream. The rules
+    /// are ``V2Messages``' (texts joined, the first function call, files, the state id of a message or of the
+    /// event), the first of a repeated member kept.
     init(v2 bytes: [UInt8]) throws {
-        let fields = try JSONFields(try JSONValue(parsing: bytes))
-        let folded = try V2Messages(fields)
-        var delta = ChatChunk.Delta(role: folded.role, content: folded.text, functionCall: folded.functionCall)
-        delta.functionsStateID = folded.stateID
-        delta.attachments = folded.files.isEmpty ? nil : folded.files
-        let finish = try fields.string("finish_reason") ?? folded.finishReason
-        let created = try fields.int("created_at")
+        var model: String??
+        var created: Int??
+        var finish: String??
+        var usage: ChatUsage??
+        var eventState: String?
+        var messages = V2MessagesReader()
+        let isObject = try JSONByteParser.read(bytes) { parser in
+            try parser.readObject(at: "", depth: 0) { parser, name in
+                switch name {
+                case "model" where model == nil: model = .some(try parser.readString(at: "model"))
+                case "created_at" where created == nil, "created" where created == nil:
+                    created = .some(try parser.readInt(at: "created_at", depth: 1))
+                case "finish_reason" where finish == nil: finish = .some(try parser.readString(at: "finish_reason"))
+                case "usage" where usage == nil:
+                    usage = .some(try parser.readFields(at: "usage", depth: 1).map(ChatUsage.init(v2:)))
+                case "tools_state_id" where eventState == nil, "tool_state_id" where eventState == nil,
+                    "functions_state_id" where eventState == nil:
+                    eventState = try parser.readString(at: "tools_state_id")
+                case "messages": try messages.read(&parser)
+                default: try parser.skipValue(depth: 1)
+                }
+            }
+        }
+        guard isObject else { throw JSONFields.TypeError(path: "", expected: "an object") }
+        var delta = ChatChunk.Delta(role: messages.role, content: messages.text, functionCall: messages.functionCall)
+        delta.functionsStateID = messages.stateID ?? eventState
+        delta.attachments = messages.files.isEmpty ? nil : messages.files
+        let reason = (finish ?? nil) ?? messages.finishReason
         self.init(
-            choices: [.init(index: 0, delta: delta, finishReason: finish.map(ChatFinishReason.init(rawValue:)))],
-            created: try created ?? fields.int("created"),
-            model: try fields.string("model"),
-            usage: try fields.object("usage").map(ChatUsage.init(v2:))
+            choices: [.init(index: 0, delta: delta, finishReason: reason.map(ChatFinishReason.init(rawValue:)))],
+            created: created ?? nil,
+            model: model ?? nil,
+            usage: usage ?? nil
         )
+    }
+}
+
+/// ``V2Messages`` read off the bytes: a v2 event's `messages` folded into one delta.
+private struct V2MessagesReader {
+    var role: ChatRole?
+    var text: String?
+    var functionCall: ChatFunctionCall?
+    var files: [String] = []
+    var stateID: String?
+    var finishReason: String?
+
+    mutating func read(_ parser: inout JSONByteParser) throws {
+        _ = try parser.readArray(at: "messages", depth: 1) { parser, index in
+            func path() -> String { "messages[\(index)]" }
+            _ = try parser.readObject(at: path(), depth: 2) { parser, name in
+                switch name {
+                case "role" where role == nil:
+                    role = try parser.readString(at: "\(path()).role").map(ChatRole.init(rawValue:))
+                case "tool_state_id" where stateID == nil, "tools_state_id" where stateID == nil:
+                    stateID = try parser.readString(at: "\(path()).tool_state_id")
+                case "finish_reason" where finishReason == nil:
+                    finishReason = try parser.readString(at: "\(path()).finish_reason")
+                case "content": try readContent(&parser, at: "\(path()).content")
+                default: try parser.skipValue(depth: 3)
+                }
+            }
+        }
+    }
+
+    private mutating func readContent(_ parser: inout JSONByteParser, at path: String) throws {
+        _ = try parser.readArray(at: path, depth: 3) { parser, index in
+            _ = try parser.readObject(at: "\(path)[\(index)]", depth: 4) { parser, name in
+                switch name {
+                case "text":
+                    if let piece = try parser.readString(at: "\(path)[\(index)].text") { text = (text ?? "") + piece }
+                case "function_call" where functionCall == nil:
+                    functionCall = try parser.readFields(at: "\(path)[\(index)].function_call", depth: 5).map(
+                        ChatFunctionCall.init(json:)
+                    )
+                case "files":
+                    _ = try parser.readArray(at: "\(path)[\(index)].files", depth: 5) { parser, item in
+                        let file = try parser.readFields(at: "\(path)[\(index)].files[\(item)]", depth: 6)
+                        if let file { files.append(try file.requiredString("id")) }
+                    }
+                default: try parser.skipValue(depth: 5)
+                }
+            }
+        }
     }
 }
