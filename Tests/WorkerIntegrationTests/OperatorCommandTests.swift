@@ -28,6 +28,42 @@ struct OperatorCommandTests {
         return (status, output)
     }
 
+    /// `gigachat-worker submit` onto the bed's jobs topic, with `arguments` after the connection flags.
+    static func submit(_ bed: WorkerTestBed, _ arguments: [String], environment: [String: String], in directory: URL)
+        async throws -> (Int32?, String)
+    {
+        try await cli(
+            ["submit", "--bootstrap-servers", bed.bootstrap, "--topic", bed.topics.jobs] + arguments,
+            environment: environment,
+            in: directory
+        )
+    }
+
+    /// `gigachat-worker collect` of a manifest's jobs from the bed's completions topic into `output` (90 s at most).
+    static func collect(
+        _ bed: WorkerTestBed,
+        manifest: String,
+        output: String,
+        environment: [String: String],
+        in directory: URL
+    ) async throws -> (Int32?, String) {
+        try await cli(
+            [
+                "collect", "--bootstrap-servers", bed.bootstrap, "--completions-topic", bed.topics.completions,
+                "--manifest", manifest, "--output", output, "--timeout", "90",
+            ],
+            environment: environment,
+            in: directory
+        )
+    }
+
+    /// The completions a `collect` wrote.
+    static func records(in results: String) throws -> [CompletionRecord] {
+        try String(contentsOfFile: results, encoding: .utf8).split(separator: "\n").map {
+            try JSONDecoder().decode(CompletionRecord.self, from: Data($0.utf8))
+        }
+    }
+
     @Test func submitRunCollectAnswersEveryDocumentAndAResubmitAddsNoJobs() async throws {
         try await WorkerTestBed.run { bed in
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -53,11 +89,10 @@ struct OperatorCommandTests {
             #expect(submitOutput.contains("submitted 3 jobs"), "\(submitOutput)")
 
             let worker = try WorkerProcess.start(environment: environment)
-            let (collected, collectOutput) = try await Self.cli(
-                [
-                    "collect", "--bootstrap-servers", bed.bootstrap, "--completions-topic", bed.topics.completions,
-                    "--manifest", manifest, "--output", results, "--timeout", "90",
-                ],
+            let (collected, collectOutput) = try await Self.collect(
+                bed,
+                manifest: manifest,
+                output: results,
                 environment: environment,
                 in: directory
             )
@@ -110,9 +145,10 @@ struct OperatorCommandTests {
             let environment = bed.environment()
             let manifest = directory.appendingPathComponent("manifest.jsonl").path
             let results = directory.appendingPathComponent("results.jsonl").path
-            let (submitted, submitOutput) = try await Self.cli(
+            let (submitted, submitOutput) = try await Self.submit(
+                bed,
                 [
-                    "submit", "--bootstrap-servers", bed.bootstrap, "--topic", bed.topics.jobs, "--system", system,
+                    "--system", system,
                     "--template", "Contract {{filename}}:\n{{document}}", "--manifest", manifest, documents.path,
                 ],
                 environment: environment,
@@ -120,18 +156,15 @@ struct OperatorCommandTests {
             )
             #expect(submitted == 0 && submitOutput.contains("submitted 50 jobs"), "\(submitOutput)")
             let worker = try WorkerProcess.start(environment: environment)
-            let (collected, collectOutput) = try await Self.cli(
-                [
-                    "collect", "--bootstrap-servers", bed.bootstrap, "--completions-topic", bed.topics.completions,
-                    "--manifest", manifest, "--output", results, "--timeout", "90",
-                ],
+            let (collected, collectOutput) = try await Self.collect(
+                bed,
+                manifest: manifest,
+                output: results,
                 environment: environment,
                 in: directory
             )
             #expect(collected == 0, "\(collectOutput)\n\(worker.logTail())")
-            let records = try String(contentsOfFile: results, encoding: .utf8).split(separator: "\n").map {
-                try JSONDecoder().decode(CompletionRecord.self, from: Data($0.utf8))
-            }
+            let records = try Self.records(in: results)
             #expect(records.count == 50 && records.allSatisfy { $0.status == .ok })
             let cached = records.reduce(0) { $0 + ($1.usage?.precachedPromptTokens ?? 0) }
             // One call fills the cache; the others find the instructions in it.
@@ -171,9 +204,10 @@ struct OperatorCommandTests {
             try FileManager.default.createDirectory(at: oversize, withIntermediateDirectories: true)
             try Data("fine".utf8).write(to: oversize.appendingPathComponent("a.txt"))
             try Data(count: 15_000_001).write(to: oversize.appendingPathComponent("photo.png"))
-            let (refused, refusedOutput) = try await Self.cli(
+            let (refused, refusedOutput) = try await Self.submit(
+                bed,
                 [
-                    "submit", "--bootstrap-servers", bed.bootstrap, "--topic", bed.topics.jobs, "--attach",
+                    "--attach",
                     "--template", "Describe {{filename}}", "--manifest", manifest, oversize.path,
                 ],
                 environment: environment,
@@ -184,9 +218,10 @@ struct OperatorCommandTests {
             #expect(refusedOutput.contains("nothing was uploaded"), "\(refusedOutput)")
             #expect(bed.emulator.counters.fileCalls == 0, "no upload before the check")
 
-            let (submitted, submitOutput) = try await Self.cli(
+            let (submitted, submitOutput) = try await Self.submit(
+                bed,
                 [
-                    "submit", "--bootstrap-servers", bed.bootstrap, "--topic", bed.topics.jobs, "--attach",
+                    "--attach",
                     "--template", "Extract the key facts from {{filename}}", "--manifest", manifest, documents.path,
                 ],
                 environment: environment,
@@ -199,9 +234,10 @@ struct OperatorCommandTests {
             )
             #expect(bed.emulator.counters.uploadedFiles == 20)
             // Again: every document is in the manifest, nothing is uploaded or produced.
-            let (again, againOutput) = try await Self.cli(
+            let (again, againOutput) = try await Self.submit(
+                bed,
                 [
-                    "submit", "--bootstrap-servers", bed.bootstrap, "--topic", bed.topics.jobs, "--attach",
+                    "--attach",
                     "--template", "Extract the key facts from {{filename}}", "--manifest", manifest, documents.path,
                 ],
                 environment: environment,
@@ -214,18 +250,15 @@ struct OperatorCommandTests {
             #expect(bed.emulator.counters.uploadedFiles == 20)
 
             let worker = try WorkerProcess.start(environment: environment)
-            let (collected, collectOutput) = try await Self.cli(
-                [
-                    "collect", "--bootstrap-servers", bed.bootstrap, "--completions-topic", bed.topics.completions,
-                    "--manifest", manifest, "--output", results, "--timeout", "90",
-                ],
+            let (collected, collectOutput) = try await Self.collect(
+                bed,
+                manifest: manifest,
+                output: results,
                 environment: environment,
                 in: directory
             )
             #expect(collected == 0, "\(collectOutput)\n\(worker.logTail())")
-            let records = try String(contentsOfFile: results, encoding: .utf8).split(separator: "\n").map {
-                try JSONDecoder().decode(CompletionRecord.self, from: Data($0.utf8))
-            }
+            let records = try Self.records(in: results)
             #expect(records.count == 20 && records.allSatisfy { $0.status == .ok })
             for record in records {
                 guard case .object(let metadata)? = record.metadata, case .string(let path)? = metadata["filename"]

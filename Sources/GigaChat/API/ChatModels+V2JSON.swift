@@ -31,6 +31,10 @@ struct V2Messages {
     var stateID: String?
     var finishReason: String?
 
+    /// Nothing folded yet (for ``read(_:)``).
+    init() {}
+
+    /// Folds the `messages` of an answer already parsed into ``JSONFields`` (whole answers: once a call).
     init(_ fields: JSONFields) throws(JSONFields.TypeError) {
         defer {
             // The SDK also reads the state id at the top level of an answer or event, under any of its names.
@@ -50,6 +54,47 @@ struct V2Messages {
                     functionCall = try ChatFunctionCall(json: call)
                 }
                 for file in try part.objects("files") ?? [] { files.append(try file.requiredString("id")) }
+            }
+        }
+    }
+
+    /// Folds a v2 event's `messages` off the bytes, member by member (an event comes every few milliseconds of
+    /// every stream), with the same rules as ``init(_:)``; the parser is at the array.
+    mutating func read(_ parser: inout JSONByteParser) throws {
+        _ = try parser.readArray(at: "messages", depth: 1) { parser, index in
+            func path() -> String { "messages[\(index)]" }
+            _ = try parser.readObject(at: path(), depth: 2) { parser, name in
+                switch name {
+                case "role" where role == nil:
+                    role = try parser.readString(at: "\(path()).role").map(ChatRole.init(rawValue:))
+                case "tool_state_id" where stateID == nil, "tools_state_id" where stateID == nil:
+                    stateID = try parser.readString(at: "\(path()).tool_state_id")
+                case "finish_reason" where finishReason == nil:
+                    finishReason = try parser.readString(at: "\(path()).finish_reason")
+                case "content": try readContent(&parser, at: "\(path()).content")
+                default: try parser.skipValue(depth: 3)
+                }
+            }
+        }
+    }
+
+    private mutating func readContent(_ parser: inout JSONByteParser, at path: String) throws {
+        _ = try parser.readArray(at: path, depth: 3) { parser, index in
+            _ = try parser.readObject(at: "\(path)[\(index)]", depth: 4) { parser, name in
+                switch name {
+                case "text":
+                    if let piece = try parser.readString(at: "\(path)[\(index)].text") { text = (text ?? "") + piece }
+                case "function_call" where functionCall == nil:
+                    functionCall = try parser.readFields(at: "\(path)[\(index)].function_call", depth: 5).map(
+                        ChatFunctionCall.init(json:)
+                    )
+                case "files":
+                    _ = try parser.readArray(at: "\(path)[\(index)].files", depth: 5) { parser, item in
+                        let file = try parser.readFields(at: "\(path)[\(index)].files[\(item)]", depth: 6)
+                        if let file { files.append(try file.requiredString("id")) }
+                    }
+                default: try parser.skipValue(depth: 5)
+                }
             }
         }
     }
@@ -93,16 +138,15 @@ struct V2ChatResponse: FastJSONDecodable, Decodable {
 
 extension ChatChunk {
     /// Decodes one v2 stream event (`response.message.delta` or `response.message.done`), member by member off the
-    /// bytes as the v1 event is (``init(json:)``): an event comes every few milliseconds of every stream. The rules
-    /// are ``V2Messages``' (texts joined, the first function call, files, the state id of a message or of the
-    /// event), the first of a repeated member kept.
+    /// bytes as the v1 event is (``init(json:)``), folding its `messages` with ``V2Messages/read(_:)``; the first
+    /// of a repeated member is kept.
     init(v2 bytes: [UInt8]) throws {
         var model: String??
         var created: Int??
         var finish: String??
         var usage: ChatUsage??
         var eventState: String?
-        var messages = V2MessagesReader()
+        var messages = V2Messages()
         let isObject = try JSONByteParser.read(bytes) { parser in
             try parser.readObject(at: "", depth: 0) { parser, name in
                 switch name {
@@ -131,54 +175,5 @@ extension ChatChunk {
             model: model ?? nil,
             usage: usage ?? nil
         )
-    }
-}
-
-/// ``V2Messages`` read off the bytes: a v2 event's `messages` folded into one delta.
-private struct V2MessagesReader {
-    var role: ChatRole?
-    var text: String?
-    var functionCall: ChatFunctionCall?
-    var files: [String] = []
-    var stateID: String?
-    var finishReason: String?
-
-    mutating func read(_ parser: inout JSONByteParser) throws {
-        _ = try parser.readArray(at: "messages", depth: 1) { parser, index in
-            func path() -> String { "messages[\(index)]" }
-            _ = try parser.readObject(at: path(), depth: 2) { parser, name in
-                switch name {
-                case "role" where role == nil:
-                    role = try parser.readString(at: "\(path()).role").map(ChatRole.init(rawValue:))
-                case "tool_state_id" where stateID == nil, "tools_state_id" where stateID == nil:
-                    stateID = try parser.readString(at: "\(path()).tool_state_id")
-                case "finish_reason" where finishReason == nil:
-                    finishReason = try parser.readString(at: "\(path()).finish_reason")
-                case "content": try readContent(&parser, at: "\(path()).content")
-                default: try parser.skipValue(depth: 3)
-                }
-            }
-        }
-    }
-
-    private mutating func readContent(_ parser: inout JSONByteParser, at path: String) throws {
-        _ = try parser.readArray(at: path, depth: 3) { parser, index in
-            _ = try parser.readObject(at: "\(path)[\(index)]", depth: 4) { parser, name in
-                switch name {
-                case "text":
-                    if let piece = try parser.readString(at: "\(path)[\(index)].text") { text = (text ?? "") + piece }
-                case "function_call" where functionCall == nil:
-                    functionCall = try parser.readFields(at: "\(path)[\(index)].function_call", depth: 5).map(
-                        ChatFunctionCall.init(json:)
-                    )
-                case "files":
-                    _ = try parser.readArray(at: "\(path)[\(index)].files", depth: 5) { parser, item in
-                        let file = try parser.readFields(at: "\(path)[\(index)].files[\(item)]", depth: 6)
-                        if let file { files.append(try file.requiredString("id")) }
-                    }
-                default: try parser.skipValue(depth: 5)
-                }
-            }
-        }
     }
 }
