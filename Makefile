@@ -48,7 +48,8 @@ lint:
 	$(SWIFT) format lint --recursive --strict Sources Tests Benchmarks/Sources
 
 bench: setup
-	$(SWIFT) build -c release --product gigachat-worker
+	# Static like the image (deploy/Dockerfile): the binary that ships, and one valgrind can read (bench instructions).
+	$(SWIFT) build -c release --static-swift-stdlib --product gigachat-worker
 	cd Benchmarks && $(SWIFT) run -c release Benchmarks $(BENCH)
 
 broker-start:

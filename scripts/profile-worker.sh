@@ -23,6 +23,10 @@ OUT=$ROOT/run/profile
 mkdir -p "$OUT"
 [ -x "$BIN" ] || { echo "no worker binary at $BIN: swift build -c release --product gigachat-worker" >&2; exit 1; }
 command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
+# Valgrind 3.19 cannot read the DWARF 5 debug info of a host release build ("Possibly corrupted debuginfo file") and
+# gives up; a copy without it runs, and keeps the symbol table, so callgrind_annotate still names functions.
+PROFILED=$OUT/gigachat-worker-profiled
+strip --strip-debug -o "$PROFILED" "$BIN"
 export LD_LIBRARY_PATH=/usr/local/lib:${LD_LIBRARY_PATH:-}
 
 # shellcheck source=scripts/lib/net.sh
@@ -66,12 +70,25 @@ PY
     GIGACHAT_WORKER_TOPICS_JOBS=${topics[0]} GIGACHAT_WORKER_TOPICS_PARTIALS=${topics[1]} \
         GIGACHAT_WORKER_TOPICS_COMPLETIONS=${topics[2]} GIGACHAT_WORKER_TOPICS_DEAD_LETTER=${topics[3]} \
         GIGACHAT_WORKER_KAFKA_GROUP_ID=prof-$tag \
-        valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out.$jobs" "$BIN" run --log-format text \
+        valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out.$jobs" "$PROFILED" run --log-format text \
         >"$OUT/worker-$jobs.log" 2>&1 &
     local worker=$!
     pids+=("$worker")
     "$BIN" collect --bootstrap-servers "127.0.0.1:$broker_port" --completions-topic "${topics[2]}" --manifest "$OUT/manifest-$tag.jsonl" \
-        --output "$OUT/results-$jobs.jsonl" --timeout 600 >/dev/null
+        --output "$OUT/results-$jobs.jsonl" --timeout 600 >/dev/null &
+    local collector=$!
+    pids+=("$collector")
+    # A worker that dies under valgrind ends the run at once instead of after collect's timeout.
+    while kill -0 "$collector" 2>/dev/null; do
+        if ! kill -0 "$worker" 2>/dev/null; then
+            kill -KILL "$collector" 2>/dev/null || true
+            echo "the worker under valgrind exited early; the end of $OUT/worker-$jobs.log:" >&2
+            tail -5 "$OUT/worker-$jobs.log" >&2
+            exit 1
+        fi
+        sleep 1
+    done
+    wait "$collector" || true
     kill -TERM "$worker"
     wait "$worker" || true
     local answered

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 extension GigaChatClient {
     /// Sends a chat request and waits for the whole answer (`stream: false`).
@@ -69,6 +70,108 @@ extension GigaChatClient {
         ChatStream(client: self, request: self.prepared(request, stream: true), headers: headers, deadline: deadline)
     }
 
+    /// Streams a chat answer, handing each ``ChatChunk`` to `onChunk` as soon as its event arrived; returns once the
+    /// answer ended (`[DONE]`, or v2's done event).
+    ///
+    /// The cheap way to read a stream: the events are parsed where the bytes arrive, on the connection's event loop,
+    /// and `onChunk` is called there, in order, so nothing switches tasks per event. `onChunk` must therefore be
+    /// quick and must never block or wait. ``stream(_:headers:deadline:)`` gives the same chunks as an
+    /// `AsyncSequence`.
+    ///
+    /// Retries as the `AsyncSequence` does: failures before the first chunk reached `onChunk` (429, 5xx, connection
+    /// errors, a cut stream) are retried per the policy; a failure after that is thrown, marked as coming after
+    /// output, because a new call would repeat deltas the caller already has.
+    /// - Parameters:
+    ///   - request: The request; `model`, `profanity_check` and `flags` default from the configuration.
+    ///   - headers: Tracing headers.
+    ///   - deadline: A deadline for the whole stream including retries; default: the configured one (none).
+    ///   - onChunk: Called with each chunk, on an event-loop thread.
+    /// - Throws: ``GigaChatError``; ``GigaChatError/Code/cancelled`` when the calling task is cancelled.
+    public func stream(
+        _ request: ChatRequest,
+        headers: GigaChatRequestHeaders = .init(),
+        deadline: Duration? = nil,
+        onChunk: @escaping @Sendable (ChatChunk) -> Void
+    ) async throws {
+        let request = self.prepared(request, stream: true)
+        let api = request.api ?? .v1
+        let body = try Self.encodeRequest(request)
+        let deadline = self.deadline(deadline)
+        var attempt = 0
+        while true {
+            let delivery = DeliveryMark()
+            do {
+                try await self.withAuthorization(deadline: deadline) { token in
+                    try await self.readStream(body: body, api: api, token: token, headers: headers, deadline: deadline)
+                    {
+                        delivery.mark()
+                        onChunk($0)
+                    }
+                }
+                return
+            } catch {
+                var failure = GigaChatError.wrapping(error)
+                if delivery.isMarked {
+                    failure.message += " (after output was delivered; not retried by the client)"
+                    throw failure
+                }
+                let delay = try self.retryDelay(
+                    for: failure,
+                    attempt: attempt,
+                    deadline: deadline,
+                    what: "stream /chat/completions"
+                )
+                try await Self.sleep(delay)
+                attempt += 1
+            }
+        }
+    }
+
+    /// One streamed call read by a ``ChatStreamDelegate``; returns when the answer ended.
+    private func readStream(
+        body: ByteBuffer,
+        api: GigaChatAPI,
+        token: String,
+        headers: GigaChatRequestHeaders,
+        deadline: NIODeadline,
+        onChunk: @escaping @Sendable (ChatChunk) -> Void
+    ) async throws {
+        let url = self.root(for: api) + "/chat/completions"
+        var request: HTTPClient.Request
+        do {
+            request = try HTTPClient.Request(url: url, method: .POST)
+        } catch {
+            throw GigaChatError.wrapping(error)
+        }
+        request.headers = self.requestHeaders(token: token, headers: headers, accept: "text/event-stream")
+        request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
+        request.headers.replaceOrAdd(name: "Cache-Control", value: "no-store")
+        request.body = .byteBuffer(body)
+        // The delegate's loop: the pool prefers an idle connection on it (then no hop per piece of the body) but takes
+        // any. (`.delegateAndChannel` would insist, and open a connection of its own beyond the pool's limit
+        // whenever the idle ones are on the other loop.)
+        let loop = self.httpClient.eventLoopGroup.next()
+        let delegate = ChatStreamDelegate(
+            api: api,
+            url: url,
+            eventLoop: loop,
+            scrub: { [self] in self.scrub($0, extra: [token]) },
+            onChunk: onChunk
+        )
+        let task = self.httpClient.execute(
+            request: request,
+            delegate: delegate,
+            eventLoop: .delegate(on: loop),
+            deadline: deadline == .distantFuture ? nil : deadline
+        )
+        task.futureResult.whenComplete { delegate.taskEnded($0) }
+        try await withTaskCancellationHandler {
+            try await delegate.answered.get()
+        } onCancel: {
+            task.cancel()
+        }
+    }
+
     func prepared(_ request: ChatRequest, stream: Bool) -> ChatRequest {
         var request = request
         request.stream = stream
@@ -116,4 +219,11 @@ extension GigaChatClient {
             return response
         }
     }
+}
+
+/// Whether a call handed any chunk to its caller (set on an event loop, read by the calling task).
+private final class DeliveryMark: Sendable {
+    private let value = Atomic(false)
+    var isMarked: Bool { self.value.load(ordering: .acquiring) }
+    func mark() { self.value.store(true, ordering: .releasing) }
 }

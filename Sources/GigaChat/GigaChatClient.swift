@@ -127,16 +127,23 @@ public final class GigaChatClient: Sendable {
     ) -> HTTPClientRequest {
         var request = HTTPClientRequest(url: (root ?? self.baseURL) + path)
         request.method = method
-        for (name, value) in headers.additional where name.lowercased() != "authorization" {
-            request.headers.replaceOrAdd(name: name, value: value)
-        }
-        request.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(token)")
-        request.headers.replaceOrAdd(name: "Accept", value: accept)
-        request.headers.replaceOrAdd(name: "User-Agent", value: self.configuration.userAgent)
-        if let requestID = headers.requestID { request.headers.replaceOrAdd(name: "X-Request-ID", value: requestID) }
-        if let sessionID = headers.sessionID { request.headers.replaceOrAdd(name: "X-Session-ID", value: sessionID) }
-        if let clientID = headers.clientID { request.headers.replaceOrAdd(name: "X-Client-ID", value: clientID) }
+        request.headers = self.requestHeaders(token: token, headers: headers, accept: accept)
         return request
+    }
+
+    /// The headers of every call: the caller's extra and tracing headers, authorization, `Accept`, `User-Agent`.
+    func requestHeaders(token: String, headers: GigaChatRequestHeaders, accept: String) -> HTTPHeaders {
+        var fields = HTTPHeaders()
+        for (name, value) in headers.additional where name.lowercased() != "authorization" {
+            fields.replaceOrAdd(name: name, value: value)
+        }
+        fields.replaceOrAdd(name: "Authorization", value: "Bearer \(token)")
+        fields.replaceOrAdd(name: "Accept", value: accept)
+        fields.replaceOrAdd(name: "User-Agent", value: self.configuration.userAgent)
+        if let requestID = headers.requestID { fields.replaceOrAdd(name: "X-Request-ID", value: requestID) }
+        if let sessionID = headers.sessionID { fields.replaceOrAdd(name: "X-Session-ID", value: sessionID) }
+        if let clientID = headers.clientID { fields.replaceOrAdd(name: "X-Client-ID", value: clientID) }
+        return fields
     }
 
     /// Runs one HTTP exchange, mapping transport failures to ``GigaChatError``.

@@ -247,7 +247,9 @@ struct ChatV2Tests {
 
     // MARK: Against the emulator
 
-    @Test func v2ChatAndStreamGiveTheV1AnswerAndMappedUsage() async throws {
+    @Test(arguments: StreamReading.allCases) func v2ChatAndStreamGiveTheV1AnswerAndMappedUsage(reading: StreamReading)
+        async throws
+    {
         try await EmulatorHarness.run { emulator, client, _ in
             let prompt = "Summarise the attached report please"
             let messages: [ChatMessage] = [.system("You are terse."), .user(prompt)]
@@ -260,7 +262,9 @@ struct ChatV2Tests {
             #expect(v2.model == v1.model)
 
             var chunks: [ChatChunk] = []
-            for try await chunk in client.stream(ChatRequest(messages: messages, api: .v2)) { chunks.append(chunk) }
+            try await client.readChunks(ChatRequest(messages: messages, api: .v2), reading) { chunk in
+                chunks.append(chunk)
+            }
             #expect(chunks.count > 2)
             #expect(chunks.map(\.content).joined() == v1.content)
             #expect(chunks.first?.choices.first?.delta.role == .assistant)
@@ -272,7 +276,9 @@ struct ChatV2Tests {
         }
     }
 
-    @Test func cachedPromptTokensAreReadOnBothAPIs() async throws {
+    @Test(arguments: StreamReading.allCases) func cachedPromptTokensAreReadOnBothAPIs(reading: StreamReading)
+        async throws
+    {
         try await EmulatorHarness.run { emulator, client, _ in
             let messages: [ChatMessage] = [.system("You extract invoice fields"), .user("Invoice one")]
             let headers = GigaChatRequestHeaders(sessionID: "bulk-1")
@@ -282,7 +288,7 @@ struct ChatV2Tests {
             let v1 = try await client.chat(ChatRequest(messages: messages), headers: headers)
             let v2 = try await client.chat(ChatRequest(messages: messages, api: .v2), headers: headers)
             var streamed: ChatUsage?
-            for try await chunk in client.stream(ChatRequest(messages: messages, api: .v2), headers: headers) {
+            try await client.readChunks(ChatRequest(messages: messages, api: .v2), headers: headers, reading) { chunk in
                 if let usage = chunk.usage { streamed = usage }
             }
             #expect(v1.usage?.precachedPromptTokens == 4)
@@ -360,13 +366,16 @@ struct ChatV2Tests {
         }
     }
 
-    @Test func aCutV2StreamIsStreamCutAndAMalformedEventIsADecodingError() async throws {
+    @Test(arguments: StreamReading.allCases) func aCutV2StreamIsStreamCutAndAMalformedEventIsADecodingError(
+        reading: StreamReading
+    ) async throws {
         try await EmulatorHarness.run(
             emulator: .init(chunkDelay: .milliseconds(200), chunkCount: 6, faults: .init(cutStreamAfterEvents: 2))
         ) { emulator, client, _ in
             var received: [String] = []
             let error = await #expect(throws: GigaChatError.self) {
-                for try await chunk in client.stream(ChatRequest(messages: [.user("a longer prompt here")], api: .v2)) {
+                try await client.readChunks(ChatRequest(messages: [.user("a longer prompt here")], api: .v2), reading) {
+                    chunk in
                     received.append(chunk.content)
                 }
             }
@@ -379,7 +388,7 @@ struct ChatV2Tests {
             client,
             _ in
             let error = await #expect(throws: GigaChatError.self) {
-                for try await _ in client.stream(ChatRequest(messages: [.user("x y z")], api: .v2)) {}
+                try await client.readChunks(ChatRequest(messages: [.user("x y z")], api: .v2), reading) { _ in }
             }
             #expect(error?.code == .decoding)
         }

@@ -97,7 +97,7 @@ struct GigaChatClientFaultTests {
         }
     }
 
-    @Test func retriesOn500And503ThenSucceeds() async throws {
+    @Test(arguments: StreamReading.allCases) func retriesOn500And503ThenSucceeds(reading: StreamReading) async throws {
         try await EmulatorHarness.run(emulator: .init(faults: .init(failFirst: [500, 503]))) { emulator, client, _ in
             let response = try await client.chat(ChatRequest(messages: [.user("x")]))
             #expect(response.content == EmulatorHarness.expectedAnswer("x"))
@@ -106,7 +106,7 @@ struct GigaChatClientFaultTests {
         // Streams too: the failures come before any chunk.
         try await EmulatorHarness.run(emulator: .init(faults: .init(failFirst: [503, 500]))) { emulator, client, _ in
             var text = ""
-            for try await chunk in client.stream(ChatRequest(messages: [.user("y")])) { text += chunk.content }
+            try await client.readChunks(ChatRequest(messages: [.user("y")]), reading) { chunk in text += chunk.content }
             #expect(text == EmulatorHarness.expectedAnswer("y"))
             #expect(emulator.counters.streamCalls + emulator.counters.chatCalls >= 3)
         }
@@ -135,10 +135,12 @@ struct GigaChatClientFaultTests {
         }
     }
 
-    @Test func streamCutBeforeOutputIsRetriedCutAfterOutputIsThrown() async throws {
+    @Test(arguments: StreamReading.allCases) func streamCutBeforeOutputIsRetriedCutAfterOutputIsThrown(
+        reading: StreamReading
+    ) async throws {
         try await EmulatorHarness.run(emulator: .init(faults: .init(cutStreamAfterEvents: 0))) { emulator, client, _ in
             let error = await #expect(throws: GigaChatError.self) {
-                for try await _ in client.stream(ChatRequest(messages: [.user("x")])) {}
+                try await client.readChunks(ChatRequest(messages: [.user("x")]), reading) { _ in }
             }
             #expect(error?.code == .streamCut)
             #expect(emulator.counters.streamCalls == 4)  // 1 + maxRetries (3)
@@ -150,7 +152,7 @@ struct GigaChatClientFaultTests {
         ) { emulator, client, _ in
             var received: [String] = []
             let error = await #expect(throws: GigaChatError.self) {
-                for try await chunk in client.stream(ChatRequest(messages: [.user("a longer prompt here")])) {
+                try await client.readChunks(ChatRequest(messages: [.user("a longer prompt here")]), reading) { chunk in
                     received.append(chunk.content)
                 }
             }
@@ -161,13 +163,13 @@ struct GigaChatClientFaultTests {
         }
     }
 
-    @Test func malformedEventIsADecodingError() async throws {
+    @Test(arguments: StreamReading.allCases) func malformedEventIsADecodingError(reading: StreamReading) async throws {
         try await EmulatorHarness.run(emulator: .init(chunkCount: 4, faults: .init(malformedEventAt: 2))) {
             _,
             client,
             _ in
             let error = await #expect(throws: GigaChatError.self) {
-                for try await _ in client.stream(ChatRequest(messages: [.user("x y z")])) {}
+                try await client.readChunks(ChatRequest(messages: [.user("x y z")]), reading) { _ in }
             }
             #expect(error?.code == .decoding)
         }
@@ -176,10 +178,13 @@ struct GigaChatClientFaultTests {
 
 @Suite("GigaChatClient deadlines", .timeLimit(.minutes(1)))
 struct GigaChatClientDeadlineTests {
-    @Test func perCallDeadlineEndsASlowCallWithoutRetry() async throws {
+    @Test(arguments: StreamReading.allCases) func perCallDeadlineEndsASlowCallWithoutRetry(reading: StreamReading)
+        async throws
+    {
         try await EmulatorHarness.run(emulator: .init(timeToFirstToken: .seconds(3))) { emulator, client, _ in
             let error = await #expect(throws: GigaChatError.self) {
-                for try await _ in client.stream(ChatRequest(messages: [.user("x")]), deadline: .milliseconds(300)) {}
+                try await client.readChunks(ChatRequest(messages: [.user("x")]), deadline: .milliseconds(300), reading)
+                { _ in }
             }
             #expect(error?.code == .timeout)
             #expect(error?.isRetriable == false)
@@ -195,7 +200,9 @@ struct GigaChatClientDeadlineTests {
         (0..<count).map { "w\($0)" }.joined(separator: " ")
     }
 
-    @Test func streamWithAFarDeadlineCompletesOverManyChunks() async throws {
+    @Test(arguments: StreamReading.allCases) func streamWithAFarDeadlineCompletesOverManyChunks(reading: StreamReading)
+        async throws
+    {
         let prompt = Self.prompt(words: 300)
         // A small delay between events, so that most reads wait for data while the deadline's timer is armed.
         try await EmulatorHarness.run(emulator: .init(chunkDelay: .milliseconds(1))) {
@@ -204,7 +211,8 @@ struct GigaChatClientDeadlineTests {
             configuration in
             for _ in 0..<2 {
                 var received: [String] = []
-                for try await chunk in client.stream(ChatRequest(messages: [.user(prompt)]), deadline: .seconds(600)) {
+                try await client.readChunks(ChatRequest(messages: [.user(prompt)]), deadline: .seconds(600), reading) {
+                    chunk in
                     received.append(chunk.content)
                 }
                 #expect(received.count > 300)
@@ -218,7 +226,7 @@ struct GigaChatClientDeadlineTests {
             let other = try GigaChatClient(configuration: configured)
             do {
                 var received: [String] = []
-                for try await chunk in other.stream(ChatRequest(messages: [.user(prompt)])) {
+                try await other.readChunks(ChatRequest(messages: [.user(prompt)]), reading) { chunk in
                     received.append(chunk.content)
                 }
                 #expect(received.joined() == EmulatorHarness.expectedAnswer(prompt))
@@ -232,13 +240,16 @@ struct GigaChatClientDeadlineTests {
         }
     }
 
-    @Test func deadlineEndsAStreamThatAlreadyDeliveredChunks() async throws {
+    @Test(arguments: StreamReading.allCases) func deadlineEndsAStreamThatAlreadyDeliveredChunks(reading: StreamReading)
+        async throws
+    {
         let prompt = Self.prompt(words: 200)
         // About 20 s of events; the deadline passes after 5 s, in the middle of the stream.
         try await EmulatorHarness.run(emulator: .init(chunkDelay: .milliseconds(100))) { emulator, client, _ in
             var received: [String] = []
             let error = await #expect(throws: GigaChatError.self) {
-                for try await chunk in client.stream(ChatRequest(messages: [.user(prompt)]), deadline: .seconds(5)) {
+                try await client.readChunks(ChatRequest(messages: [.user(prompt)]), deadline: .seconds(5), reading) {
+                    chunk in
                     received.append(chunk.content)
                 }
             }
@@ -252,6 +263,7 @@ struct GigaChatClientDeadlineTests {
         }
     }
 
+    /// Only the `AsyncSequence` has a caller that can be busy between chunks (`onChunk` must not wait).
     @Test func deadlinePassingWhileTheCallerIsBusyEndsTheStream() async throws {
         let prompt = Self.prompt(words: 50)
         // About 7.5 s of events; the caller holds the first chunk past the 5 s deadline, so no read is in progress

@@ -26,10 +26,13 @@ struct GigaChatClientTests {
         }
     }
 
-    @Test func streamDeliversTheSameAnswerInChunks() async throws {
+    @Test(arguments: StreamReading.allCases) func streamDeliversTheSameAnswerInChunks(reading: StreamReading)
+        async throws
+    {
         try await EmulatorHarness.run { emulator, client, _ in
             var chunks: [ChatChunk] = []
-            for try await chunk in client.stream(ChatRequest(messages: [.user("Tell me a story about streams")])) {
+            try await client.readChunks(ChatRequest(messages: [.user("Tell me a story about streams")]), reading) {
+                chunk in
                 chunks.append(chunk)
             }
             #expect(chunks.count > 2)

@@ -27,7 +27,7 @@ struct GigaChatTransportTests {
         }
     }
 
-    @Test func caBundleMakesTheServerTrusted() async throws {
+    @Test(arguments: StreamReading.allCases) func caBundleMakesTheServerTrusted(reading: StreamReading) async throws {
         let bundle = try Fixtures.path("tls/ca.pem")
         try await EmulatorHarness.run(
             emulator: try Self.tlsEmulator(),
@@ -36,7 +36,7 @@ struct GigaChatTransportTests {
             let response = try await client.chat(ChatRequest(messages: [.user("over tls")]))
             #expect(response.content == EmulatorHarness.expectedAnswer("over tls"))
             var streamed = ""
-            for try await chunk in client.stream(ChatRequest(messages: [.user("over tls")])) {
+            try await client.readChunks(ChatRequest(messages: [.user("over tls")]), reading) { chunk in
                 streamed += chunk.content
             }
             #expect(streamed == response.content)
@@ -52,7 +52,9 @@ struct GigaChatTransportTests {
         }
     }
 
-    @Test func requestsGoThroughTheConfiguredProxy() async throws {
+    @Test(arguments: StreamReading.allCases) func requestsGoThroughTheConfiguredProxy(reading: StreamReading)
+        async throws
+    {
         let proxy = try TestConnectProxy()
         defer { proxy.stop() }
         try await EmulatorHarness.run(configure: { $0.proxy = .init(host: "127.0.0.1", port: proxy.port) }) {
@@ -62,7 +64,7 @@ struct GigaChatTransportTests {
             let response = try await client.chat(ChatRequest(messages: [.user("via proxy")]))
             #expect(response.content == EmulatorHarness.expectedAnswer("via proxy"))
             var streamed = ""
-            for try await chunk in client.stream(ChatRequest(messages: [.user("via proxy")])) {
+            try await client.readChunks(ChatRequest(messages: [.user("via proxy")]), reading) { chunk in
                 streamed += chunk.content
             }
             #expect(streamed == response.content)
@@ -98,7 +100,9 @@ struct GigaChatTransportTests {
         return try GigaChatClient(configuration: configuration)
     }
 
-    @Test func streamWithWrongContentTypeIsRejected() async throws {
+    @Test(arguments: StreamReading.allCases) func streamWithWrongContentTypeIsRejected(reading: StreamReading)
+        async throws
+    {
         let body =
             #"{"choices":[{"message":{"role":"assistant","content":"hi"},"index":0,"finish_reason":"stop"}],"model":"GigaChat"}"#
         let response =
@@ -107,7 +111,7 @@ struct GigaChatTransportTests {
         defer { server.stop() }
         let client = try Self.scriptedClient(server)
         let error = await #expect(throws: GigaChatError.self) {
-            for try await _ in client.stream(ChatRequest(messages: [.user("x")])) {}
+            try await client.readChunks(ChatRequest(messages: [.user("x")]), reading) { _ in }
         }
         try await client.shutdown()
         #expect(error?.code == .unexpectedStatus)
@@ -135,7 +139,10 @@ struct GigaChatTransportTests {
             }
         }
         #expect(usageAt != nil)
-        #expect((usageAt ?? .seconds(9)) < .seconds(2), "the usage chunk came \(String(describing: usageAt)) after the start")
+        #expect(
+            (usageAt ?? .seconds(9)) < .seconds(2),
+            "the usage chunk came \(String(describing: usageAt)) after the start"
+        )
         try await client.shutdown()
     }
 
@@ -157,7 +164,29 @@ struct GigaChatTransportTests {
         try await client.shutdown()
     }
 
-    @Test func recordedStreamShapeSplitAnywhereOverTheWire() async throws {
+    /// A stream refused with an error status whose body then stalls: the status decides (a 401 must still renew
+    /// the token, a 422 must not be retried), not the idle timeout that ended the body.
+    @Test(arguments: StreamReading.allCases) func aStreamsErrorBodyThatStallsKeepsItsStatus(reading: StreamReading)
+        async throws
+    {
+        let head = "HTTP/1.1 422 Unprocessable Entity\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n"
+        let server = try TestScriptedHTTPServer(
+            pieces: [Array((head + #"{"status":422,"#).utf8), []],
+            pause: .seconds(3)
+        )
+        defer { server.stop() }
+        let client = try Self.scriptedClient(server) { $0.timeouts.idle = .milliseconds(500) }
+        let error = await #expect(throws: GigaChatError.self) {
+            try await client.readChunks(ChatRequest(messages: [.user("x")]), reading) { _ in }
+        }
+        try await client.shutdown()
+        #expect(error?.httpStatus == 422)
+        #expect(error?.isRetriable == false)
+    }
+
+    @Test(arguments: StreamReading.allCases) func recordedStreamShapeSplitAnywhereOverTheWire(reading: StreamReading)
+        async throws
+    {
         // The fixture body sent as a chunked response, cut into 1-7 byte pieces (inside UTF-8 and CRLF).
         let fixture = try Fixtures.bytes("stream_simple.sse")
         var generator = SeededGenerator(seed: 7)
@@ -178,7 +207,7 @@ struct GigaChatTransportTests {
         defer { server.stop() }
         let client = try Self.scriptedClient(server)
         var chunks: [ChatChunk] = []
-        for try await chunk in client.stream(ChatRequest(messages: [.user("x")])) { chunks.append(chunk) }
+        try await client.readChunks(ChatRequest(messages: [.user("x")]), reading) { chunk in chunks.append(chunk) }
         try await client.shutdown()
         let expected = SSEParserTests.parse(fixture).compactMap(SSEParserTests.text)
             .map { try! JSONDecoder().decode(ChatChunk.self, from: Data($0.utf8)) }
@@ -187,7 +216,7 @@ struct GigaChatTransportTests {
         #expect(chunks.allSatisfy { $0.xRequestID == "rec-1" })
     }
 
-    @Test func idleTimeoutEndsASilentStream() async throws {
+    @Test(arguments: StreamReading.allCases) func idleTimeoutEndsASilentStream(reading: StreamReading) async throws {
         let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
         let event = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"},\"index\":0}]}\n\n"
         let chunk = "\(String(event.utf8.count, radix: 16))\r\n\(event)\r\n"
@@ -197,7 +226,7 @@ struct GigaChatTransportTests {
         let client = try Self.scriptedClient(server) { $0.timeouts.idle = .milliseconds(500) }
         var received = 0
         let error = await #expect(throws: GigaChatError.self) {
-            for try await _ in client.stream(ChatRequest(messages: [.user("x")])) { received += 1 }
+            try await client.readChunks(ChatRequest(messages: [.user("x")]), reading) { _ in received += 1 }
         }
         try await client.shutdown()
         #expect(received == 1)
@@ -206,7 +235,9 @@ struct GigaChatTransportTests {
 
     /// The idle timeout counts from the last piece of the body, so a stream slower in total than the timeout but
     /// never silent that long is read whole (the semantics any replacement of AsyncHTTPClient's read timeout must keep).
-    @Test func aSteadyStreamLongerThanTheIdleTimeoutIsNotCut() async throws {
+    @Test(arguments: StreamReading.allCases) func aSteadyStreamLongerThanTheIdleTimeoutIsNotCut(reading: StreamReading)
+        async throws
+    {
         let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
         func chunk(_ text: String) -> [UInt8] {
             Array("\(String(text.utf8.count, radix: 16))\r\n\(text)\r\n".utf8)
@@ -223,7 +254,7 @@ struct GigaChatTransportTests {
         var received = 0
         var failure: (any Error)?
         do {
-            for try await _ in client.stream(ChatRequest(messages: [.user("x")])) { received += 1 }
+            try await client.readChunks(ChatRequest(messages: [.user("x")]), reading) { _ in received += 1 }
         } catch {
             failure = error
         }
@@ -262,7 +293,9 @@ struct GigaChatTransportTests {
         #expect(ended < .seconds(5))
     }
 
-    @Test func deadlineCancelsAReadWaitingOnASilentStream() async throws {
+    @Test(arguments: StreamReading.allCases) func deadlineCancelsAReadWaitingOnASilentStream(reading: StreamReading)
+        async throws
+    {
         let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
         let event = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"},\"index\":0}]}\n\n"
         let chunk = "\(String(event.utf8.count, radix: 16))\r\n\(event)\r\n"
@@ -277,7 +310,7 @@ struct GigaChatTransportTests {
         var received = 0
         let start = ContinuousClock.now
         let error = await #expect(throws: GigaChatError.self) {
-            for try await _ in client.stream(ChatRequest(messages: [.user("x")])) { received += 1 }
+            try await client.readChunks(ChatRequest(messages: [.user("x")]), reading) { _ in received += 1 }
         }
         // Not a speed check: it shows the waiting read was ended by the deadline, not by the server's close.
         let ended = ContinuousClock.now - start

@@ -108,3 +108,42 @@ enum SHA256 {
         return h.flatMap { value in (0..<4).map { UInt8(truncatingIfNeeded: value >> (24 - 8 * UInt32($0))) } }
     }
 }
+
+/// The two ways of reading a streamed answer (``ChatStream``, and `onChunk` callbacks on the event loop): the tests
+/// of streams run with both.
+enum StreamReading: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sequence
+    case callbacks
+
+    var testDescription: String { rawValue }
+}
+
+extension GigaChatClient {
+    /// Reads a streamed answer `how`, handing each chunk to `each` in the calling task. With callbacks the chunks
+    /// are gathered on the event loop and handed over once the call returned or threw (in order, before the error).
+    func readChunks(
+        _ request: ChatRequest,
+        headers: GigaChatRequestHeaders = .init(),
+        deadline: Duration? = nil,
+        _ how: StreamReading,
+        each: (ChatChunk) -> Void
+    ) async throws {
+        switch how {
+        case .sequence:
+            for try await chunk in self.stream(request, headers: headers, deadline: deadline) { each(chunk) }
+        case .callbacks:
+            let gathered = Mutex<[ChatChunk]>([])
+            let result: Result<Void, any Error>
+            do {
+                try await self.stream(request, headers: headers, deadline: deadline) { chunk in
+                    gathered.withLock { $0.append(chunk) }
+                }
+                result = .success(())
+            } catch {
+                result = .failure(error)
+            }
+            for chunk in gathered.withLock({ $0 }) { each(chunk) }
+            try result.get()
+        }
+    }
+}

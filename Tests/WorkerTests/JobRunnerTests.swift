@@ -97,7 +97,16 @@ final class ScriptedChat: ChatCompleting {
         }
     }
 
-    func streamChat(_ request: ChatRequest, headers: GigaChatRequestHeaders) -> AsyncThrowingStream<
+    func streamChat(
+        _ request: ChatRequest,
+        headers: GigaChatRequestHeaders,
+        onChunk: @escaping @Sendable (ChatChunk) -> Void
+    ) async throws {
+        for try await chunk in scriptedStream(request, headers: headers) { onChunk(chunk) }
+    }
+
+    /// The scripted answer's chunks, produced by a task of their own as GigaChat's arrive.
+    private func scriptedStream(_ request: ChatRequest, headers: GigaChatRequestHeaders) -> AsyncThrowingStream<
         ChatChunk, any Error
     > {
         let answer = next(headers, request)

@@ -157,7 +157,11 @@ enum GigaChatBenchmarks {
     struct StreamSettings {
         var streams = environmentInt("GIGACHAT_BENCH_STREAMS", default: 1000)
         var chunkCount = environmentInt("GIGACHAT_BENCH_CHUNKS", default: 50)
-        var chunkDelay = Duration.milliseconds(environmentInt("GIGACHAT_BENCH_CHUNK_DELAY_MS", default: 10))
+        /// 0 is allowed: the emulator then writes every event at once (reads carry many events).
+        var chunkDelay = Duration.milliseconds(
+            ProcessInfo.processInfo.environment["GIGACHAT_BENCH_CHUNK_DELAY_MS"].flatMap(Int.init).map { max(0, $0) }
+                ?? 10
+        )
         var rounds = environmentInt("GIGACHAT_BENCH_ROUNDS", default: 3)
         var timeout = Duration.seconds(environmentInt("GIGACHAT_BENCH_TIMEOUT_S", default: 120))
         /// The client's per-call deadline for each stream; none by default, as in the client's default configuration.
@@ -316,6 +320,9 @@ enum GigaChatBenchmarks {
         }
     }
 
+    /// Whether streams are read with `onChunk` callbacks instead of the `AsyncSequence` (GIGACHAT_BENCH_CALLBACKS=1).
+    static let callbacks = ProcessInfo.processInfo.environment["GIGACHAT_BENCH_CALLBACKS"] == "1"
+
     static func runStream(client: GigaChatClient, prompt: String, expected: String, deadline: Duration?) async
         -> StreamResult
     {
@@ -325,10 +332,23 @@ enum GigaChatBenchmarks {
         var chunks = 0
         var content = ""
         do {
-            for try await chunk in client.stream(ChatRequest(messages: [.user(prompt)]), deadline: deadline) {
-                if firstChunk == nil { firstChunk = clock.now - start }
-                chunks += 1
-                content += chunk.content
+            if callbacks {
+                // The chunks arrive on an event loop: collected under a lock, read once the call returned.
+                let collected = Mutex((first: Duration?.none, chunks: 0, content: ""))
+                try await client.stream(ChatRequest(messages: [.user(prompt)]), deadline: deadline) { chunk in
+                    collected.withLock {
+                        if $0.first == nil { $0.first = clock.now - start }
+                        $0.chunks += 1
+                        $0.content += chunk.content
+                    }
+                }
+                (firstChunk, chunks, content) = collected.withLock { ($0.first, $0.chunks, $0.content) }
+            } else {
+                for try await chunk in client.stream(ChatRequest(messages: [.user(prompt)]), deadline: deadline) {
+                    if firstChunk == nil { firstChunk = clock.now - start }
+                    chunks += 1
+                    content += chunk.content
+                }
             }
         } catch {
             return StreamResult(firstChunk: firstChunk, total: clock.now - start, chunks: chunks, failure: "\(error)")

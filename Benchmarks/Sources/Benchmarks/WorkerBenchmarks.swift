@@ -13,7 +13,9 @@ import Synchronization
 #endif
 
 /// `worker`: the whole pipeline (Tansu, the emulator in a child process, `gigachat-worker run` as a release
-/// binary) against the GigaChat client alone driving the same emulator at the same concurrency.
+/// binary) against the GigaChat client alone driving the same emulator at the same concurrency, in three settings;
+/// then the worker's instructions per job under callgrind (`scripts/profile-worker.sh`, which repeats exactly where
+/// CPU time does not). Ends with one table and issue 17's goals beside it.
 enum WorkerBenchmarks {
     static let all: [Benchmark] = [
         Benchmark(
@@ -25,6 +27,8 @@ enum WorkerBenchmarks {
 
     struct Setting {
         var name: String
+        /// `scripts/profile-worker.sh`'s mode for this setting's instructions per job, if it has one.
+        var profileMode: String?
         var jobs: Int
         var concurrency: Int
         var stream: Bool
@@ -38,21 +42,115 @@ enum WorkerBenchmarks {
         let binary = try workerBinary()
         let settings = [
             Setting(
-                name: "zero-latency, not streamed",
+                name: "plain, zero latency, c=64",
+                profileMode: "plain",
                 jobs: KafkaBenchmarks.environmentInt("WORKER_BENCH_JOBS", default: 20_000),
                 concurrency: KafkaBenchmarks.environmentInt("WORKER_BENCH_CONCURRENCY", default: 64),
-                stream: false, chunkCount: 1, chunkDelay: .zero, answerTime: .zero
+                stream: false,
+                chunkCount: 1,
+                chunkDelay: .zero,
+                answerTime: .zero
             ),
             Setting(
-                name: "2 s answers in 40 chunks, streamed",
-                jobs: KafkaBenchmarks.environmentInt("WORKER_BENCH_STREAM_JOBS", default: 4000),
+                name: "streamed, 170 events, zero latency, c=64",
+                profileMode: "stream",
+                jobs: KafkaBenchmarks.environmentInt("WORKER_BENCH_ZERO_STREAM_JOBS", default: 3000),
+                concurrency: KafkaBenchmarks.environmentInt("WORKER_BENCH_CONCURRENCY", default: 64),
+                stream: true,
+                chunkCount: 170,
+                chunkDelay: .zero,
+                answerTime: .zero
+            ),
+            Setting(
+                name: "streamed, 170 events 20 ms apart, 1,000 streams",
+                jobs: KafkaBenchmarks.environmentInt("WORKER_BENCH_STREAM_JOBS", default: 3000),
                 concurrency: KafkaBenchmarks.environmentInt("WORKER_BENCH_STREAM_CONCURRENCY", default: 1000),
-                stream: true, chunkCount: 40, chunkDelay: .milliseconds(50), answerTime: .seconds(2)
+                stream: true,
+                chunkCount: 170,
+                chunkDelay: .milliseconds(20),
+                answerTime: .milliseconds(3380)
             ),
         ]
+        var rows: [Row] = []
         for setting in settings {
-            try await measure(setting, binary: binary)
+            rows.append(try await measure(setting, binary: binary))
         }
+        if ProcessInfo.processInfo.environment["WORKER_BENCH_INSTRUCTIONS"] != "0" {
+            for index in rows.indices {
+                guard let mode = settings[index].profileMode else { continue }
+                rows[index].instructionsPerJob = try instructionsPerJob(mode: mode, binary: binary)
+            }
+        }
+        printTable(rows)
+    }
+
+    /// One setting's results.
+    struct Row {
+        var name: String
+        var stream: Bool
+        var jobsPerSecond: Double
+        var workerCPUPerJob: Double
+        var eventsPerJob: Double
+        var instructionsPerJob: Double?
+        var clientRequestsPerSecond: Double
+        var peakRSSMiB: Double
+        var partialP99: Double?
+        var ratio: Double { jobsPerSecond / clientRequestsPerSecond }
+    }
+
+    static func printTable(_ rows: [Row]) {
+        print("")
+        print(
+            "| setting | jobs/s | worker CPU/job | per event | instructions/job | client alone, req/s | worker / client | peak RSS | partial p99 |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|")
+        for row in rows {
+            let perEvent =
+                row.stream && row.eventsPerJob > 0
+                ? "\(fixed(row.workerCPUPerJob * 1000 / row.eventsPerJob, 1)) µs" : "-"
+            let instructions = row.instructionsPerJob.map { String(format: "%.2f M", $0 / 1e6) } ?? "-"
+            let partial = row.partialP99.map { "≤ \(fixed($0 * 1000, 0)) ms" } ?? "-"
+            print(
+                "| \(row.name) | \(fixed(row.jobsPerSecond, 0)) | \(fixed(row.workerCPUPerJob, 3)) ms | \(perEvent) | "
+                    + "\(instructions) | \(fixed(row.clientRequestsPerSecond, 0)) | \(fixed(row.ratio, 2)) | "
+                    + "\(fixed(row.peakRSSMiB, 1)) MiB | \(partial) |"
+            )
+        }
+        print(
+            "goals (issue 17): streamed <= 1.0 ms CPU/job (<= 6 µs/event), plain <= 0.15 ms CPU/job, worker/client >= 0.8, "
+                + "peak RSS <= 150 MB at 1,000 streams, partial p99 <= interval + 20 ms"
+        )
+    }
+
+    /// The worker's instructions per job under callgrind (the difference between a 20- and an 80-job run).
+    static func instructionsPerJob(mode: String, binary: String) throws -> Double {
+        print("-- instructions per job (\(mode)): scripts/profile-worker.sh \(mode) under callgrind, about a minute")
+        let root = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).deletingLastPathComponent()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [root.appendingPathComponent("scripts/profile-worker.sh").path, mode]
+        var environment = ProcessInfo.processInfo.environment
+        environment["BIN"] = binary
+        environment["JOBS_SMALL"] = environment["JOBS_SMALL"] ?? "20"
+        environment["JOBS_LARGE"] = environment["JOBS_LARGE"] ?? "80"
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.standardError
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        print(text, terminator: "")
+        guard process.terminationStatus == 0,
+            let line = text.split(separator: "\n").first(where: { $0.contains("instructions per job") }),
+            let number = line.split(separator: " ").dropFirst().first.map({ $0.replacingOccurrences(of: ",", with: "") }
+            ),
+            let value = Double(number)
+        else {
+            throw BenchmarkError("scripts/profile-worker.sh \(mode) failed (exit \(process.terminationStatus))")
+        }
+        return value
     }
 
     static func workerBinary() throws -> String {
@@ -60,18 +158,23 @@ enum WorkerBenchmarks {
         let candidate = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
             .deletingLastPathComponent().appendingPathComponent(".build/release/gigachat-worker").path
         guard FileManager.default.isExecutableFile(atPath: candidate) else {
-            throw BenchmarkError("no release gigachat-worker at \(candidate): run `swift build -c release` first or set GIGACHAT_WORKER_BIN")
+            throw BenchmarkError(
+                "no release gigachat-worker at \(candidate): run `swift build -c release` first or set GIGACHAT_WORKER_BIN"
+            )
         }
         return candidate
     }
 
-    static func measure(_ setting: Setting, binary: String) async throws {
+    static func measure(_ setting: Setting, binary: String) async throws -> Row {
         print("-- \(setting.name): \(setting.jobs) jobs of 1 KiB prompts, concurrency \(setting.concurrency)")
         var logger = Logger(label: "benchmarks.worker")
         logger.logLevel = .warning
         let broker = try await BenchmarkBroker.start()
         defer { broker.stop() }
-        let emulator = try await GigaChatEmulatorProcess.start(chunkCount: setting.chunkCount, chunkDelay: setting.chunkDelay)
+        let emulator = try await GigaChatEmulatorProcess.start(
+            chunkCount: setting.chunkCount,
+            chunkDelay: setting.chunkDelay
+        )
         defer { emulator.stop() }
         let suffix = UUID().uuidString.prefix(6).lowercased()
         let jobsTopic = "bench-jobs-\(suffix)"
@@ -85,9 +188,19 @@ enum WorkerBenchmarks {
 
         // The jobs are all in Kafka before the worker starts: the run measures the pipeline, not the producer.
         let prompt = String(repeating: "слово word ", count: 80)  // about 1 KiB of UTF-8
-        try await produceJobs(count: setting.jobs, prompt: prompt, stream: setting.stream, topic: jobsTopic, broker: broker)
+        try await produceJobs(
+            count: setting.jobs,
+            prompt: prompt,
+            stream: setting.stream,
+            topic: jobsTopic,
+            broker: broker
+        )
 
-        let collector = try CompletionCounter(bootstrap: broker.bootstrap, topic: completionsTopic, expected: setting.jobs)
+        let collector = try CompletionCounter(
+            bootstrap: broker.bootstrap,
+            topic: completionsTopic,
+            expected: setting.jobs
+        )
         let metricsPort = 20_000 + Int.random(in: 0..<20_000)
         let credentials = Data("bench:secret".utf8).base64EncodedString()
         let worker = Process()
@@ -147,27 +260,40 @@ enum WorkerBenchmarks {
         let emulatorPerJob: Double = emulatorCPU * 1000 / jobs
         let brokerPerJob: Double = brokerCPU * 1000 / jobs
         let peakMiB: Double = Double(peak) / 1_048_576
-        print("worker:   \(fixed(jobsPerSecond, 0)) jobs/s over \(fixed(window, 2)) s (\(measured) jobs after the first; join \(fixed(join, 1)) s), exit \(exitStatus)")
-        print("CPU/job:  worker \(fixed(workerPerJob, 3)) ms, emulator \(fixed(emulatorPerJob, 3)) ms, tansu \(fixed(brokerPerJob, 3)) ms")
+        print(
+            "worker:   \(fixed(jobsPerSecond, 0)) jobs/s over \(fixed(window, 2)) s (\(measured) jobs after the first; join \(fixed(join, 1)) s), exit \(exitStatus)"
+        )
+        print(
+            "CPU/job:  worker \(fixed(workerPerJob, 3)) ms, emulator \(fixed(emulatorPerJob, 3)) ms, tansu \(fixed(brokerPerJob, 3)) ms"
+        )
         print("memory:   worker peak RSS \(fixed(peakMiB, 1)) MiB")
         if setting.answerTime > .zero {
             let ideal: Double = Double(setting.concurrency) / KafkaBenchmarks.seconds(of: setting.answerTime)
             let fraction: Double = jobsPerSecond / ideal
             print("ideal:    \(fixed(ideal, 0)) jobs/s (concurrency / answer time): \(fixed(fraction, 2)) of ideal")
         }
-        if setting.stream, let quantiles = histogramQuantiles(metrics, name: "gigachat_worker_partial_publish_delay_seconds") {
+        var partialP99: Double?
+        if setting.stream,
+            let quantiles = histogramQuantiles(metrics, name: "gigachat_worker_partial_publish_delay_seconds")
+        {
             let p50: Double = quantiles.0 * 1000
             let p99: Double = quantiles.1 * 1000
             let within: Double = quantiles.2 * 100
-            print("partials: chunk received -> partial acknowledged p50 <= \(fixed(p50, 0)) ms, p99 <= \(fixed(p99, 0)) ms (\(fixed(within, 2))% within 50 ms)")
+            partialP99 = quantiles.1
+            print(
+                "partials: chunk received -> partial acknowledged p50 <= \(fixed(p50, 0)) ms, p99 <= \(fixed(p99, 0)) ms (\(fixed(within, 2))% within 50 ms)"
+            )
         }
         try await collector.close()
 
         // The client alone against the same emulator at the same concurrency.
         let client = try GigaChatClient(
             configuration: GigaChatConfiguration(
-                baseURL: emulator.baseURL, authURL: emulator.authURL, credentials: credentials,
-                retry: .init(maxRetries: 0), maxConnections: setting.concurrency + 4
+                baseURL: emulator.baseURL,
+                authURL: emulator.authURL,
+                credentials: credentials,
+                retry: .init(maxRetries: 0),
+                maxConnections: setting.concurrency + 4
             ),
             logger: logger
         )
@@ -176,13 +302,15 @@ enum WorkerBenchmarks {
         let start = ContinuousClock.now
         let failures = Tally()
         let next = Tally()
+        let events = Tally()
         await withTaskGroup(of: Void.self) { group in
             for _ in 0..<setting.concurrency {
                 group.addTask {
                     while next.take(below: setting.jobs) {
                         do {
                             if setting.stream {
-                                for try await _ in client.stream(request) {}
+                                // As the worker reads its streams: chunks handed over on the event loop.
+                                try await client.stream(request) { _ in events.add() }
                             } else {
                                 _ = try await client.chat(request)
                             }
@@ -200,8 +328,20 @@ enum WorkerBenchmarks {
         let clientPerRequest: Double = clientCPU * 1000 / Double(setting.jobs)
         let failed: Int = failures.value
         let ratio: Double = jobsPerSecond / requestsPerSecond
-        print("client:   \(fixed(requestsPerSecond, 0)) requests/s alone (\(failed) failed), \(fixed(clientPerRequest, 3)) ms CPU/request")
+        print(
+            "client:   \(fixed(requestsPerSecond, 0)) requests/s alone (\(failed) failed), \(fixed(clientPerRequest, 3)) ms CPU/request"
+        )
         print("pipeline: worker jobs/s / client requests/s = \(fixed(ratio, 2))")
+        return Row(
+            name: setting.name,
+            stream: setting.stream,
+            jobsPerSecond: jobsPerSecond,
+            workerCPUPerJob: workerPerJob,
+            eventsPerJob: Double(events.value) / Double(setting.jobs),
+            clientRequestsPerSecond: requestsPerSecond,
+            peakRSSMiB: peakMiB,
+            partialP99: partialP99
+        )
     }
 
     static func brokerCPUSeconds(_ broker: BenchmarkBroker) -> Double {
@@ -219,7 +359,9 @@ enum WorkerBenchmarks {
         String(format: "%.\(digits)f", value)
     }
 
-    static func produceJobs(count: Int, prompt: String, stream: Bool, topic: String, broker: BenchmarkBroker) async throws {
+    static func produceJobs(count: Int, prompt: String, stream: Bool, topic: String, broker: BenchmarkBroker)
+        async throws
+    {
         var configuration = KafkaProducerConfiguration(bootstrapServers: [broker.bootstrap])
         configuration.linger = .milliseconds(20)
         var logger = Logger(label: "benchmarks.worker.producer")
@@ -229,7 +371,8 @@ enum WorkerBenchmarks {
         let streamText = stream ? "true" : "false"
         for index in 0..<count {
             let id = "job-" + String(index)
-            let value = "{\"id\":\"" + id + "\",\"stream\":" + streamText + ",\"messages\":[{\"role\":\"user\",\"content\":\""
+            let value =
+                "{\"id\":\"" + id + "\",\"stream\":" + streamText + ",\"messages\":[{\"role\":\"user\",\"content\":\""
                 + prompt + " " + String(index) + "\"}]}"
             let record = KafkaProducerRecord(topic: topic, key: Array(id.utf8), value: Array(value.utf8))
             try await enqueue(record, producer: producer, reports: reports)
@@ -283,7 +426,10 @@ final class CompletionCounter: Sendable {
     private let task: Task<Void, Never>
 
     init(bootstrap: String, topic: String, expected: Int) throws {
-        var configuration = KafkaConsumerConfiguration(bootstrapServers: [bootstrap], groupID: "counter-\(UUID().uuidString)")
+        var configuration = KafkaConsumerConfiguration(
+            bootstrapServers: [bootstrap],
+            groupID: "counter-\(UUID().uuidString)"
+        )
         configuration.sessionTimeout = .seconds(6)
         var logger = Logger(label: "benchmarks.worker.counter")
         logger.logLevel = .warning

@@ -26,12 +26,12 @@ public struct ChatStream: AsyncSequence, Sendable {
     public struct AsyncIterator: AsyncIteratorProtocol {
         private let stream: ChatStream
         private var body: ResponseBodyReader?
-        private var requestID: String?
-        private var parser = SSEParser()
+        private var decoder: ChatEventDecoder?
         private var pending: [ChatChunk] = []
         private var pendingIndex = 0
         private var delivered = false
-        private var finished = false
+        /// An error was thrown: the iteration is over.
+        private var failed = false
         private var attempt = 0
         private var deadline: NIODeadline?
         private var encodedBody: ByteBuffer?
@@ -53,7 +53,8 @@ public struct ChatStream: AsyncSequence, Sendable {
                     self.delivered = true
                     return chunk
                 }
-                if self.finished {
+                if self.failed { return nil }
+                if self.decoder?.finished == true {
                     // The chunk with finish_reason and usage went out first; only now read what follows [DONE].
                     if self.body != nil { await self.drain() }
                     return nil
@@ -64,8 +65,9 @@ public struct ChatStream: AsyncSequence, Sendable {
                     var failure = GigaChatError.wrapping(error)
                     guard !self.delivered else {
                         // Not retried here: the caller already has some deltas and a new call would repeat them.
-                        self.finished = true
                         self.body = nil
+                        self.decoder = nil
+                        self.failed = true
                         failure.message += " (after output was delivered; not retried by the client)"
                         throw failure
                     }
@@ -79,8 +81,9 @@ public struct ChatStream: AsyncSequence, Sendable {
                             what: "stream /chat/completions"
                         )
                     } catch {
-                        self.finished = true
                         self.body = nil
+                        self.decoder = nil
+                        self.failed = true
                         throw error
                     }
                     self.reset()
@@ -92,7 +95,7 @@ public struct ChatStream: AsyncSequence, Sendable {
 
         private mutating func reset() {
             self.body = nil
-            self.parser = SSEParser()
+            self.decoder = nil
             self.pending.removeAll()
             self.pendingIndex = 0
         }
@@ -109,13 +112,12 @@ public struct ChatStream: AsyncSequence, Sendable {
                     headers: self.stream.headers,
                     deadline: self.deadline!
                 )
-                self.requestID = response.headers.first(name: "x-request-id")
+                let requestID = response.headers.first(name: "x-request-id")
                 client.logger.debug(
                     "GigaChat stream opened",
-                    metadata: [
-                        "gigachat.x_request_id": "\(self.requestID ?? "-")", "gigachat.attempt": "\(self.attempt)",
-                    ]
+                    metadata: ["gigachat.x_request_id": "\(requestID ?? "-")", "gigachat.attempt": "\(self.attempt)"]
                 )
+                self.decoder = ChatEventDecoder(api: self.api, requestID: requestID)
                 self.body = ResponseBodyReader(
                     response.body,
                     deadline: self.deadline!,
@@ -124,7 +126,7 @@ public struct ChatStream: AsyncSequence, Sendable {
             }
             self.pending.removeAll(keepingCapacity: true)
             self.pendingIndex = 0
-            while self.pending.isEmpty && !self.finished {
+            while self.pending.isEmpty && !self.decoder!.finished {
                 let buffer: ByteBuffer?
                 do {
                     buffer = try await self.body!.next()
@@ -134,49 +136,16 @@ public struct ChatStream: AsyncSequence, Sendable {
                         throw GigaChatError(
                             code: .streamCut,
                             message: "the stream broke before [DONE]",
-                            requestID: self.requestID,
+                            requestID: self.decoder!.requestID,
                             underlying: failure.underlying
                         )
                     }
                     throw failure
                 }
-                var events: [SSEEvent] = []
                 if let buffer {
-                    self.parser.parse(buffer) { events.append($0) }
+                    try self.decoder!.read(buffer) { self.pending.append($0) }
                 } else {
-                    self.parser.finish { events.append($0) }
-                }
-                if self.parser.overflowed {
-                    throw GigaChatError(
-                        code: .decoding,
-                        message: "a stream event is larger than \(SSEParser.defaultMaximumEventBytes) bytes",
-                        requestID: self.requestID
-                    )
-                }
-                for event in events {
-                    switch event {
-                    case .done:
-                        self.finished = true
-                    case .data(let bytes) where self.api == .v1, .named(_, let bytes) where self.api == .v1:
-                        guard !self.finished, !bytes.isEmpty else { continue }
-                        try self.decode(bytes)
-                    case .named(let name, let bytes):
-                        // v2: every named event carries a chunk; the done event is the last (no `[DONE]` follows).
-                        guard !self.finished else { continue }
-                        if !bytes.isEmpty { try self.decode(bytes) }
-                        if name == "response.message.done" { self.finished = true }
-                    case .data:
-                        continue  // v2 events are named; an unnamed one is not part of the answer (the SDK skips it)
-                    }
-                }
-                if buffer == nil && !self.finished {
-                    throw GigaChatError(
-                        code: .streamCut,
-                        message: self.api == .v1
-                            ? "the stream ended without [DONE]"
-                            : "the stream ended without its response.message.done event",
-                        requestID: self.requestID
-                    )
+                    try self.decoder!.end { self.pending.append($0) }
                 }
             }
         }
@@ -189,21 +158,6 @@ public struct ChatStream: AsyncSequence, Sendable {
                 reads += 1
             }
             self.body = nil
-        }
-
-        private mutating func decode(_ bytes: [UInt8]) throws {
-            do {
-                var chunk = self.api == .v1 ? try ChatChunk(json: bytes) : try ChatChunk(v2: bytes)
-                chunk.xRequestID = self.requestID
-                self.pending.append(chunk)
-            } catch {
-                throw GigaChatError(
-                    code: .decoding,
-                    message: "cannot decode a stream event",
-                    requestID: self.requestID,
-                    underlying: "\(error)"
-                )
-            }
         }
     }
 }

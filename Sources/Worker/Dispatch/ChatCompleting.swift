@@ -3,14 +3,16 @@ import GigaChat
 /// The GigaChat calls a job's attempts make: the seam between ``JobRunner`` and ``GigaChatClient``, at which the
 /// runner's unit tests answer with a script instead of GigaChat.
 protocol ChatCompleting: Sendable {
-    /// The chunks of a streamed answer.
-    associatedtype Chunks: AsyncSequence, Sendable where Chunks.Element == ChatChunk
-
     /// One plain call.
     func completeChat(_ request: ChatRequest, headers: GigaChatRequestHeaders) async throws -> ChatResponse
 
-    /// One streamed call (nothing is sent until the chunks are iterated).
-    func streamChat(_ request: ChatRequest, headers: GigaChatRequestHeaders) -> Chunks
+    /// One streamed call: `onChunk` gets each chunk in order as it arrives, on an event-loop thread (so it is quick
+    /// and never waits); returns once the answer ended.
+    func streamChat(
+        _ request: ChatRequest,
+        headers: GigaChatRequestHeaders,
+        onChunk: @escaping @Sendable (ChatChunk) -> Void
+    ) async throws
 
     /// One embeddings call: a vector per text.
     func embed(_ input: [String], model: String, headers: GigaChatRequestHeaders) async throws -> EmbeddingsResponse
@@ -21,8 +23,12 @@ extension GigaChatClient: ChatCompleting {
         try await chat(request, headers: headers)
     }
 
-    func streamChat(_ request: ChatRequest, headers: GigaChatRequestHeaders) -> ChatStream {
-        stream(request, headers: headers)
+    func streamChat(
+        _ request: ChatRequest,
+        headers: GigaChatRequestHeaders,
+        onChunk: @escaping @Sendable (ChatChunk) -> Void
+    ) async throws {
+        try await stream(request, headers: headers, onChunk: onChunk)
     }
 
     func embed(_ input: [String], model: String, headers: GigaChatRequestHeaders) async throws -> EmbeddingsResponse {

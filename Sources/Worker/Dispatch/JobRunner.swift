@@ -32,25 +32,7 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
     }
 
     /// A successful attempt's answer.
-    private struct Answer {
-        var content: String
-        var finishReason: String?
-        var functionCall: ChatFunctionCall?
-        var usage: ChatUsage?
-        var model: String?
-        /// The JSON value of a structured-output answer, checked against the job's schema.
-        var parsed: JSONValue?
-        /// An embeddings job's vectors, in input order.
-        var embeddings: [[Double]]?
-        /// A reasoning model's reasoning text (v1 `reasoning_content`).
-        var reasoning: String?
-        /// Files the model generated (v2 `files` parts: images, ...), by id.
-        var files: [String]?
-        var timeToFirstToken: Duration
-        /// A streamed attempt's partials, to be delivered before the completion (outside the deadline: the answer
-        /// is in, and paid for).
-        var partials: PartialStream?
-    }
+    typealias Answer = AttemptAnswer
 
     /// Runs the job; it holds one slot when called. The decisions are ``JobRunStateMachine``'s; this drives it:
     /// it waits, makes the calls, and ends in one place (``finish(_:_:)``) or stops (cancelled: nothing published).
@@ -406,42 +388,25 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
             ),
             metrics: metrics
         )
-        var answer = Answer(content: "", timeToFirstToken: .zero, partials: partials)
-        var sawChunk = false
+        // The chunks are gathered where they arrive; this task wakes when the answer ended, not once per event.
+        let answer = StreamedAnswer(partials: partials, start: start)
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await partials.runTimer() }
                 defer { group.cancelAll() }
-                let chunks = client.streamChat(request, headers: requestHeaders(admitted, attemptID: attemptID))
-                for try await chunk in chunks {
-                    if !sawChunk {
-                        sawChunk = true
-                        answer.timeToFirstToken = .now - start
-                    }
-                    let text = chunk.content
-                    answer.content += text
-                    if let reason = chunk.finishReason { answer.finishReason = reason.rawValue }
-                    if let call = chunk.functionCall { answer.functionCall = call }
-                    if let usage = chunk.usage { answer.usage = usage }
-                    if let reasoning = chunk.choices.first?.delta.reasoningContent {
-                        answer.reasoning = (answer.reasoning ?? "") + reasoning
-                    }
-                    if let files = chunk.choices.first?.delta.attachments {
-                        answer.files = (answer.files ?? []) + files
-                    }
-                    if let model = chunk.model { answer.model = model }
-                    if !text.isEmpty { await partials.append(text) }
+                try await client.streamChat(request, headers: requestHeaders(admitted, attemptID: attemptID)) {
+                    answer.add($0)
                 }
             }
         } catch {
             // Partials already published stay under this attempt's id; the next attempt starts a new id.
             return classify(error)
         }
-        // A sequence that ends because its task was cancelled (as AsyncStream's do) is not an answer: no final
-        // partial for it. The final partial goes out once the answer is judged (``run(_:)``): one a correction
-        // replaces gets none, like a cut stream's.
+        // A call that ends because its task was cancelled is not an answer: no final partial for it. The final
+        // partial goes out once the answer is judged (``run(_:)``): one a correction replaces gets none, like a cut
+        // stream's.
         if Task.isCancelled { return .cancelled }
-        return .answered(answer)
+        return .answered(answer.collected)
     }
 
     private func classify(_ error: any Error) -> AttemptResult {

@@ -87,7 +87,10 @@ final class OutcomePublisher: Sendable {
                 return true
             case .failure(let error) where error.code == .messageTooLarge:
                 guard let smaller = Outcome.partialWithoutInputHeaders(current) else {
-                    logger.error("A partial is larger than its topic accepts; left out", metadata: ["topic": "\(current.topic)"])
+                    logger.error(
+                        "A partial is larger than its topic accepts; left out",
+                        metadata: ["topic": "\(current.topic)"]
+                    )
                     return true
                 }
                 current = smaller
@@ -109,7 +112,7 @@ final class OutcomePublisher: Sendable {
             do {
                 try sink.enqueue(record, onDelivery: onDelivery)
                 return
-            } catch where error.code == .queueFull {
+            } catch  where error.code == .queueFull {
                 do {
                     try await Task.sleep(for: .milliseconds(1))
                 } catch {
@@ -117,6 +120,15 @@ final class OutcomePublisher: Sendable {
                 }
             }
         }
+    }
+
+    /// Hands a record over at once, never waiting (for callers that must not: an event-loop thread).
+    /// - Throws: The sink's refusal, `.queueFull` included; then `onDelivery` is not called.
+    func enqueueNow(
+        _ record: KafkaProducerRecord,
+        onDelivery: @escaping @Sendable (Result<KafkaRecordMetadata, KafkaError>) -> Void
+    ) throws(KafkaError) {
+        try sink.enqueue(record, onDelivery: onDelivery)
     }
 
     /// One hand-over and its delivery report (or the refusal at hand-over).
@@ -143,7 +155,10 @@ final class OutcomePublisher: Sendable {
     ) async -> Bool {
         if error.code == .cancelled || Task.isCancelled { return false }
         if error.code == .closed || error.isFatal {
-            logger.warning("Output not delivered; its input will be read again", metadata: ["topic": "\(topic)", "error": "\(error)"])
+            logger.warning(
+                "Output not delivered; its input will be read again",
+                metadata: ["topic": "\(topic)", "error": "\(error)"]
+            )
             return false
         }
         // A topic that refuses even the smallest replacement is as good as missing: nothing of it can be published.
@@ -155,7 +170,10 @@ final class OutcomePublisher: Sendable {
         let delay = min(maximumBackoff, initialBackoff * (1 << min(failures - 1, 16)))
         logger.warning(
             "Output not delivered; publishing it again",
-            metadata: ["topic": "\(topic)", "error": "\(error)", "retry_in_ms": "\(delay.milliseconds)", "failures": "\(failures)"]
+            metadata: [
+                "topic": "\(topic)", "error": "\(error)", "retry_in_ms": "\(delay.milliseconds)",
+                "failures": "\(failures)",
+            ]
         )
         do {
             try await Task.sleep(for: delay)

@@ -11,9 +11,11 @@ import WireFormat
 /// refused ones again (through ``OutcomePublisher/deliver(_:)``, with its backoff) instead of asking GigaChat for a
 /// new, billed generation. Such a partial can then arrive after a later `seq`; readers order by `seq`.
 ///
-/// Deltas arrive from the stream loop and due flushes from a timer; whoever finds nothing being sent becomes the
-/// sender and drains the queue in order, so records reach librdkafka in `seq` order without holding a lock across
-/// an `await`.
+/// Deltas arrive where the stream's bytes do (an event-loop thread, ``add(_:)``) and due flushes from a timer;
+/// whoever finds nothing being sent becomes the sender and drains the queue in order, so records reach librdkafka in
+/// `seq` order without holding a lock across an `await`. The event-loop side never waits: when the producer's queue
+/// is full it hands its turn as sender to a task of its own, which waits for room and sends the rest in order
+/// (whatever then happens to the attempt).
 final class PartialStream: Sendable {
     private struct State {
         var coalescer: PartialCoalescer
@@ -55,13 +57,13 @@ final class PartialStream: Sendable {
         self.metrics = metrics
     }
 
-    /// Adds a delta; publishes a partial when one is due.
-    func append(_ delta: String) async {
+    /// Adds a delta; publishes a partial when one is due. Never waits (see the type's notes).
+    func add(_ delta: String) {
         let send = state.withLock { state -> Bool in
             if let flush = state.coalescer.append(delta, at: .now) { state.queue.append(flush) }
             return Self.claimSending(&state)
         }
-        if send { await drain() }
+        if send { drainWithoutWaiting() }
     }
 
     /// Flushes pending text that has waited long enough, until cancelled (run beside the stream loop).
@@ -129,50 +131,87 @@ final class PartialStream: Sendable {
         state.outstanding == 0 && state.queue.isEmpty && !state.sending
     }
 
-    /// Sends queued partials in order until the queue is empty (only the claimant of `sending` runs this).
+    /// Sends queued partials in order until the queue is empty, waiting while the producer's queue is full (only
+    /// the claimant of `sending` runs this).
     private func drain() async {
-        while true {
-            guard let flush = state.withLock({ state -> PartialCoalescer.Flush? in
-                guard let next = state.queue.popFirst() else {
-                    state.sending = false
-                    return nil
-                }
-                state.outstanding += 1
-                return next
-            }) else {
-                resumeWaiterIfSettled()
-                return
-            }
-            let record = PartialRecord(
-                id: jobID,
-                attemptID: attemptID,
-                attempt: attempt,
-                seq: flush.seq,
-                delta: flush.delta,
-                isFinal: flush.isFinal
-            )
-            let kafkaRecord = KafkaProducerRecord(
-                topic: topic,
-                key: Array(jobID.utf8),
-                value: record.jsonBytes,
-                headers: headers
-            )
-            let arrival = flush.newestArrival
-            let metrics = self.metrics
-            let seq = flush.seq
+        while let flush = takeNext() {
+            let record = kafkaRecord(flush)
             do {
-                try await publisher.enqueue(kafkaRecord) { [self] result in
-                    switch result {
-                    case .success:
-                        metrics.partials.increment()
-                        if let arrival { metrics.partialPublishDelay.recordInterval(since: arrival) }
-                        settle(refused: nil)
-                    case .failure:
-                        settle(refused: (seq, kafkaRecord))
-                    }
-                }
+                try await publisher.enqueue(
+                    record,
+                    onDelivery: reporter(seq: flush.seq, record: record, arrival: flush.newestArrival)
+                )
             } catch {
-                settle(refused: (seq, kafkaRecord))
+                settle(refused: (flush.seq, record))
+            }
+        }
+    }
+
+    /// Sends queued partials in order without waiting; when the producer's queue is full, a task takes over as the
+    /// sender and waits for room (only the claimant of `sending` runs this).
+    private func drainWithoutWaiting() {
+        while let flush = takeNext() {
+            let record = kafkaRecord(flush)
+            do {
+                try publisher.enqueueNow(
+                    record,
+                    onDelivery: reporter(seq: flush.seq, record: record, arrival: flush.newestArrival)
+                )
+            } catch  where error.code == .queueFull {
+                // Still the sender: the claim passes to the task, so nothing can overtake this partial.
+                state.withLock { state in
+                    state.queue.prepend(flush)
+                    state.outstanding -= 1
+                }
+                Task { await self.drain() }
+                return
+            } catch {
+                settle(refused: (flush.seq, record))
+            }
+        }
+    }
+
+    /// The next queued partial, counted as outstanding; `nil` (and `sending` released) when the queue is empty.
+    private func takeNext() -> PartialCoalescer.Flush? {
+        let next = state.withLock { state -> PartialCoalescer.Flush? in
+            guard let next = state.queue.popFirst() else {
+                state.sending = false
+                return nil
+            }
+            state.outstanding += 1
+            return next
+        }
+        if next == nil { resumeWaiterIfSettled() }
+        return next
+    }
+
+    private func kafkaRecord(_ flush: PartialCoalescer.Flush) -> KafkaProducerRecord {
+        let record = PartialRecord(
+            id: jobID,
+            attemptID: attemptID,
+            attempt: attempt,
+            seq: flush.seq,
+            delta: flush.delta,
+            isFinal: flush.isFinal
+        )
+        return KafkaProducerRecord(topic: topic, key: Array(jobID.utf8), value: record.jsonBytes, headers: headers)
+    }
+
+    /// What to do with a partial's delivery report.
+    private func reporter(
+        seq: Int,
+        record: KafkaProducerRecord,
+        arrival: ContinuousClock.Instant?
+    ) -> @Sendable (Result<KafkaRecordMetadata, KafkaError>) -> Void {
+        let metrics = self.metrics
+        return { [self] result in
+            switch result {
+            case .success:
+                metrics.partials.increment()
+                if let arrival { metrics.partialPublishDelay.recordInterval(since: arrival) }
+                settle(refused: nil)
+            case .failure:
+                settle(refused: (seq, record))
             }
         }
     }

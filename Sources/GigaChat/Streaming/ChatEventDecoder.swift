@@ -1,0 +1,95 @@
+import NIOCore
+
+/// Turns the body of a streamed chat answer into ``ChatChunk``s, piece by piece as it arrives: the SSE framing
+/// (``SSEParser``), each API's events and its end (v1: `data:` events ending with `[DONE]`; v2: named events ending
+/// with `response.message.done`), and the size bound on an event.
+///
+/// Shared by both ways of reading a stream: ``ChatStream`` (an `AsyncSequence`) and
+/// ``GigaChatClient/stream(_:headers:deadline:onChunk:)`` (a callback on the connection's event loop).
+struct ChatEventDecoder {
+    private var parser = SSEParser()
+    private var events: Events
+
+    /// The answer's `X-Request-Id`, copied into every chunk.
+    var requestID: String? { self.events.requestID }
+    /// Whether the answer's end marker was read; events after it are ignored.
+    var finished: Bool { self.events.finished }
+
+    init(api: GigaChatAPI, requestID: String?) {
+        self.events = Events(api: api, requestID: requestID)
+    }
+
+    /// Decodes the events that `buffer` completes, handing each chunk to `emit` in order.
+    /// - Throws: ``GigaChatError/Code/decoding`` for an event that is not a chunk or is too large.
+    mutating func read(_ buffer: ByteBuffer, _ emit: (ChatChunk) throws -> Void) throws {
+        var events = self.events
+        defer { self.events = events }
+        try self.parser.parse(buffer) { try events.handle($0, emit) }
+        try self.checkSize()
+    }
+
+    /// Ends the body: decodes what the last piece left.
+    /// - Throws: ``GigaChatError/Code/streamCut`` when the answer's end marker never came.
+    mutating func end(_ emit: (ChatChunk) throws -> Void) throws {
+        var events = self.events
+        defer { self.events = events }
+        try self.parser.finish { try events.handle($0, emit) }
+        try self.checkSize()
+        guard events.finished else {
+            throw GigaChatError(
+                code: .streamCut,
+                message: events.api == .v1
+                    ? "the stream ended without [DONE]"
+                    : "the stream ended without its response.message.done event",
+                requestID: self.requestID
+            )
+        }
+    }
+
+    private func checkSize() throws {
+        guard self.parser.overflowed else { return }
+        throw GigaChatError(
+            code: .decoding,
+            message: "a stream event is larger than \(SSEParser.defaultMaximumEventBytes) bytes",
+            requestID: self.requestID
+        )
+    }
+}
+
+/// The events of one answer as its API defines them: which carry a chunk, and which ends the answer.
+private struct Events {
+    let api: GigaChatAPI
+    let requestID: String?
+    var finished = false
+
+    mutating func handle(_ event: SSEEvent, _ emit: (ChatChunk) throws -> Void) throws {
+        guard !self.finished else { return }
+        switch event {
+        case .done:
+            self.finished = true
+        case .data(let bytes) where self.api == .v1, .named(_, let bytes) where self.api == .v1:
+            if !bytes.isEmpty { try emit(self.decode(bytes)) }
+        case .named(let name, let bytes):
+            // v2: every named event carries a chunk; the done event is the last (no `[DONE]` follows).
+            if !bytes.isEmpty { try emit(self.decode(bytes)) }
+            if name == "response.message.done" { self.finished = true }
+        case .data:
+            break  // v2 events are named; an unnamed one is not part of the answer (the SDK skips it)
+        }
+    }
+
+    private func decode(_ bytes: [UInt8]) throws -> ChatChunk {
+        do {
+            var chunk = self.api == .v1 ? try ChatChunk(json: bytes) : try ChatChunk(v2: bytes)
+            chunk.xRequestID = self.requestID
+            return chunk
+        } catch {
+            throw GigaChatError(
+                code: .decoding,
+                message: "cannot decode a stream event",
+                requestID: self.requestID,
+                underlying: "\(error)"
+            )
+        }
+    }
+}

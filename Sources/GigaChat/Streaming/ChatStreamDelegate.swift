@@ -1,0 +1,174 @@
+import AsyncHTTPClient
+import NIOCore
+import NIOHTTP1
+
+/// Reads one streamed chat answer where its bytes arrive, on the connection's event loop, and hands each chunk to
+/// `onChunk` there: no task switch and no async-sequence hop per event (issue 17: those were most of a streamed
+/// job's cost). The caller awaits only ``answered``, which completes once, when the answer's end marker is read or
+/// the call fails.
+///
+/// - A non-2xx head: its body (at most 64 KiB) is kept and mapped to the status's ``GigaChatError`` at the end,
+///   also when reading that body fails (a stalled error body ends at the idle timeout and keeps its status, so a
+///   401 still renews the token and a 422 is still not retried).
+/// - A 2xx head that is not `text/event-stream`: a retriable failure, as the SDK treats it.
+/// - After the end marker the rest of the body is still read (normally nothing), so the connection goes back to
+///   the pool; the caller does not wait for it.
+///
+/// `@unchecked Sendable`: AsyncHTTPClient calls every delegate method on the task's event loop, one at a time, and
+/// the mutable fields are touched only there (``taskEnded(_:)`` too: it runs on the task's future). The one
+/// exception is a request AsyncHTTPClient refuses before it starts (an invalid header value): then
+/// `didReceiveError` runs on the caller's thread, but before anything else could touch the delegate.
+final class ChatStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendable {
+    typealias Response = Void
+
+    /// The most bytes of an error answer kept for its message.
+    static let errorBodyLimit = 64 * 1024
+
+    private let api: GigaChatAPI
+    private let url: String
+    private let onChunk: @Sendable (ChatChunk) -> Void
+    private let scrub: @Sendable (String) -> String
+    private let promise: EventLoopPromise<Void>
+    private var decoder: ChatEventDecoder?
+    private var errorHead: HTTPResponseHead?
+    private var errorBody: ByteBuffer?
+    private var completed = false
+
+    /// Completes when the answer ended (its end marker read) or failed with a ``GigaChatError``.
+    var answered: EventLoopFuture<Void> { self.promise.futureResult }
+
+    /// - Parameters:
+    ///   - eventLoop: The task's event loop (the delegate's methods run there).
+    ///   - scrub: Removes secrets from an error message.
+    init(
+        api: GigaChatAPI,
+        url: String,
+        eventLoop: any EventLoop,
+        scrub: @escaping @Sendable (String) -> String,
+        onChunk: @escaping @Sendable (ChatChunk) -> Void
+    ) {
+        self.api = api
+        self.url = url
+        self.onChunk = onChunk
+        self.scrub = scrub
+        self.promise = eventLoop.makePromise()
+    }
+
+    func didReceiveHead(task: HTTPClient.Task<Void>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
+        GigaChatRequestMetrics.shared.record(url: self.url, status: String(head.status.code))
+        let requestID = head.headers.first(name: "x-request-id")
+        guard (200..<300).contains(head.status.code) else {
+            self.errorHead = head
+            self.errorBody = ByteBuffer()
+            return task.eventLoop.makeSucceededVoidFuture()
+        }
+        let contentType = head.headers.first(name: "content-type") ?? ""
+        guard contentType.lowercased().hasPrefix("text/event-stream") else {
+            // Like the SDK: a 200 that is not an event stream (a proxy page, a misrouted answer) is a transport
+            // failure and may be retried.
+            return task.eventLoop.makeFailedFuture(
+                GigaChatError(
+                    code: .unexpectedStatus,
+                    message:
+                        "expected Content-Type text/event-stream, got \(contentType.isEmpty ? "none" : contentType)",
+                    httpStatus: Int(head.status.code),
+                    isRetriable: true,
+                    requestID: requestID
+                )
+            )
+        }
+        self.decoder = ChatEventDecoder(api: self.api, requestID: requestID)
+        return task.eventLoop.makeSucceededVoidFuture()
+    }
+
+    func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+        if self.errorHead != nil {
+            var part = buffer
+            let room = Self.errorBodyLimit - (self.errorBody?.readableBytes ?? 0)
+            if room > 0, let bytes = part.readSlice(length: min(room, part.readableBytes)) {
+                self.errorBody!.writeImmutableBuffer(bytes)  // in place: the buffer is not shared
+            }
+            return task.eventLoop.makeSucceededVoidFuture()
+        }
+        guard !self.completed, self.decoder != nil else { return task.eventLoop.makeSucceededVoidFuture() }
+        do {
+            try self.decoder!.read(buffer) { self.onChunk($0) }
+        } catch {
+            return task.eventLoop.makeFailedFuture(error)
+        }
+        if self.decoder!.finished { self.complete(.success(())) }
+        return task.eventLoop.makeSucceededVoidFuture()
+    }
+
+    func didReceiveError(task: HTTPClient.Task<Void>, _ error: any Error) {
+        if self.errorHead != nil {
+            // The error's body did not come whole: the status still decides.
+            self.completeWithErrorStatus()
+            return
+        }
+        if self.decoder == nil {
+            GigaChatRequestMetrics.shared.record(url: self.url, status: "error")
+        }
+        var failure = GigaChatError.wrapping(error)
+        if failure.code == .transport, self.decoder != nil {
+            // The answer had begun: a connection lost now is a cut stream.
+            failure = GigaChatError(
+                code: .streamCut,
+                message: "the stream broke before [DONE]",
+                requestID: self.decoder?.requestID,
+                underlying: failure.underlying
+            )
+        }
+        self.complete(.failure(failure))
+    }
+
+    func didFinishRequest(task: HTTPClient.Task<Void>) throws {
+        if self.errorHead != nil {
+            self.completeWithErrorStatus()
+            return
+        }
+        guard !self.completed, self.decoder != nil else { return }
+        do {
+            try self.decoder!.end { self.onChunk($0) }
+            self.complete(.success(()))
+        } catch {
+            self.complete(.failure(GigaChatError.wrapping(error)))
+        }
+    }
+
+    /// The task's own end, on its event loop: a task that failed before any delegate call (a client already shut
+    /// down) still completes ``answered``, and so would one that ended without the answer (never expected).
+    func taskEnded(_ result: Result<Void, any Error>) {
+        switch result {
+        case .failure(let error):
+            self.complete(.failure(GigaChatError.wrapping(error)))
+        case .success:
+            let requestID = self.decoder?.requestID
+            self.complete(
+                .failure(
+                    GigaChatError(code: .streamCut, message: "the call ended without an answer", requestID: requestID)
+                )
+            )
+        }
+    }
+
+    private func completeWithErrorStatus() {
+        guard let head = self.errorHead else { return }
+        var error = GigaChatError.fromResponse(
+            status: Int(head.status.code),
+            headers: head.headers,
+            body: self.errorBody
+        )
+        error.message = self.scrub(error.message)
+        self.complete(.failure(error))
+    }
+
+    private func complete(_ result: Result<Void, GigaChatError>) {
+        guard !self.completed else { return }
+        self.completed = true
+        switch result {
+        case .success: self.promise.succeed(())
+        case .failure(let error): self.promise.fail(error)
+        }
+    }
+}

@@ -1,0 +1,39 @@
+import GigaChat
+import Synchronization
+
+/// Gathers a streamed answer from its chunks where they arrive (an event-loop thread, see
+/// ``ChatCompleting/streamChat(_:headers:onChunk:)``) and hands each text delta to the attempt's ``PartialStream``.
+///
+/// Nothing here waits: a chunk costs one uncontended lock, and the task that runs the attempt is woken only when
+/// the answer ended (not once per event).
+final class StreamedAnswer: Sendable {
+    private let answer: Mutex<AttemptAnswer>
+    private let partials: PartialStream
+    private let start: ContinuousClock.Instant
+
+    init(partials: PartialStream, start: ContinuousClock.Instant) {
+        self.answer = Mutex(AttemptAnswer(content: "", timeToFirstToken: .zero, partials: partials))
+        self.partials = partials
+        self.start = start
+    }
+
+    /// Adds a chunk's delta, finish reason, usage, model and extras.
+    func add(_ chunk: ChatChunk) {
+        let text = chunk.content
+        let delta = chunk.choices.first?.delta
+        answer.withLock { answer in
+            if answer.timeToFirstToken == .zero { answer.timeToFirstToken = .now - start }
+            answer.content += text
+            if let reason = chunk.finishReason { answer.finishReason = reason.rawValue }
+            if let call = delta?.functionCall { answer.functionCall = call }
+            if let usage = chunk.usage { answer.usage = usage }
+            if let reasoning = delta?.reasoningContent { answer.reasoning = (answer.reasoning ?? "") + reasoning }
+            if let files = delta?.attachments { answer.files = (answer.files ?? []) + files }
+            if let model = chunk.model { answer.model = model }
+        }
+        if !text.isEmpty { partials.add(text) }
+    }
+
+    /// The answer so far (all of it once the call returned).
+    var collected: AttemptAnswer { answer.withLock { $0 } }
+}

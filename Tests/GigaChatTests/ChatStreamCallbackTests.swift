@@ -1,0 +1,97 @@
+import Foundation
+import GigaChatEmulator
+import Synchronization
+import Testing
+
+@testable import GigaChat
+
+/// What only the callback way of reading a stream (``GigaChatClient/stream(_:headers:deadline:onChunk:)``) has to
+/// show; the behaviour both ways share is tested with both (``StreamReading``).
+@Suite("GigaChatClient streams read by callbacks", .timeLimit(.minutes(1)))
+struct ChatStreamCallbackTests {
+    @Test func theCallReturnsAtTheEndMarkerWithoutWaitingForTheBodyToClose() async throws {
+        // The whole stream, [DONE] included, then 3 s of silence before the chunked terminator.
+        let fixture = try Fixtures.bytes("stream_simple.sse")
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        let body = Array("\(String(fixture.count, radix: 16))\r\n".utf8) + fixture + [13, 10]
+        let server = try TestScriptedHTTPServer(
+            pieces: [Array(head.utf8) + body, Array("0\r\n\r\n".utf8)],
+            pause: .seconds(3)
+        )
+        defer { server.stop() }
+        let client = try GigaChatTransportTests.scriptedClient(server)
+        let usage = Mutex<ChatUsage?>(nil)
+        let start = ContinuousClock.now
+        try await client.stream(ChatRequest(messages: [.user("x")])) { chunk in
+            if let value = chunk.usage { usage.withLock { $0 = value } }
+        }
+        let returned = ContinuousClock.now - start
+        try await client.shutdown()
+        #expect(usage.withLock { $0 } != nil)
+        #expect(returned < .seconds(2), "the call returned \(returned) after the start")
+    }
+
+    @Test func cancellingTheCallerEndsTheCallWithoutAnotherChunk() async throws {
+        // About 20 s of events, 100 ms apart.
+        try await EmulatorHarness.run(emulator: .init(chunkDelay: .milliseconds(100))) { emulator, client, _ in
+            let received = Mutex(0)
+            let call = Task {
+                try await client.stream(ChatRequest(messages: [.user(GigaChatClientDeadlineTests.prompt(words: 200))]))
+                {
+                    _ in received.withLock { $0 += 1 }
+                }
+            }
+            while received.withLock({ $0 }) < 2 { try await Task.sleep(for: .milliseconds(10)) }
+            let cancelled = ContinuousClock.now
+            call.cancel()
+            let result = await call.result
+            let ended = ContinuousClock.now - cancelled
+            let atEnd = received.withLock { $0 }
+            #expect(throws: GigaChatError.self) { try result.get() }
+            #expect((result.failure as? GigaChatError)?.code == .cancelled)
+            #expect(ended < .seconds(5), "not held until the stream's end")
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(received.withLock { $0 } == atEnd, "no chunk after the call ended")
+            #expect(emulator.counters.completedChats == 0)
+        }
+    }
+
+    @Test func a401IsRenewedOnceBeforeTheStream() async throws {
+        try await EmulatorHarness.run(emulator: .init(faults: .init(failFirst: [401]))) { emulator, client, _ in
+            let text = Mutex("")
+            try await client.stream(ChatRequest(messages: [.user("renewed")])) { chunk in
+                text.withLock { $0 += chunk.content }
+            }
+            #expect(text.withLock { $0 } == EmulatorHarness.expectedAnswer("renewed"))
+            #expect(emulator.counters.oauthCalls == 2)
+        }
+    }
+
+    @Test func anErrorStatusIsRetriedOnlyWhenRetriableAndCarriesTheServersMessage() async throws {
+        try await EmulatorHarness.run(emulator: .init(faults: .init(failFirst: [429]))) { emulator, client, _ in
+            let text = Mutex("")
+            try await client.stream(ChatRequest(messages: [.user("after 429")])) { chunk in
+                text.withLock { $0 += chunk.content }
+            }
+            #expect(text.withLock { $0 } == EmulatorHarness.expectedAnswer("after 429"))
+            #expect(emulator.counters.streamCalls == 2)
+        }
+        try await EmulatorHarness.run(emulator: .init(faults: .init(failFirst: [422]))) { emulator, client, _ in
+            let error = await #expect(throws: GigaChatError.self) {
+                try await client.stream(ChatRequest(messages: [.user("x")])) { _ in }
+            }
+            #expect(error?.httpStatus == 422)
+            #expect(error?.code == GigaChatError.code(forStatus: 422))
+            #expect(error?.isRetriable == false)
+            #expect(error?.message != "Unprocessable Entity", "the emulator's own message, not the reason phrase")
+            #expect(emulator.counters.streamCalls == 1)
+        }
+    }
+}
+
+extension Result {
+    fileprivate var failure: Failure? {
+        if case .failure(let error) = self { return error }
+        return nil
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import Kafka
+import Logging
+import Synchronization
+import Testing
+
+@testable import WireFormat
+@testable import Worker
+
+@Suite(.timeLimit(.minutes(1))) struct PartialStreamTests {
+    func partialStream(_ sink: ScriptedSink) -> PartialStream {
+        let publisher = OutcomePublisher(
+            sink: sink,
+            tracker: OffsetTracker { _ in },
+            completionsTopic: "completions",
+            gate: OutputGate(limit: 4, logger: Logger(label: "test")),
+            logger: Logger(label: "test"),
+            initialBackoff: .milliseconds(5),
+            maximumBackoff: .milliseconds(20)
+        )
+        return PartialStream(
+            publisher: publisher,
+            topic: "partials",
+            jobID: "job-1",
+            attemptID: "a-1",
+            attempt: 1,
+            headers: [],
+            // Every delta of 4 bytes or more is a partial at once: each `add` publishes.
+            coalescer: PartialCoalescer(interval: .seconds(60), maxBytes: 4, start: .now),
+            metrics: WorkerMetrics()
+        )
+    }
+
+    /// `add` runs where the stream's bytes arrive and must not wait; a full producer queue hands the sending to a
+    /// task, which publishes every partial, in `seq` order, though the attempt never finishes.
+    @Test func aFullProducerQueueDelaysPartialsButLosesNoneAndKeepsTheirOrder() async throws {
+        let sink = ScriptedSink { _, index in index < 3 ? .refuse(.queueFull) : .report(nil) }
+        let partials = partialStream(sink)
+        for delta in ["one ", "two ", "three "] { partials.add(delta) }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while sink.records.count < 6, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        let handed = try sink.records.map {
+            try JSONDecoder().decode(PartialRecord.self, from: Data(try #require($0.value)))
+        }
+        // Three refusals of seq 0, then 0, 1, 2 accepted.
+        #expect(handed.map(\.seq) == [0, 0, 0, 0, 1, 2])
+        #expect(handed.suffix(3).map(\.delta) == ["one ", "two ", "three "])
+        #expect(await partials.deliverAll())
+    }
+}
