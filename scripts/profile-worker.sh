@@ -7,7 +7,7 @@
 #   scripts/profile-worker.sh [stream|plain]       (default: stream)
 #
 # Environment: BIN (default .build/release/gigachat-worker), JOBS_SMALL (50), JOBS_LARGE (250), CHUNKS (170 events
-# per streamed answer), CONCURRENCY (64), PROMPT_BYTES (1024). Writes run/profile/: callgrind.out.<n>, logs.
+# per streamed answer), CHUNK_DELAY_MS (0), CONCURRENCY (64), PROMPT_BYTES (1024). Writes run/profile/: callgrind.out.<n>, logs.
 # Read the costs with: callgrind_annotate --inclusive=yes run/profile/callgrind.out.250 | head -80
 set -euo pipefail
 shopt -s inherit_errexit
@@ -17,6 +17,8 @@ BIN=${BIN:-$ROOT/.build/release/gigachat-worker}
 JOBS_SMALL=${JOBS_SMALL:-50}
 JOBS_LARGE=${JOBS_LARGE:-250}
 CHUNKS=${CHUNKS:-170}
+# 0: the emulator writes a whole answer at once (reads carry many events); 20: each event is a read of its own.
+CHUNK_DELAY_MS=${CHUNK_DELAY_MS:-0}
 CONCURRENCY=${CONCURRENCY:-64}
 PROMPT_BYTES=${PROMPT_BYTES:-1024}
 OUT=$ROOT/run/profile
@@ -40,7 +42,7 @@ broker_port=$(free_port)
     --advertised-listener-url "tcp://127.0.0.1:$broker_port" --storage-engine memory://tansu/ >"$OUT/broker.log" 2>&1 &
 pids+=($!)
 emulator_port=$(free_port)
-"$BIN" emulator --port "$emulator_port" --chunk-count "$CHUNKS" >"$OUT/emulator.log" 2>&1 &
+"$BIN" emulator --port "$emulator_port" --chunk-count "$CHUNKS" --chunk-delay-ms "$CHUNK_DELAY_MS" >"$OUT/emulator.log" 2>&1 &
 pids+=($!)
 sleep 2
 export GIGACHAT_BASE_URL="http://127.0.0.1:$emulator_port/api/v1"
