@@ -150,21 +150,23 @@ extension GigaChatClient {
         // The delegate's loop: the pool prefers an idle connection on it (then no hop per piece of the body) but takes
         // any. (`.delegateAndChannel` would insist, and open a connection of its own beyond the pool's limit
         // whenever the idle ones are on the other loop.)
-        let loop = self.httpClient.eventLoopGroup.next()
+        let loop = self.streamingHTTPClient.eventLoopGroup.next()
         let delegate = ChatStreamDelegate(
             api: api,
             url: url,
             eventLoop: loop,
+            idleTimeout: TimeAmount(self.configuration.timeouts.idle),
             scrub: { [self] in self.scrub($0, extra: [token]) },
             onChunk: onChunk
         )
-        let task = self.httpClient.execute(
+        let task = self.streamingHTTPClient.execute(
             request: request,
             delegate: delegate,
             eventLoop: .delegate(on: loop),
             deadline: deadline == .distantFuture ? nil : deadline
         )
         task.futureResult.whenComplete { delegate.taskEnded($0) }
+        loop.execute { delegate.watchIdle(task) }
         try await withTaskCancellationHandler {
             try await delegate.answered.get()
         } onCancel: {

@@ -7,7 +7,8 @@ import NIOHTTP1
 /// A client of the GigaChat REST API v1: chat (plain and streamed), models, token counting, embeddings,
 /// balance — with a shared, refreshed access token, retries and the Russian Trusted Root CA built in.
 ///
-/// One client holds one connection pool; create it once and share it (it is `Sendable`).
+/// One client holds its connection pools (one for streams read by callbacks, one for every other call); create it
+/// once and share it (it is `Sendable`).
 /// - Important: Call ``shutdown()`` before the client is released.
 public final class GigaChatClient: Sendable {
     /// The settings the client was made with.
@@ -16,6 +17,9 @@ public final class GigaChatClient: Sendable {
     public let tokenProvider: GigaChatTokenProvider
 
     let httpClient: HTTPClient
+    /// The pool of ``stream(_:headers:deadline:onChunk:)``: the same settings without AsyncHTTPClient's read timeout,
+    /// which re-arms a timer on every piece of a body; ``ChatStreamDelegate`` keeps the idle timeout itself, lazily.
+    let streamingHTTPClient: HTTPClient
     let logger: Logger
     let retryPolicy: RetryPolicy
     let baseURL: String
@@ -55,6 +59,12 @@ public final class GigaChatClient: Sendable {
             http.proxy = .server(host: proxy.host, port: proxy.port, authorization: authorization)
         }
         self.httpClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: http)
+        var streaming = http
+        streaming.timeout.read = nil
+        self.streamingHTTPClient = HTTPClient(
+            eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+            configuration: streaming
+        )
 
         let base = configuration.baseURL
         self.baseURL = base.hasSuffix("/") ? String(base.dropLast()) : base
@@ -92,7 +102,15 @@ public final class GigaChatClient: Sendable {
 
     /// Closes the connection pool. Calls made afterwards fail.
     public func shutdown() async throws {
+        let streamingShutdown: Result<Void, any Error>
+        do {
+            try await self.streamingHTTPClient.shutdown()
+            streamingShutdown = .success(())
+        } catch {
+            streamingShutdown = .failure(error)
+        }
         try await self.httpClient.shutdown()
+        try streamingShutdown.get()
     }
 
     // MARK: - Request plumbing

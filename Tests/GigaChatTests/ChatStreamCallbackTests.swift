@@ -31,6 +31,25 @@ struct ChatStreamCallbackTests {
         #expect(returned < .seconds(2), "the call returned \(returned) after the start")
     }
 
+    /// The streams' pool has no AsyncHTTPClient read timeout: the delegate's own idle timer must also end a call
+    /// whose answer never starts, retriably, as AsyncHTTPClient's did.
+    @Test func aStreamWhoseHeadNeverComesEndsAtTheIdleTimeout() async throws {
+        // The server reads the request, then sends nothing for 3 s.
+        let server = try TestScriptedHTTPServer(pieces: [[]], pause: .seconds(3))
+        defer { server.stop() }
+        let client = try GigaChatTransportTests.scriptedClient(server) { $0.timeouts.idle = .milliseconds(500) }
+        let start = ContinuousClock.now
+        let error = await #expect(throws: GigaChatError.self) {
+            try await client.stream(ChatRequest(messages: [.user("x")])) { _ in }
+        }
+        let ended = ContinuousClock.now - start
+        try await client.shutdown()
+        #expect(error?.code == .timeout)
+        #expect(error?.isRetriable == true)
+        // Not a speed check: the call was ended by the idle timer, not by the server's close after 3 s.
+        #expect(ended < .milliseconds(2500))
+    }
+
     @Test func cancellingTheCallerEndsTheCallWithoutAnotherChunk() async throws {
         // About 20 s of events, 100 ms apart.
         try await EmulatorHarness.run(emulator: .init(chunkDelay: .milliseconds(100))) { emulator, client, _ in

@@ -13,6 +13,10 @@ import NIOHTTP1
 /// - A 2xx head that is not `text/event-stream`: a retriable failure, as the SDK treats it.
 /// - After the end marker the rest of the body is still read (normally nothing), so the connection goes back to
 ///   the pool; the caller does not wait for it.
+/// - The idle timeout (no byte for ``GigaChatConfiguration/Timeouts/idle``, from the request to the answer's end) is
+///   kept here, lazily: each piece of the body only notes the time, and one timer per call looks at that note when it
+///   fires and sleeps again if bytes came since. (AsyncHTTPClient's read timeout cancels and re-arms a timer on
+///   every piece: about 4,400 instructions of every event, so the streams' pool runs without it.)
 ///
 /// `@unchecked Sendable`: AsyncHTTPClient calls every delegate method on the task's event loop, one at a time, and
 /// the mutable fields are touched only there (``taskEnded(_:)`` too: it runs on the task's future). The one
@@ -33,6 +37,9 @@ final class ChatStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendable 
     private var errorHead: HTTPResponseHead?
     private var errorBody: ByteBuffer?
     private var completed = false
+    private let idleTimeout: TimeAmount
+    private var lastActivity = NIODeadline.now()
+    private var idleTimer: Scheduled<Void>?
 
     /// Completes when the answer ended (its end marker read) or failed with a ``GigaChatError``.
     var answered: EventLoopFuture<Void> { self.promise.futureResult }
@@ -44,6 +51,7 @@ final class ChatStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendable 
         api: GigaChatAPI,
         url: String,
         eventLoop: any EventLoop,
+        idleTimeout: TimeAmount,
         scrub: @escaping @Sendable (String) -> String,
         onChunk: @escaping @Sendable (ChatChunk) -> Void
     ) {
@@ -52,9 +60,37 @@ final class ChatStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendable 
         self.onChunk = onChunk
         self.scrub = scrub
         self.promise = eventLoop.makePromise()
+        self.idleTimeout = idleTimeout
+    }
+
+    /// Starts the idle timeout of `task` (on the task's event loop, once it was made).
+    func watchIdle(_ task: HTTPClient.Task<Void>) {
+        guard !self.completed else { return }
+        self.scheduleIdleCheck(at: self.lastActivity + self.idleTimeout, task: task)
+    }
+
+    private func scheduleIdleCheck(at deadline: NIODeadline, task: HTTPClient.Task<Void>) {
+        self.idleTimer = task.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(deadline: deadline) {
+            self.idleTimer = nil
+            guard !self.completed else { return }
+            let due = self.lastActivity + self.idleTimeout
+            if due > .now() {
+                self.scheduleIdleCheck(at: due, task: task)
+                return
+            }
+            if self.errorHead != nil {
+                self.completeWithErrorStatus()  // a stalled error body: the status still decides
+            } else {
+                self.complete(
+                    .failure(GigaChatError(code: .timeout, message: "no data from the server within the idle timeout"))
+                )
+            }
+            task.cancel()
+        }
     }
 
     func didReceiveHead(task: HTTPClient.Task<Void>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
+        self.lastActivity = .now()
         GigaChatRequestMetrics.shared.record(url: self.url, status: String(head.status.code))
         let requestID = head.headers.first(name: "x-request-id")
         guard (200..<300).contains(head.status.code) else {
@@ -82,6 +118,7 @@ final class ChatStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendable 
     }
 
     func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+        self.lastActivity = .now()
         if self.errorHead != nil {
             var part = buffer
             let room = Self.errorBodyLimit - (self.errorBody?.readableBytes ?? 0)
@@ -166,6 +203,8 @@ final class ChatStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendable 
     private func complete(_ result: Result<Void, GigaChatError>) {
         guard !self.completed else { return }
         self.completed = true
+        self.idleTimer?.cancel()
+        self.idleTimer = nil
         switch result {
         case .success: self.promise.succeed(())
         case .failure(let error): self.promise.fail(error)
