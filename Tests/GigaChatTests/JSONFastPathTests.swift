@@ -114,3 +114,38 @@ import Testing
         }
     }
 }
+
+@Suite struct JSONStringScanTests {
+    /// The word-at-a-time scan finds the same byte as a plain byte loop, for every special byte at every offset of
+    /// words around it, among ASCII and multi-byte UTF-8.
+    @Test func findsTheFirstSpecialByteAsAByteLoopDoes() {
+        func naive(_ bytes: [UInt8], from start: Int) -> Int {
+            bytes.indices.dropFirst(start).first { bytes[$0] == 0x22 || bytes[$0] == 0x5C || bytes[$0] < 0x20 } ?? bytes.count
+        }
+        let fillers: [[UInt8]] = [Array("abcdefghijklmnopqrstuvwx".utf8), Array("слово word ёж".utf8), [0x7F, 0x80, 0xFF, 0x21, 0x5B, 0x5D, 0x20, 0x23]]
+        for filler in fillers {
+            for special in [0x22, 0x5C, 0x00, 0x0A, 0x1F] as [UInt8] {
+                for position in 0..<filler.count {
+                    var bytes = filler
+                    bytes[position] = special
+                    for start in 0...min(3, bytes.count) {
+                        let found = bytes.withUnsafeBytes { JSONStringScan.firstSpecialByte(in: $0, from: start) }
+                        #expect(found == naive(bytes, from: start), "\(bytes) from \(start)")
+                    }
+                }
+            }
+            let plain = filler.withUnsafeBytes { JSONStringScan.firstSpecialByte(in: $0, from: 0) }
+            #expect(plain == naive(filler, from: 0))
+        }
+    }
+
+    @Test func stringsWithEscapesBetweenLongPlainRunsRoundTrip() throws {
+        let text = String(repeating: "слово word ", count: 40) + "\n\"quoted\"\t\\" + String(repeating: "x", count: 37) + "\u{1}"
+        var bytes: [UInt8] = []
+        JSONWriter.writeString(text, into: &bytes)
+        let foundation = try JSONDecoder().decode(String.self, from: Data(bytes))
+        #expect(foundation == text)
+        let ours = try JSONValue(parsing: bytes)
+        #expect(ours == .string(text))
+    }
+}

@@ -83,19 +83,15 @@ struct JSONByteParser {
     mutating func parseString() throws(JSONValue.ParseError) -> String {
         position += 1  // opening quote
         let start = position
-        // Fast path: no escapes.
-        while position < bytes.count {
-            let byte = bytes[position]
-            if byte == UInt8(ascii: "\"") {
-                let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
-                position += 1
-                return text
-            }
-            if byte == UInt8(ascii: "\\") { break }
-            if byte < 0x20 { throw error("control character in a string") }
-            position += 1
-        }
+        // Fast path: no escapes (the plain run found a word at a time).
+        position = JSONStringScan.firstSpecialByte(in: bytes, from: start)
         guard position < bytes.count else { throw error("unterminated string") }
+        if bytes[position] == UInt8(ascii: "\"") {
+            let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+            position += 1
+            return text
+        }
+        if bytes[position] < 0x20 { throw error("control character in a string") }
         var buffer = [UInt8](UnsafeRawBufferPointer(rebasing: bytes[start..<position]))
         while position < bytes.count {
             let byte = bytes[position]
@@ -138,8 +134,10 @@ struct JSONByteParser {
                 }
             default:
                 if byte < 0x20 { throw error("control character in a string") }
-                buffer.append(byte)
-                position += 1
+                // The plain run up to the next quote, escape or control character, copied at once.
+                let end = JSONStringScan.firstSpecialByte(in: bytes, from: position)
+                buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[position..<end]))
+                position = end
             }
         }
         throw error("unterminated string")

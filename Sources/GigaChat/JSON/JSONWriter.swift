@@ -163,12 +163,13 @@ public struct JSONWriter {
         var value = value
         bytes.append(UInt8(ascii: "\""))
         value.withUTF8 { utf8 in
-            // Runs of bytes that need no escaping are copied at once.
+            // Runs of bytes that need no escaping are found a word at a time and copied at once.
             var runStart = 0
-            for index in 0..<utf8.count {
-                let byte = utf8[index]
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+            while true {
+                let index = JSONStringScan.firstSpecialByte(in: UnsafeRawBufferPointer(utf8), from: runStart)
                 if runStart < index { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index])) }
+                guard index < utf8.count else { break }
+                let byte = utf8[index]
                 runStart = index + 1
                 switch byte {
                 case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
@@ -183,7 +184,6 @@ public struct JSONWriter {
                     ])
                 }
             }
-            if runStart < utf8.count { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...])) }
         }
         bytes.append(UInt8(ascii: "\""))
     }
