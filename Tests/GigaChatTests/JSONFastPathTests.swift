@@ -79,6 +79,33 @@ import Testing
         }
     }
 
+    /// The member-by-member answer reader (issue 17: no dictionary per object) against Codable on the shapes an
+    /// answer may have: reasoning, attachments, function calls (arguments as an object or a string), nulls, unknown
+    /// members, escapes, white space.
+    @Test(arguments: [
+        #"{"choices":[{"message":{"role":"assistant","content":"Hi \"x\"\n"},"index":0,"finish_reason":"stop"}],"created":1,"model":"GigaChat","object":"chat.completion","usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5,"precached_prompt_tokens":1}}"#,
+        #"{"choices":[{"message":{"role":"assistant","content":"a","reasoning_content":"think","attachments":["f1","f2"],"name":null},"finish_reason":"length"}],"model":"m"}"#,
+        #"{"choices":[{"message":{"role":"assistant","content":null,"function_call":{"name":"f","arguments":"{\"x\":1}"},"functions_state_id":"s"},"index":0,"finish_reason":"function_call"}],"model":"m","extra":[1,{"y":null}]}"#,
+        #" { "model" : "m" , "choices" : [ ] , "created" : null , "usage" : null } "#,
+        #"{"choices":[{"message":{"role":"user","content":"x","attachments":null},"index":2},{"message":{"role":"assistant"}}],"model":"m","object":null}"#,
+    ])
+    func answerMembersReadLikeCodable(text: String) throws {
+        let fast = try ChatResponse(json: Array(text.utf8))
+        let codable = try JSONDecoder().decode(ChatResponse.self, from: Data(text.utf8))
+        #expect(fast == codable)
+    }
+
+    @Test(arguments: [
+        #"{"model":"m"}"#, #"{"choices":"no","model":"m"}"#, #"{"choices":[{"index":0}],"model":"m"}"#,
+        #"{"choices":[{"message":{"content":"x"}}],"model":"m"}"#, #"{"choices":[{"message":{"role":"assistant","content":1}}],"model":"m"}"#,
+        #"{"choices":[{"message":{"role":"assistant","attachments":[1]}}],"model":"m"}"#, #"{"choices":[]}"#,
+        #"{"choices":[],"model":"m","usage":{"prompt_tokens":"x"}}"#, #"{"choices":[],"model":"m"} x"#, "null",
+    ])
+    func answerReaderRejectsWhatCodableRejects(text: String) {
+        #expect(throws: (any Error).self) { try ChatResponse(json: Array(text.utf8)) }
+        #expect(throws: (any Error).self) { try JSONDecoder().decode(ChatResponse.self, from: Data(text.utf8)) }
+    }
+
     @Test func answersReadLikeCodable() throws {
         for name in ["chat_response.json", "function_call_response.json"] {
             let bytes = try Fixtures.bytes(name)

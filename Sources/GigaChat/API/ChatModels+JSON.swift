@@ -37,27 +37,6 @@ extension ChatFunctionCall {
     }
 }
 
-extension ChatMessage {
-    init(json fields: JSONFields) throws(JSONFields.TypeError) {
-        self.init(
-            role: ChatRole(rawValue: try fields.requiredString("role")),
-            content: try fields.string("content"),
-            name: try fields.string("name"),
-            attachments: try fields.array("attachments").map { items throws(JSONFields.TypeError) in
-                try items.map { item throws(JSONFields.TypeError) in
-                    guard case .string(let text) = item else {
-                        throw JSONFields.TypeError(path: "attachments", expected: "strings")
-                    }
-                    return text
-                }
-            },
-            functionCall: try fields.object("function_call").map(ChatFunctionCall.init(json:)),
-            functionsStateID: try fields.string("functions_state_id")
-        )
-        self.reasoningContent = try fields.string("reasoning_content")
-    }
-}
-
 extension ChatChunk {
     /// Decodes one stream event's JSON, member by member off the bytes (an event comes every few milliseconds of
     /// every stream: no dictionary is built for it). A repeated member keeps its first value, as elsewhere.
@@ -145,31 +124,113 @@ extension ChatChunk.Delta {
 }
 
 extension ChatResponse: FastJSONDecodable {
-    /// Decodes a whole answer's JSON.
+    /// Decodes a whole answer's JSON member by member off the bytes, as a stream event is (no dictionary per
+    /// object; the answer's text is the one long string). A repeated member keeps its first value.
     init(json bytes: [UInt8]) throws {
-        let fields = try JSONFields(try JSONValue(parsing: bytes))
-        var choices: [Choice] = []
-        for choice in try fields.objects("choices") ?? [] {
-            guard let message = try choice.object("message") else {
-                throw JSONFields.TypeError(path: "\(choice.path).message", expected: "an object")
+        var choices: [Choice]?
+        var created: Int??
+        var model: String??
+        var object: String??
+        var usage: ChatUsage??
+        let isObject = try JSONByteParser.read(bytes) { parser in
+            try parser.readObject(at: "", depth: 0) { parser, name in
+                switch name {
+                case "choices" where choices == nil:
+                    var read: [Choice] = []
+                    let isArray = try parser.readArray(at: "choices", depth: 1) { parser, index in
+                        read.append(try Choice(reading: &parser, index: index))
+                    }
+                    if isArray { choices = read }
+                case "created" where created == nil: created = .some(try parser.readInt(at: "created", depth: 1))
+                case "model" where model == nil: model = .some(try parser.readString(at: "model"))
+                case "object" where object == nil: object = .some(try parser.readString(at: "object"))
+                case "usage" where usage == nil:
+                    usage = .some(try parser.readFields(at: "usage", depth: 1).map(ChatUsage.init(json:)))
+                default: try parser.skipValue(depth: 1)
+                }
             }
-            choices.append(
-                Choice(
-                    index: try choice.int("index") ?? 0,
-                    message: try ChatMessage(json: message),
-                    finishReason: try choice.string("finish_reason").map(ChatFinishReason.init(rawValue:))
-                )
-            )
         }
-        guard fields.members["choices"] != nil else {
-            throw JSONFields.TypeError(path: "choices", expected: "an array")
+        guard isObject else { throw JSONFields.TypeError(path: "", expected: "an object") }
+        guard let choices else { throw JSONFields.TypeError(path: "choices", expected: "an array") }
+        guard let model = model ?? nil else { throw JSONFields.TypeError(path: "model", expected: "a string") }
+        self.init(choices: choices, created: created ?? nil, model: model, object: object ?? nil, usage: usage ?? nil)
+    }
+}
+
+extension ChatResponse.Choice {
+    /// Reads one choice of an answer (the parser is at its value). Member paths are made only for an error.
+    fileprivate init(reading parser: inout JSONByteParser, index position: Int) throws {
+        func path() -> String { "choices[\(position)]" }
+        var index: Int??
+        var message: ChatMessage??
+        var finishReason: String??
+        let isObject = try parser.readObject(at: path(), depth: 2) { parser, name in
+            switch name {
+            case "index" where index == nil: index = .some(try parser.readInt(at: "\(path()).index", depth: 3))
+            case "message" where message == nil:
+                message = .some(try ChatMessage(reading: &parser, at: "\(path()).message"))
+            case "finish_reason" where finishReason == nil:
+                finishReason = .some(try parser.readString(at: "\(path()).finish_reason"))
+            default: try parser.skipValue(depth: 3)
+            }
+        }
+        guard isObject else { throw JSONFields.TypeError(path: path(), expected: "an object") }
+        guard let message = message ?? nil else {
+            throw JSONFields.TypeError(path: "\(path()).message", expected: "an object")
         }
         self.init(
-            choices: choices,
-            created: try fields.int("created"),
-            model: try fields.requiredString("model"),
-            object: try fields.string("object"),
-            usage: try fields.object("usage").map(ChatUsage.init(json:))
+            index: (index ?? nil) ?? 0,
+            message: message,
+            finishReason: (finishReason ?? nil).map(ChatFinishReason.init(rawValue:))
         )
+    }
+}
+
+extension ChatMessage {
+    /// Reads an answer's message (the parser is at its value); `nil` for `null`.
+    fileprivate init?(reading parser: inout JSONByteParser, at path: @autoclosure () -> String) throws {
+        var role: String??
+        var content: String??
+        var name: String??
+        var attachments: [String]??
+        var functionCall: ChatFunctionCall??
+        var functionsStateID: String??
+        var reasoningContent: String??
+        let isObject = try parser.readObject(at: path(), depth: 3) { parser, member in
+            switch member {
+            case "role" where role == nil: role = .some(try parser.readString(at: "\(path()).role"))
+            case "content" where content == nil: content = .some(try parser.readString(at: "\(path()).content"))
+            case "name" where name == nil: name = .some(try parser.readString(at: "\(path()).name"))
+            case "attachments" where attachments == nil:
+                var read: [String] = []
+                let isArray = try parser.readArray(at: "\(path()).attachments", depth: 4) { parser, _ in
+                    guard let text = try parser.readString(at: "\(path()).attachments") else {
+                        throw JSONFields.TypeError(path: "\(path()).attachments", expected: "strings")
+                    }
+                    read.append(text)
+                }
+                attachments = .some(isArray ? read : nil)
+            case "function_call" where functionCall == nil:
+                functionCall = .some(
+                    try parser.readFields(at: "\(path()).function_call", depth: 4).map(ChatFunctionCall.init(json:))
+                )
+            case "functions_state_id" where functionsStateID == nil:
+                functionsStateID = .some(try parser.readString(at: "\(path()).functions_state_id"))
+            case "reasoning_content" where reasoningContent == nil:
+                reasoningContent = .some(try parser.readString(at: "\(path()).reasoning_content"))
+            default: try parser.skipValue(depth: 4)
+            }
+        }
+        guard isObject else { return nil }
+        guard let role = role ?? nil else { throw JSONFields.TypeError(path: "\(path()).role", expected: "a string") }
+        self.init(
+            role: ChatRole(rawValue: role),
+            content: content ?? nil,
+            name: name ?? nil,
+            attachments: attachments ?? nil,
+            functionCall: functionCall ?? nil,
+            functionsStateID: functionsStateID ?? nil
+        )
+        self.reasoningContent = reasoningContent ?? nil
     }
 }
