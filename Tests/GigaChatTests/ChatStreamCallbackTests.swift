@@ -50,6 +50,46 @@ struct ChatStreamCallbackTests {
         #expect(ended < .milliseconds(2500))
     }
 
+    /// The answer is in at `[DONE]`, but a body the server then leaves open must not hold its connection for ever:
+    /// the idle timeout still covers what follows the end marker.
+    @Test func aBodyLeftOpenAfterTheEndMarkerIsClosedAtTheIdleTimeout() async throws {
+        let fixture = try Fixtures.bytes("stream_simple.sse")
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        let response = Array(head.utf8) + Array("\(String(fixture.count, radix: 16))\r\n".utf8) + fixture + [13, 10]
+        let closedAfter = Mutex<Duration?>(nil)
+        let server = try TestTCPServer { client in
+            guard TestTCPServer.readHead(client) != nil, TestTCPServer.sendAll(client, response) else { return }
+            // No terminating chunk: wait (5 s at most) for the client to close the connection.
+            let sent = ContinuousClock.now
+            var timeout = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var byte: UInt8 = 0
+            var received = 1
+            while received > 0 { received = recv(client, &byte, 1, 0) }
+            if received == 0 { closedAfter.withLock { $0 = ContinuousClock.now - sent } }
+            close(client)
+        }
+        defer { server.stop() }
+        var configuration = GigaChatConfiguration(
+            baseURL: "http://127.0.0.1:\(server.port)/api/v1",
+            accessToken: "pre-issued"
+        )
+        configuration.retry.maxRetries = 0
+        configuration.timeouts.idle = .milliseconds(500)
+        let client = try GigaChatClient(configuration: configuration)
+        let chunks = Mutex(0)
+        try await client.stream(ChatRequest(messages: [.user("x")])) { _ in chunks.withLock { $0 += 1 } }
+        let deadline = ContinuousClock.now + .seconds(6)
+        while closedAfter.withLock({ $0 }) == nil, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await client.shutdown()
+        #expect(chunks.withLock { $0 } > 0)
+        let closed = closedAfter.withLock { $0 }
+        #expect(closed != nil, "the connection was still open 5 s after the answer")
+        #expect((closed ?? .seconds(9)) < .seconds(4))
+    }
+
     @Test func cancellingTheCallerEndsTheCallWithoutAnotherChunk() async throws {
         // About 20 s of events, 100 ms apart.
         try await EmulatorHarness.run(emulator: .init(chunkDelay: .milliseconds(100))) { emulator, client, _ in

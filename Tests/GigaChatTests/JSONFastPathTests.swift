@@ -97,13 +97,39 @@ import Testing
 
     @Test(arguments: [
         #"{"model":"m"}"#, #"{"choices":"no","model":"m"}"#, #"{"choices":[{"index":0}],"model":"m"}"#,
-        #"{"choices":[{"message":{"content":"x"}}],"model":"m"}"#, #"{"choices":[{"message":{"role":"assistant","content":1}}],"model":"m"}"#,
+        #"{"choices":[{"message":{"content":"x"}}],"model":"m"}"#,
+        #"{"choices":[{"message":{"role":"assistant","content":1}}],"model":"m"}"#,
         #"{"choices":[{"message":{"role":"assistant","attachments":[1]}}],"model":"m"}"#, #"{"choices":[]}"#,
         #"{"choices":[],"model":"m","usage":{"prompt_tokens":"x"}}"#, #"{"choices":[],"model":"m"} x"#, "null",
     ])
     func answerReaderRejectsWhatCodableRejects(text: String) {
         #expect(throws: (any Error).self) { try ChatResponse(json: Array(text.utf8)) }
         #expect(throws: (any Error).self) { try JSONDecoder().decode(ChatResponse.self, from: Data(text.utf8)) }
+    }
+
+    /// What a rejected answer's error names: the member's path and what it should have been.
+    @Test(arguments: [
+        (#"{"model":"m"}"#, "choices", "an array"),
+        (#"{"choices":[]}"#, "model", "a string"),
+        (#"{"choices":[{"index":0}],"model":"m"}"#, "choices[0].message", "an object"),
+        (#"{"choices":[{"message":{"content":"x"}}],"model":"m"}"#, "choices[0].message.role", "a string"),
+        (
+            #"{"choices":[{"message":{"role":"assistant","attachments":[1]}}],"model":"m"}"#,
+            "choices[0].message.attachments", "a string"
+        ),
+    ])
+    func aRejectedAnswerNamesTheMember(text: String, path: String, expected: String) {
+        let error = #expect(throws: JSONFields.TypeError.self) { try ChatResponse(json: Array(text.utf8)) }
+        #expect(error?.path == path)
+        #expect(error?.expected == expected)
+    }
+
+    /// Tolerances the reader keeps from the one before it: `choices: null` is no choices, and a repeated member
+    /// keeps its first value.
+    @Test func nullChoicesAreNoneAndARepeatedMemberKeepsItsFirstValue() throws {
+        #expect(try ChatResponse(json: Array(#"{"choices":null,"model":"m"}"#.utf8)).choices.isEmpty)
+        let repeated = try ChatResponse(json: Array(#"{"model":"first","choices":[],"model":"second"}"#.utf8))
+        #expect(repeated.model == "first")
     }
 
     @Test func answersReadLikeCodable() throws {
@@ -124,12 +150,23 @@ import Testing
                 model: "GigaChat-2-Max",
                 messages: [
                     .user("x"),
-                    ChatMessage(role: .assistant, content: nil, functionCall: ChatFunctionCall(name: "f", arguments: ["a": 1])),
+                    ChatMessage(
+                        role: .assistant,
+                        content: nil,
+                        functionCall: ChatFunctionCall(name: "f", arguments: ["a": 1])
+                    ),
                     ChatMessage(role: .function, content: "{\"r\":2}", name: "f"),
                 ],
-                temperature: 0.25, topP: 0.9, n: 1, maxTokens: 512, repetitionPenalty: 1.1, updateInterval: 0.5,
+                temperature: 0.25,
+                topP: 0.9,
+                n: 1,
+                maxTokens: 512,
+                repetitionPenalty: 1.1,
+                updateInterval: 0.5,
                 functions: [ChatFunction(name: "f", description: "d", parameters: ["type": "object"])],
-                functionCall: .auto, profanityCheck: true, flags: ["x"],
+                functionCall: .auto,
+                profanityCheck: true,
+                flags: ["x"],
                 extraParameters: ["response_format": ["type": "json_object"], "temperature": 9, "custom": [1, "two"]]
             ),
         ]
@@ -147,9 +184,13 @@ import Testing
     /// words around it, among ASCII and multi-byte UTF-8.
     @Test func findsTheFirstSpecialByteAsAByteLoopDoes() {
         func naive(_ bytes: [UInt8], from start: Int) -> Int {
-            bytes.indices.dropFirst(start).first { bytes[$0] == 0x22 || bytes[$0] == 0x5C || bytes[$0] < 0x20 } ?? bytes.count
+            bytes.indices.dropFirst(start).first { bytes[$0] == 0x22 || bytes[$0] == 0x5C || bytes[$0] < 0x20 }
+                ?? bytes.count
         }
-        let fillers: [[UInt8]] = [Array("abcdefghijklmnopqrstuvwx".utf8), Array("слово word ёж".utf8), [0x7F, 0x80, 0xFF, 0x21, 0x5B, 0x5D, 0x20, 0x23]]
+        let fillers: [[UInt8]] = [
+            Array("abcdefghijklmnopqrstuvwx".utf8), Array("слово word ёж".utf8),
+            [0x7F, 0x80, 0xFF, 0x21, 0x5B, 0x5D, 0x20, 0x23],
+        ]
         for filler in fillers {
             for special in [0x22, 0x5C, 0x00, 0x0A, 0x1F] as [UInt8] {
                 for position in 0..<filler.count {
@@ -167,7 +208,9 @@ import Testing
     }
 
     @Test func stringsWithEscapesBetweenLongPlainRunsRoundTrip() throws {
-        let text = String(repeating: "слово word ", count: 40) + "\n\"quoted\"\t\\" + String(repeating: "x", count: 37) + "\u{1}"
+        let text =
+            String(repeating: "слово word ", count: 40) + "\n\"quoted\"\t\\" + String(repeating: "x", count: 37)
+            + "\u{1}"
         var bytes: [UInt8] = []
         JSONWriter.writeString(text, into: &bytes)
         let foundation = try JSONDecoder().decode(String.self, from: Data(bytes))

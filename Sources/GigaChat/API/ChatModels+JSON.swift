@@ -136,11 +136,12 @@ extension ChatResponse: FastJSONDecodable {
             try parser.readObject(at: "", depth: 0) { parser, name in
                 switch name {
                 case "choices" where choices == nil:
+                    // `null` reads as no choices, as the JSONFields reader before this one did.
                     var read: [Choice] = []
-                    let isArray = try parser.readArray(at: "choices", depth: 1) { parser, index in
+                    _ = try parser.readArray(at: "choices", depth: 1) { parser, index in
                         read.append(try Choice(reading: &parser, index: index))
                     }
-                    if isArray { choices = read }
+                    choices = read
                 case "created" where created == nil: created = .some(try parser.readInt(at: "created", depth: 1))
                 case "model" where model == nil: model = .some(try parser.readString(at: "model"))
                 case "object" where object == nil: object = .some(try parser.readString(at: "object"))

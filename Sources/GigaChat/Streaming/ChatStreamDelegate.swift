@@ -12,8 +12,9 @@ import NIOHTTP1
 ///   401 still renews the token and a 422 is still not retried).
 /// - A 2xx head that is not `text/event-stream`: a retriable failure, as the SDK treats it.
 /// - After the end marker the rest of the body is still read (normally nothing), so the connection goes back to
-///   the pool; the caller does not wait for it.
-/// - The idle timeout (no byte for ``GigaChatConfiguration/Timeouts/idle``, from the request to the answer's end) is
+///   the pool; the caller does not wait for it, and a body left open is closed at the idle timeout.
+/// - The idle timeout (no byte for ``GigaChatConfiguration/Timeouts/idle`` once the request is sent, to the body's
+///   end) is
 ///   kept here, lazily: each piece of the body only notes the time, and one timer per call looks at that note when it
 ///   fires and sleeps again if bytes came since. (AsyncHTTPClient's read timeout cancels and re-arms a timer on
 ///   every piece: about 4,400 instructions of every event, so the streams' pool runs without it.)
@@ -39,7 +40,12 @@ final class ChatStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendable 
     private var completed = false
     private let idleTimeout: TimeAmount
     private var lastActivity = NIODeadline.now()
+    /// The idle clock runs once the request is sent, as AsyncHTTPClient's read timeout did: waiting for a pooled
+    /// connection and connecting are the connect timeout's and the deadline's.
+    private var requestSent = false
     private var idleTimer: Scheduled<Void>?
+    /// The AsyncHTTPClient task ended (the body's end, or a failure): nothing is left to watch.
+    private var ended = false
 
     /// Completes when the answer ended (its end marker read) or failed with a ``GigaChatError``.
     var answered: EventLoopFuture<Void> { self.promise.futureResult }
@@ -65,17 +71,22 @@ final class ChatStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendable 
 
     /// Starts the idle timeout of `task` (on the task's event loop, once it was made).
     func watchIdle(_ task: HTTPClient.Task<Void>) {
-        guard !self.completed else { return }
-        self.scheduleIdleCheck(at: self.lastActivity + self.idleTimeout, task: task)
+        guard !self.ended else { return }
+        self.scheduleIdleCheck(at: .now() + self.idleTimeout, task: task)
     }
 
     private func scheduleIdleCheck(at deadline: NIODeadline, task: HTTPClient.Task<Void>) {
         self.idleTimer = task.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(deadline: deadline) {
             self.idleTimer = nil
-            guard !self.completed else { return }
-            let due = self.lastActivity + self.idleTimeout
+            guard !self.ended else { return }
+            let due = self.requestSent ? self.lastActivity + self.idleTimeout : .now() + self.idleTimeout
             if due > .now() {
                 self.scheduleIdleCheck(at: due, task: task)
+                return
+            }
+            guard !self.completed else {
+                // The answer is in, but the rest of its body never came: free the connection.
+                task.cancel()
                 return
             }
             if self.errorHead != nil {
@@ -87,6 +98,11 @@ final class ChatStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendable 
             }
             task.cancel()
         }
+    }
+
+    func didSendRequest(task: HTTPClient.Task<Void>) {
+        self.requestSent = true
+        self.lastActivity = .now()
     }
 
     func didReceiveHead(task: HTTPClient.Task<Void>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
@@ -176,6 +192,9 @@ final class ChatStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendable 
     /// The task's own end, on its event loop: a task that failed before any delegate call (a client already shut
     /// down) still completes ``answered``, and so would one that ended without the answer (never expected).
     func taskEnded(_ result: Result<Void, any Error>) {
+        self.ended = true
+        self.idleTimer?.cancel()
+        self.idleTimer = nil
         switch result {
         case .failure(let error):
             self.complete(.failure(GigaChatError.wrapping(error)))
@@ -203,8 +222,6 @@ final class ChatStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendable 
     private func complete(_ result: Result<Void, GigaChatError>) {
         guard !self.completed else { return }
         self.completed = true
-        self.idleTimer?.cancel()
-        self.idleTimer = nil
         switch result {
         case .success: self.promise.succeed(())
         case .failure(let error): self.promise.fail(error)
