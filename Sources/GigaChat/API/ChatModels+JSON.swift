@@ -38,9 +38,13 @@ extension ChatFunctionCall {
 }
 
 extension ChatChunk {
+    init(json bytes: [UInt8]) throws {
+        self = try bytes.withUnsafeBytes { try ChatChunk(json: $0) }
+    }
+
     /// Decodes one stream event's JSON, member by member off the bytes (an event comes every few milliseconds of
     /// every stream: no dictionary is built for it). A repeated member keeps its first value, as elsewhere.
-    init(json bytes: [UInt8]) throws {
+    init(json bytes: UnsafeRawBufferPointer) throws {
         var choices: [Choice]?
         var created: Int??
         var model: String??

@@ -141,6 +141,10 @@ extension ChatChunk {
     /// bytes as the v1 event is (``init(json:)``), folding its `messages` with ``V2Messages/read(_:)``; the first
     /// of a repeated member is kept.
     init(v2 bytes: [UInt8]) throws {
+        self = try bytes.withUnsafeBytes { try ChatChunk(v2: $0) }
+    }
+
+    init(v2 bytes: UnsafeRawBufferPointer) throws {
         var model: String??
         var created: Int??
         var finish: String??

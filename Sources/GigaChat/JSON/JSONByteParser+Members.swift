@@ -15,14 +15,20 @@ extension JSONByteParser {
         _ bytes: [UInt8],
         _ body: (inout JSONByteParser) throws -> Result
     ) throws -> Result {
-        try bytes.withUnsafeBytes { buffer in
-            var parser = JSONByteParser(bytes: buffer)
-            parser.skipWhitespace()
-            let result = try body(&parser)
-            parser.skipWhitespace()
-            guard parser.position == buffer.count else { throw parser.error("unexpected bytes after the value") }
-            return result
-        }
+        try bytes.withUnsafeBytes { try read($0, body) }
+    }
+
+    /// Parses a whole document given as a view of bytes (a stream event in the SSE parser's buffer).
+    static func read<Result>(
+        _ buffer: UnsafeRawBufferPointer,
+        _ body: (inout JSONByteParser) throws -> Result
+    ) throws -> Result {
+        var parser = JSONByteParser(bytes: buffer)
+        parser.skipWhitespace()
+        let result = try body(&parser)
+        parser.skipWhitespace()
+        guard parser.position == buffer.count else { throw parser.error("unexpected bytes after the value") }
+        return result
     }
 
     /// Reads a `null` if one is next.

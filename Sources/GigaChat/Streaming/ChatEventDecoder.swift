@@ -24,7 +24,7 @@ struct ChatEventDecoder {
     mutating func read(_ buffer: ByteBuffer, _ emit: (ChatChunk) throws -> Void) throws {
         var events = self.events
         defer { self.events = events }
-        try self.parser.parse(buffer) { try events.handle($0, emit) }
+        try self.parser.parseRaw(buffer) { try events.handle($0, emit) }
         try self.checkSize()
     }
 
@@ -33,7 +33,7 @@ struct ChatEventDecoder {
     mutating func end(_ emit: (ChatChunk) throws -> Void) throws {
         var events = self.events
         defer { self.events = events }
-        try self.parser.finish { try events.handle($0, emit) }
+        try self.parser.finishRaw { try events.handle($0, emit) }
         try self.checkSize()
         guard events.finished else {
             throw GigaChatError(
@@ -62,23 +62,26 @@ private struct Events {
     let requestID: String?
     var finished = false
 
-    mutating func handle(_ event: SSEEvent, _ emit: (ChatChunk) throws -> Void) throws {
+    mutating func handle(_ event: SSERawEvent, _ emit: (ChatChunk) throws -> Void) throws {
         guard !self.finished else { return }
-        switch event {
-        case .done:
+        if event.isDone {
             self.finished = true
-        case .data(let bytes) where self.api == .v1, .named(_, let bytes) where self.api == .v1:
-            if !bytes.isEmpty { try emit(self.decode(bytes)) }
-        case .named(let name, let bytes):
-            // v2: every named event carries a chunk; the done event is the last (no `[DONE]` follows).
-            if !bytes.isEmpty { try emit(self.decode(bytes)) }
-            if name == "response.message.done" { self.finished = true }
-        case .data:
-            break  // v2 events are named; an unnamed one is not part of the answer (the SDK skips it)
+            return
+        }
+        switch self.api {
+        case .v1:
+            // v1 events are unnamed `data:` events (a named one is read the same way).
+            if event.data.count > 0 { try emit(self.decode(event.data)) }
+        case .v2:
+            // Every named event carries a chunk; the done event is the last (no `[DONE]` follows). An unnamed event is
+            // not part of the answer (the SDK skips it).
+            guard event.name != nil else { return }
+            if event.data.count > 0 { try emit(self.decode(event.data)) }
+            if event.isNamed("response.message.done") { self.finished = true }
         }
     }
 
-    private func decode(_ bytes: [UInt8]) throws -> ChatChunk {
+    private func decode(_ bytes: UnsafeRawBufferPointer) throws -> ChatChunk {
         do {
             var chunk = self.api == .v1 ? try ChatChunk(json: bytes) : try ChatChunk(v2: bytes)
             chunk.xRequestID = self.requestID

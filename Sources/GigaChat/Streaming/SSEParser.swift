@@ -17,8 +17,9 @@ import NIOCore
 /// one wins; an empty name is no name, as the SDK reads it); `id:`, `retry:` and unknown fields are ignored; an event whose data is exactly `[DONE]` is
 /// ``SSEEvent/done``.
 ///
-/// It works on bytes only (no `String` per line): terminators are found with `memchr`, data bytes are copied
-/// once into a reused buffer, and one array is allocated per event.
+/// It works on bytes only (no `String` per line): terminators are found with `memchr` and data bytes are copied
+/// once into a reused buffer. ``SSEEvent``s own copies of their bytes (one array per event); the client's own
+/// reading takes each event as a view of the parser's buffers instead (``SSERawEvent``), allocating nothing.
 public struct SSEParser: Sendable {
     /// The most bytes one event (or one unterminated line) may take: 16 MiB. A server that never ends a line
     /// or an event cannot grow the parser's buffers past it.
@@ -36,8 +37,8 @@ public struct SSEParser: Sendable {
     private var data: [UInt8] = []
     /// Whether the current event has had a `data` field (an empty `data:` still makes an event).
     private var hasData = false
-    /// The current event's `event:` field, when it had one.
-    private var eventName: String?
+    /// The current event's `event:` field (empty: none, as the SDK reads an empty name).
+    private var eventName: [UInt8] = []
     /// The previous buffer ended in `\r`: a `\n` at the start of the next one belongs to it.
     private var skipLeadingLF = false
 
@@ -45,6 +46,7 @@ public struct SSEParser: Sendable {
     public init() {
         self.partialLine.reserveCapacity(256)
         self.data.reserveCapacity(1024)
+        self.eventName.reserveCapacity(64)
     }
 
     /// Parses the next piece of the body.
@@ -66,6 +68,18 @@ public struct SSEParser: Sendable {
 
     /// Parses the next piece of the body given as raw bytes.
     public mutating func parse(_ bytes: UnsafeRawBufferPointer, _ onEvent: (SSEEvent) throws -> Void) rethrows {
+        try self.parseRaw(bytes) { try onEvent($0.event) }
+    }
+
+    /// Parses the next piece of the body, handing each complete event over as a view of the parser's buffers.
+    mutating func parseRaw(_ buffer: ByteBuffer, _ onEvent: (SSERawEvent) throws -> Void) rethrows {
+        try buffer.withUnsafeReadableBytes { bytes in
+            try self.parseRaw(bytes, onEvent)
+        }
+    }
+
+    /// Parses the next piece of the body given as raw bytes, handing each complete event over as a view.
+    mutating func parseRaw(_ bytes: UnsafeRawBufferPointer, _ onEvent: (SSERawEvent) throws -> Void) rethrows {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return }
         let count = bytes.count
         var position = 0
@@ -116,6 +130,11 @@ public struct SSEParser: Sendable {
     /// Ends the stream: a last line without a terminator is processed, and a pending event without the final
     /// blank line is delivered (lenient: some servers end with `data: [DONE]\n` only).
     public mutating func finish(_ onEvent: (SSEEvent) throws -> Void) rethrows {
+        try self.finishRaw { try onEvent($0.event) }
+    }
+
+    /// Ends the stream as ``finish(_:)`` does, handing the last events over as views.
+    mutating func finishRaw(_ onEvent: (SSERawEvent) throws -> Void) rethrows {
         if !self.partialLine.isEmpty {
             let line = self.partialLine
             self.partialLine.removeAll()
@@ -137,7 +156,8 @@ public struct SSEParser: Sendable {
         return base.distance(to: UnsafeRawPointer(found))
     }
 
-    private mutating func processLine(_ line: UnsafeRawBufferPointer, _ onEvent: (SSEEvent) throws -> Void) rethrows {
+    private mutating func processLine(_ line: UnsafeRawBufferPointer, _ onEvent: (SSERawEvent) throws -> Void) rethrows
+    {
         let count = line.count
         if count == 0 {
             try self.dispatch(onEvent)
@@ -187,27 +207,54 @@ public struct SSEParser: Sendable {
             valueStart = 6
             if valueStart < count, line[valueStart] == UInt8(ascii: " ") { valueStart += 1 }
         }
-        self.eventName = String(decoding: UnsafeRawBufferPointer(rebasing: line[valueStart..<count]), as: UTF8.self)
+        self.eventName.removeAll(keepingCapacity: true)
+        self.eventName.append(contentsOf: UnsafeRawBufferPointer(rebasing: line[valueStart..<count]))
     }
 
     private static let doneMarker: [UInt8] = Array("[DONE]".utf8)
 
-    private mutating func dispatch(_ onEvent: (SSEEvent) throws -> Void) rethrows {
-        let name = self.eventName
-        self.eventName = nil
+    private mutating func dispatch(_ onEvent: (SSERawEvent) throws -> Void) rethrows {
+        // The buffers are cleared after the call (in place: the views handed over were not kept).
+        defer { self.eventName.removeAll(keepingCapacity: true) }
         guard self.hasData else { return }
         self.hasData = false
+        defer { self.data.removeAll(keepingCapacity: true) }
         if self.data == Self.doneMarker {
-            self.data.removeAll(keepingCapacity: true)
-            try onEvent(.done)
-        } else if let name, !name.isEmpty {
-            let event = SSEEvent.named(name, self.data)
-            self.data.removeAll(keepingCapacity: true)
-            try onEvent(event)
-        } else {
-            let event = SSEEvent.data(self.data)
-            self.data.removeAll(keepingCapacity: true)
-            try onEvent(event)
+            try onEvent(SSERawEvent(isDone: true, name: nil, data: UnsafeRawBufferPointer(start: nil, count: 0)))
+            return
         }
+        try self.data.withUnsafeBytes { data in
+            if self.eventName.isEmpty {
+                try onEvent(SSERawEvent(isDone: false, name: nil, data: data))
+            } else {
+                try self.eventName.withUnsafeBytes { name in
+                    try onEvent(SSERawEvent(isDone: false, name: name, data: data))
+                }
+            }
+        }
+    }
+}
+
+/// An event as the parser holds it, valid only during the call that hands it over: its name and data are views of
+/// the parser's own buffers (no copy, no `String`).
+struct SSERawEvent {
+    /// `data: [DONE]`.
+    let isDone: Bool
+    /// The `event:` field; `nil` when the event had none (or an empty one).
+    let name: UnsafeRawBufferPointer?
+    /// The `data:` lines joined with `\n`.
+    let data: UnsafeRawBufferPointer
+
+    /// Whether the event's name is `name`.
+    func isNamed(_ name: StaticString) -> Bool {
+        guard let own = self.name, own.count == name.utf8CodeUnitCount else { return false }
+        return memcmp(own.baseAddress!, name.utf8Start, own.count) == 0
+    }
+
+    /// The event as a value of its own (copies its bytes).
+    var event: SSEEvent {
+        if self.isDone { return .done }
+        if let name = self.name { return .named(String(decoding: name, as: UTF8.self), Array(self.data)) }
+        return .data(Array(self.data))
     }
 }
