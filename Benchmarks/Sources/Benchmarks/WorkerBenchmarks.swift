@@ -122,7 +122,8 @@ enum WorkerBenchmarks {
         )
     }
 
-    /// The worker's instructions per job under callgrind (the difference between a 20- and an 80-job run).
+    /// The worker's instructions per job under callgrind (the difference between two runs: 100 and 400 plain jobs, or
+    /// 20 and 80 streamed ones).
     static func instructionsPerJob(mode: String, binary: String) throws -> Double {
         print("-- instructions per job (\(mode)): scripts/profile-worker.sh \(mode) under callgrind, about a minute")
         let root = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).deletingLastPathComponent()
@@ -131,8 +132,9 @@ enum WorkerBenchmarks {
         process.arguments = [root.appendingPathComponent("scripts/profile-worker.sh").path, mode]
         var environment = ProcessInfo.processInfo.environment
         environment["BIN"] = binary
-        environment["JOBS_SMALL"] = environment["JOBS_SMALL"] ?? "20"
-        environment["JOBS_LARGE"] = environment["JOBS_LARGE"] ?? "80"
+        // A plain job is small beside start-up's noise: more of them (a streamed job is 170 events).
+        environment["JOBS_SMALL"] = environment["JOBS_SMALL"] ?? (mode == "plain" ? "100" : "20")
+        environment["JOBS_LARGE"] = environment["JOBS_LARGE"] ?? (mode == "plain" ? "400" : "80")
         process.environment = environment
         let output = Pipe()
         process.standardOutput = output
