@@ -9,28 +9,6 @@ import Testing
 /// show; the behaviour both ways share is tested with both (``StreamReading``).
 @Suite("GigaChatClient streams read by callbacks", .timeLimit(.minutes(1)))
 struct ChatStreamCallbackTests {
-    @Test func theCallReturnsAtTheEndMarkerWithoutWaitingForTheBodyToClose() async throws {
-        // The whole stream, [DONE] included, then 3 s of silence before the chunked terminator.
-        let fixture = try Fixtures.bytes("stream_simple.sse")
-        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
-        let body = Array("\(String(fixture.count, radix: 16))\r\n".utf8) + fixture + [13, 10]
-        let server = try TestScriptedHTTPServer(
-            pieces: [Array(head.utf8) + body, Array("0\r\n\r\n".utf8)],
-            pause: .seconds(3)
-        )
-        defer { server.stop() }
-        let client = try GigaChatTransportTests.scriptedClient(server)
-        let usage = Mutex<ChatUsage?>(nil)
-        let start = ContinuousClock.now
-        try await client.stream(ChatRequest(messages: [.user("x")])) { chunk in
-            if let value = chunk.usage { usage.withLock { $0 = value } }
-        }
-        let returned = ContinuousClock.now - start
-        try await client.shutdown()
-        #expect(usage.withLock { $0 } != nil)
-        #expect(returned < .seconds(2), "the call returned \(returned) after the start")
-    }
-
     /// The streams' pool has no AsyncHTTPClient read timeout: the delegate's own idle timer must also end a call
     /// whose answer never starts, retriably, as AsyncHTTPClient's did.
     @Test func aStreamWhoseHeadNeverComesEndsAtTheIdleTimeout() async throws {
@@ -53,9 +31,7 @@ struct ChatStreamCallbackTests {
     /// The answer is in at `[DONE]`, but a body the server then leaves open must not hold its connection for ever:
     /// the idle timeout still covers what follows the end marker.
     @Test func aBodyLeftOpenAfterTheEndMarkerIsClosedAtTheIdleTimeout() async throws {
-        let fixture = try Fixtures.bytes("stream_simple.sse")
-        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
-        let response = Array(head.utf8) + Array("\(String(fixture.count, radix: 16))\r\n".utf8) + fixture + [13, 10]
+        let response = try GigaChatTransportTests.recordedStreamResponse()
         let closedAfter = Mutex<Duration?>(nil)
         let server = try TestTCPServer { client in
             guard TestTCPServer.readHead(client) != nil, TestTCPServer.sendAll(client, response) else { return }

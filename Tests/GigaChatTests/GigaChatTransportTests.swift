@@ -1,5 +1,6 @@
 import Foundation
 import GigaChatEmulator
+import Synchronization
 import Testing
 
 @testable import GigaChat
@@ -118,31 +119,43 @@ struct GigaChatTransportTests {
         #expect(error?.message.contains("text/event-stream") == true)
     }
 
-    @Test func theFinalChunkWithUsageDoesNotWaitForTheServerToCloseTheBody() async throws {
-        // The whole stream, [DONE] included, then 3 s of silence before the chunked terminator.
+    /// The recorded stream (`[DONE]` included) as a chunked 200 response, without the terminating chunk.
+    static func recordedStreamResponse() throws -> [UInt8] {
         let fixture = try Fixtures.bytes("stream_simple.sse")
         let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
-        let body = Array("\(String(fixture.count, radix: 16))\r\n".utf8) + fixture + [13, 10]
+        return Array(head.utf8) + Array("\(String(fixture.count, radix: 16))\r\n".utf8) + fixture + [13, 10]
+    }
+
+    @Test(arguments: StreamReading.allCases)
+    func theFinalChunkWithUsageDoesNotWaitForTheServerToCloseTheBody(reading: StreamReading) async throws {
+        // The whole stream, [DONE] included, then 3 s of silence before the chunked terminator.
         let server = try TestScriptedHTTPServer(
-            pieces: [Array(head.utf8) + body, Array("0\r\n\r\n".utf8)],
+            pieces: [try Self.recordedStreamResponse(), Array("0\r\n\r\n".utf8)],
             pause: .seconds(3)
         )
         defer { server.stop() }
         let client = try Self.scriptedClient(server)
         let start = ContinuousClock.now
-        var iterator = client.stream(ChatRequest(messages: [.user("x")])).makeAsyncIterator()
-        var usageAt: Duration?
-        while let chunk = try await iterator.next() {
-            if chunk.usage != nil {
-                usageAt = ContinuousClock.now - start
-                break
+        let usageAt = Mutex<Duration?>(nil)
+        switch reading {
+        case .sequence:
+            var iterator = client.stream(ChatRequest(messages: [.user("x")])).makeAsyncIterator()
+            while let chunk = try await iterator.next() {
+                if chunk.usage != nil {
+                    usageAt.withLock { $0 = ContinuousClock.now - start }
+                    break
+                }
             }
+        case .callbacks:
+            // The call itself returns at [DONE].
+            try await client.stream(ChatRequest(messages: [.user("x")])) { chunk in
+                if chunk.usage != nil { usageAt.withLock { $0 = ContinuousClock.now - start } }
+            }
+            #expect(ContinuousClock.now - start < .seconds(2), "the call returned only when the body closed")
         }
-        #expect(usageAt != nil)
-        #expect(
-            (usageAt ?? .seconds(9)) < .seconds(2),
-            "the usage chunk came \(String(describing: usageAt)) after the start"
-        )
+        let at = usageAt.withLock { $0 }
+        #expect(at != nil)
+        #expect((at ?? .seconds(9)) < .seconds(2), "the usage chunk came \(String(describing: at)) after the start")
         try await client.shutdown()
     }
 

@@ -45,32 +45,67 @@ extension ChatChunk {
     /// Decodes one stream event's JSON, member by member off the bytes (an event comes every few milliseconds of
     /// every stream: no dictionary is built for it). A repeated member keeps its first value, as elsewhere.
     init(json bytes: UnsafeRawBufferPointer) throws {
+        let top = try TopLevelMembers(reading: bytes) { parser, index in try Choice(reading: &parser, index: index) }
+        self.init(choices: top.choices ?? [], created: top.created, model: top.model, usage: top.usage)
+        self.object = top.object
+    }
+}
+
+/// The members an answer and a stream event share at their top — `choices` (each read by `choice`), `created`,
+/// `model`, `object`, `usage` — read member by member off the bytes. A missing or `null` member is `nil` (`choices`
+/// too: `null` reads as none, `[]`); a repeated member keeps its first value.
+private struct TopLevelMembers<Choice> {
+    var choices: [Choice]?
+    var created: Int?
+    var model: String?
+    var object: String?
+    var usage: ChatUsage?
+
+    init(
+        reading bytes: UnsafeRawBufferPointer,
+        choice: (inout JSONByteParser, Int) throws -> Choice
+    ) throws {
+        // Seen members (a member's first value stands even when it is `null`).
+        var seen: (choices: Bool, created: Bool, model: Bool, object: Bool, usage: Bool) = (
+            false, false, false, false, false
+        )
         var choices: [Choice]?
-        var created: Int??
-        var model: String??
-        var object: String??
-        var usage: ChatUsage??
+        var created: Int?
+        var model: String?
+        var object: String?
+        var usage: ChatUsage?
         let isObject = try JSONByteParser.read(bytes) { parser in
             try parser.readObject(at: "", depth: 0) { parser, name in
                 switch name {
-                case "choices" where choices == nil:
+                case "choices" where !seen.choices:
+                    seen.choices = true
                     var read: [Choice] = []
                     _ = try parser.readArray(at: "choices", depth: 1) { parser, index in
-                        read.append(try Choice(reading: &parser, index: index))
+                        read.append(try choice(&parser, index))
                     }
                     choices = read
-                case "created" where created == nil: created = .some(try parser.readInt(at: "created", depth: 1))
-                case "model" where model == nil: model = .some(try parser.readString(at: "model"))
-                case "object" where object == nil: object = .some(try parser.readString(at: "object"))
-                case "usage" where usage == nil:
-                    usage = .some(try parser.readFields(at: "usage", depth: 1).map(ChatUsage.init(json:)))
+                case "created" where !seen.created:
+                    seen.created = true
+                    created = try parser.readInt(at: "created", depth: 1)
+                case "model" where !seen.model:
+                    seen.model = true
+                    model = try parser.readString(at: "model")
+                case "object" where !seen.object:
+                    seen.object = true
+                    object = try parser.readString(at: "object")
+                case "usage" where !seen.usage:
+                    seen.usage = true
+                    usage = try parser.readFields(at: "usage", depth: 1).map(ChatUsage.init(json:))
                 default: try parser.skipValue(depth: 1)
                 }
             }
         }
         guard isObject else { throw JSONFields.TypeError(path: "", expected: "an object") }
-        self.init(choices: choices ?? [], created: created ?? nil, model: model ?? nil, usage: usage ?? nil)
-        self.object = object ?? nil
+        self.choices = choices
+        self.created = created
+        self.model = model
+        self.object = object
+        self.usage = usage
     }
 }
 
@@ -131,34 +166,12 @@ extension ChatResponse: FastJSONDecodable {
     /// Decodes a whole answer's JSON member by member off the bytes, as a stream event is (no dictionary per
     /// object; the answer's text is the one long string). A repeated member keeps its first value.
     init(json bytes: [UInt8]) throws {
-        var choices: [Choice]?
-        var created: Int??
-        var model: String??
-        var object: String??
-        var usage: ChatUsage??
-        let isObject = try JSONByteParser.read(bytes) { parser in
-            try parser.readObject(at: "", depth: 0) { parser, name in
-                switch name {
-                case "choices" where choices == nil:
-                    // `null` reads as no choices, as the JSONFields reader before this one did.
-                    var read: [Choice] = []
-                    _ = try parser.readArray(at: "choices", depth: 1) { parser, index in
-                        read.append(try Choice(reading: &parser, index: index))
-                    }
-                    choices = read
-                case "created" where created == nil: created = .some(try parser.readInt(at: "created", depth: 1))
-                case "model" where model == nil: model = .some(try parser.readString(at: "model"))
-                case "object" where object == nil: object = .some(try parser.readString(at: "object"))
-                case "usage" where usage == nil:
-                    usage = .some(try parser.readFields(at: "usage", depth: 1).map(ChatUsage.init(json:)))
-                default: try parser.skipValue(depth: 1)
-                }
-            }
+        let top = try bytes.withUnsafeBytes { bytes in
+            try TopLevelMembers(reading: bytes) { parser, index in try Choice(reading: &parser, index: index) }
         }
-        guard isObject else { throw JSONFields.TypeError(path: "", expected: "an object") }
-        guard let choices else { throw JSONFields.TypeError(path: "choices", expected: "an array") }
-        guard let model = model ?? nil else { throw JSONFields.TypeError(path: "model", expected: "a string") }
-        self.init(choices: choices, created: created ?? nil, model: model, object: object ?? nil, usage: usage ?? nil)
+        guard let choices = top.choices else { throw JSONFields.TypeError(path: "choices", expected: "an array") }
+        guard let model = top.model else { throw JSONFields.TypeError(path: "model", expected: "a string") }
+        self.init(choices: choices, created: top.created, model: model, object: top.object, usage: top.usage)
     }
 }
 
