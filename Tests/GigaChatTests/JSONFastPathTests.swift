@@ -130,6 +130,12 @@ import Testing
         #expect(try ChatResponse(json: Array(#"{"choices":null,"model":"m"}"#.utf8)).choices.isEmpty)
         let repeated = try ChatResponse(json: Array(#"{"model":"first","choices":[],"model":"second"}"#.utf8))
         #expect(repeated.model == "first")
+        // The first value stands even when it is null.
+        let error = #expect(throws: JSONFields.TypeError.self) {
+            try ChatResponse(json: Array(#"{"model":null,"choices":[],"model":"m"}"#.utf8))
+        }
+        #expect(error?.path == "model")
+        #expect(try ChatChunk(json: Array(#"{"created":null,"created":5,"choices":[]}"#.utf8)).created == nil)
     }
 
     @Test func answersReadLikeCodable() throws {

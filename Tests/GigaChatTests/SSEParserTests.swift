@@ -114,6 +114,8 @@ struct SSEParserTests {
             ("event: a\n\ndata: y\n\n", [.data(Array("y".utf8))]),
             ("events: a\ndata: y\n\n", [.data(Array("y".utf8))]),
             ("event\ndata: y\n\n", [.data(Array("y".utf8))]),  // an empty name is no name
+            ("event: a\nevent:\ndata: y\n\n", [.data(Array("y".utf8))]),  // the last name wins, even an empty one
+            ("event: x\ndata: [DONE]\n\n", [.done]),  // [DONE] whatever the name
             ("data: line1\ndata: line2\n\n", [.data(Array("line1\nline2".utf8))]),
             ("data\n\n", [.data([])]),
             ("database: no\n\n", []),
@@ -172,5 +174,56 @@ struct SSEParserTests {
         let line = "data: " + String(repeating: "b", count: 100) + "\n"
         parser.parse(ByteBuffer(string: String(repeating: line, count: 20))) { _ in }
         #expect(parser.overflowed)
+    }
+}
+
+/// The client's reading of each API's events (``ChatEventDecoder``): which events carry a chunk, which end the
+/// answer, and what a body that ends without its end marker is.
+@Suite struct ChatEventDecoderTests {
+    static let delta = #"{"choices":[{"delta":{"content":"a"},"index":0}]}"#
+    static let v2Delta = #"{"messages":[{"role":"assistant","content":[{"text":"a"}]}]}"#
+
+    /// Decodes a whole body; returns the chunks' texts and the error at the end, if any.
+    static func decode(_ body: String, api: GigaChatAPI) -> (texts: [String], error: GigaChatError.Code?) {
+        var decoder = ChatEventDecoder(api: api, requestID: "r")
+        var texts: [String] = []
+        do {
+            try decoder.read(ByteBuffer(string: body)) { texts.append($0.content) }
+            try decoder.end { texts.append($0.content) }
+            return (texts, nil)
+        } catch {
+            return (texts, (error as? GigaChatError)?.code)
+        }
+    }
+
+    @Test func v1EventsEndAtDoneAndWhatFollowsIsIgnored() {
+        let body = "data: \(Self.delta)\n\nevent: named\ndata: \(Self.delta)\n\ndata: [DONE]\n\ndata: \(Self.delta)\n\n"
+        let result = Self.decode(body, api: .v1)
+        #expect(result.texts == ["a", "a"])  // a named event is read on v1 too
+        #expect(result.error == nil)
+        #expect(Self.decode("data: \(Self.delta)\n\n", api: .v1).error == .streamCut)
+    }
+
+    @Test func v2EventsAreNamedAndEndAtTheDoneEvent() {
+        let body =
+            "data: \(Self.v2Delta)\n\n"  // unnamed: not part of the answer
+            + "event: response.message.delta\ndata: \(Self.v2Delta)\n\n"
+            + "event: response.message.done\ndata: \(Self.v2Delta)\n\n"
+            + "event: response.message.delta\ndata: \(Self.v2Delta)\n\n"  // after the end: ignored
+        let result = Self.decode(body, api: .v2)
+        #expect(result.texts == ["a", "a"])
+        #expect(result.error == nil)
+        // `[DONE]` ends a v2 stream too; a done event without data still ends it.
+        #expect(
+            Self.decode("event: response.message.delta\ndata: \(Self.v2Delta)\n\ndata: [DONE]\n\n", api: .v2).error
+                == nil
+        )
+        // A done event with no data line is no event at all (SSE), so the stream is cut.
+        #expect(Self.decode("event: response.message.done\n\n", api: .v2).error == .streamCut)
+        #expect(Self.decode("event: response.message.delta\ndata: \(Self.v2Delta)\n\n", api: .v2).error == .streamCut)
+    }
+
+    @Test func anEventThatIsNotAChunkIsADecodingError() {
+        #expect(Self.decode("data: {\"choices\":7}\n\ndata: [DONE]\n\n", api: .v1).error == .decoding)
     }
 }

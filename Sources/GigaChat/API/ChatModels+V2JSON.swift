@@ -137,13 +137,13 @@ struct V2ChatResponse: FastJSONDecodable, Decodable {
 }
 
 extension ChatChunk {
-    /// Decodes one v2 stream event (`response.message.delta` or `response.message.done`), member by member off the
-    /// bytes as the v1 event is (``init(json:)``), folding its `messages` with ``V2Messages/read(_:)``; the first
-    /// of a repeated member is kept.
     init(v2 bytes: [UInt8]) throws {
         self = try bytes.withUnsafeBytes { try ChatChunk(v2: $0) }
     }
 
+    /// Decodes one v2 stream event (`response.message.delta` or `response.message.done`), member by member off the
+    /// bytes as the v1 event is (``init(json:)``), folding its `messages` with ``V2Messages/read(_:)``; the first
+    /// of a repeated member is kept.
     init(v2 bytes: UnsafeRawBufferPointer) throws {
         var model: String??
         var created: Int??

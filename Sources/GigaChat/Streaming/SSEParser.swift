@@ -111,8 +111,13 @@ public struct SSEParser: Sendable {
                 try self.processLine(line, onEvent)
             } else {
                 self.partialLine.append(contentsOf: line)
-                let joined = self.partialLine
-                self.partialLine.removeAll(keepingCapacity: true)
+                // Swapped out, not copied: the buffer stays unshared, so clearing it keeps its storage.
+                var joined: [UInt8] = []
+                swap(&joined, &self.partialLine)
+                defer {
+                    joined.removeAll(keepingCapacity: true)
+                    self.partialLine = joined
+                }
                 try joined.withUnsafeBytes { try self.processLine($0, onEvent) }
             }
             position = end + 1
@@ -247,8 +252,11 @@ struct SSERawEvent {
 
     /// Whether the event's name is `name`.
     func isNamed(_ name: StaticString) -> Bool {
-        guard let own = self.name, own.count == name.utf8CodeUnitCount else { return false }
-        return memcmp(own.baseAddress!, name.utf8Start, own.count) == 0
+        guard let own = self.name else { return false }
+        return name.withUTF8Buffer { expected in
+            expected.count == own.count
+                && (own.count == 0 || memcmp(own.baseAddress!, expected.baseAddress!, own.count) == 0)
+        }
     }
 
     /// The event as a value of its own (copies its bytes).
