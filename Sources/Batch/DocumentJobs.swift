@@ -1,5 +1,6 @@
 import Foundation
 import GigaChat
+import WireFormat
 
 #if canImport(Glibc)
     import Glibc
@@ -106,7 +107,7 @@ public struct DocumentJobs: Sendable {
         let id = Self.id(path: path, contents: contents)
         var object: [String: JSONValue] = [
             "id": .string(id), "messages": .array(messages),
-            "metadata": .object(["filename": .string(path), "gigachat_file_id": .string(fileID)]),
+            "metadata": .object(["filename": .string(path), UploadedFileMetadata.key: .string(fileID)]),
         ]
         if let model { object["model"] = .string(model) }
         if let stream { object["stream"] = .bool(stream) }

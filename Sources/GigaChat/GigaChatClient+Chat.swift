@@ -143,9 +143,7 @@ extension GigaChatClient {
         } catch {
             throw GigaChatError.wrapping(error)
         }
-        request.headers = self.requestHeaders(token: token, headers: headers, accept: "text/event-stream")
-        request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
-        request.headers.replaceOrAdd(name: "Cache-Control", value: "no-store")
+        request.headers = self.streamRequestHeaders(token: token, headers: headers)
         request.body = .byteBuffer(body)
         // The delegate's loop: the pool prefers an idle connection on it (then no hop per piece of the body) but takes
         // any. (`.delegateAndChannel` would insist, and open a connection of its own beyond the pool's limit
@@ -192,34 +190,29 @@ extension GigaChatClient {
         deadline: NIODeadline
     ) async throws -> HTTPClientResponse {
         try await self.withAuthorization(deadline: deadline) { token in
-            var request = self.makeRequest(
-                method: .POST,
-                path: "/chat/completions",
-                root: self.root(for: api),
-                token: token,
-                headers: headers,
-                accept: "text/event-stream"
-            )
-            request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
-            request.headers.replaceOrAdd(name: "Cache-Control", value: "no-store")
+            var request = HTTPClientRequest(url: self.root(for: api) + "/chat/completions")
+            request.method = .POST
+            request.headers = self.streamRequestHeaders(token: token, headers: headers)
             request.body = .bytes(body)
             let response = try await self.execute(request, deadline: deadline)
             try await self.checkStatus(response, deadline: deadline, secrets: [token])
-            let contentType = response.headers.first(name: "content-type") ?? ""
-            guard contentType.lowercased().hasPrefix("text/event-stream") else {
-                // Like the SDK: a 200 that is not an event stream (a proxy page, a misrouted answer) is a transport
-                // failure and may be retried.
-                throw GigaChatError(
-                    code: .unexpectedStatus,
-                    message:
-                        "expected Content-Type text/event-stream, got \(contentType.isEmpty ? "none" : contentType)",
-                    httpStatus: Int(response.status.code),
-                    isRetriable: true,
-                    requestID: response.headers.first(name: "x-request-id")
-                )
+            if let error = ChatEventDecoder.notAnEventStream(
+                contentType: response.headers.first(name: "content-type"),
+                status: Int(response.status.code),
+                requestID: response.headers.first(name: "x-request-id")
+            ) {
+                throw error
             }
             return response
         }
+    }
+
+    /// The headers of a streamed chat call (both ways of reading one).
+    private func streamRequestHeaders(token: String, headers: GigaChatRequestHeaders) -> HTTPHeaders {
+        var fields = self.requestHeaders(token: token, headers: headers, accept: "text/event-stream")
+        fields.replaceOrAdd(name: "Content-Type", value: "application/json")
+        fields.replaceOrAdd(name: "Cache-Control", value: "no-store")
+        return fields
     }
 }
 

@@ -145,8 +145,10 @@ public struct JobDecoder: Sendable {
                 error.message.replacingOccurrences(of: "invalid chat options: ", with: "options.")
             )
         }
-        // Whichever API runs the job, the format it will be held to must be usable.
-        for api in GigaChatAPI.allCases {
+        // Whichever API runs the job, the format it will be held to must be usable. v2 reads its own
+        // `model_options.response_format` first; without one it reads the top-level format, already checked for v1.
+        let ownV2Format = options["model_options"]?.objectValue?["response_format"].map { $0 != .null } ?? false
+        for api in GigaChatAPI.allCases where api == .v1 || ownV2Format {
             do {
                 _ = try ResponseFormat.requested(in: options, api: api)
             } catch {
@@ -156,17 +158,8 @@ public struct JobDecoder: Sendable {
                 throw JobRejection(.invalidResponseFormat, place + error.message)
             }
         }
-        let replyTo = try optionalString(members, "reply_to")
-        if let replyTo, !isLegalTopicName(replyTo) {
-            throw JobRejection(.invalidReplyTo, "reply_to is not a legal topic name (1-249 of a-z A-Z 0-9 . _ -)")
-        }
-        var deadline: Date?
-        if let text = try optionalString(members, "deadline") {
-            guard let date = RFC3339.date(from: text) else {
-                throw JobRejection(.invalidDeadline, "deadline is not an RFC 3339 date-time (2026-11-24T20:00:00Z)")
-            }
-            deadline = date
-        }
+        let replyTo = try Self.replyTo(members)
+        let deadline = try Self.deadline(members)
         return Job(
             id: id,
             model: model,
@@ -214,17 +207,27 @@ public struct JobDecoder: Sendable {
         )
         job.kind = .embeddings
         job.input = input
-        job.replyTo = try optionalString(members, "reply_to")
-        if let replyTo = job.replyTo, !isLegalTopicName(replyTo) {
+        job.replyTo = try Self.replyTo(members)
+        job.deadline = try Self.deadline(members)
+        return job
+    }
+
+    /// `reply_to`, if any: a legal topic name.
+    private static func replyTo(_ members: [String: JSONValue]) throws -> String? {
+        let replyTo = try optionalString(members, "reply_to")
+        if let replyTo, !isLegalTopicName(replyTo) {
             throw JobRejection(.invalidReplyTo, "reply_to is not a legal topic name (1-249 of a-z A-Z 0-9 . _ -)")
         }
-        if let text = try optionalString(members, "deadline") {
-            guard let date = RFC3339.date(from: text) else {
-                throw JobRejection(.invalidDeadline, "deadline is not an RFC 3339 date-time (2026-11-24T20:00:00Z)")
-            }
-            job.deadline = date
+        return replyTo
+    }
+
+    /// `deadline`, if any: an RFC 3339 date-time.
+    private static func deadline(_ members: [String: JSONValue]) throws -> Date? {
+        guard let text = try optionalString(members, "deadline") else { return nil }
+        guard let date = RFC3339.date(from: text) else {
+            throw JobRejection(.invalidDeadline, "deadline is not an RFC 3339 date-time (2026-11-24T20:00:00Z)")
         }
-        return job
+        return date
     }
 
     /// A member that is there and not `null`.

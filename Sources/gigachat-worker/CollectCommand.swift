@@ -150,12 +150,7 @@ struct CollectCommand: AsyncParsableCommand {
     /// is skipped by the manifest. Without GigaChat credentials they are kept, with a note.
     /// - Returns: Whether every file is gone (deleted now, or already).
     private func deleteUploadedFiles(of results: CollectedResults) async -> Bool {
-        let files = results.latest.values.compactMap { entry -> String? in
-            guard case .object(let metadata)? = entry.record.metadata,
-                case .string(let id)? = metadata["gigachat_file_id"]
-            else { return nil }
-            return id
-        }
+        let files = results.latest.values.compactMap { UploadedFileMetadata.fileID(in: $0.record.metadata) }
         guard !files.isEmpty else { return true }
         guard (try? GigaChatConfiguration.fromEnvironment().validate()) != nil else {
             CLIOutput.write("kept \(files.count) uploaded files: no GigaChat credentials here to delete them\n")

@@ -4,6 +4,7 @@ import ConsoleKitTerminal
 import Foundation
 import GigaChat
 import Logging
+import WireFormat
 
 /// `gigachat-worker submit`: JSONL jobs or documents onto the jobs topic, each acknowledged by the broker.
 struct SubmitCommand: AsyncParsableCommand {
@@ -263,8 +264,7 @@ struct SubmitCommand: AsyncParsableCommand {
     /// Deletes the files `submit --attach` uploaded for `jobs` (best effort: they would be unreferenced).
     static func deleteFiles(of jobs: [BatchJob], with client: GigaChatClient) async {
         for job in jobs {
-            guard case .object(let value) = job.value, case .object(let metadata)? = value["metadata"],
-                case .string(let id)? = metadata["gigachat_file_id"]
+            guard case .object(let value) = job.value, let id = UploadedFileMetadata.fileID(in: value["metadata"])
             else { continue }
             _ = try? await client.deleteFile(id: id)
         }

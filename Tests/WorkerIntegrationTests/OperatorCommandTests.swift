@@ -57,6 +57,21 @@ struct OperatorCommandTests {
         )
     }
 
+    /// A run's working directory: a fresh temporary one, its `docs` folder (made) for the documents, and where the
+    /// manifest and the results go.
+    struct RunDirectory {
+        let directory: URL
+        let documents: URL
+        var manifest: String { directory.appendingPathComponent("manifest.jsonl").path }
+        var results: String { directory.appendingPathComponent("results.jsonl").path }
+
+        init(_ prefix: String) throws {
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+            documents = directory.appendingPathComponent("docs")
+            try FileManager.default.createDirectory(at: documents, withIntermediateDirectories: true)
+        }
+    }
+
     /// The completions a `collect` wrote.
     static func records(in results: String) throws -> [CompletionRecord] {
         try String(contentsOfFile: results, encoding: .utf8).split(separator: "\n").map {
@@ -66,11 +81,8 @@ struct OperatorCommandTests {
 
     @Test func submitRunCollectAnswersEveryDocumentAndAResubmitAddsNoJobs() async throws {
         try await WorkerTestBed.run { bed in
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-                "operator-\(UUID().uuidString)"
-            )
-            let documents = directory.appendingPathComponent("docs")
-            try FileManager.default.createDirectory(at: documents, withIntermediateDirectories: true)
+            let run = try RunDirectory("operator")
+            let (directory, documents, manifest, results) = (run.directory, run.documents, run.manifest, run.results)
             let texts = [
                 "kafka.txt": "Kafka keeps an ordered log per partition.",
                 "swift.txt": "Swift runs on Linux servers.",
@@ -78,8 +90,6 @@ struct OperatorCommandTests {
             ]
             for (name, text) in texts { try Data(text.utf8).write(to: documents.appendingPathComponent(name)) }
             let environment = bed.environment()
-            let manifest = directory.appendingPathComponent("manifest.jsonl").path
-            let results = directory.appendingPathComponent("results.jsonl").path
             let submitArguments = [
                 "submit", "--bootstrap-servers", bed.bootstrap, "--topic", bed.topics.jobs,
                 "--template", "Summarise {{filename}}: {{document}}", "--manifest", manifest, documents.path,
@@ -133,9 +143,8 @@ struct OperatorCommandTests {
     /// `collect` reports the cached tokens.
     @Test func fiftyDocumentsWithOneTemplateReportCachedTokensInTheSummary() async throws {
         try await WorkerTestBed.run { bed in
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cache-\(UUID().uuidString)")
-            let documents = directory.appendingPathComponent("docs")
-            try FileManager.default.createDirectory(at: documents, withIntermediateDirectories: true)
+            let run = try RunDirectory("cache")
+            let (directory, documents, manifest, results) = (run.directory, run.documents, run.manifest, run.results)
             for index in 0..<50 {
                 try Data("Contract \(index): the parties agree on item \(index).".utf8)
                     .write(to: documents.appendingPathComponent("contract-\(index).txt"))
@@ -143,8 +152,6 @@ struct OperatorCommandTests {
             let system = "You are a careful lawyer. Extract the parties, the subject and the dates of the contract."
             let systemTokens = GigaChatEmulator.tokenCount(of: system)
             let environment = bed.environment()
-            let manifest = directory.appendingPathComponent("manifest.jsonl").path
-            let results = directory.appendingPathComponent("results.jsonl").path
             let (submitted, submitOutput) = try await Self.submit(
                 bed,
                 [
@@ -181,9 +188,8 @@ struct OperatorCommandTests {
     /// answered jobs. An oversize file is refused before anything is uploaded, naming the limit.
     @Test func twentyFilesOfFourTypesReachTheModelAndAreDeletedOnceAnswered() async throws {
         try await WorkerTestBed.run { bed in
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("files-\(UUID().uuidString)")
-            let documents = directory.appendingPathComponent("docs")
-            try FileManager.default.createDirectory(at: documents, withIntermediateDirectories: true)
+            let run = try RunDirectory("files")
+            let (directory, documents, manifest, results) = (run.directory, run.documents, run.manifest, run.results)
             var files: [String: [UInt8]] = [:]
             for index in 0..<5 {
                 files["note-\(index).txt"] = Array("Заметка \(index): поставка в срок.".utf8)
@@ -196,8 +202,6 @@ struct OperatorCommandTests {
             }
             for (name, bytes) in files { try Data(bytes).write(to: documents.appendingPathComponent(name)) }
             let environment = bed.environment()
-            let manifest = directory.appendingPathComponent("manifest.jsonl").path
-            let results = directory.appendingPathComponent("results.jsonl").path
 
             // One file over its kind's limit: nothing at all is uploaded, and the message names the limit.
             let oversize = directory.appendingPathComponent("big")

@@ -78,19 +78,19 @@ struct V2Messages {
         }
     }
 
-    private mutating func readContent(_ parser: inout JSONByteParser, at path: String) throws {
-        _ = try parser.readArray(at: path, depth: 3) { parser, index in
-            _ = try parser.readObject(at: "\(path)[\(index)]", depth: 4) { parser, name in
+    private mutating func readContent(_ parser: inout JSONByteParser, at path: @autoclosure () -> String) throws {
+        _ = try parser.readArray(at: path(), depth: 3) { parser, index in
+            _ = try parser.readObject(at: "\(path())[\(index)]", depth: 4) { parser, name in
                 switch name {
                 case "text":
-                    if let piece = try parser.readString(at: "\(path)[\(index)].text") { text = (text ?? "") + piece }
+                    if let piece = try parser.readString(at: "\(path())[\(index)].text") { text = (text ?? "") + piece }
                 case "function_call" where functionCall == nil:
-                    functionCall = try parser.readFields(at: "\(path)[\(index)].function_call", depth: 5).map(
+                    functionCall = try parser.readFields(at: "\(path())[\(index)].function_call", depth: 5).map(
                         ChatFunctionCall.init(json:)
                     )
                 case "files":
-                    _ = try parser.readArray(at: "\(path)[\(index)].files", depth: 5) { parser, item in
-                        let file = try parser.readFields(at: "\(path)[\(index)].files[\(item)]", depth: 6)
+                    _ = try parser.readArray(at: "\(path())[\(index)].files", depth: 5) { parser, item in
+                        let file = try parser.readFields(at: "\(path())[\(index)].files[\(item)]", depth: 6)
                         if let file { files.append(try file.requiredString("id")) }
                     }
                 default: try parser.skipValue(depth: 5)

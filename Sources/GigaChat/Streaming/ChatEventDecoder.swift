@@ -46,6 +46,32 @@ struct ChatEventDecoder {
         }
     }
 
+    /// The error of a connection lost after the answer began (a transport failure then is a cut stream); any
+    /// other failure as it is.
+    func cut(by failure: GigaChatError) -> GigaChatError {
+        guard failure.code == .transport else { return failure }
+        return GigaChatError(
+            code: .streamCut,
+            message: "the stream broke before [DONE]",
+            requestID: self.requestID,
+            underlying: failure.underlying
+        )
+    }
+
+    /// Like the SDK: a 2xx answer that is not an event stream (a proxy page, a misrouted answer) is a transport
+    /// failure and may be retried; `nil` when `contentType` is an event stream's.
+    static func notAnEventStream(contentType: String?, status: Int, requestID: String?) -> GigaChatError? {
+        let contentType = contentType ?? ""
+        guard !contentType.lowercased().hasPrefix("text/event-stream") else { return nil }
+        return GigaChatError(
+            code: .unexpectedStatus,
+            message: "expected Content-Type text/event-stream, got \(contentType.isEmpty ? "none" : contentType)",
+            httpStatus: status,
+            isRetriable: true,
+            requestID: requestID
+        )
+    }
+
     private func checkSize() throws {
         guard self.parser.overflowed else { return }
         throw GigaChatError(

@@ -131,16 +131,7 @@ public struct ChatStream: AsyncSequence, Sendable {
                 do {
                     buffer = try await self.body!.next()
                 } catch {
-                    let failure = GigaChatError.wrapping(error)
-                    if failure.code == .transport {
-                        throw GigaChatError(
-                            code: .streamCut,
-                            message: "the stream broke before [DONE]",
-                            requestID: self.decoder!.requestID,
-                            underlying: failure.underlying
-                        )
-                    }
-                    throw failure
+                    throw self.decoder!.cut(by: GigaChatError.wrapping(error))
                 }
                 if let buffer {
                     try self.decoder!.read(buffer) { self.pending.append($0) }

@@ -114,20 +114,12 @@ final class ChatStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendable 
             self.errorBody = ByteBuffer()
             return task.eventLoop.makeSucceededVoidFuture()
         }
-        let contentType = head.headers.first(name: "content-type") ?? ""
-        guard contentType.lowercased().hasPrefix("text/event-stream") else {
-            // Like the SDK: a 200 that is not an event stream (a proxy page, a misrouted answer) is a transport
-            // failure and may be retried.
-            return task.eventLoop.makeFailedFuture(
-                GigaChatError(
-                    code: .unexpectedStatus,
-                    message:
-                        "expected Content-Type text/event-stream, got \(contentType.isEmpty ? "none" : contentType)",
-                    httpStatus: Int(head.status.code),
-                    isRetriable: true,
-                    requestID: requestID
-                )
-            )
+        if let error = ChatEventDecoder.notAnEventStream(
+            contentType: head.headers.first(name: "content-type"),
+            status: Int(head.status.code),
+            requestID: requestID
+        ) {
+            return task.eventLoop.makeFailedFuture(error)
         }
         self.decoder = ChatEventDecoder(api: self.api, requestID: requestID)
         return task.eventLoop.makeSucceededVoidFuture()
@@ -162,17 +154,9 @@ final class ChatStreamDelegate: HTTPClientResponseDelegate, @unchecked Sendable 
         if self.decoder == nil {
             GigaChatRequestMetrics.shared.record(url: self.url, status: "error")
         }
-        var failure = GigaChatError.wrapping(error)
-        if failure.code == .transport, self.decoder != nil {
-            // The answer had begun: a connection lost now is a cut stream.
-            failure = GigaChatError(
-                code: .streamCut,
-                message: "the stream broke before [DONE]",
-                requestID: self.decoder?.requestID,
-                underlying: failure.underlying
-            )
-        }
-        self.complete(.failure(failure))
+        let failure = GigaChatError.wrapping(error)
+        // Once the answer had begun, a connection lost is a cut stream.
+        self.complete(.failure(self.decoder?.cut(by: failure) ?? failure))
     }
 
     func didFinishRequest(task: HTTPClient.Task<Void>) throws {

@@ -74,6 +74,9 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
         /// Usage of every answered call of the job, corrective ones included: they were all paid for.
         var spent: ChatUsage?
         var attemptID = ""
+        // What every attempt sends (the session of a shared prefix, the trace), worked out once per job; each attempt
+        // adds its own id.
+        let jobHeaders = requestHeaders(admitted)
         var step = machine.ready(clockEnded: clock.hasEnded(), cancelled: Task.isCancelled)
         while true {
             switch step {
@@ -87,11 +90,14 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
                 metrics.attempts.increment()
                 attemptID = UUID().uuidString.lowercased()
                 let id = attemptID
-                let (result, expired) = await deadlines.run(until: clock.end) { [self, request] in
+                var headers = jobHeaders
+                headers.requestID = id
+                let (result, expired) = await deadlines.run(until: clock.end) { [self, request, headers] in
                     switch (job.kind, stream) {
-                    case (.embeddings, _): await embeddingsAttempt(admitted, attemptID: id)
-                    case (.chat, true): await streamAttempt(request, admitted, attemptID: id, attempt: number)
-                    case (.chat, false): await plainAttempt(request, admitted, attemptID: id)
+                    case (.embeddings, _): await embeddingsAttempt(admitted, headers: headers)
+                    case (.chat, true):
+                        await streamAttempt(request, admitted, headers: headers, attemptID: id, attempt: number)
+                    case (.chat, false): await plainAttempt(request, headers: headers)
                     }
                 }
                 switch result {
@@ -294,8 +300,9 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
 
     // MARK: - Attempts
 
-    private func requestHeaders(_ admitted: AdmittedJob, attemptID: String) -> GigaChatRequestHeaders {
-        var headers = GigaChatRequestHeaders(requestID: attemptID)
+    /// The headers of a job's calls, but for each attempt's own `X-Request-ID`.
+    private func requestHeaders(_ admitted: AdmittedJob) -> GigaChatRequestHeaders {
+        var headers = GigaChatRequestHeaders()
         headers.sessionID = PromptSession.id(for: admitted.job, mode: configuration.sessionMode)
         if let traceparent = admitted.headers.last(where: { $0.key == "traceparent" })?.value {
             headers.additional["traceparent"] = String(decoding: traceparent, as: UTF8.self)
@@ -303,14 +310,10 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
         return headers
     }
 
-    private func plainAttempt(_ request: ChatRequest, _ admitted: AdmittedJob, attemptID: String) async -> AttemptResult
-    {
+    private func plainAttempt(_ request: ChatRequest, headers: GigaChatRequestHeaders) async -> AttemptResult {
         let start = ContinuousClock.now
         do {
-            let response = try await client.completeChat(
-                request,
-                headers: requestHeaders(admitted, attemptID: attemptID)
-            )
+            let response = try await client.completeChat(request, headers: headers)
             return .answered(
                 Answer(
                     content: response.content,
@@ -328,14 +331,14 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
         }
     }
 
-    private func embeddingsAttempt(_ admitted: AdmittedJob, attemptID: String) async -> AttemptResult {
+    private func embeddingsAttempt(_ admitted: AdmittedJob, headers: GigaChatRequestHeaders) async -> AttemptResult {
         let start = ContinuousClock.now
         let job = admitted.job
         do {
             let response = try await client.embed(
                 job.input,
                 model: job.model ?? configuration.embeddingsModel,
-                headers: requestHeaders(admitted, attemptID: attemptID)
+                headers: headers
             )
             let vectors = response.data.sorted { $0.index < $1.index }
             // One vector per text, each index once, all of one size, every number finite: else the answer could put
@@ -370,6 +373,7 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
     private func streamAttempt(
         _ request: ChatRequest,
         _ admitted: AdmittedJob,
+        headers: GigaChatRequestHeaders,
         attemptID: String,
         attempt: Int
     ) async -> AttemptResult {
@@ -394,7 +398,7 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await partials.runTimer() }
                 defer { group.cancelAll() }
-                try await client.streamChat(request, headers: requestHeaders(admitted, attemptID: attemptID)) {
+                try await client.streamChat(request, headers: headers) {
                     answer.add($0)
                 }
             }

@@ -27,8 +27,13 @@ final class StreamedAnswer: Sendable {
             if let reason = chunk.finishReason { answer.finishReason = reason.rawValue }
             if let call = delta?.functionCall { answer.functionCall = call }
             if let usage = chunk.usage { answer.usage = usage }
-            if let reasoning = delta?.reasoningContent { answer.reasoning = (answer.reasoning ?? "") + reasoning }
-            if let files = delta?.attachments { answer.files = (answer.files ?? []) + files }
+            // Appended in place: the text gathered so far is not copied for every event.
+            if let reasoning = delta?.reasoningContent {
+                if answer.reasoning == nil { answer.reasoning = reasoning } else { answer.reasoning! += reasoning }
+            }
+            if let files = delta?.attachments {
+                if answer.files == nil { answer.files = files } else { answer.files! += files }
+            }
             if let model = chunk.model { answer.model = model }
         }
         if !text.isEmpty { partials.add(text) }

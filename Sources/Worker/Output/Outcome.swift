@@ -53,10 +53,8 @@ struct Outcome: Sendable {
                 smaller.reasoningContent = nil
                 // The echoed metadata goes, except the id of a file `submit --attach` uploaded: `collect` deletes the
                 // file by it.
-                if case .object(let metadata)? = smaller.metadata, let file = metadata["gigachat_file_id"] {
-                    smaller.metadata = .object(["gigachat_file_id": file])
-                } else {
-                    smaller.metadata = nil
+                smaller.metadata = UploadedFileMetadata.fileID(in: smaller.metadata).map {
+                    .object([UploadedFileMetadata.key: .string($0)])
                 }
                 smaller.error = CompletionRecord.Failure(
                     code: .outputTooLarge,

@@ -32,6 +32,8 @@ final class PartialStream: Sendable {
     private let publisher: OutcomePublisher
     private let topic: String
     private let jobID: String
+    /// The partials' Kafka key (the job's id), made once.
+    private let key: [UInt8]
     private let attemptID: String
     private let attempt: Int
     private let headers: [KafkaHeader]
@@ -51,6 +53,7 @@ final class PartialStream: Sendable {
         self.publisher = publisher
         self.topic = topic
         self.jobID = jobID
+        self.key = Array(jobID.utf8)
         self.attemptID = attemptID
         self.attempt = attempt
         self.headers = headers
@@ -194,7 +197,7 @@ final class PartialStream: Sendable {
             delta: flush.delta,
             isFinal: flush.isFinal
         )
-        return KafkaProducerRecord(topic: topic, key: Array(jobID.utf8), value: record.jsonBytes, headers: headers)
+        return KafkaProducerRecord(topic: topic, key: key, value: record.jsonBytes, headers: headers)
     }
 
     /// What to do with a partial's delivery report.
