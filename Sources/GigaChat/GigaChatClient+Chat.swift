@@ -127,7 +127,7 @@ extension GigaChatClient {
         }
     }
 
-    /// One streamed call read by a ``ChatStreamDelegate``; returns when the answer ended.
+    /// One streamed call read by a ``ChatStreamReceiver``; returns when the answer ended.
     private func readStream(
         body: ByteBuffer,
         api: GigaChatAPI,
@@ -136,27 +136,50 @@ extension GigaChatClient {
         deadline: NIODeadline,
         onChunk: @escaping @Sendable (ChatChunk) -> Void
     ) async throws {
-        let url = self.root(for: api) + "/chat/completions"
+        let root = self.root(for: api)
+        let path = "/chat/completions"
+        let fields = self.streamRequestHeaders(token: token, headers: headers)
+        let idleTimeout = TimeAmount(self.configuration.timeouts.idle)
+        if let pool = self.directPool, let (origin, target) = self.directTarget(root: root, path: path) {
+            try Self.checkHeaders(fields)
+            let receiver = ChatStreamReceiver(
+                api: api,
+                url: root + path,
+                eventLoop: pool.anyEventLoop,
+                scrub: { [self] in self.scrub($0, extra: [token]) },
+                onChunk: onChunk
+            )
+            try await Self.run(
+                HTTP1Request(method: .POST, target: target, headers: fields, body: body),
+                to: origin,
+                on: pool,
+                receiver: receiver,
+                idleTimeout: idleTimeout,
+                deadline: deadline,
+                answered: receiver.answered
+            )
+            return
+        }
+        let receiver = ChatStreamReceiver(
+            api: api,
+            url: root + path,
+            eventLoop: self.streamingHTTPClient.eventLoopGroup.any(),
+            scrub: { [self] in self.scrub($0, extra: [token]) },
+            onChunk: onChunk
+        )
         var request: HTTPClient.Request
         do {
-            request = try HTTPClient.Request(url: url, method: .POST)
+            request = try HTTPClient.Request(url: root + path, method: .POST)
         } catch {
             throw GigaChatError.wrapping(error)
         }
-        request.headers = self.streamRequestHeaders(token: token, headers: headers)
+        request.headers = fields
         request.body = .byteBuffer(body)
         // The delegate's loop: the pool prefers an idle connection on it (then no hop per piece of the body) but takes
         // any. (`.delegateAndChannel` would insist, and open a connection of its own beyond the pool's limit
         // whenever the idle ones are on the other loop.)
         let loop = self.streamingHTTPClient.eventLoopGroup.next()
-        let delegate = ChatStreamDelegate(
-            api: api,
-            url: url,
-            eventLoop: loop,
-            idleTimeout: TimeAmount(self.configuration.timeouts.idle),
-            scrub: { [self] in self.scrub($0, extra: [token]) },
-            onChunk: onChunk
-        )
+        let delegate = ChatStreamDelegate(receiver: receiver, idleTimeout: idleTimeout)
         let task = self.streamingHTTPClient.execute(
             request: request,
             delegate: delegate,
@@ -166,7 +189,7 @@ extension GigaChatClient {
         task.futureResult.whenComplete { delegate.taskEnded($0) }
         loop.execute { delegate.watchIdle(task) }
         try await withTaskCancellationHandler {
-            try await delegate.answered.get()
+            try await receiver.answered.get()
         } onCancel: {
             task.cancel()
         }

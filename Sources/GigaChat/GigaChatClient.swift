@@ -16,15 +16,23 @@ public final class GigaChatClient: Sendable {
     /// The token provider; shared with every client of the same credentials and scope.
     public let tokenProvider: GigaChatTokenProvider
 
+    /// The direct transport (``HTTP1ConnectionPool``): every call but ``stream(_:headers:deadline:)``'s goes through
+    /// it, unless a proxy is configured (`nil` then).
+    let directPool: HTTP1ConnectionPool?
+    /// AsyncHTTPClient: the `AsyncSequence` streams, and every call when a proxy is configured.
     let httpClient: HTTPClient
-    /// The pool of ``stream(_:headers:deadline:onChunk:)``: the same settings without AsyncHTTPClient's read timeout,
-    /// which re-arms a timer on every piece of a body; ``ChatStreamDelegate`` keeps the idle timeout itself, lazily.
+    /// The pool of ``stream(_:headers:deadline:onChunk:)`` with a proxy: the same settings without AsyncHTTPClient's
+    /// read timeout, which re-arms a timer on every piece of a body; ``ChatStreamDelegate`` keeps the idle timeout
+    /// itself, lazily.
     let streamingHTTPClient: HTTPClient
     let logger: Logger
     let retryPolicy: RetryPolicy
     let baseURL: String
     /// The root of v2 calls: ``baseURL`` with its `/vN` suffix made `/v2` (the SDK's rule), else ``baseURL``.
     let v2BaseURL: String
+    /// ``baseURL`` and ``v2BaseURL`` split for the direct transport once (`nil`: a URL it does not serve).
+    let directBase: (HTTP1Origin, String)?
+    let directV2Base: (HTTP1Origin, String)?
     /// Configured secrets, scrubbed from any server text that ends up in an error.
     let secrets: [String]
 
@@ -40,8 +48,26 @@ public final class GigaChatClient: Sendable {
         logger: Logger = Logger(label: "gigachat")
     ) throws {
         try configuration.validate()
+        let tls = try configuration.tls.makeTLSConfiguration()
+        // Made first: it is the one that can still fail (a TLS context that will not load), and AsyncHTTPClient's
+        // clients must be shut down once made.
+        if configuration.proxy == nil {
+            do {
+                self.directPool = try HTTP1ConnectionPool(
+                    group: HTTPClient.defaultEventLoopGroup,
+                    tls: tls,
+                    connectTimeout: TimeAmount(configuration.timeouts.connect),
+                    maxConnections: configuration.maxConnections
+                )
+            } catch {
+                throw GigaChatError(code: .configuration, message: "invalid TLS settings", underlying: "\(error)")
+            }
+        } else {
+            self.directPool = nil
+        }
+
         var http = HTTPClient.Configuration()
-        http.tlsConfiguration = try configuration.tls.makeTLSConfiguration()
+        http.tlsConfiguration = tls
         http.timeout = .init(connect: .init(configuration.timeouts.connect), read: .init(configuration.timeouts.idle))
         http.connectionPool = .init(
             idleTimeout: .seconds(60),
@@ -69,6 +95,8 @@ public final class GigaChatClient: Sendable {
         let base = configuration.baseURL
         self.baseURL = base.hasSuffix("/") ? String(base.dropLast()) : base
         self.v2BaseURL = Self.v2Root(of: self.baseURL)
+        self.directBase = HTTP1Origin.split(self.baseURL)
+        self.directV2Base = HTTP1Origin.split(self.v2BaseURL)
         let source: GigaChatTokenSource?
         if let credentials = configuration.credentials {
             source = .oauth(url: configuration.authURL, credentials: credentials, scope: configuration.scope)
@@ -100,8 +128,9 @@ public final class GigaChatClient: Sendable {
         ].compactMap { $0 }.filter { $0.count >= 4 }
     }
 
-    /// Closes the connection pool. Calls made afterwards fail.
+    /// Closes the connection pools. Calls made afterwards fail.
     public func shutdown() async throws {
+        await self.directPool?.shutdown()
         let streamingShutdown: Result<Void, any Error>
         do {
             try await self.streamingHTTPClient.shutdown()
@@ -135,20 +164,6 @@ public final class GigaChatClient: Sendable {
         api == .v2 ? self.v2BaseURL : self.baseURL
     }
 
-    func makeRequest(
-        method: HTTPMethod,
-        path: String,
-        root: String? = nil,
-        token: String,
-        headers: GigaChatRequestHeaders,
-        accept: String
-    ) -> HTTPClientRequest {
-        var request = HTTPClientRequest(url: (root ?? self.baseURL) + path)
-        request.method = method
-        request.headers = self.requestHeaders(token: token, headers: headers, accept: accept)
-        return request
-    }
-
     /// The headers of every call: the caller's extra and tracing headers, authorization, `Accept`, `User-Agent`.
     func requestHeaders(token: String, headers: GigaChatRequestHeaders, accept: String) -> HTTPHeaders {
         var fields = HTTPHeaders()
@@ -168,28 +183,23 @@ public final class GigaChatClient: Sendable {
     func execute(_ request: HTTPClientRequest, deadline: NIODeadline) async throws -> HTTPClientResponse {
         do {
             let response = try await self.httpClient.execute(request, deadline: deadline)
-            GigaChatRequestMetrics.shared.record(url: request.url, status: String(response.status.code))
+            GigaChatRequestMetrics.shared.record(url: request.url, status: Int(response.status.code))
             return response
         } catch {
-            GigaChatRequestMetrics.shared.record(url: request.url, status: "error")
+            GigaChatRequestMetrics.shared.record(url: request.url, status: nil)
             throw GigaChatError.wrapping(error)
         }
     }
 
-    /// Throws the mapped error of a non-2xx answer; its body is read within `deadline` (a server that sends an
-    /// error head and then stalls cannot hold the call past it).
+    /// Throws the mapped error of a non-2xx answer of AsyncHTTPClient (see ``errorAnswer(_:deadline:)``).
     func checkStatus(
         _ response: HTTPClientResponse,
         deadline: NIODeadline = .distantFuture,
         secrets extra: [String] = []
     ) async throws {
-        let status = Int(response.status.code)
-        guard !(200..<300).contains(status) else { return }
-        let bodyDeadline = min(deadline, .now() + TimeAmount(self.configuration.timeouts.idle))
-        let body = try? await self.collect(response, deadline: bodyDeadline, limit: 64 * 1024)
-        var error = GigaChatError.fromResponse(status: status, headers: response.headers, body: body)
-        error.message = self.scrub(error.message, extra: extra)
-        throw error
+        guard !(200..<300).contains(response.status.code) else { return }
+        let answer = await self.errorAnswer(response, deadline: deadline)
+        if let error = self.statusError(of: answer, secrets: extra) { throw error }
     }
 
     /// Collects a whole body within the deadline, mapping transport failures.
@@ -320,39 +330,38 @@ public final class GigaChatClient: Sendable {
         let deadline = self.deadline(deadline)
         return try await self.withRetries("\(method) \(path)", deadline: deadline, enabled: retried) {
             try await self.withAuthorization(deadline: deadline) { token in
-                var request = self.makeRequest(
-                    method: method,
+                var fields = self.requestHeaders(token: token, headers: headers, accept: "application/json")
+                if body != nil { fields.replaceOrAdd(name: "Content-Type", value: contentType) }
+                let response = try await self.send(
+                    method,
+                    root: root ?? self.baseURL,
                     path: path,
-                    root: root,
-                    token: token,
-                    headers: headers,
-                    accept: "application/json"
+                    headers: fields,
+                    body: body,
+                    deadline: deadline
                 )
-                if let body {
-                    request.headers.replaceOrAdd(name: "Content-Type", value: contentType)
-                    request.body = .bytes(body)
-                }
-                let response = try await self.execute(request, deadline: deadline)
-                try await self.checkStatus(response, deadline: deadline, secrets: [token])
-                let bytes = try await self.collect(response, deadline: deadline)
+                if let error = self.statusError(of: response, secrets: [token]) { throw error }
+                let bytes = response.body
                 self.logger.debug(
                     "GigaChat call answered",
                     metadata: [
-                        "gigachat.call": "\(method) \(path)", "gigachat.http_status": "\(response.status.code)",
-                        "gigachat.x_request_id": "\(response.headers.first(name: "x-request-id") ?? "-")",
+                        "gigachat.call": "\(method) \(path)", "gigachat.http_status": "\(response.head.status.code)",
+                        "gigachat.x_request_id": "\(response.head.headers.first(name: "x-request-id") ?? "-")",
                     ]
                 )
                 do {
                     if let fast = T.self as? any FastJSONDecodable.Type {
-                        return (try fast.init(json: Array(bytes.readableBytesView)) as! T, response.headers)
+                        return (try fast.init(json: Array(bytes.readableBytesView)) as! T, response.head.headers)
                     }
-                    return (try JSONDecoder().decode(T.self, from: Data(bytes.readableBytesView)), response.headers)
+                    return (
+                        try JSONDecoder().decode(T.self, from: Data(bytes.readableBytesView)), response.head.headers
+                    )
                 } catch {
                     throw GigaChatError(
                         code: .decoding,
                         message: "cannot decode the answer of \(method) \(path)",
-                        httpStatus: Int(response.status.code),
-                        requestID: response.headers.first(name: "x-request-id"),
+                        httpStatus: Int(response.head.status.code),
+                        requestID: response.head.headers.first(name: "x-request-id"),
                         underlying: "\(error)"
                     )
                 }

@@ -21,31 +21,32 @@ extension GigaChatClient {
 
     /// Obtains a new token from `source` (one HTTP call; retries belong to the calling request).
     func requestToken(from source: GigaChatTokenSource) async throws -> GigaChatAccessToken {
-        var request: HTTPClientRequest
+        let url: String
+        var headers = HTTPHeaders()
+        let form: ByteBuffer?
         let secrets: [String]
         switch source {
-        case .oauth(let url, let credentials, let scope):
-            request = HTTPClientRequest(url: url)
-            request.method = .POST
+        case .oauth(let oauthURL, let credentials, let scope):
+            url = oauthURL
             // The key is already Base64 of client_id:client_secret; re-encoding it is a known failure (code 4).
-            request.headers.add(name: "Authorization", value: "Basic \(credentials)")
-            request.headers.add(name: "RqUID", value: UUID().uuidString.lowercased())
-            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
-            request.body = .bytes(ByteBuffer(string: "scope=" + Self.formEncode(scope)))
+            headers.add(name: "Authorization", value: "Basic \(credentials)")
+            headers.add(name: "RqUID", value: UUID().uuidString.lowercased())
+            headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            form = ByteBuffer(string: "scope=" + Self.formEncode(scope))
             secrets = [credentials]
-        case .password(let url, let user, let password):
-            request = HTTPClientRequest(url: url)
-            request.method = .POST
+        case .password(let tokenURL, let user, let password):
+            url = tokenURL
             let basic = Data("\(user):\(password)".utf8).base64EncodedString()
-            request.headers.add(name: "Authorization", value: "Basic \(basic)")
+            headers.add(name: "Authorization", value: "Basic \(basic)")
+            form = nil
             secrets = [password, basic]
         }
-        request.headers.add(name: "Accept", value: "application/json")
-        request.headers.add(name: "User-Agent", value: self.configuration.userAgent)
+        headers.add(name: "Accept", value: "application/json")
+        headers.add(name: "User-Agent", value: self.configuration.userAgent)
 
-        let response = try await self.execute(request, deadline: .distantFuture)
-        try await self.checkStatus(response, secrets: secrets)
-        let body = try await self.collect(response)
+        let response = try await self.send(.POST, root: url, headers: headers, body: form, deadline: .distantFuture)
+        if let error = self.statusError(of: response, secrets: secrets) { throw error }
+        let body = response.body
         let data = Data(body.readableBytesView)
         let token: GigaChatAccessToken
         do {

@@ -5,32 +5,37 @@ import NIOHTTP1
 import NIOSSL
 
 extension GigaChatError {
+    /// The transports' failures, said the same way by both (the direct one and AsyncHTTPClient's mapping below).
+    static let callCancelled = GigaChatError(code: .cancelled, message: "the call was cancelled")
+    static let idleTimeout = GigaChatError(code: .timeout, message: "no data from the server within the idle timeout")
+    /// A deadline is the caller's bound: no retry can help, so it is not retriable.
+    static let deadlinePassed = GigaChatError(code: .timeout, message: "the call's deadline passed", isRetriable: false)
+    static let clientShutDown = GigaChatError(code: .configuration, message: "the client has been shut down")
+
+    static func connectTimeout(_ underlying: Any) -> GigaChatError {
+        GigaChatError(code: .timeout, message: "connecting timed out", underlying: "\(underlying)")
+    }
+
     /// Maps any error to a ``GigaChatError`` (transport, timeout, TLS, cancellation).
     static func wrapping(_ error: any Error) -> GigaChatError {
         if let error = error as? GigaChatError { return error }
-        if error is CancellationError {
-            return GigaChatError(code: .cancelled, message: "the call was cancelled")
-        }
+        if error is CancellationError { return .callCancelled }
         if let error = error as? HTTPClientError {
             switch error {
             case .connectTimeout, .socksHandshakeTimeout, .httpProxyHandshakeTimeout, .tlsHandshakeTimeout:
-                return GigaChatError(code: .timeout, message: "connecting timed out", underlying: "\(error)")
+                return .connectTimeout(error)
             case .readTimeout:
-                return GigaChatError(code: .timeout, message: "no data from the server within the idle timeout")
+                return .idleTimeout
             case .deadlineExceeded:
-                return GigaChatError(
-                    code: .timeout,
-                    message: "the call's deadline passed",
-                    isRetriable: false
-                )
+                return .deadlinePassed
             case .cancelled:
-                return GigaChatError(code: .cancelled, message: "the call was cancelled")
+                return .callCancelled
             case .proxyAuthenticationRequired:
                 return GigaChatError(code: .configuration, message: "the proxy requires (other) credentials")
             case .invalidURL, .emptyHost, .emptyScheme:
                 return GigaChatError(code: .configuration, message: "invalid URL", underlying: "\(error)")
             case .alreadyShutdown:
-                return GigaChatError(code: .configuration, message: "the client has been shut down")
+                return .clientShutDown
             default:
                 return GigaChatError(code: .transport, message: "the connection failed", underlying: "\(error)")
             }

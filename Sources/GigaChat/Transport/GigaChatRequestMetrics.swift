@@ -8,29 +8,44 @@ import Synchronization
 final class GigaChatRequestMetrics: Sendable {
     static let shared = GigaChatRequestMetrics()
 
-    private let counters = Mutex<[String: Counter]>([:])
+    private struct Key: Hashable {
+        var endpoint: String
+        /// The HTTP status; `nil`: no answer.
+        var status: Int?
+    }
 
-    func record(url: String, status: String) {
-        let endpoint = Self.endpoint(of: url)
-        let key = endpoint + " " + status
-        let counter = counters.withLock { counters in
+    private let counters = Mutex<[Key: Counter]>([:])
+
+    /// Counts one exchange with `url`; `status` `nil` when no answer came.
+    func record(url: String, status: Int?) {
+        let key = Key(endpoint: Self.endpoint(of: url), status: status)
+        let counter = self.counters.withLock { counters in
             if let counter = counters[key] { return counter }
-            let counter = Counter(label: "gigachat_requests_total", dimensions: [("endpoint", endpoint), ("status", status)])
+            let counter = Counter(
+                label: "gigachat_requests_total",
+                dimensions: [("endpoint", key.endpoint), ("status", status.map(String.init) ?? "error")]
+            )
             counters[key] = counter
             return counter
         }
         counter.increment()
     }
 
+    /// The endpoint label of `url`, read off its bytes (this runs for every call).
     static func endpoint(of url: String) -> String {
-        let path = url.split(separator: "?", maxSplits: 1).first.map(String.init) ?? url
-        if path.hasSuffix("/chat/completions") { return "chat" }
-        if path.hasSuffix("/oauth") { return "oauth" }
-        if path.hasSuffix("/tokens/count") { return "tokens_count" }
-        if path.hasSuffix("/token") { return "token" }
-        if path.hasSuffix("/embeddings") { return "embeddings" }
-        if path.contains("/models") { return "models" }
-        if path.hasSuffix("/balance") { return "balance" }
-        return "other"
+        var url = url
+        return url.withUTF8 { bytes -> String in
+            let path = bytes[..<(bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.endIndex)]
+            func endsWith(_ suffix: String) -> Bool {
+                path.count >= suffix.utf8.count && path.suffix(suffix.utf8.count).elementsEqual(suffix.utf8)
+            }
+            if endsWith("/chat/completions") { return "chat" }
+            if endsWith("/oauth") { return "oauth" }
+            if endsWith("/tokens/count") { return "tokens_count" }
+            if endsWith("/token") { return "token" }
+            if endsWith("/embeddings") { return "embeddings" }
+            if endsWith("/balance") { return "balance" }
+            return String(decoding: path, as: UTF8.self).contains("/models") ? "models" : "other"
+        }
     }
 }

@@ -107,6 +107,6 @@ final class ResponseBodyReader {
     }
 
     static func deadlineError() -> GigaChatError {
-        GigaChatError(code: .timeout, message: "the call's deadline passed", isRetriable: false)
+        GigaChatError.deadlinePassed
     }
 }

@@ -1,0 +1,236 @@
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import NIOTLS
+
+/// One pooled HTTP/1.1 connection, the last handler of its channel's pipeline: it writes an exchange's request and
+/// hands the answer to the exchange's receiver as it is read, one exchange at a time.
+///
+/// Its timeouts cost nothing per read: each read only notes the time, and one timer per connection (not per exchange,
+/// not per read) looks at that note when it fires, and sleeps again if bytes came since or the exchange's deadline
+/// is further off. An exchange ends with a timeout at its deadline, or when no byte came for its idle timeout once
+/// its request was sent whole (an upload that takes long is not idle); the connection is then closed. A TLS
+/// handshake must end within the connect timeout.
+///
+/// `@unchecked Sendable`: everything but the `let`s is touched only on the channel's event loop (``parkedSince`` is
+/// the pool's, under its lock).
+final class HTTP1Connection: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    let origin: HTTP1Origin
+    let eventLoop: any EventLoop
+    /// When the connection went back to the pool (the pool's, under its lock).
+    var parkedSince = NIODeadline.now()
+
+    /// Held strongly: connections outlive a pool dropped without ``HTTP1ConnectionPool/shutdown()`` (then both leak,
+    /// as AsyncHTTPClient's would).
+    private let pool: HTTP1ConnectionPool
+    private let connectTimeout: TimeAmount
+    private var context: ChannelHandlerContext?
+    private var handshakeTimer: Scheduled<Void>?
+    private var exchange: HTTP1Exchange?
+    /// The running exchange's request was written whole (or its answer began).
+    private var requestSent = false
+    private var headReceived = false
+    private var keepAlive = true
+    private var lastActivity = NIODeadline.now()
+    private var timer: Scheduled<Void>?
+    private var timerDue = NIODeadline.distantFuture
+
+    init(origin: HTTP1Origin, eventLoop: any EventLoop, connectTimeout: TimeAmount, pool: HTTP1ConnectionPool) {
+        self.origin = origin
+        self.eventLoop = eventLoop
+        self.connectTimeout = connectTimeout
+        self.pool = pool
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if self.origin.tls {
+            self.handshakeTimer = context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(
+                in: self.connectTimeout
+            ) { [self] in
+                self.close(failing: .connectTimeout("the TLS handshake did not end in time"), promise: nil)
+            }
+        }
+        context.fireChannelActive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent {
+            self.handshakeTimer?.cancel()
+            self.handshakeTimer = nil
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// Starts `exchange` on this connection (on its event loop). A connection that closed while it sat in the pool
+    /// gives the exchange back to the pool, which finds it another; an exchange cancelled on its way here ends.
+    func start(_ exchange: HTTP1Exchange) {
+        self.eventLoop.preconditionInEventLoop()
+        guard let context, context.channel.isActive else {
+            self.pool.reroute(exchange)
+            return
+        }
+        precondition(self.exchange == nil, "a connection runs one exchange at a time")
+        guard !exchange.isCancelled else {
+            self.pool.exchangeEnded(exchange, on: self, reusable: true)
+            exchange.receiver.fail(.callCancelled)
+            return
+        }
+        self.exchange = exchange
+        self.requestSent = false
+        self.headReceived = false
+        self.keepAlive = true
+        let request = exchange.request
+        var head = HTTPRequestHead(version: .http1_1, method: request.method, uri: request.target)
+        head.headers = request.headers
+        if !head.headers.contains(name: "Host") { head.headers.add(name: "Host", value: self.origin.hostHeader) }
+        // The body's framing is the transport's: a caller's length or coding would contradict it.
+        head.headers.remove(name: "Transfer-Encoding")
+        head.headers.remove(name: "Content-Length")
+        if let body = request.body {
+            head.headers.add(name: "Content-Length", value: String(body.readableBytes))
+        } else if request.method == .POST || request.method == .PUT {
+            head.headers.add(name: "Content-Length", value: "0")
+        }
+        context.write(self.wrapOutboundOut(.head(head)), promise: nil)
+        if let body = request.body {
+            context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        }
+        let sent = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: sent)
+        sent.futureResult.assumeIsolatedUnsafeUnchecked().whenSuccess { [self] in
+            guard self.exchange === exchange else { return }
+            self.markSent()
+        }
+        self.watch()
+    }
+
+    /// Ends `exchange` as cancelled if it runs here (on the event loop); the connection is closed, since the rest
+    /// of its answer would still come. (An exchange on its way here sees its cancellation in ``start(_:)``.)
+    func cancel(_ exchange: HTTP1Exchange) {
+        guard self.exchange === exchange else { return }
+        self.fail(.callCancelled)
+    }
+
+    /// Closes the connection (on the event loop); an exchange still running fails with `error`.
+    func close(failing error: GigaChatError, promise: EventLoopPromise<Void>?) {
+        self.fail(error)
+        guard let context, context.channel.isActive else {
+            promise?.succeed(())
+            return
+        }
+        context.close(promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let exchange = self.exchange else { return }
+        // (Interim 1xx answers never come here: the decoder drops them.)
+        switch self.unwrapInboundIn(data) {
+        case .head(let head):
+            self.lastActivity = .now()
+            if !self.requestSent { self.markSent() }  // the server answers: nothing is waiting on the upload
+            self.headReceived = true
+            self.keepAlive = head.isKeepAlive
+            do {
+                try exchange.receiver.head(head)
+            } catch {
+                self.fail(error)
+            }
+        case .body(let part):
+            self.lastActivity = .now()
+            do {
+                try exchange.receiver.body(part)
+            } catch {
+                self.fail(error)
+            }
+        case .end:
+            self.exchange = nil
+            let reusable = self.keepAlive && context.channel.isActive
+            if !reusable { context.close(promise: nil) }
+            // The connection goes back first, so that the caller resumed by `end()` can have it at once.
+            self.pool.exchangeEnded(exchange, on: self, reusable: reusable)
+            exchange.receiver.end()
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A peer that closes without TLS's close_notify (common behind load balancers) is a closed connection,
+        // which `channelInactive` reports (retriable), not a TLS failure; a body it cut short is the decoder's error.
+        if case NIOSSLError.uncleanShutdown = error { return }
+        if self.exchange != nil {
+            self.fail(GigaChatError.wrapping(error))
+        } else {
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.timer?.cancel()
+        self.timer = nil
+        self.handshakeTimer?.cancel()
+        self.handshakeTimer = nil
+        if self.exchange != nil {
+            let message =
+                self.headReceived
+                ? "the server closed the connection before the answer ended"
+                : "the server closed the connection before answering"
+            self.fail(GigaChatError(code: .transport, message: message))
+        }
+        self.pool.connectionClosed(self)
+        context.fireChannelInactive()
+    }
+
+    /// Ends the running exchange with `error` and closes the connection.
+    private func fail(_ error: GigaChatError) {
+        guard let exchange = self.exchange else { return }
+        self.exchange = nil
+        self.pool.exchangeEnded(exchange, on: self, reusable: false)
+        exchange.receiver.fail(error)
+        self.context?.close(promise: nil)
+    }
+
+    // MARK: - Timeouts
+
+    private func markSent() {
+        self.requestSent = true
+        self.lastActivity = .now()
+        self.watch()
+    }
+
+    /// When the running exchange times out, as things stand: its deadline, and once the request is sent, the idle
+    /// timeout after the last byte.
+    private var due: NIODeadline? {
+        guard let exchange = self.exchange else { return nil }
+        guard self.requestSent, let idle = exchange.idleTimeout else { return exchange.deadline }
+        return min(exchange.deadline, self.lastActivity + idle)
+    }
+
+    /// Makes sure the timer fires no later than the running exchange's due time.
+    private func watch() {
+        guard let due = self.due, due != .distantFuture else { return }
+        if self.timer != nil && self.timerDue <= due { return }
+        self.timer?.cancel()
+        self.schedule(at: due)
+    }
+
+    private func schedule(at due: NIODeadline) {
+        self.timerDue = due
+        self.timer = self.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(deadline: due) { [self] in
+            self.timer = nil
+            self.timerDue = .distantFuture
+            guard let exchange = self.exchange, let due = self.due else { return }
+            let now = NIODeadline.now()
+            if due > now {
+                self.schedule(at: due)
+            } else {
+                self.fail(exchange.deadline <= now ? .deadlinePassed : .idleTimeout)
+            }
+        }
+    }
+}

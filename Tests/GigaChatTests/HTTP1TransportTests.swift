@@ -1,0 +1,341 @@
+import Foundation
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import Synchronization
+import Testing
+
+@testable import GigaChat
+
+/// The direct transport (``HTTP1ConnectionPool``, ``HTTP1Connection``) against a keep-alive test server: reuse,
+/// the connection limit, connections the server closes, deadlines, cancellation and shutdown. What it shares with
+/// AsyncHTTPClient (statuses, timeouts, TLS, retries) is tested through ``GigaChatClient`` in the other suites.
+@Suite("HTTP/1.1 transport", .timeLimit(.minutes(1)))
+struct HTTP1TransportTests {
+    static func makePool(maxConnections: Int = 4) throws -> HTTP1ConnectionPool {
+        try HTTP1ConnectionPool(
+            group: MultiThreadedEventLoopGroup.singleton,
+            tls: nil,
+            connectTimeout: .seconds(5),
+            maxConnections: maxConnections
+        )
+    }
+
+    static func get(
+        _ pool: HTTP1ConnectionPool,
+        _ server: TestKeepAliveServer,
+        path: String = "/",
+        deadline: NIODeadline = .distantFuture
+    ) async throws -> CollectedResponse {
+        try await GigaChatClient.exchange(
+            HTTP1Request(method: .GET, target: path, headers: ["Accept": "application/json"], body: nil),
+            origin: server.origin,
+            pool: pool,
+            idleTimeout: .seconds(10),
+            deadline: deadline,
+            limit: 1 << 20
+        )
+    }
+
+    static func text(_ response: CollectedResponse) -> String {
+        String(buffer: response.body)
+    }
+
+    @Test func callsOneAfterAnotherShareOneConnection() async throws {
+        let server = try TestKeepAliveServer { _, index in .ok("answer \(index)") }
+        defer { server.stop() }
+        let pool = try Self.makePool()
+        for index in 0..<5 {
+            let response = try await Self.get(pool, server)
+            #expect(response.head.status == .ok)
+            #expect(Self.text(response) == "answer \(index)")
+        }
+        #expect(server.connections == 1)
+        await pool.shutdown()
+    }
+
+    @Test func theRequestCarriesHostAndLength() async throws {
+        let heads = Mutex<[String]>([])
+        let server = try TestKeepAliveServer { head, _ in
+            heads.withLock { $0.append(head) }
+            return .ok("{}")
+        }
+        defer { server.stop() }
+        let pool = try Self.makePool()
+        _ = try await GigaChatClient.exchange(
+            HTTP1Request(
+                method: .POST,
+                target: "/api/v1/x?y=1",
+                headers: ["X-A": "b"],
+                body: ByteBuffer(string: "12345")
+            ),
+            origin: server.origin,
+            pool: pool,
+            idleTimeout: .seconds(10),
+            deadline: .distantFuture,
+            limit: 1024
+        )
+        // The caller's Host stands; the body's framing is the transport's.
+        _ = try await GigaChatClient.exchange(
+            HTTP1Request(
+                method: .POST,
+                target: "/",
+                headers: ["Host": "api.example", "Content-Length": "99", "Transfer-Encoding": "chunked"],
+                body: ByteBuffer(string: "123")
+            ),
+            origin: server.origin,
+            pool: pool,
+            idleTimeout: .seconds(10),
+            deadline: .distantFuture,
+            limit: 1024
+        )
+        let recorded = heads.withLock { $0 }
+        try #require(recorded.count == 2)
+        let lines = recorded[0].split(separator: "\r\n").map(String.init)
+        #expect(lines.first == "POST /api/v1/x?y=1 HTTP/1.1")
+        #expect(lines.contains("Host: 127.0.0.1:\(server.origin.port)"))
+        #expect(lines.contains("Content-Length: 5"))
+        #expect(lines.contains("X-A: b"))
+        let second = recorded[1].split(separator: "\r\n").map { $0.lowercased() }
+        #expect(second.filter { $0.hasPrefix("host:") } == ["host: api.example"])
+        #expect(second.filter { $0.hasPrefix("content-length:") } == ["content-length: 3"])
+        #expect(!second.contains { $0.hasPrefix("transfer-encoding:") })
+        await pool.shutdown()
+    }
+
+    @Test func connectionsStayWithinTheLimitAndEveryCallIsServed() async throws {
+        let server = try TestKeepAliveServer { _, index in
+            var answer = TestKeepAliveServer.Answer.ok("\(index)")
+            answer.delay = .milliseconds(50)
+            return answer
+        }
+        defer { server.stop() }
+        let pool = try Self.makePool(maxConnections: 2)
+        let answers = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<8 { group.addTask { Self.text(try await Self.get(pool, server)) } }
+            return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+        }
+        #expect(answers == Set((0..<8).map(String.init)))
+        #expect(server.connections == 2)
+        #expect(server.maxInFlight == 2)
+        await pool.shutdown()
+    }
+
+    @Test func aConnectionTheServerClosedIsNotUsedAgain() async throws {
+        // The server closes after each answer without saying so (no `Connection: close`).
+        let server = try TestKeepAliveServer { _, index in
+            var answer = TestKeepAliveServer.Answer.ok("\(index)")
+            answer.closeAfter = true
+            return answer
+        }
+        defer { server.stop() }
+        let pool = try Self.makePool()
+        #expect(Self.text(try await Self.get(pool, server)) == "0")
+        try await Task.sleep(for: .milliseconds(100))  // the close is seen
+        #expect(Self.text(try await Self.get(pool, server)) == "1")
+        #expect(server.connections == 2)
+        await pool.shutdown()
+    }
+
+    @Test func connectionCloseIsHonoured() async throws {
+        let server = try TestKeepAliveServer { _, index in .ok("\(index)", headers: "Connection: close\r\n") }
+        defer { server.stop() }
+        let pool = try Self.makePool()
+        #expect(Self.text(try await Self.get(pool, server)) == "0")
+        #expect(Self.text(try await Self.get(pool, server)) == "1")
+        #expect(server.connections == 2)
+        await pool.shutdown()
+    }
+
+    @Test func aDeadlineEndsTheWaitForAConnection() async throws {
+        let server = try TestKeepAliveServer { _, index in
+            var answer = TestKeepAliveServer.Answer.ok("\(index)")
+            answer.delay = index == 0 ? .seconds(3) : .zero
+            return answer
+        }
+        defer { server.stop() }
+        let pool = try Self.makePool(maxConnections: 1)
+        async let first = Self.get(pool, server)
+        try await Task.sleep(for: .milliseconds(100))
+        let started = ContinuousClock.now
+        let error = await #expect(throws: GigaChatError.self) {
+            try await Self.get(pool, server, deadline: .now() + .milliseconds(200))
+        }
+        #expect(error?.code == .timeout)
+        #expect(error?.isRetriable == false)
+        #expect(ContinuousClock.now - started < .seconds(2))
+        #expect(Self.text(try await first) == "0")
+        // The connection went back to the pool: the next call has it.
+        #expect(Self.text(try await Self.get(pool, server)) == "1")
+        #expect(server.connections == 1)
+        await pool.shutdown()
+    }
+
+    @Test func cancellingACallEndsItWhereverItIs() async throws {
+        // The first answer takes long enough that a busy machine still cancels the call before it comes.
+        let server = try TestKeepAliveServer { _, index in
+            var answer = TestKeepAliveServer.Answer.ok("\(index)")
+            if index == 0 { answer.delay = .seconds(5) }
+            return answer
+        }
+        defer { server.stop() }
+        let pool = try Self.makePool(maxConnections: 1)
+        // One call runs on the only connection, one waits for it; both are cancelled, and the waiting one is never
+        // sent (the next call is the server's second).
+        let running = Task { try await Self.get(pool, server) }
+        try await Task.sleep(for: .milliseconds(100))
+        let waiting = Task { try await Self.get(pool, server) }
+        try await Task.sleep(for: .milliseconds(100))
+        let started = ContinuousClock.now
+        waiting.cancel()
+        running.cancel()
+        for task in [waiting, running] {
+            let error = await #expect(throws: GigaChatError.self) { try await task.value }
+            #expect(error?.code == .cancelled)
+        }
+        #expect(ContinuousClock.now - started < .seconds(2))
+        // The cancelled call's connection was closed (its answer would still come); a new one serves the next call.
+        #expect(Self.text(try await Self.get(pool, server)) == "1")
+        #expect(server.connections == 2)
+        await pool.shutdown()
+    }
+
+    @Test func shutdownEndsCallsAndRefusesNewOnes() async throws {
+        let server = try TestKeepAliveServer { _, index in
+            var answer = TestKeepAliveServer.Answer.ok("\(index)")
+            answer.delay = .seconds(2)
+            return answer
+        }
+        defer { server.stop() }
+        let pool = try Self.makePool(maxConnections: 1)
+        let running = Task { try await Self.get(pool, server) }
+        let waiting = Task { try await Self.get(pool, server) }
+        try await Task.sleep(for: .milliseconds(200))
+        await pool.shutdown()
+        for task in [running, waiting] {
+            let error = await #expect(throws: GigaChatError.self) { try await task.value }
+            #expect(error?.message == "the client has been shut down")
+        }
+        let error = await #expect(throws: GigaChatError.self) { try await Self.get(pool, server) }
+        #expect(error?.code == .configuration)
+    }
+
+    @Test func aRefusedConnectionIsATransportError() async throws {
+        let server = try TestKeepAliveServer { _, _ in .ok("") }
+        let origin = server.origin
+        server.stop()
+        let pool = try Self.makePool()
+        let error = await #expect(throws: GigaChatError.self) {
+            try await GigaChatClient.exchange(
+                HTTP1Request(method: .GET, target: "/", headers: [:], body: nil),
+                origin: origin,
+                pool: pool,
+                idleTimeout: .seconds(1),
+                deadline: .distantFuture,
+                limit: 1024
+            )
+        }
+        #expect(error?.code == .transport)
+        #expect(error?.isRetriable == true)
+        await pool.shutdown()
+    }
+
+    @Test func headersThatWouldBreakTheFramingAreRefused() throws {
+        #expect(throws: Never.self) { try GigaChatClient.checkHeaders(["X-A_b.c~1": "b c\t d", "Accept": "*/*"]) }
+        for value in ["a\r\nX-Injected: 1", "a\nb", "a\u{0}b", "a\u{7F}b", "a\u{1B}b"] {
+            #expect(throws: GigaChatError.self) { try GigaChatClient.checkHeaders(["X-A": value]) }
+        }
+        for name in ["X-A\r\nX-Injected", "X A", "X:A", ""] {
+            #expect(throws: GigaChatError.self) { try GigaChatClient.checkHeaders([name: "b"]) }
+        }
+    }
+
+    /// A peer that closes a TLS connection without close_notify (as load balancers do) lost the connection: a
+    /// retriable transport error, as with AsyncHTTPClient, not a TLS failure (which is not retried).
+    @Test func aTLSPeerThatClosesWithoutNotifyLostTheConnection() throws {
+        let loop = EmbeddedEventLoop()
+        let pool = try HTTP1ConnectionPool(group: loop, tls: nil, connectTimeout: .seconds(1), maxConnections: 1)
+        let origin = HTTP1Origin(tls: false, host: "127.0.0.1", port: 80)
+        let connection = HTTP1Connection(origin: origin, eventLoop: loop, connectTimeout: .seconds(1), pool: pool)
+        let channel = EmbeddedChannel(handler: connection, loop: loop)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 80)).wait()
+        let collector = HTTP1BodyCollector(limit: 1024, eventLoop: loop)
+        let exchange = HTTP1Exchange(
+            request: HTTP1Request(method: .GET, target: "/", headers: [:], body: nil),
+            origin: origin,
+            receiver: collector,
+            idleTimeout: nil,
+            deadline: .distantFuture
+        )
+        connection.start(exchange)
+        try channel.writeInbound(
+            HTTPClientResponsePart.head(
+                HTTPResponseHead(version: .http1_1, status: .ok, headers: ["Content-Length": "10"])
+            )
+        )
+        channel.pipeline.fireErrorCaught(NIOSSLError.uncleanShutdown)
+        _ = try? channel.close().wait()
+        let error = #expect(throws: GigaChatError.self) { try collector.answered.wait() }
+        #expect(error?.code == .transport)
+        #expect(error?.isRetriable == true)
+    }
+
+    /// A cancellation can overtake its exchange on the way to a pooled connection (the pool gave the exchange the
+    /// connection, and the cancellation reaches the connection's event loop first): the exchange must still end as
+    /// cancelled, and send nothing.
+    @Test func aCancellationThatOvertakesItsExchangeStillEndsIt() throws {
+        let loop = EmbeddedEventLoop()
+        let pool = try HTTP1ConnectionPool(group: loop, tls: nil, connectTimeout: .seconds(1), maxConnections: 1)
+        let origin = HTTP1Origin(tls: false, host: "127.0.0.1", port: 80)
+        let connection = HTTP1Connection(origin: origin, eventLoop: loop, connectTimeout: .seconds(1), pool: pool)
+        let channel = EmbeddedChannel(handler: connection, loop: loop)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 80)).wait()
+        let collector = HTTP1BodyCollector(limit: 1024, eventLoop: loop)
+        let exchange = HTTP1Exchange(
+            request: HTTP1Request(method: .GET, target: "/", headers: [:], body: nil),
+            origin: origin,
+            receiver: collector,
+            idleTimeout: nil,
+            deadline: .distantFuture
+        )
+        exchange.phase = .running(connection)  // what the pool does under its lock before it hands the exchange over
+        pool.cancel(exchange)
+        loop.run()  // the cancellation's hop runs first
+        connection.start(exchange)
+        nonisolated(unsafe) var result: Result<CollectedResponse, any Error>?
+        collector.answered.whenComplete { result = $0 }
+        loop.run()
+        let error = #expect(throws: GigaChatError.self) { try result?.get() }  // (no result: nothing thrown)
+        #expect(error?.code == .cancelled)
+        #expect(try channel.readOutbound(as: HTTPClientRequestPart.self) == nil)
+        _ = try? channel.finish()
+    }
+
+    @Test(arguments: [
+        ("https://gigachat.devices.sberbank.ru/api/v1", true, "gigachat.devices.sberbank.ru", 443, "/api/v1"),
+        ("http://127.0.0.1:8080/api/v1/chat?x=1", false, "127.0.0.1", 8080, "/api/v1/chat?x=1"),
+        ("HTTPS://host:9443", true, "host", 9443, "/"),
+        ("http://[::1]:81/p", false, "::1", 81, "/p"),
+        ("http://host?q", false, "host", 80, "/?q"),
+    ])
+    func urlsSplitIntoOriginAndTarget(url: String, tls: Bool, host: String, port: Int, target: String) throws {
+        let (origin, split) = try #require(HTTP1Origin.split(url))
+        #expect(origin == HTTP1Origin(tls: tls, host: host, port: port))
+        #expect(split == target)
+    }
+
+    @Test(arguments: [
+        "ftp://host/", "http://user:pw@host/", "http://host:99999/", "http://:80/", "http://host/#x", "host/api",
+    ])
+    func urlsTheTransportDoesNotServeAreLeftToAsyncHTTPClient(url: String) {
+        #expect(HTTP1Origin.split(url) == nil)
+    }
+
+    @Test func theHostHeaderOmitsTheDefaultPort() {
+        #expect(HTTP1Origin(tls: true, host: "a.ru", port: 443).hostHeader == "a.ru")
+        #expect(HTTP1Origin(tls: false, host: "a.ru", port: 443).hostHeader == "a.ru:443")
+        #expect(HTTP1Origin(tls: false, host: "::1", port: 8080).hostHeader == "[::1]:8080")
+    }
+}
