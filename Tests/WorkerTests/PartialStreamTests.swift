@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import Logging
+import NIOPosix
 import Synchronization
 import Testing
 
@@ -8,7 +9,10 @@ import Testing
 @testable import Worker
 
 @Suite(.timeLimit(.minutes(1))) struct PartialStreamTests {
-    func partialStream(_ sink: ScriptedSink) -> PartialStream {
+    func partialStream(
+        _ sink: ScriptedSink,
+        coalescer: PartialCoalescer = PartialCoalescer(interval: .seconds(60), maxBytes: 4, start: .now)
+    ) -> PartialStream {
         let publisher = OutcomePublisher(
             sink: sink,
             tracker: OffsetTracker { _ in },
@@ -25,9 +29,10 @@ import Testing
             attemptID: "a-1",
             attempt: 1,
             headers: [],
-            // Every delta of 4 bytes or more is a partial at once: each `add` publishes.
-            coalescer: PartialCoalescer(interval: .seconds(60), maxBytes: 4, start: .now),
-            metrics: WorkerMetrics()
+            // By default every delta of 4 bytes or more is a partial at once: each `add` publishes.
+            coalescer: coalescer,
+            metrics: WorkerMetrics(),
+            eventLoop: MultiThreadedEventLoopGroup.singleton.any()
         )
     }
 
@@ -46,5 +51,39 @@ import Testing
         #expect(handed.map(\.seq) == [0, 0, 0, 0, 1, 2])
         #expect(handed.suffix(3).map(\.delta) == ["one ", "two ", "three "])
         #expect(await partials.deliverAll())
+    }
+
+    /// Text that waits for company goes out by the timer when no delta follows; a stopped stream's timer publishes
+    /// nothing more (its final partial is ``PartialStream/finish()``'s).
+    @Test func pendingTextGoesOutWhenItIsDueAndAStoppedStreamHoldsIt() async throws {
+        func stream(_ sink: ScriptedSink) -> PartialStream {
+            partialStream(
+                sink,
+                coalescer: PartialCoalescer(interval: .milliseconds(100), maxBytes: 1 << 20, start: .now)
+            )
+        }
+        let sink = ScriptedSink { _, _ in .report(nil) }
+        let partials = stream(sink)
+        partials.add("first ")
+        partials.add("words")
+        #expect(sink.records.isEmpty)  // not due yet
+        let deadline = ContinuousClock.now + .seconds(5)
+        while sink.records.isEmpty, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        let first = try #require(sink.records.first?.value)
+        #expect(try JSONDecoder().decode(PartialRecord.self, from: Data(first)).delta == "first words")
+
+        // Text, then the call ends at once: the timer leaves the text for the final partial.
+        let stopped = ScriptedSink { _, _ in .report(nil) }
+        let held = stream(stopped)
+        held.add("more")
+        held.stop()
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(stopped.records.isEmpty)
+        await held.finish()
+        #expect(await held.deliverAll())
+        let last = try JSONDecoder().decode(PartialRecord.self, from: Data(try #require(stopped.records.last?.value)))
+        #expect(last.delta == "more")
+        #expect(last.isFinal)
+        #expect(stopped.records.count == 1)
     }
 }

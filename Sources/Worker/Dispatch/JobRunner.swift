@@ -2,6 +2,7 @@ import Foundation
 import GigaChat
 import Kafka
 import Logging
+import NIOPosix
 import WireFormat
 
 /// Runs one admitted job from its start to its acknowledged completion: attempts, backoff, deadline, streaming.
@@ -390,17 +391,17 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
                 maxBytes: configuration.partialsMaxBytes,
                 start: start
             ),
-            metrics: metrics
+            metrics: metrics,
+            eventLoop: MultiThreadedEventLoopGroup.singleton.any()
         )
         // The chunks are gathered where they arrive; this task wakes when the answer ended, not once per event.
         let answer = StreamedAnswer(partials: partials, start: start)
         do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await partials.runTimer() }
-                defer { group.cancelAll() }
-                try await client.streamChat(request, headers: headers) {
-                    answer.add($0)
-                }
+            // The flush timer ends with the call: what is still pending goes out with the final partial, once the
+            // answer is judged.
+            defer { partials.stop() }
+            try await client.streamChat(request, headers: headers) {
+                answer.add($0)
             }
         } catch {
             // Partials already published stay under this attempt's id; the next attempt starts a new id.

@@ -1,6 +1,7 @@
 import DequeModule
 import Kafka
 import Metrics
+import NIOCore
 import Synchronization
 import WireFormat
 
@@ -16,6 +17,10 @@ import WireFormat
 /// `seq` order without holding a lock across an `await`. The event-loop side never waits: when the producer's queue
 /// is full it hands its turn as sender to a task of its own, which waits for room and sends the rest in order
 /// (whatever then happens to the attempt).
+///
+/// The timer is armed only while text waits for company, on an event loop (a scheduled task costs a fraction of a
+/// sleeping child task, and most flushes happen in ``add(_:)`` anyway); it flushes what is due when it fires, and is
+/// armed again if text still waits. ``stop()`` (the call failed or was cancelled) and ``finish()`` end it.
 final class PartialStream: Sendable {
     private struct State {
         var coalescer: PartialCoalescer
@@ -24,7 +29,10 @@ final class PartialStream: Sendable {
         var outstanding = 0
         /// Partials the broker refused (at hand-over or in the report), in `seq` order of their failure.
         var refused: [(seq: Int, record: KafkaProducerRecord)] = []
+        /// The call ended: no more timer flushes (``finish()`` still adds the final partial).
         var finished = false
+        /// A flush timer is armed.
+        var timerArmed = false
         var waiter: CheckedContinuation<Void, Never>?
     }
 
@@ -38,6 +46,7 @@ final class PartialStream: Sendable {
     private let attempt: Int
     private let headers: [KafkaHeader]
     private let metrics: WorkerMetrics
+    private let eventLoop: any EventLoop
 
     init(
         publisher: OutcomePublisher,
@@ -47,7 +56,8 @@ final class PartialStream: Sendable {
         attempt: Int,
         headers: [KafkaHeader],
         coalescer: PartialCoalescer,
-        metrics: WorkerMetrics
+        metrics: WorkerMetrics,
+        eventLoop: any EventLoop
     ) {
         self.state = Mutex(State(coalescer: coalescer))
         self.publisher = publisher
@@ -58,34 +68,47 @@ final class PartialStream: Sendable {
         self.attempt = attempt
         self.headers = headers
         self.metrics = metrics
+        self.eventLoop = eventLoop
     }
 
     /// Adds a delta; publishes a partial when one is due. Never waits (see the type's notes).
     func add(_ delta: String) {
-        let send = state.withLock { state -> Bool in
+        let (send, armAt) = state.withLock { state -> (Bool, ContinuousClock.Instant?) in
             if let flush = state.coalescer.append(delta, at: .now) { state.queue.append(flush) }
-            return Self.claimSending(&state)
+            return (Self.claimSending(&state), Self.armTimer(&state))
         }
+        if let armAt { scheduleFlush(at: armAt) }
         if send { drainWithoutWaiting() }
     }
 
-    /// Flushes pending text that has waited long enough, until cancelled (run beside the stream loop).
-    func runTimer() async {
-        let interval = state.withLock { $0.coalescer.interval }
-        while !Task.isCancelled {
-            let due = state.withLock { $0.coalescer.nextDue } ?? (.now + interval)
-            do {
-                try await Task.sleep(until: due, clock: .continuous)
-            } catch {
-                return
-            }
-            let send = state.withLock { state -> Bool in
-                guard !state.finished else { return false }
-                if let flush = state.coalescer.due(at: .now) { state.queue.append(flush) }
-                return Self.claimSending(&state)
-            }
-            if send { await drain() }
+    /// Ends the flush timer without a final partial (the call failed, or the attempt was cancelled): text still
+    /// pending stays unpublished, under this attempt.
+    func stop() {
+        state.withLock { $0.finished = true }
+    }
+
+    /// Arms the timer if text waits and none is armed; returns when it should fire.
+    private static func armTimer(_ state: inout State) -> ContinuousClock.Instant? {
+        guard !state.timerArmed, !state.finished, let due = state.coalescer.nextDue else { return nil }
+        state.timerArmed = true
+        return due
+    }
+
+    private func scheduleFlush(at due: ContinuousClock.Instant) {
+        let delay = TimeAmount(max(.zero, due - .now))
+        eventLoop.scheduleTask(in: delay) { [self] in flushDue() }
+    }
+
+    /// The timer fired: publishes the pending text if it is due, and arms the timer again if text still waits.
+    private func flushDue() {
+        let (send, armAt) = state.withLock { state -> (Bool, ContinuousClock.Instant?) in
+            state.timerArmed = false
+            guard !state.finished else { return (false, nil) }
+            if let flush = state.coalescer.due(at: .now) { state.queue.append(flush) }
+            return (Self.claimSending(&state), Self.armTimer(&state))
         }
+        if let armAt { scheduleFlush(at: armAt) }
+        if send { drainWithoutWaiting() }
     }
 
     /// Publishes the final partial.

@@ -20,6 +20,8 @@ final class HTTP1Connection: ChannelInboundHandler, @unchecked Sendable {
 
     let origin: HTTP1Origin
     let eventLoop: any EventLoop
+    /// The origin's `Host` header, made once.
+    private let hostHeader: String
     /// When the connection went back to the pool (the pool's, under its lock).
     var parkedSince = NIODeadline.now()
 
@@ -40,6 +42,7 @@ final class HTTP1Connection: ChannelInboundHandler, @unchecked Sendable {
 
     init(origin: HTTP1Origin, eventLoop: any EventLoop, connectTimeout: TimeAmount, pool: HTTP1ConnectionPool) {
         self.origin = origin
+        self.hostHeader = origin.hostHeader
         self.eventLoop = eventLoop
         self.connectTimeout = connectTimeout
         self.pool = pool
@@ -89,7 +92,7 @@ final class HTTP1Connection: ChannelInboundHandler, @unchecked Sendable {
         let request = exchange.request
         var head = HTTPRequestHead(version: .http1_1, method: request.method, uri: request.target)
         head.headers = request.headers
-        if !head.headers.contains(name: "Host") { head.headers.add(name: "Host", value: self.origin.hostHeader) }
+        if !head.headers.contains(name: "Host") { head.headers.add(name: "Host", value: self.hostHeader) }
         // The body's framing is the transport's: a caller's length or coding would contradict it.
         head.headers.remove(name: "Transfer-Encoding")
         head.headers.remove(name: "Content-Length")

@@ -7,7 +7,7 @@ struct HTTP1Origin: Hashable, Sendable {
 
     /// The `Host` header: the host, and the port when it is not the scheme's default.
     var hostHeader: String {
-        let host = self.host.contains(":") ? "[\(self.host)]" : self.host
+        let host = self.host.utf8.contains(UInt8(ascii: ":")) ? "[\(self.host)]" : self.host
         return self.port == (self.tls ? 443 : 80) ? host : "\(host):\(self.port)"
     }
 
