@@ -303,6 +303,7 @@ enum WorkerBenchmarks {
         let clientCPU0 = ProcessStats.selfCPUSeconds()
         let start = ContinuousClock.now
         let failures = Tally()
+        let firstFailure = FirstFailure()
         let next = Tally()
         let events = Tally()
         await withTaskGroup(of: Void.self) { group in
@@ -318,6 +319,7 @@ enum WorkerBenchmarks {
                             }
                         } catch {
                             failures.add()
+                            firstFailure.note(error)
                         }
                     }
                 }
@@ -329,6 +331,7 @@ enum WorkerBenchmarks {
         let requestsPerSecond: Double = Double(setting.jobs) / clientWindow
         let clientPerRequest: Double = clientCPU * 1000 / Double(setting.jobs)
         let failed: Int = failures.value
+        if let first = firstFailure.text { print("client:   first failure: \(first)") }
         let ratio: Double = jobsPerSecond / requestsPerSecond
         print(
             "client:   \(fixed(requestsPerSecond, 0)) requests/s alone (\(failed) failed), \(fixed(clientPerRequest, 3)) ms CPU/request"
@@ -498,6 +501,15 @@ final class Arrivals: Sendable {
 }
 
 /// A counter shared by tasks.
+/// The first error of many, to say why calls failed.
+final class FirstFailure: Sendable {
+    private let first = Mutex<String?>(nil)
+
+    var text: String? { first.withLock { $0 } }
+
+    func note(_ error: any Error) { first.withLock { if $0 == nil { $0 = "\(error)" } } }
+}
+
 final class Tally: Sendable {
     private let count = Mutex(0)
 

@@ -2,6 +2,7 @@ import DequeModule
 import Kafka
 import Metrics
 import NIOCore
+import NIOPosix
 import Synchronization
 import WireFormat
 
@@ -94,9 +95,11 @@ final class PartialStream: Sendable {
         return due
     }
 
+    /// On the loop the delta came in on when there is one (no thread is woken to arm it), else on ``eventLoop``.
     private func scheduleFlush(at due: ContinuousClock.Instant) {
         let delay = TimeAmount(max(.zero, due - .now))
-        eventLoop.scheduleTask(in: delay) { [self] in flushDue() }
+        let loop = MultiThreadedEventLoopGroup.currentEventLoop ?? eventLoop
+        loop.scheduleTask(in: delay) { [self] in flushDue() }
     }
 
     /// The timer fired: publishes the pending text if it is due, and arms the timer again if text still waits.
