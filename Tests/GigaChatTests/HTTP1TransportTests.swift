@@ -43,6 +43,38 @@ struct HTTP1TransportTests {
         String(buffer: response.body)
     }
 
+    /// A connection on an `EmbeddedChannel` (active, no encoder or decoder: the parts are read and written as they
+    /// are), with a pool of its own, and an exchange for it whose answer a collector reads.
+    static func embeddedConnection(
+        deadline: NIODeadline = .distantFuture
+    ) throws -> (EmbeddedEventLoop, EmbeddedChannel, HTTP1Connection, HTTP1Exchange, HTTP1BodyCollector) {
+        let loop = EmbeddedEventLoop()
+        let pool = try HTTP1ConnectionPool(group: loop, tls: nil, connectTimeout: .seconds(1), maxConnections: 1)
+        let origin = HTTP1Origin(tls: false, host: "127.0.0.1", port: 80)
+        let connection = HTTP1Connection(origin: origin, eventLoop: loop, connectTimeout: .seconds(1), pool: pool)
+        let channel = EmbeddedChannel(handler: connection, loop: loop)
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 80)).wait()
+        let collector = HTTP1BodyCollector(limit: 1024, eventLoop: loop)
+        let exchange = HTTP1Exchange(
+            request: HTTP1Request(method: .GET, target: "/", headers: [:], body: nil),
+            origin: origin,
+            receiver: collector,
+            idleTimeout: nil,
+            deadline: deadline
+        )
+        return (loop, channel, connection, exchange, collector)
+    }
+
+    /// What `collector` answered so far (`nil`: nothing yet).
+    static func result(of collector: HTTP1BodyCollector, on loop: EmbeddedEventLoop) -> Result<
+        CollectedResponse, any Error
+    >? {
+        nonisolated(unsafe) var result: Result<CollectedResponse, any Error>?
+        collector.answered.whenComplete { result = $0 }
+        loop.run()
+        return result
+    }
+
     @Test func callsOneAfterAnotherShareOneConnection() async throws {
         let server = try TestKeepAliveServer { _, index in .ok("answer \(index)") }
         defer { server.stop() }
@@ -255,20 +287,7 @@ struct HTTP1TransportTests {
     /// A peer that closes a TLS connection without close_notify (as load balancers do) lost the connection: a
     /// retriable transport error, as with AsyncHTTPClient, not a TLS failure (which is not retried).
     @Test func aTLSPeerThatClosesWithoutNotifyLostTheConnection() throws {
-        let loop = EmbeddedEventLoop()
-        let pool = try HTTP1ConnectionPool(group: loop, tls: nil, connectTimeout: .seconds(1), maxConnections: 1)
-        let origin = HTTP1Origin(tls: false, host: "127.0.0.1", port: 80)
-        let connection = HTTP1Connection(origin: origin, eventLoop: loop, connectTimeout: .seconds(1), pool: pool)
-        let channel = EmbeddedChannel(handler: connection, loop: loop)
-        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 80)).wait()
-        let collector = HTTP1BodyCollector(limit: 1024, eventLoop: loop)
-        let exchange = HTTP1Exchange(
-            request: HTTP1Request(method: .GET, target: "/", headers: [:], body: nil),
-            origin: origin,
-            receiver: collector,
-            idleTimeout: nil,
-            deadline: .distantFuture
-        )
+        let (_, channel, connection, exchange, collector) = try Self.embeddedConnection()
         connection.start(exchange)
         try channel.writeInbound(
             HTTPClientResponsePart.head(
@@ -286,31 +305,41 @@ struct HTTP1TransportTests {
     /// connection, and the cancellation reaches the connection's event loop first): the exchange must still end as
     /// cancelled, and send nothing.
     @Test func aCancellationThatOvertakesItsExchangeStillEndsIt() throws {
-        let loop = EmbeddedEventLoop()
-        let pool = try HTTP1ConnectionPool(group: loop, tls: nil, connectTimeout: .seconds(1), maxConnections: 1)
-        let origin = HTTP1Origin(tls: false, host: "127.0.0.1", port: 80)
-        let connection = HTTP1Connection(origin: origin, eventLoop: loop, connectTimeout: .seconds(1), pool: pool)
-        let channel = EmbeddedChannel(handler: connection, loop: loop)
-        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 80)).wait()
-        let collector = HTTP1BodyCollector(limit: 1024, eventLoop: loop)
-        let exchange = HTTP1Exchange(
-            request: HTTP1Request(method: .GET, target: "/", headers: [:], body: nil),
-            origin: origin,
-            receiver: collector,
-            idleTimeout: nil,
-            deadline: .distantFuture
-        )
+        let (loop, channel, connection, exchange, collector) = try Self.embeddedConnection()
+        let pool = try #require(Mirror(reflecting: connection).descendant("pool") as? HTTP1ConnectionPool)
         exchange.phase = .running(connection)  // what the pool does under its lock before it hands the exchange over
         pool.cancel(exchange)
         loop.run()  // the cancellation's hop runs first
         connection.start(exchange)
-        nonisolated(unsafe) var result: Result<CollectedResponse, any Error>?
-        collector.answered.whenComplete { result = $0 }
-        loop.run()
-        let error = #expect(throws: GigaChatError.self) { try result?.get() }  // (no result: nothing thrown)
+        let error = #expect(throws: GigaChatError.self) { try Self.result(of: collector, on: loop)?.get() }
         #expect(error?.code == .cancelled)
         #expect(try channel.readOutbound(as: HTTPClientRequestPart.self) == nil)
         _ = try? channel.finish()
+    }
+
+    /// An exchange whose deadline passed on its way to the connection is not sent; the connection stays usable.
+    @Test func anExchangePastItsDeadlineIsNotSent() throws {
+        let (loop, channel, connection, exchange, collector) = try Self.embeddedConnection(
+            deadline: .now() - .seconds(1)
+        )
+        connection.start(exchange)
+        let error = #expect(throws: GigaChatError.self) { try Self.result(of: collector, on: loop)?.get() }
+        #expect(error?.code == .timeout)
+        #expect(error?.isRetriable == false)
+        #expect(try channel.readOutbound(as: HTTPClientRequestPart.self) == nil)
+        #expect(channel.isActive)
+        _ = try? channel.finish()
+    }
+
+    /// An answer on a connection with no exchange (a server's 408 to an idle connection) puts it out of step with
+    /// its requests: it is closed, not used again.
+    @Test func anAnswerNobodyAskedForClosesTheConnection() throws {
+        let (_, channel, _, _, collector) = try Self.embeddedConnection()
+        try channel.writeInbound(
+            HTTPClientResponsePart.head(HTTPResponseHead(version: .http1_1, status: .requestTimeout))
+        )
+        #expect(!channel.isActive)
+        collector.fail(.callCancelled)  // its exchange never ran
     }
 
     @Test(arguments: [

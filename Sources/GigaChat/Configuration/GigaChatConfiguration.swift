@@ -148,8 +148,9 @@ public struct GigaChatConfiguration: Sendable, CustomStringConvertible {
     public var tls: TLS
     /// Proxy. `GIGACHAT_PROXY`, else `HTTPS_PROXY`/`HTTP_PROXY` (see ``fromEnvironment(_:)``). Default: `nil`.
     public var proxy: Proxy?
-    /// Most connections per host, for each of the client's two pools (streams read by callbacks, and every other
-    /// call). `GIGACHAT_MAX_CONNECTIONS`. Default: 100 (httpx's default, which the SDK uses).
+    /// Most connections per host (calls beyond it wait for one, in order); with a proxy, for each of the client's
+    /// two AsyncHTTPClient pools (streams read by callbacks, and every other call). `GIGACHAT_MAX_CONNECTIONS`.
+    /// Default: 100 (httpx's default, which the SDK uses).
     public var maxConnections: Int
     /// Refresh a token this long before it expires. `GIGACHAT_TOKEN_EXPIRY_BUFFER_MS`. Default: 60 s.
     public var tokenExpiryBuffer: Duration

@@ -103,7 +103,7 @@ final class ChatStreamReceiver: HTTP1ResponseReceiver, @unchecked Sendable {
 
     func fail(_ error: GigaChatError) {
         guard !self.completed else { return }
-        if self.errorHead != nil {
+        if self.errorHead != nil, error.code != .cancelled {
             // The error's body did not come whole: the status still decides.
             self.completeWithErrorStatus()
             return

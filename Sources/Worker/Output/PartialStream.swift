@@ -83,7 +83,8 @@ final class PartialStream: Sendable {
     }
 
     /// Ends the flush timer without a final partial (the call failed, or the attempt was cancelled): text still
-    /// pending stays unpublished, under this attempt.
+    /// pending stays unpublished, under this attempt. A timer flush that had begun may still hand its partial over
+    /// after this returns (it is this attempt's, and readers order by attempt and `seq`).
     func stop() {
         state.withLock { $0.finished = true }
     }

@@ -32,8 +32,11 @@ final class HTTP1Connection: ChannelInboundHandler, @unchecked Sendable {
     private var context: ChannelHandlerContext?
     private var handshakeTimer: Scheduled<Void>?
     private var exchange: HTTP1Exchange?
-    /// The running exchange's request was written whole (or its answer began).
+    /// The running exchange's request was written whole (or its answer began: the idle clock runs).
     private var requestSent = false
+    /// The running exchange's request was written whole (an answer that came before cannot leave the connection
+    /// reusable: the rest of the request would follow it).
+    private var requestWritten = false
     private var headReceived = false
     private var keepAlive = true
     private var lastActivity = NIODeadline.now()
@@ -49,6 +52,7 @@ final class HTTP1Connection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        precondition(self.context == nil, "a connection handler serves one channel")
         self.context = context
     }
 
@@ -76,16 +80,18 @@ final class HTTP1Connection: ChannelInboundHandler, @unchecked Sendable {
     func start(_ exchange: HTTP1Exchange) {
         self.eventLoop.preconditionInEventLoop()
         guard let context, context.channel.isActive else {
-            self.pool.reroute(exchange)
+            self.pool.reroute(exchange, from: self)
             return
         }
         precondition(self.exchange == nil, "a connection runs one exchange at a time")
-        guard !exchange.isCancelled else {
+        // Cancelled or past its deadline on its way here: nothing was sent, so the connection stays usable.
+        if exchange.isCancelled || exchange.deadline <= .now() {
             self.pool.exchangeEnded(exchange, on: self, reusable: true)
-            exchange.receiver.fail(.callCancelled)
+            exchange.receiver.fail(exchange.isCancelled ? .callCancelled : .deadlinePassed)
             return
         }
         self.exchange = exchange
+        self.requestWritten = false
         self.requestSent = false
         self.headReceived = false
         self.keepAlive = true
@@ -109,6 +115,7 @@ final class HTTP1Connection: ChannelInboundHandler, @unchecked Sendable {
         context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: sent)
         sent.futureResult.assumeIsolatedUnsafeUnchecked().whenSuccess { [self] in
             guard self.exchange === exchange else { return }
+            self.requestWritten = true
             self.markSent()
         }
         self.watch()
@@ -132,7 +139,11 @@ final class HTTP1Connection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard let exchange = self.exchange else { return }
+        guard let exchange = self.exchange else {
+            // An answer nobody asked for (a 408 to an idle connection, say): the connection is out of step.
+            context.close(promise: nil)
+            return
+        }
         // (Interim 1xx answers never come here: the decoder drops them.)
         switch self.unwrapInboundIn(data) {
         case .head(let head):
@@ -154,7 +165,7 @@ final class HTTP1Connection: ChannelInboundHandler, @unchecked Sendable {
             }
         case .end:
             self.exchange = nil
-            let reusable = self.keepAlive && context.channel.isActive
+            let reusable = self.keepAlive && self.requestWritten && context.channel.isActive
             if !reusable { context.close(promise: nil) }
             // The connection goes back first, so that the caller resumed by `end()` can have it at once.
             self.pool.exchangeEnded(exchange, on: self, reusable: reusable)

@@ -189,9 +189,13 @@ final class HTTP1ConnectionPool: Sendable {
 
     /// `exchange` was given a connection that had closed in the meantime (it leaves the pool in
     /// ``connectionClosed(_:)``): the exchange is routed again.
-    func reroute(_ exchange: HTTP1Exchange) {
-        self.state.withLock { _ in exchange.phase = .waiting }
-        self.route(exchange)
+    func reroute(_ exchange: HTTP1Exchange, from connection: HTTP1Connection) {
+        let route: Route = self.state.withLock { state in
+            // Cancelled, or expired, in the meantime: whoever changed the phase told the receiver.
+            guard case .running(let given) = exchange.phase, given === connection else { return .none }
+            return self.decide(exchange, &state)
+        }
+        self.take(route, for: exchange)
     }
 
     // MARK: - Routing
@@ -201,34 +205,43 @@ final class HTTP1ConnectionPool: Sendable {
         case connect
         case wait
         case refuse
+        case none
     }
 
     private func route(_ exchange: HTTP1Exchange) {
-        let route: Route = self.state.withLock { state in
-            if state.shutDown || exchange.isCancelled {
-                exchange.phase = .ended
-                return .refuse
-            }
-            var origin = state.origins.removeValue(forKey: exchange.origin) ?? Origin()
-            defer { state.origins[exchange.origin] = origin }
-            if let connection = origin.idle.popLast() {
-                exchange.phase = .running(connection)
-                return .run(connection)
-            }
-            if origin.open < self.maxConnections {
-                origin.open += 1
-                exchange.phase = .connecting
-                return .connect
-            }
-            exchange.phase = .waiting
-            origin.waiting.append(exchange)
-            if exchange.deadline != .distantFuture {
-                exchange.waitTimer = self.group.any().scheduleTask(deadline: exchange.deadline) { [weak self] in
-                    self?.expire(exchange)
-                }
-            }
-            return .wait
+        let route = self.state.withLock { state in self.decide(exchange, &state) }
+        self.take(route, for: exchange)
+    }
+
+    /// Where `exchange` goes now (under the lock): an idle connection, a new one, the queue, or nowhere.
+    private func decide(_ exchange: HTTP1Exchange, _ state: inout State) -> Route {
+        if state.shutDown || exchange.isCancelled {
+            exchange.phase = .ended
+            return .refuse
         }
+        var origin = state.origins.removeValue(forKey: exchange.origin) ?? Origin()
+        defer { state.origins[exchange.origin] = origin }
+        if let connection = origin.idle.popLast() {
+            exchange.phase = .running(connection)
+            return .run(connection)
+        }
+        if origin.open < self.maxConnections {
+            origin.open += 1
+            exchange.phase = .connecting
+            return .connect
+        }
+        exchange.phase = .waiting
+        origin.waiting.append(exchange)
+        if exchange.deadline != .distantFuture {
+            exchange.waitTimer = self.group.any().scheduleTask(deadline: exchange.deadline) { [weak self] in
+                self?.expire(exchange)
+            }
+        }
+        return .wait
+    }
+
+    /// Carries out `route` (outside the lock).
+    private func take(_ route: Route, for exchange: HTTP1Exchange) {
         switch route {
         case .run(let connection):
             if connection.eventLoop.inEventLoop {
@@ -238,7 +251,7 @@ final class HTTP1ConnectionPool: Sendable {
             }
         case .connect:
             self.connect(for: exchange)
-        case .wait:
+        case .wait, .none:
             break
         case .refuse:
             exchange.receiver.fail(exchange.isCancelled ? .callCancelled : .clientShutDown)
@@ -262,13 +275,9 @@ final class HTTP1ConnectionPool: Sendable {
     private func connect(for exchange: HTTP1Exchange) {
         let origin = exchange.origin
         let loop = self.group.next()
-        let connection = HTTP1Connection(
-            origin: origin,
-            eventLoop: loop,
-            connectTimeout: self.connectTimeout,
-            pool: self
-        )
+        let connectTimeout = self.connectTimeout
         let sslContext = self.sslContext
+        // A handler per socket: NIO may try several addresses of the host at once, each with a channel of its own.
         ClientBootstrap(group: loop)
             .connectTimeout(self.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -286,14 +295,22 @@ final class HTTP1ConnectionPool: Sendable {
                     try pipeline.addHandler(
                         ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes))
                     )
-                    try pipeline.addHandler(connection)
+                    try pipeline.addHandler(
+                        HTTP1Connection(origin: origin, eventLoop: loop, connectTimeout: connectTimeout, pool: self)
+                    )
                 }
             }
             .connect(host: origin.host, port: origin.port)
             .whenComplete { result in
                 switch result {
-                case .success:
-                    self.connected(connection, for: exchange)
+                case .success(let channel):
+                    do {
+                        let connection = try channel.pipeline.syncOperations.handler(type: HTTP1Connection.self)
+                        self.connected(connection, for: exchange)
+                    } catch {
+                        channel.close(promise: nil)
+                        self.connectFailed(origin, for: exchange, error: GigaChatError.wrapping(error))
+                    }
                 case .failure(let error):
                     self.connectFailed(origin, for: exchange, error: Self.connectError(error))
                 }
