@@ -139,9 +139,7 @@ struct HTTP1TransportTests {
 
     @Test func connectionsStayWithinTheLimitAndEveryCallIsServed() async throws {
         let server = try TestKeepAliveServer { _, index in
-            var answer = TestKeepAliveServer.Answer.ok("\(index)")
-            answer.delay = .milliseconds(50)
-            return answer
+            .ok("\(index)", after: .milliseconds(50))
         }
         defer { server.stop() }
         let pool = try Self.makePool(maxConnections: 2)
@@ -183,9 +181,7 @@ struct HTTP1TransportTests {
 
     @Test func aDeadlineEndsTheWaitForAConnection() async throws {
         let server = try TestKeepAliveServer { _, index in
-            var answer = TestKeepAliveServer.Answer.ok("\(index)")
-            answer.delay = index == 0 ? .seconds(3) : .zero
-            return answer
+            .ok("\(index)", after: index == 0 ? .seconds(3) : .zero)
         }
         defer { server.stop() }
         let pool = try Self.makePool(maxConnections: 1)
@@ -207,11 +203,7 @@ struct HTTP1TransportTests {
 
     @Test func cancellingACallEndsItWhereverItIs() async throws {
         // The first answer takes long enough that a busy machine still cancels the call before it comes.
-        let server = try TestKeepAliveServer { _, index in
-            var answer = TestKeepAliveServer.Answer.ok("\(index)")
-            if index == 0 { answer.delay = .seconds(5) }
-            return answer
-        }
+        let server = try TestKeepAliveServer { _, index in .ok("\(index)", after: index == 0 ? .seconds(5) : .zero) }
         defer { server.stop() }
         let pool = try Self.makePool(maxConnections: 1)
         // One call runs on the only connection, one waits for it; both are cancelled, and the waiting one is never
@@ -236,9 +228,7 @@ struct HTTP1TransportTests {
 
     @Test func shutdownEndsCallsAndRefusesNewOnes() async throws {
         let server = try TestKeepAliveServer { _, index in
-            var answer = TestKeepAliveServer.Answer.ok("\(index)")
-            answer.delay = .seconds(2)
-            return answer
+            .ok("\(index)", after: .seconds(2))
         }
         defer { server.stop() }
         let pool = try Self.makePool(maxConnections: 1)

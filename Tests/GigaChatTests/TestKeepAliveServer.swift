@@ -18,8 +18,11 @@ final class TestKeepAliveServer: Sendable {
         var delay: Duration = .zero
         var closeAfter = false
 
-        static func ok(_ body: String, headers: String = "") -> Answer {
-            Answer(bytes: Array("HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\n\(headers)\r\n\(body)".utf8))
+        static func ok(_ body: String, headers: String = "", after delay: Duration = .zero) -> Answer {
+            Answer(
+                bytes: Array("HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\n\(headers)\r\n\(body)".utf8),
+                delay: delay
+            )
         }
     }
 
@@ -83,12 +86,7 @@ final class TestKeepAliveServer: Sendable {
             end = TestTCPServer.find([13, 10, 13, 10], in: data)
         }
         let head = String(decoding: data[0..<end!], as: UTF8.self)
-        let length =
-            head.split(separator: "\r\n").compactMap { line -> Int? in
-                let lower = line.lowercased()
-                guard lower.hasPrefix("content-length:") else { return nil }
-                return Int(lower.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
-            }.first ?? 0
+        let length = TestTCPServer.contentLength(ofHead: head)
         let bodyStart = end! + 4
         while data.count < bodyStart + length {
             guard more() else { return nil }

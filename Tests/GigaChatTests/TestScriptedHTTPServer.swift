@@ -21,12 +21,7 @@ final class TestScriptedHTTPServer: Sendable {
                 return
             }
             // Read the request body (Content-Length) so the client is never cut while sending.
-            let length =
-                head.split(separator: "\r\n").compactMap { line -> Int? in
-                    let lower = line.lowercased()
-                    guard lower.hasPrefix("content-length:") else { return nil }
-                    return Int(lower.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
-                }.first ?? 0
+            let length = TestTCPServer.contentLength(ofHead: head)
             var received = rest.count
             var buffer = [UInt8](repeating: 0, count: 4096)
             while received < length {

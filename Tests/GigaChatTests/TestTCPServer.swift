@@ -74,6 +74,15 @@ final class TestTCPServer: Sendable {
         }
     }
 
+    /// The `Content-Length` of a request head (0 without one).
+    static func contentLength(ofHead head: String) -> Int {
+        head.split(separator: "\r\n").compactMap { line -> Int? in
+            let lower = line.lowercased()
+            guard lower.hasPrefix("content-length:") else { return nil }
+            return Int(lower.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
+        }.first ?? 0
+    }
+
     static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
         guard haystack.count >= needle.count else { return nil }
         for index in 0...(haystack.count - needle.count)
