@@ -127,7 +127,8 @@ struct GigaChatTokenProviderTests {
             try await provider.token(timeout: .milliseconds(200), fetch: fetcher.fetch)
         }
         #expect(timedOut?.code == .timeout)
-        #expect(ContinuousClock.now - start < .seconds(2))
+        // Bounded (the refresh never ends); the margin is for a loaded machine, as above (2.2 s seen once).
+        #expect(ContinuousClock.now - start < .seconds(5))
         // The stalled refresh was shared: still one call.
         #expect(fetcher.calls.load(ordering: .relaxed) == 1)
         fetcher.held.withLock { $0 = false }
