@@ -7,8 +7,8 @@ import NIOHTTP1
 /// A client of the GigaChat REST API v1: chat (plain and streamed), models, token counting, embeddings,
 /// balance — with a shared, refreshed access token, retries and the Russian Trusted Root CA built in.
 ///
-/// One client holds its connection pools (one for streams read by callbacks, one for every other call); create it
-/// once and share it (it is `Sendable`).
+/// One client holds its connections (the direct transport's pool; AsyncHTTPClient's, for a proxy and the
+/// `AsyncSequence` streams); create it once and share it (it is `Sendable`).
 /// - Important: Call ``shutdown()`` before the client is released.
 public final class GigaChatClient: Sendable {
     /// The settings the client was made with.
