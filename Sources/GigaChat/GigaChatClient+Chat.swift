@@ -112,7 +112,7 @@ extension GigaChatClient {
             } catch {
                 var failure = GigaChatError.wrapping(error)
                 if delivery.isMarked {
-                    failure.message += " (after output was delivered; not retried by the client)"
+                    failure.markAfterOutput()
                     throw failure
                 }
                 let delay = try self.retryDelay(
@@ -140,15 +140,21 @@ extension GigaChatClient {
         let path = "/chat/completions"
         let fields = self.streamRequestHeaders(token: token, headers: headers)
         let idleTimeout = TimeAmount(self.configuration.timeouts.idle)
-        if let pool = self.directPool, let (origin, target) = self.directTarget(root: root, path: path) {
-            try Self.checkHeaders(fields)
-            let receiver = ChatStreamReceiver(
-                api: api,
-                url: root + path,
-                eventLoop: pool.anyEventLoop,
-                scrub: { [self] in self.scrub($0, extra: [token]) },
-                onChunk: onChunk
-            )
+        let direct = self.directPool.flatMap { pool in self.directTarget(root: root, path: path).map { (pool, $0) } }
+        let streaming = self.streamingHTTPClient ?? self.httpClient  // (made whenever a stream may not go direct)
+        // The receiver's answer completes on the loop its bytes arrive on, when that can be known. With
+        // AsyncHTTPClient the delegate's loop: the pool prefers an idle connection on it (then no hop per piece of
+        // the body) but takes any. (`.delegateAndChannel` would insist, and open a connection of its own beyond the
+        // pool's limit whenever the idle ones are on the other loop.)
+        let loop = direct?.0.anyEventLoop ?? streaming.eventLoopGroup.next()
+        let receiver = ChatStreamReceiver(
+            api: api,
+            url: root + path,
+            eventLoop: loop,
+            statusError: { [self] in self.statusError(of: $0, secrets: [token]) },
+            onChunk: onChunk
+        )
+        if let (pool, (origin, target)) = direct {
             try await Self.run(
                 HTTP1Request(method: .POST, target: target, headers: fields, body: body),
                 to: origin,
@@ -160,13 +166,6 @@ extension GigaChatClient {
             )
             return
         }
-        let receiver = ChatStreamReceiver(
-            api: api,
-            url: root + path,
-            eventLoop: self.streamingHTTPClient.eventLoopGroup.any(),
-            scrub: { [self] in self.scrub($0, extra: [token]) },
-            onChunk: onChunk
-        )
         var request: HTTPClient.Request
         do {
             request = try HTTPClient.Request(url: root + path, method: .POST)
@@ -175,12 +174,8 @@ extension GigaChatClient {
         }
         request.headers = fields
         request.body = .byteBuffer(body)
-        // The delegate's loop: the pool prefers an idle connection on it (then no hop per piece of the body) but takes
-        // any. (`.delegateAndChannel` would insist, and open a connection of its own beyond the pool's limit
-        // whenever the idle ones are on the other loop.)
-        let loop = self.streamingHTTPClient.eventLoopGroup.next()
         let delegate = ChatStreamDelegate(receiver: receiver, idleTimeout: idleTimeout)
-        let task = self.streamingHTTPClient.execute(
+        let task = streaming.execute(
             request: request,
             delegate: delegate,
             eventLoop: .delegate(on: loop),

@@ -21,10 +21,10 @@ public final class GigaChatClient: Sendable {
     let directPool: HTTP1ConnectionPool?
     /// AsyncHTTPClient: the `AsyncSequence` streams, and every call when a proxy is configured.
     let httpClient: HTTPClient
-    /// The pool of ``stream(_:headers:deadline:onChunk:)`` with a proxy: the same settings without AsyncHTTPClient's
-    /// read timeout, which re-arms a timer on every piece of a body; ``ChatStreamDelegate`` keeps the idle timeout
-    /// itself, lazily.
-    let streamingHTTPClient: HTTPClient
+    /// The pool of ``stream(_:headers:deadline:onChunk:)`` when it cannot go direct (a proxy): the same settings
+    /// without AsyncHTTPClient's read timeout, which re-arms a timer on every piece of a body;
+    /// ``ChatStreamDelegate`` keeps the idle timeout itself, lazily. `nil` when every stream goes direct.
+    let streamingHTTPClient: HTTPClient?
     let logger: Logger
     let retryPolicy: RetryPolicy
     let baseURL: String
@@ -85,18 +85,23 @@ public final class GigaChatClient: Sendable {
             http.proxy = .server(host: proxy.host, port: proxy.port, authorization: authorization)
         }
         self.httpClient = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: http)
-        var streaming = http
-        streaming.timeout.read = nil
-        self.streamingHTTPClient = HTTPClient(
-            eventLoopGroup: HTTPClient.defaultEventLoopGroup,
-            configuration: streaming
-        )
 
         let base = configuration.baseURL
         self.baseURL = base.hasSuffix("/") ? String(base.dropLast()) : base
         self.v2BaseURL = Self.v2Root(of: self.baseURL)
         self.directBase = HTTP1Origin.split(self.baseURL)
         self.directV2Base = HTTP1Origin.split(self.v2BaseURL)
+        // Made only when some callback stream may not go direct.
+        if self.directPool == nil || self.directBase == nil || self.directV2Base == nil {
+            var streaming = http
+            streaming.timeout.read = nil
+            self.streamingHTTPClient = HTTPClient(
+                eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+                configuration: streaming
+            )
+        } else {
+            self.streamingHTTPClient = nil
+        }
         let source: GigaChatTokenSource?
         if let credentials = configuration.credentials {
             source = .oauth(url: configuration.authURL, credentials: credentials, scope: configuration.scope)
@@ -133,7 +138,7 @@ public final class GigaChatClient: Sendable {
         await self.directPool?.shutdown()
         let streamingShutdown: Result<Void, any Error>
         do {
-            try await self.streamingHTTPClient.shutdown()
+            try await self.streamingHTTPClient?.shutdown()
             streamingShutdown = .success(())
         } catch {
             streamingShutdown = .failure(error)
@@ -194,8 +199,8 @@ public final class GigaChatClient: Sendable {
     /// Throws the mapped error of a non-2xx answer of AsyncHTTPClient (see ``errorAnswer(_:deadline:)``).
     func checkStatus(
         _ response: HTTPClientResponse,
-        deadline: NIODeadline = .distantFuture,
-        secrets extra: [String] = []
+        deadline: NIODeadline,
+        secrets extra: [String]
     ) async throws {
         guard !(200..<300).contains(response.status.code) else { return }
         let answer = await self.errorAnswer(response, deadline: deadline)
@@ -205,10 +210,9 @@ public final class GigaChatClient: Sendable {
     /// Collects a whole body within the deadline, mapping transport failures.
     func collect(
         _ response: HTTPClientResponse,
-        deadline: NIODeadline = .distantFuture,
-        limit: Int? = nil
+        deadline: NIODeadline,
+        limit: Int
     ) async throws -> ByteBuffer {
-        let limit = limit ?? self.configuration.maxResponseBytes
         do {
             return try await ResponseBodyReader.collect(
                 response.body,
@@ -217,7 +221,7 @@ public final class GigaChatClient: Sendable {
                 eventLoop: self.httpClient.eventLoopGroup.any()
             )
         } catch is NIOTooManyBytesError {
-            throw GigaChatError(code: .decoding, message: "the answer is larger than \(limit) bytes")
+            throw GigaChatError.answerTooLarge(limit: limit)
         } catch {
             throw GigaChatError.wrapping(error)
         }
@@ -351,7 +355,8 @@ public final class GigaChatClient: Sendable {
                 )
                 do {
                     if let fast = T.self as? any FastJSONDecodable.Type {
-                        return (try fast.init(json: Array(bytes.readableBytesView)) as! T, response.head.headers)
+                        let value = try bytes.withUnsafeReadableBytes { try fast.init(json: $0) }
+                        return (value as! T, response.head.headers)
                     }
                     return (
                         try JSONDecoder().decode(T.self, from: Data(bytes.readableBytesView)), response.head.headers

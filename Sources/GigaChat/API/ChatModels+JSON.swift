@@ -166,9 +166,11 @@ extension ChatResponse: FastJSONDecodable {
     /// Decodes a whole answer's JSON member by member off the bytes, as a stream event is (no dictionary per
     /// object; the answer's text is the one long string). A repeated member keeps its first value.
     init(json bytes: [UInt8]) throws {
-        let top = try bytes.withUnsafeBytes { bytes in
-            try TopLevelMembers(reading: bytes) { parser, index in try Choice(reading: &parser, index: index) }
-        }
+        self = try bytes.withUnsafeBytes { try ChatResponse(json: $0) }
+    }
+
+    init(json bytes: UnsafeRawBufferPointer) throws {
+        let top = try TopLevelMembers(reading: bytes) { parser, index in try Choice(reading: &parser, index: index) }
         guard let choices = top.choices else { throw JSONFields.TypeError(path: "choices", expected: "an array") }
         guard let model = top.model else { throw JSONFields.TypeError(path: "model", expected: "a string") }
         self.init(choices: choices, created: top.created, model: model, object: top.object, usage: top.usage)

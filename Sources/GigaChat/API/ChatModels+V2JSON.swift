@@ -108,6 +108,10 @@ struct V2ChatResponse: FastJSONDecodable, Decodable {
         try self.init(value: try JSONValue(parsing: bytes))
     }
 
+    init(json bytes: UnsafeRawBufferPointer) throws {
+        try self.init(value: try JSONValue(parsing: bytes))
+    }
+
     init(from decoder: any Decoder) throws {
         try self.init(value: try JSONValue(from: decoder))
     }

@@ -1,4 +1,5 @@
 /// A type the client decodes with ``JSONValue/init(parsing:)`` instead of `JSONDecoder`.
 protocol FastJSONDecodable {
-    init(json bytes: [UInt8]) throws
+    /// Decodes the JSON in `bytes` (read in place: the answer's body is not copied).
+    init(json bytes: UnsafeRawBufferPointer) throws
 }

@@ -68,7 +68,7 @@ public struct ChatStream: AsyncSequence, Sendable {
                         self.body = nil
                         self.decoder = nil
                         self.failed = true
-                        failure.message += " (after output was delivered; not retried by the client)"
+                        failure.markAfterOutput()
                         throw failure
                     }
                     // Nothing reached the caller yet: a retry cannot duplicate output.

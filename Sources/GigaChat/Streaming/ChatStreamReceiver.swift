@@ -22,7 +22,7 @@ final class ChatStreamReceiver: HTTP1ResponseReceiver, @unchecked Sendable {
     private let api: GigaChatAPI
     private let url: String
     private let onChunk: @Sendable (ChatChunk) -> Void
-    private let scrub: @Sendable (String) -> String
+    private let statusError: @Sendable (CollectedResponse) -> GigaChatError?
     private let promise: EventLoopPromise<Void>
     private var decoder: ChatEventDecoder?
     private var errorHead: HTTPResponseHead?
@@ -37,18 +37,18 @@ final class ChatStreamReceiver: HTTP1ResponseReceiver, @unchecked Sendable {
 
     /// - Parameters:
     ///   - eventLoop: Where ``answered`` completes.
-    ///   - scrub: Removes secrets from an error message.
+    ///   - statusError: The error of an error answer (``GigaChatClient/statusError(of:secrets:)``).
     init(
         api: GigaChatAPI,
         url: String,
         eventLoop: any EventLoop,
-        scrub: @escaping @Sendable (String) -> String,
+        statusError: @escaping @Sendable (CollectedResponse) -> GigaChatError?,
         onChunk: @escaping @Sendable (ChatChunk) -> Void
     ) {
         self.api = api
         self.url = url
         self.onChunk = onChunk
-        self.scrub = scrub
+        self.statusError = statusError
         self.promise = eventLoop.makePromise()
     }
 
@@ -117,12 +117,14 @@ final class ChatStreamReceiver: HTTP1ResponseReceiver, @unchecked Sendable {
 
     private func completeWithErrorStatus() {
         guard let head = self.errorHead else { return }
-        var error = GigaChatError.fromResponse(
-            status: Int(head.status.code),
-            headers: head.headers,
-            body: self.errorBody.bytes
-        )
-        error.message = self.scrub(error.message)
+        let answer = CollectedResponse(head: head, body: self.errorBody.bytes)
+        let error =
+            self.statusError(answer)
+            ?? GigaChatError(
+                code: .unexpectedStatus,
+                message: "HTTP \(head.status.code)",
+                httpStatus: Int(head.status.code)
+            )
         self.complete(.failure(error))
     }
 

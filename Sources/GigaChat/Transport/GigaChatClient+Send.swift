@@ -20,17 +20,17 @@ extension GigaChatClient {
         limit: Int? = nil
     ) async throws -> CollectedResponse {
         let limit = limit ?? self.configuration.maxResponseBytes
+        let url = root + path
         guard let pool = self.directPool, let (origin, target) = self.directTarget(root: root, path: path) else {
             return try await self.sendThroughAsyncHTTPClient(
                 method,
-                url: root + path,
+                url: url,
                 headers: headers,
                 body: body,
                 deadline: deadline,
                 limit: limit
             )
         }
-        try Self.checkHeaders(headers)
         let request = HTTP1Request(method: method, target: target, headers: headers, body: body)
         do {
             let response = try await Self.exchange(
@@ -41,10 +41,10 @@ extension GigaChatClient {
                 deadline: deadline,
                 limit: limit
             )
-            GigaChatRequestMetrics.shared.record(url: root + path, status: Int(response.head.status.code))
+            GigaChatRequestMetrics.shared.record(url: url, status: Int(response.head.status.code))
             return response
         } catch {
-            GigaChatRequestMetrics.shared.record(url: root + path, status: nil)
+            GigaChatRequestMetrics.shared.record(url: url, status: nil)
             throw error
         }
     }
@@ -60,8 +60,9 @@ extension GigaChatClient {
 
     /// The origin and target of `root + path` for the direct transport: worked out once for the two API roots.
     func directTarget(root: String, path: String) -> (HTTP1Origin, String)? {
-        if root == self.baseURL, let (origin, target) = self.directBase { return (origin, target + path) }
-        if root == self.v2BaseURL, let (origin, target) = self.directV2Base { return (origin, target + path) }
+        // The API roots are split once (`nil`: a URL the transport does not serve, not split again per call).
+        if root == self.baseURL { return self.directBase.map { ($0.0, $0.1 + path) } }
+        if root == self.v2BaseURL { return self.directV2Base.map { ($0.0, $0.1 + path) } }
         return HTTP1Origin.split(root + path)
     }
 
@@ -87,7 +88,7 @@ extension GigaChatClient {
     }
 
     /// Runs one exchange on the direct transport until `answered` (the receiver's) completes; cancelling the task
-    /// cancels the exchange.
+    /// cancels the exchange. Its headers are checked first, as AsyncHTTPClient checks them.
     static func run<Answer: Sendable>(
         _ request: HTTP1Request,
         to origin: HTTP1Origin,
@@ -97,6 +98,12 @@ extension GigaChatClient {
         deadline: NIODeadline,
         answered: EventLoopFuture<Answer>
     ) async throws -> Answer {
+        do {
+            try Self.checkHeaders(request.headers)
+        } catch {
+            receiver.fail(error)  // its answer is complete, refused
+            throw error
+        }
         let cancellation = ExchangeCancellation(pool: pool)
         return try await withTaskCancellationHandler {
             cancellation.started(

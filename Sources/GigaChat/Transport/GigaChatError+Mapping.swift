@@ -12,6 +12,15 @@ extension GigaChatError {
     static let deadlinePassed = GigaChatError(code: .timeout, message: "the call's deadline passed", isRetriable: false)
     static let clientShutDown = GigaChatError(code: .configuration, message: "the client has been shut down")
 
+    /// Says that a stream's failure came after output reached the caller (which is why the client does not retry it).
+    mutating func markAfterOutput() {
+        self.message += " (after output was delivered; not retried by the client)"
+    }
+
+    static func answerTooLarge(limit: Int) -> GigaChatError {
+        GigaChatError(code: .decoding, message: "the answer is larger than \(limit) bytes")
+    }
+
     static func connectTimeout(_ underlying: Any) -> GigaChatError {
         GigaChatError(code: .timeout, message: "connecting timed out", underlying: "\(underlying)")
     }

@@ -50,7 +50,7 @@ final class ResponseBodyReader {
         guard let state = self.state else { return try await body.next() }
         guard !state.isExpired, self.deadline > .now() else {
             self.stopTimer()
-            throw Self.deadlineError()
+            throw GigaChatError.deadlinePassed
         }
         // `immediate`: a piece that is already buffered is read on the calling thread without a hop.
         let read = Task.immediate { try await body.next() }
@@ -73,7 +73,7 @@ final class ResponseBodyReader {
         eventLoop: any EventLoop
     ) async throws -> ByteBuffer {
         guard deadline != .distantFuture else { return try await body.collect(upTo: limit) }
-        guard deadline > .now() else { throw Self.deadlineError() }
+        guard deadline > .now() else { throw GigaChatError.deadlinePassed }
         let state = DeadlineState()
         let timer = eventLoop.scheduleTask(deadline: deadline) { state.expire() }
         defer { timer.cancel() }
@@ -97,16 +97,12 @@ final class ResponseBodyReader {
             read.cancel()
         }
         state.unregister()
-        if case .failure = result, state.isExpired { return .failure(Self.deadlineError()) }
+        if case .failure = result, state.isExpired { return .failure(GigaChatError.deadlinePassed) }
         return result
     }
 
     private func stopTimer() {
         self.timer?.cancel()
         self.timer = nil
-    }
-
-    static func deadlineError() -> GigaChatError {
-        GigaChatError.deadlinePassed
     }
 }

@@ -27,13 +27,10 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
 
     /// What one attempt produced.
     private enum AttemptResult {
-        case answered(Answer)
+        case answered(AttemptAnswer)
         case failed(GigaChatError)
         case cancelled
     }
-
-    /// A successful attempt's answer.
-    typealias Answer = AttemptAnswer
 
     /// Runs the job; it holds one slot when called. The decisions are ``JobRunStateMachine``'s; this drives it:
     /// it waits, makes the calls, and ends in one place (``finish(_:_:)``) or stops (cancelled: nothing published).
@@ -71,7 +68,7 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
                 maxCorrections: configuration.structuredCorrections
             )
         )
-        var answer: Answer?
+        var answer: AttemptAnswer?
         /// Usage of every answered call of the job, corrective ones included: they were all paid for.
         var spent: ChatUsage?
         var attemptID = ""
@@ -229,7 +226,7 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
 
     /// Delivers a streamed answer's partials before its completion; `false` when cancelled (revocation, forced
     /// shutdown) or the producer closed: then nothing more is published.
-    private func deliverPartials(of answer: Answer) async -> Bool {
+    private func deliverPartials(of answer: AttemptAnswer) async -> Bool {
         guard let partials = answer.partials else { return true }
         publisher.gate.beginPublishing()
         let delivered = await partials.deliverAll()
@@ -238,7 +235,7 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
     }
 
     /// How an answer measures up to the job's output format; a function call or a refusal is not judged.
-    private static func verdict(of answer: Answer, format: ResponseFormat?) -> ResponseFormat.Verdict {
+    private static func verdict(of answer: AttemptAnswer, format: ResponseFormat?) -> ResponseFormat.Verdict {
         guard let format, answer.functionCall == nil, answer.finishReason != "blacklist" else {
             return .valid(parsed: nil)
         }
@@ -256,7 +253,7 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
         )
     }
 
-    private func logAnswer(_ answer: Answer, job: Job, attempts: Int, logger: JobLogger) {
+    private func logAnswer(_ answer: AttemptAnswer, job: Job, attempts: Int, logger: JobLogger) {
         guard configuration.logContent else { return }
         logger.debug(
             "Job answered",
@@ -316,7 +313,7 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
         do {
             let response = try await client.completeChat(request, headers: headers)
             return .answered(
-                Answer(
+                AttemptAnswer(
                     content: response.content,
                     finishReason: response.finishReason?.rawValue,
                     functionCall: response.functionCall,
@@ -358,7 +355,7 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
             }
             let prompt = vectors.reduce(0) { $0 + ($1.usage?.promptTokens ?? 0) }
             return .answered(
-                Answer(
+                AttemptAnswer(
                     content: "",
                     usage: ChatUsage(promptTokens: prompt, completionTokens: 0, totalTokens: prompt),
                     model: response.model,
@@ -438,7 +435,7 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
 
     private func answered(
         _ admitted: AdmittedJob,
-        _ answer: Answer,
+        _ answer: AttemptAnswer,
         attempts: Int,
         attemptID: String,
         failure: CompletionRecord.Failure? = nil

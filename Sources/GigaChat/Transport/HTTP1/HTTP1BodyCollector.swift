@@ -38,7 +38,7 @@ final class HTTP1BodyCollector: HTTP1ResponseReceiver, @unchecked Sendable {
             return
         }
         guard self.body.readableBytes + part.readableBytes <= self.limit else {
-            throw GigaChatError(code: .decoding, message: "the answer is larger than \(self.limit) bytes")
+            throw .answerTooLarge(limit: self.limit)
         }
         if self.body.readableBytes == 0 {
             self.body = part  // most answers come in one piece: no copy

@@ -192,7 +192,7 @@ final class HTTP1ConnectionPool: Sendable {
     func reroute(_ exchange: HTTP1Exchange, from connection: HTTP1Connection) {
         let route: Route = self.state.withLock { state in
             // Cancelled, or expired, in the meantime: whoever changed the phase told the receiver.
-            guard case .running(let given) = exchange.phase, given === connection else { return .none }
+            guard case .running(let given) = exchange.phase, given === connection else { return .wait }
             return self.decide(exchange, &state)
         }
         self.take(route, for: exchange)
@@ -205,7 +205,6 @@ final class HTTP1ConnectionPool: Sendable {
         case connect
         case wait
         case refuse
-        case none
     }
 
     private func route(_ exchange: HTTP1Exchange) {
@@ -251,7 +250,7 @@ final class HTTP1ConnectionPool: Sendable {
             }
         case .connect:
             self.connect(for: exchange)
-        case .wait, .none:
+        case .wait:
             break
         case .refuse:
             exchange.receiver.fail(exchange.isCancelled ? .callCancelled : .clientShutDown)
