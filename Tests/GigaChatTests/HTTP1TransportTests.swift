@@ -153,6 +153,34 @@ struct HTTP1TransportTests {
         await pool.shutdown()
     }
 
+    @Test func connectionsAreSpreadOverTheEventLoopsWhoeverElseTakesTurns() async throws {
+        // Other code takes loops from the same group in turn: with two loops and one such call per call, `next()`
+        // put every connection on one loop (issue 17).
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let server = try TestKeepAliveServer { _, index in
+            .ok("\(index)", after: .milliseconds(300))
+        }
+        defer { server.stop() }
+        let pool = try HTTP1ConnectionPool(group: group, tls: nil, connectTimeout: .seconds(5), maxConnections: 8)
+        var collectors: [HTTP1BodyCollector] = []
+        for _ in 0..<8 {
+            let collector = HTTP1BodyCollector(limit: 1024, eventLoop: group.next())
+            pool.execute(
+                HTTP1Request(method: .GET, target: "/", headers: [:], body: nil),
+                to: server.origin,
+                receiver: collector,
+                idleTimeout: .seconds(10),
+                deadline: .distantFuture
+            )
+            collectors.append(collector)
+        }
+        for collector in collectors { _ = try await collector.answered.get() }
+        #expect(server.connections == 8)
+        #expect(pool.openConnectionsPerLoop == [4, 4])
+        await pool.shutdown()
+        try await group.shutdownGracefully()
+    }
+
     @Test func aConnectionTheServerClosedIsNotUsedAgain() async throws {
         // The server closes after each answer without saying so (no `Connection: close`).
         let server = try TestKeepAliveServer { _, index in

@@ -31,8 +31,7 @@ import Testing
             headers: [],
             // By default every delta of 4 bytes or more is a partial at once: each `add` publishes.
             coalescer: coalescer,
-            metrics: WorkerMetrics(),
-            eventLoop: MultiThreadedEventLoopGroup.singleton.any()
+            metrics: WorkerMetrics()
         )
     }
 

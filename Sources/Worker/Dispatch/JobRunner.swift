@@ -2,7 +2,6 @@ import Foundation
 import GigaChat
 import Kafka
 import Logging
-import NIOPosix
 import WireFormat
 
 /// Runs one admitted job from its start to its acknowledged completion: attempts, backoff, deadline, streaming.
@@ -388,8 +387,7 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
                 maxBytes: configuration.partialsMaxBytes,
                 start: start
             ),
-            metrics: metrics,
-            eventLoop: MultiThreadedEventLoopGroup.singleton.any()
+            metrics: metrics
         )
         // The chunks are gathered where they arrive; this task wakes when the answer ended, not once per event.
         let answer = StreamedAnswer(partials: partials, start: start)

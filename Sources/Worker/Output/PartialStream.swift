@@ -47,7 +47,6 @@ final class PartialStream: Sendable {
     private let attempt: Int
     private let headers: [KafkaHeader]
     private let metrics: WorkerMetrics
-    private let eventLoop: any EventLoop
 
     init(
         publisher: OutcomePublisher,
@@ -57,8 +56,7 @@ final class PartialStream: Sendable {
         attempt: Int,
         headers: [KafkaHeader],
         coalescer: PartialCoalescer,
-        metrics: WorkerMetrics,
-        eventLoop: any EventLoop
+        metrics: WorkerMetrics
     ) {
         self.state = Mutex(State(coalescer: coalescer))
         self.publisher = publisher
@@ -69,7 +67,6 @@ final class PartialStream: Sendable {
         self.attempt = attempt
         self.headers = headers
         self.metrics = metrics
-        self.eventLoop = eventLoop
     }
 
     /// Adds a delta; publishes a partial when one is due. Never waits (see the type's notes).
@@ -96,10 +93,11 @@ final class PartialStream: Sendable {
         return due
     }
 
-    /// On the loop the delta came in on when there is one (no thread is woken to arm it), else on ``eventLoop``.
+    /// On the loop the delta came in on when there is one (no thread is woken to arm it), else on one of the
+    /// process's loops (taken only then: taking one in turn per job would skew who else takes turns).
     private func scheduleFlush(at due: ContinuousClock.Instant) {
         let delay = TimeAmount(max(.zero, due - .now))
-        let loop = MultiThreadedEventLoopGroup.currentEventLoop ?? eventLoop
+        let loop = MultiThreadedEventLoopGroup.currentEventLoop ?? MultiThreadedEventLoopGroup.singleton.any()
         loop.scheduleTask(in: delay) { [self] in flushDue() }
     }
 

@@ -27,16 +27,22 @@ final class HTTP1ConnectionPool: Sendable {
         var origins: [HTTP1Origin: Origin] = [:]
         /// Every open connection, to close them at shutdown.
         var connections: [ObjectIdentifier: HTTP1Connection] = [:]
+        /// Connections open or opening on each of ``loops``, to open the next one on the least busy loop.
+        var connectionsPerLoop: [Int]
         var shutDown = false
     }
 
     private let group: any EventLoopGroup
+    /// The group's event loops. A new connection goes to the one with the fewest: `next()` would hand them out in
+    /// turn, but other callers take turns from the same group, and with two loops and one other call per job every
+    /// connection landed on the same loop (issue 17: 959 of 1,000 streams on one core, the other nearly idle).
+    private let loops: [any EventLoop]
     private let sslContext: NIOSSLContext?
     private let connectTimeout: TimeAmount
     private let maxConnections: Int
     /// How long a connection may sit idle in the pool before it is closed.
     private let idleLifetime: TimeAmount
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     private let sweeper: Mutex<RepeatedTask?> = Mutex(nil)
 
     /// - Parameters:
@@ -50,6 +56,8 @@ final class HTTP1ConnectionPool: Sendable {
         idleLifetime: TimeAmount = .seconds(60)
     ) throws {
         self.group = group
+        self.loops = Array(group.makeIterator())
+        self.state = Mutex(State(connectionsPerLoop: Array(repeating: 0, count: self.loops.count)))
         self.sslContext = try tls.map { try NIOSSLContext(configuration: $0) }
         self.connectTimeout = connectTimeout
         self.maxConnections = max(1, maxConnections)
@@ -66,6 +74,13 @@ final class HTTP1ConnectionPool: Sendable {
 
     deinit {
         self.sweeper.withLock { $0?.cancel() }
+    }
+
+    /// How many open connections each of the group's loops holds, in the group's order (for tests).
+    var openConnectionsPerLoop: [Int] {
+        self.state.withLock { state in
+            self.loops.map { loop in state.connections.values.count { $0.eventLoop === loop } }
+        }
     }
 
     /// Sends `request` to `origin`; the answer goes to `receiver`. Returns the exchange, to cancel it.
@@ -174,6 +189,9 @@ final class HTTP1ConnectionPool: Sendable {
     func connectionClosed(_ connection: HTTP1Connection) {
         let next: HTTP1Exchange? = self.state.withLock { state in
             guard state.connections.removeValue(forKey: ObjectIdentifier(connection)) != nil else { return nil }
+            if let index = self.loops.firstIndex(where: { $0 === connection.eventLoop }) {
+                state.connectionsPerLoop[index] -= 1
+            }
             state.origins[connection.origin]?.idle.removeAll { $0 === connection }
             state.origins[connection.origin]?.open -= 1
             guard !state.shutDown, let next = state.origins[connection.origin]?.waiting.popFirst() else { return nil }
@@ -273,7 +291,14 @@ final class HTTP1ConnectionPool: Sendable {
     /// Opens a connection for `exchange` (counted in its origin's `open` already).
     private func connect(for exchange: HTTP1Exchange) {
         let origin = exchange.origin
-        let loop = self.group.next()
+        let loopIndex = self.state.withLock { state in
+            let index = state.connectionsPerLoop.indices.min {
+                state.connectionsPerLoop[$0] < state.connectionsPerLoop[$1]
+            }!
+            state.connectionsPerLoop[index] += 1
+            return index
+        }
+        let loop = self.loops[loopIndex]
         let connectTimeout = self.connectTimeout
         let sslContext = self.sslContext
         // A handler per socket: NIO may try several addresses of the host at once, each with a channel of its own.
@@ -308,10 +333,15 @@ final class HTTP1ConnectionPool: Sendable {
                         self.connected(connection, for: exchange)
                     } catch {
                         channel.close(promise: nil)
-                        self.connectFailed(origin, for: exchange, error: GigaChatError.wrapping(error))
+                        self.connectFailed(
+                            origin,
+                            loopIndex: loopIndex,
+                            for: exchange,
+                            error: GigaChatError.wrapping(error)
+                        )
                     }
                 case .failure(let error):
-                    self.connectFailed(origin, for: exchange, error: Self.connectError(error))
+                    self.connectFailed(origin, loopIndex: loopIndex, for: exchange, error: Self.connectError(error))
                 }
             }
     }
@@ -354,9 +384,15 @@ final class HTTP1ConnectionPool: Sendable {
         }
     }
 
-    private func connectFailed(_ origin: HTTP1Origin, for exchange: HTTP1Exchange, error: GigaChatError) {
+    private func connectFailed(
+        _ origin: HTTP1Origin,
+        loopIndex: Int,
+        for exchange: HTTP1Exchange,
+        error: GigaChatError
+    ) {
         let (failExchange, next): (Bool, HTTP1Exchange?) = self.state.withLock { state in
             state.origins[origin]?.open -= 1
+            state.connectionsPerLoop[loopIndex] -= 1
             var failExchange = false
             if case .connecting = exchange.phase {
                 exchange.phase = .ended
