@@ -26,6 +26,8 @@ public struct JobDecoder: Sendable {
         "id", "kind", "model", "messages", "stream", "api", "session_id", "options", "reply_to", "deadline", "metadata",
         "input",
     ]
+    /// ``fields`` as a set (made once: building it cost every job a dozen string hashes).
+    static let knownFields = Set(fields)
     /// The fields of an embeddings job (`"kind": "embeddings"`).
     public static let embeddingsFields: Set<String> = [
         "id", "kind", "model", "input", "reply_to", "deadline", "metadata",
@@ -74,8 +76,10 @@ public struct JobDecoder: Sendable {
         from members: [String: JSONValue],
         maxEmbeddingsInputs: Int = JobDecoder.defaultMaxEmbeddingsInputs
     ) throws -> Job {
-        let known = Set(fields)
-        if let unknown = members.keys.sorted().first(where: { !known.contains($0) }) {
+        // Sorted only when one is unknown: the first in order is the one the rejection names.
+        if members.keys.contains(where: { !knownFields.contains($0) }),
+            let unknown = members.keys.sorted().first(where: { !knownFields.contains($0) })
+        {
             throw JobRejection(
                 .unknownField,
                 "unknown field \"\(unknown)\"; a job has \(fields.joined(separator: ", "))"
@@ -133,6 +137,28 @@ public struct JobDecoder: Sendable {
             }
             options = object
         }
+        if !options.isEmpty {
+            try checkOptions(options)
+        }
+        let replyTo = try Self.replyTo(members)
+        let deadline = try Self.deadline(members)
+        return Job(
+            id: id,
+            model: model,
+            messages: messages,
+            stream: stream,
+            api: api,
+            sessionID: sessionID,
+            options: options,
+            replyTo: replyTo,
+            deadline: deadline,
+            metadata: present(members, "metadata")
+        )
+    }
+
+    /// The job's `options` (not empty): no field of the job itself, typed chat parameters of the right types, and
+    /// a response format each API can use.
+    private static func checkOptions(_ options: [String: JSONValue]) throws {
         for reserved in ["messages", "stream", "model", "api"] where options[reserved] != nil {
             throw JobRejection(.unknownField, "options.\(reserved) is not allowed; it is a field of the job itself")
         }
@@ -158,20 +184,6 @@ public struct JobDecoder: Sendable {
                 throw JobRejection(.invalidResponseFormat, place + error.message)
             }
         }
-        let replyTo = try Self.replyTo(members)
-        let deadline = try Self.deadline(members)
-        return Job(
-            id: id,
-            model: model,
-            messages: messages,
-            stream: stream,
-            api: api,
-            sessionID: sessionID,
-            options: options,
-            replyTo: replyTo,
-            deadline: deadline,
-            metadata: present(members, "metadata")
-        )
     }
 
     /// An embeddings job: `input` (1 to `maxInputs` strings) and the fields that apply to it.
@@ -236,19 +248,23 @@ public struct JobDecoder: Sendable {
         return value
     }
 
-    private static func optionalString(_ members: [String: JSONValue], _ key: String, path: String? = nil) throws
-        -> String?
-    {
+    /// - Parameter path: Where the member is, for the rejection (made only then); default: `key`.
+    private static func optionalString(
+        _ members: [String: JSONValue],
+        _ key: String,
+        path: @autoclosure () -> String? = nil
+    ) throws -> String? {
         guard let value = present(members, key) else { return nil }
         guard case .string(let text) = value else {
-            throw JobRejection(.wrongType, "\(path ?? key): expected a string")
+            throw JobRejection(.wrongType, "\(path() ?? key): expected a string")
         }
         return text
     }
 
     /// One message of the job.
     private static func message(_ value: JSONValue, at index: Int) throws -> ChatMessage {
-        let path = "messages[\(index)]"
+        // Where the message is, for a rejection: made only then (formatting it for every message was not free).
+        var path: String { "messages[\(index)]" }
         guard case .object(let members) = value else { throw JobRejection(.wrongType, "\(path): expected an object") }
         guard let roleValue = members["role"] else { throw JobRejection(.missingField, "\(path).role is missing") }
         guard case .string(let role) = roleValue else {
