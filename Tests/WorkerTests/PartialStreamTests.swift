@@ -85,4 +85,29 @@ import Testing
         #expect(last.isFinal)
         #expect(stopped.records.count == 1)
     }
+
+    /// Deltas that arrive on an event loop are flushed there, by the loop's shared timers: streams whose text falls
+    /// due in the same slot share one timer, and each gets its own partial.
+    @Test func streamsOnOneLoopAreFlushedByItsSharedTimers() async throws {
+        let sinks = (0..<3).map { _ in ScriptedSink { _, _ in .report(nil) } }
+        let streams = sinks.map { sink in
+            partialStream(
+                sink,
+                coalescer: PartialCoalescer(interval: .milliseconds(50), maxBytes: 1 << 20, start: .now)
+            )
+        }
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        try await loop.submit {
+            for (index, stream) in streams.enumerated() { stream.add("text \(index)") }
+        }.get()
+        let deadline = ContinuousClock.now + .seconds(5)
+        while sinks.contains(where: \.records.isEmpty), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        for (index, sink) in sinks.enumerated() {
+            let record = try #require(sink.records.first?.value)
+            #expect(try JSONDecoder().decode(PartialRecord.self, from: Data(record)).delta == "text \(index)")
+            #expect(sink.records.count == 1)
+        }
+    }
 }

@@ -19,9 +19,9 @@ import WireFormat
 /// is full it hands its turn as sender to a task of its own, which waits for room and sends the rest in order
 /// (whatever then happens to the attempt).
 ///
-/// The timer is armed only while text waits for company, on an event loop (a scheduled task costs a fraction of a
-/// sleeping child task, and most flushes happen in ``add(_:)`` anyway); it flushes what is due when it fires, and is
-/// armed again if text still waits. ``stop()`` (the call failed or was cancelled) and ``finish()`` end it.
+/// The timer is armed only while text waits for company, on an event loop (``PartialFlushTimers``: one timer per loop
+/// and 5 ms slot, where a sleeping child task per stream cost many times more; most flushes happen in ``add(_:)``
+/// anyway); it flushes what is due when it fires, and is armed again if text still waits. ``stop()`` (the call failed or was cancelled) and ``finish()`` end it.
 final class PartialStream: Sendable {
     private struct State {
         var coalescer: PartialCoalescer
@@ -93,16 +93,14 @@ final class PartialStream: Sendable {
         return due
     }
 
-    /// On the loop the delta came in on when there is one (no thread is woken to arm it), else on one of the
-    /// process's loops (taken only then: taking one in turn per job would skew who else takes turns).
+    /// On the loop the delta came in on when there is one (no thread is woken to arm it), in that loop's shared
+    /// timers (``PartialFlushTimers``).
     private func scheduleFlush(at due: ContinuousClock.Instant) {
-        let delay = TimeAmount(max(.zero, due - .now))
-        let loop = MultiThreadedEventLoopGroup.currentEventLoop ?? MultiThreadedEventLoopGroup.singleton.any()
-        loop.scheduleTask(in: delay) { [self] in flushDue() }
+        PartialFlushTimers.schedule(self, at: .now() + TimeAmount(max(.zero, due - .now)))
     }
 
     /// The timer fired: publishes the pending text if it is due, and arms the timer again if text still waits.
-    private func flushDue() {
+    func flushDue() {
         let (send, armAt) = state.withLock { state -> (Bool, ContinuousClock.Instant?) in
             state.timerArmed = false
             guard !state.finished else { return (false, nil) }
