@@ -260,7 +260,12 @@ public final class GigaChatClient: Sendable {
     }
 
     /// The delay before the next attempt, or throws `failure` when it must not be retried.
-    func retryDelay(for failure: GigaChatError, attempt: Int, deadline: NIODeadline, what: String) throws -> Duration {
+    func retryDelay(
+        for failure: GigaChatError,
+        attempt: Int,
+        deadline: NIODeadline,
+        what: @autoclosure () -> String
+    ) throws -> Duration {
         let statusAllowed = failure.httpStatus.map { self.configuration.retry.retryOnStatusCodes.contains($0) } ?? true
         guard failure.isRetriable, statusAllowed, attempt < self.configuration.retry.maxRetries else { throw failure }
         let delay = self.retryPolicy.delay(attempt: attempt, retryAfter: failure.retryAfter)
@@ -268,7 +273,7 @@ public final class GigaChatClient: Sendable {
         self.logger.warning(
             "GigaChat call failed, retrying",
             metadata: [
-                "gigachat.call": "\(what)", "gigachat.error": "\(failure.code)",
+                "gigachat.call": "\(what())", "gigachat.error": "\(failure.code)",
                 "gigachat.http_status": "\(failure.httpStatus.map(String.init) ?? "-")",
                 "gigachat.attempt": "\(attempt + 1)", "gigachat.delay_ms": "\(Int(delay.seconds * 1000))",
             ]

@@ -86,9 +86,9 @@ import Testing
         #expect(stopped.records.count == 1)
     }
 
-    /// Deltas that arrive on an event loop are flushed there, by the loop's shared timers: streams whose text falls
-    /// due in the same slot share one timer, and each gets its own partial.
-    @Test func streamsOnOneLoopAreFlushedByItsSharedTimers() async throws {
+    /// Deltas that arrive on an event loop are flushed there, by the loop's shared timers, each stream's text in a
+    /// partial of its own.
+    @Test func streamsOnOneLoopAreFlushedByItsTimers() async throws {
         let sinks = (0..<3).map { _ in ScriptedSink { _, _ in .report(nil) } }
         let streams = sinks.map { sink in
             partialStream(

@@ -20,14 +20,15 @@ final class PartialFlushTimers {
 
     private let loop: any EventLoop
     /// The streams waiting in each slot, by slot number (due time / slot width, rounded up).
-    private var slots: [Int64: [PartialStream]] = [:]
+    private var slots: [UInt64: [PartialStream]] = [:]
 
     private init(loop: any EventLoop) {
         self.loop = loop
     }
 
     /// Has `stream.flushDue()` called on the current event loop at `due` or at most one slot later; off any loop,
-    /// on one of the process's loops.
+    /// on one of the process's loops. (A timer that cannot run, its loop shutting down, hands the stream back with
+    /// ``PartialStream/timerLost()``: its text goes out with its next delta or its final partial.)
     static func schedule(_ stream: PartialStream, at due: NIODeadline) {
         if let loop = MultiThreadedEventLoopGroup.currentEventLoop {
             timers(on: loop).add(stream, at: due)
@@ -46,14 +47,19 @@ final class PartialFlushTimers {
     }
 
     private func add(_ stream: PartialStream, at due: NIODeadline) {
-        let width = Self.slot.nanoseconds
-        let number = (Int64(due.uptimeNanoseconds) + width - 1) / width
+        // In unsigned nanoseconds, rounded up without overflow (a due time far off is `distantFuture`, Int64.max).
+        let width = UInt64(Self.slot.nanoseconds)
+        let number = due.uptimeNanoseconds / width + (due.uptimeNanoseconds % width == 0 ? 0 : 1)
         if self.slots[number]?.append(stream) != nil { return }
         self.slots[number] = [stream]
-        self.loop.assumeIsolatedUnsafeUnchecked().scheduleTask(
-            deadline: .uptimeNanoseconds(UInt64(number * width))
-        ) { [self] in
+        let deadline = NIODeadline.uptimeNanoseconds(
+            number.multipliedReportingOverflow(by: width).overflow ? .max : number * width
+        )
+        let task = self.loop.assumeIsolatedUnsafeUnchecked().scheduleTask(deadline: deadline) { [self] in
             for stream in self.slots.removeValue(forKey: number) ?? [] { stream.flushDue() }
+        }
+        task.futureResult.assumeIsolatedUnsafeUnchecked().whenFailure { [self] _ in
+            for stream in self.slots.removeValue(forKey: number) ?? [] { stream.timerLost() }
         }
     }
 }

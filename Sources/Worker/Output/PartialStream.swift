@@ -2,7 +2,6 @@ import DequeModule
 import Kafka
 import Metrics
 import NIOCore
-import NIOPosix
 import Synchronization
 import WireFormat
 
@@ -19,9 +18,10 @@ import WireFormat
 /// is full it hands its turn as sender to a task of its own, which waits for room and sends the rest in order
 /// (whatever then happens to the attempt).
 ///
-/// The timer is armed only while text waits for company, on an event loop (``PartialFlushTimers``: one timer per loop
-/// and 5 ms slot, where a sleeping child task per stream cost many times more; most flushes happen in ``add(_:)``
-/// anyway); it flushes what is due when it fires, and is armed again if text still waits. ``stop()`` (the call failed or was cancelled) and ``finish()`` end it.
+/// The timer is armed only while text waits for company, on the event loop the deltas arrive on, in that loop's
+/// shared timers (``PartialFlushTimers``: one NIO timer per loop and 5 ms slot, not one per stream; most flushes
+/// happen in ``add(_:)`` anyway). It flushes what is due when it fires, and is armed again if text still waits.
+/// ``stop()`` (the call failed or was cancelled) and ``finish()`` end it.
 final class PartialStream: Sendable {
     private struct State {
         var coalescer: PartialCoalescer
@@ -96,7 +96,14 @@ final class PartialStream: Sendable {
     /// On the loop the delta came in on when there is one (no thread is woken to arm it), in that loop's shared
     /// timers (``PartialFlushTimers``).
     private func scheduleFlush(at due: ContinuousClock.Instant) {
-        PartialFlushTimers.schedule(self, at: .now() + TimeAmount(max(.zero, due - .now)))
+        // The delay first, then the loop's clock: the timer is never earlier than `due`.
+        let delay = TimeAmount(max(.zero, due - .now))
+        PartialFlushTimers.schedule(self, at: .now() + delay)
+    }
+
+    /// The armed timer will not fire (its event loop is shutting down): the next delta arms another.
+    func timerLost() {
+        state.withLock { $0.timerArmed = false }
     }
 
     /// The timer fired: publishes the pending text if it is due, and arms the timer again if text still waits.
