@@ -43,15 +43,21 @@ struct HTTP1TransportTests {
         String(buffer: response.body)
     }
 
-    /// A connection on an `EmbeddedChannel` (active, no encoder or decoder: the parts are read and written as they
-    /// are), with a pool of its own, and an exchange for it whose answer a collector reads.
+    /// A connection on an `EmbeddedChannel` (active, no decoder: answers are written as parts, the request is read
+    /// as the bytes the connection wrote), with a pool of its own, and an exchange for it whose answer a collector reads.
     static func embeddedConnection(
         deadline: NIODeadline = .distantFuture
     ) throws -> (EmbeddedEventLoop, EmbeddedChannel, HTTP1Connection, HTTP1Exchange, HTTP1BodyCollector) {
         let loop = EmbeddedEventLoop()
         let pool = try HTTP1ConnectionPool(group: loop, tls: nil, connectTimeout: .seconds(1), maxConnections: 1)
         let origin = HTTP1Origin(tls: false, host: "127.0.0.1", port: 80)
-        let connection = HTTP1Connection(origin: origin, eventLoop: loop, connectTimeout: .seconds(1), pool: pool)
+        let connection = HTTP1Connection(
+            origin: origin,
+            eventLoop: loop,
+            connectTimeout: .seconds(1),
+            pool: pool,
+            responseDecoder: HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)
+        )
         let channel = EmbeddedChannel(handler: connection, loop: loop)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 80)).wait()
         let collector = HTTP1BodyCollector(limit: 1024, eventLoop: loop)
@@ -137,6 +143,29 @@ struct HTTP1TransportTests {
         await pool.shutdown()
     }
 
+    /// A small body goes out in the same write as the head; a large one (an upload) after it. Either way the server
+    /// reads exactly the body, and the connection serves the next request.
+    @Test func smallAndLargeBodiesAreFramedByTheirLength() async throws {
+        let server = try TestKeepAliveServer { _, index in .ok("\(index)") }
+        defer { server.stop() }
+        let pool = try Self.makePool(maxConnections: 1)
+        let large = (0..<(HTTP1Connection.inlineBodyLimit * 2 + 7)).map { UInt8(truncatingIfNeeded: $0 % 251) }
+        for body in [large, Array("tail".utf8), []] {
+            let response = try await GigaChatClient.exchange(
+                HTTP1Request(method: .POST, target: "/upload", headers: [:], body: ByteBuffer(bytes: body)),
+                origin: server.origin,
+                pool: pool,
+                idleTimeout: .seconds(10),
+                deadline: .distantFuture,
+                limit: 1024
+            )
+            #expect(response.head.status == .ok)
+        }
+        #expect(server.bodies == [large, Array("tail".utf8), []])
+        #expect(server.connections == 1)
+        await pool.shutdown()
+    }
+
     @Test func connectionsStayWithinTheLimitAndEveryCallIsServed() async throws {
         let server = try TestKeepAliveServer { _, index in
             .ok("\(index)", after: .milliseconds(50))
@@ -176,8 +205,14 @@ struct HTTP1TransportTests {
         }
         for collector in collectors { _ = try await collector.answered.get() }
         #expect(server.connections == 8)
-        #expect(pool.openConnectionsPerLoop == [4, 4])
+        #expect(pool.connectionsPerLoop == [4, 4])
         await pool.shutdown()
+        // Each close is counted off its loop (as the connections' closes come in).
+        let deadline = ContinuousClock.now + .seconds(5)
+        while pool.connectionsPerLoop != [0, 0], ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(pool.connectionsPerLoop == [0, 0])
         try await group.shutdownGracefully()
     }
 
@@ -331,7 +366,7 @@ struct HTTP1TransportTests {
         connection.start(exchange)
         let error = #expect(throws: GigaChatError.self) { try Self.result(of: collector, on: loop)?.get() }
         #expect(error?.code == .cancelled)
-        #expect(try channel.readOutbound(as: HTTPClientRequestPart.self) == nil)
+        #expect(try channel.readOutbound(as: ByteBuffer.self) == nil)
         _ = try? channel.finish()
     }
 
@@ -344,7 +379,7 @@ struct HTTP1TransportTests {
         let error = #expect(throws: GigaChatError.self) { try Self.result(of: collector, on: loop)?.get() }
         #expect(error?.code == .timeout)
         #expect(error?.isRetriable == false)
-        #expect(try channel.readOutbound(as: HTTPClientRequestPart.self) == nil)
+        #expect(try channel.readOutbound(as: ByteBuffer.self) == nil)
         #expect(channel.isActive)
         _ = try? channel.finish()
     }

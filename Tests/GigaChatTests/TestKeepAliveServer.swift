@@ -29,6 +29,7 @@ final class TestKeepAliveServer: Sendable {
     private let server: TestTCPServer
     private final class Counts: Sendable {
         let value = Mutex<(connections: Int, inFlight: Int, maxInFlight: Int, requests: Int)>((0, 0, 0, 0))
+        let bodies = Mutex<[[UInt8]]>([])
         func withLock<T>(_ body: (inout (connections: Int, inFlight: Int, maxInFlight: Int, requests: Int)) -> T) -> T {
             self.value.withLock { body(&$0) }
         }
@@ -41,6 +42,9 @@ final class TestKeepAliveServer: Sendable {
     var requests: Int { self.counts.withLock { $0.requests } }
     var maxInFlight: Int { self.counts.withLock { $0.maxInFlight } }
 
+    /// The bodies of the requests read so far, in order.
+    var bodies: [[UInt8]] { self.counts.bodies.withLock { $0 } }
+
     /// - Parameter answer: Called with the request's head (request line and headers) and its number (from 0).
     init(answer: @escaping @Sendable (_ head: String, _ index: Int) -> Answer) throws {
         let counts = self.counts
@@ -49,8 +53,9 @@ final class TestKeepAliveServer: Sendable {
             defer { close(client) }
             var pending: [UInt8] = []
             while true {
-                guard let (head, rest) = Self.readRequest(client, pending: &pending) else { return }
+                guard let (head, body, rest) = Self.readRequest(client, pending: &pending) else { return }
                 pending = rest
+                counts.bodies.withLock { $0.append(body) }
                 let index = counts.withLock { counts -> Int in
                     counts.requests += 1
                     counts.inFlight += 1
@@ -71,7 +76,10 @@ final class TestKeepAliveServer: Sendable {
     func stop() { self.server.stop() }
 
     /// Reads one request (head and `Content-Length` body); `pending` holds bytes read past the previous one.
-    private static func readRequest(_ fd: Int32, pending: inout [UInt8]) -> (head: String, rest: [UInt8])? {
+    private static func readRequest(
+        _ fd: Int32,
+        pending: inout [UInt8]
+    ) -> (head: String, body: [UInt8], rest: [UInt8])? {
         var data = pending
         var buffer = [UInt8](repeating: 0, count: 4096)
         func more() -> Bool {
@@ -91,6 +99,6 @@ final class TestKeepAliveServer: Sendable {
         while data.count < bodyStart + length {
             guard more() else { return nil }
         }
-        return (head, Array(data[(bodyStart + length)...]))
+        return (head, Array(data[bodyStart..<(bodyStart + length)]), Array(data[(bodyStart + length)...]))
     }
 }

@@ -16,7 +16,12 @@ import NIOTLS
 /// the pool's, under its lock).
 final class HTTP1Connection: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundOut = HTTPClientRequestPart
+    /// A request goes out as bytes made here (see ``HTTP1ResponseDecoding``).
+    typealias OutboundOut = ByteBuffer
+
+    /// The largest body written in the same buffer as the request's head (a larger one, an upload, is written as it
+    /// is, after the head: copying it would cost more than a second write).
+    static let inlineBodyLimit = 16 * 1024
 
     let origin: HTTP1Origin
     let eventLoop: any EventLoop
@@ -29,6 +34,8 @@ final class HTTP1Connection: ChannelInboundHandler, @unchecked Sendable {
     /// as AsyncHTTPClient's would).
     private let pool: HTTP1ConnectionPool
     private let connectTimeout: TimeAmount
+    /// The pipeline's response decoder, told of each request this connection writes.
+    private let responseDecoder: HTTPResponseDecoder
     private var context: ChannelHandlerContext?
     private var handshakeTimer: Scheduled<Void>?
     private var exchange: HTTP1Exchange?
@@ -43,12 +50,19 @@ final class HTTP1Connection: ChannelInboundHandler, @unchecked Sendable {
     private var timer: Scheduled<Void>?
     private var timerDue = NIODeadline.distantFuture
 
-    init(origin: HTTP1Origin, eventLoop: any EventLoop, connectTimeout: TimeAmount, pool: HTTP1ConnectionPool) {
+    init(
+        origin: HTTP1Origin,
+        eventLoop: any EventLoop,
+        connectTimeout: TimeAmount,
+        pool: HTTP1ConnectionPool,
+        responseDecoder: HTTPResponseDecoder
+    ) {
         self.origin = origin
         self.hostHeader = origin.hostHeader
         self.eventLoop = eventLoop
         self.connectTimeout = connectTimeout
         self.pool = pool
+        self.responseDecoder = responseDecoder
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -96,29 +110,72 @@ final class HTTP1Connection: ChannelInboundHandler, @unchecked Sendable {
         self.headReceived = false
         self.keepAlive = true
         let request = exchange.request
-        var head = HTTPRequestHead(version: .http1_1, method: request.method, uri: request.target)
-        head.headers = request.headers
-        if !head.headers.contains(name: "Host") { head.headers.add(name: "Host", value: self.hostHeader) }
-        // The body's framing is the transport's: a caller's length or coding would contradict it.
-        head.headers.remove(name: "Transfer-Encoding")
-        head.headers.remove(name: "Content-Length")
-        if let body = request.body {
-            head.headers.add(name: "Content-Length", value: String(body.readableBytes))
-        } else if request.method == .POST || request.method == .PUT {
-            head.headers.add(name: "Content-Length", value: "0")
-        }
-        context.write(self.wrapOutboundOut(.head(head)), promise: nil)
-        if let body = request.body {
-            context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        }
+        self.responseDecoder.write(data: .head(HTTPRequestHead(version: .http1_1, method: request.method, uri: "")))
+        var bytes = Self.head(of: request, host: self.hostHeader, allocator: context.channel.allocator)
         let sent = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: sent)
+        if let body = request.body, body.readableBytes > Self.inlineBodyLimit {
+            context.write(self.wrapOutboundOut(bytes), promise: nil)
+            context.writeAndFlush(self.wrapOutboundOut(body), promise: sent)
+        } else {
+            if let body = request.body { bytes.writeImmutableBuffer(body) }
+            context.writeAndFlush(self.wrapOutboundOut(bytes), promise: sent)
+        }
         sent.futureResult.assumeIsolatedUnsafeUnchecked().whenSuccess { [self] in
             guard self.exchange === exchange else { return }
             self.requestWritten = true
             self.markSent()
         }
         self.watch()
+    }
+
+    /// The request line and headers of `request`, with room for a small body after them. The body's framing is the
+    /// transport's: a caller's `Content-Length` or `Transfer-Encoding` would contradict it and is left out. (The
+    /// client checked the headers: no name or value can break the framing.)
+    static func head(of request: HTTP1Request, host: String, allocator: ByteBufferAllocator) -> ByteBuffer {
+        let bodyBytes = request.body?.readableBytes ?? 0
+        var size = request.target.utf8.count + 64 + host.utf8.count
+        for (name, value) in request.headers { size += name.utf8.count + value.utf8.count + 4 }
+        var bytes = allocator.buffer(capacity: size + (bodyBytes <= Self.inlineBodyLimit ? bodyBytes : 0))
+        bytes.writeString(request.method.rawValue)
+        bytes.writeStaticString(" ")
+        bytes.writeString(request.target)
+        bytes.writeStaticString(" HTTP/1.1\r\n")
+        var hasHost = false
+        for (name, value) in request.headers {
+            if Self.isNamed(name, "content-length") || Self.isNamed(name, "transfer-encoding") { continue }
+            if Self.isNamed(name, "host") { hasHost = true }
+            bytes.writeString(name)
+            bytes.writeStaticString(": ")
+            bytes.writeString(value)
+            bytes.writeStaticString("\r\n")
+        }
+        if !hasHost {
+            bytes.writeStaticString("Host: ")
+            bytes.writeString(host)
+            bytes.writeStaticString("\r\n")
+        }
+        if request.body != nil || request.method == .POST || request.method == .PUT {
+            bytes.writeStaticString("Content-Length: ")
+            bytes.writeString(String(bodyBytes))
+            bytes.writeStaticString("\r\n")
+        }
+        bytes.writeStaticString("\r\n")
+        return bytes
+    }
+
+    /// Whether header `name` is `lowercased` (ASCII letters compared without case).
+    private static func isNamed(_ name: String, _ lowercased: StaticString) -> Bool {
+        var name = name
+        return name.withUTF8 { bytes in
+            guard bytes.count == lowercased.utf8CodeUnitCount else { return false }
+            let expected = UnsafeBufferPointer(start: lowercased.utf8Start, count: lowercased.utf8CodeUnitCount)
+            for index in 0..<bytes.count {
+                let byte = bytes[index]
+                let folded = (0x41...0x5A).contains(byte) ? byte | 0x20 : byte
+                if folded != expected[index] { return false }
+            }
+            return true
+        }
     }
 
     /// Ends `exchange` as cancelled if it runs here (on the event loop); the connection is closed, since the rest

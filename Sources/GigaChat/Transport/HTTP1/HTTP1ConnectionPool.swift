@@ -76,12 +76,8 @@ final class HTTP1ConnectionPool: Sendable {
         self.sweeper.withLock { $0?.cancel() }
     }
 
-    /// How many open connections each of the group's loops holds, in the group's order (for tests).
-    var openConnectionsPerLoop: [Int] {
-        self.state.withLock { state in
-            self.loops.map { loop in state.connections.values.count { $0.eventLoop === loop } }
-        }
-    }
+    /// How many connections are open or opening on each of the group's loops, in the group's order (for tests).
+    var connectionsPerLoop: [Int] { self.state.withLock { $0.connectionsPerLoop } }
 
     /// Sends `request` to `origin`; the answer goes to `receiver`. Returns the exchange, to cancel it.
     @discardableResult
@@ -315,12 +311,18 @@ final class HTTP1ConnectionPool: Sendable {
                         let hostname = Self.isIPAddress(origin.host) ? nil : origin.host
                         try pipeline.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: hostname))
                     }
-                    try pipeline.addHandler(HTTPRequestEncoder())
+                    // Requests go out as bytes the connection makes (no request encoder); responses are parsed by
+                    // NIO's decoder, which the connection tells of each request.
+                    let decoder = HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)
+                    try pipeline.addHandler(ByteToMessageHandler(HTTP1ResponseDecoding(decoder: decoder)))
                     try pipeline.addHandler(
-                        ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes))
-                    )
-                    try pipeline.addHandler(
-                        HTTP1Connection(origin: origin, eventLoop: loop, connectTimeout: connectTimeout, pool: self)
+                        HTTP1Connection(
+                            origin: origin,
+                            eventLoop: loop,
+                            connectTimeout: connectTimeout,
+                            pool: self,
+                            responseDecoder: decoder
+                        )
                     )
                 }
             }
@@ -330,7 +332,7 @@ final class HTTP1ConnectionPool: Sendable {
                 case .success(let channel):
                     do {
                         let connection = try channel.pipeline.syncOperations.handler(type: HTTP1Connection.self)
-                        self.connected(connection, for: exchange)
+                        self.connected(connection, loopIndex: loopIndex, for: exchange)
                     } catch {
                         channel.close(promise: nil)
                         self.connectFailed(
@@ -346,7 +348,7 @@ final class HTTP1ConnectionPool: Sendable {
             }
     }
 
-    private func connected(_ connection: HTTP1Connection, for exchange: HTTP1Exchange) {
+    private func connected(_ connection: HTTP1Connection, loopIndex: Int, for exchange: HTTP1Exchange) {
         enum Next {
             case start(HTTP1Exchange)
             case park
@@ -354,6 +356,9 @@ final class HTTP1ConnectionPool: Sendable {
         }
         let next: Next = self.state.withLock { state in
             if state.shutDown {
+                // Never registered, so its close will not be counted: it is uncounted here.
+                state.origins[connection.origin]?.open -= 1
+                state.connectionsPerLoop[loopIndex] -= 1
                 guard case .connecting = exchange.phase else { return .refuse(failExchange: false) }
                 exchange.phase = .ended
                 return .refuse(failExchange: true)
