@@ -29,7 +29,7 @@ extension GigaChatClient {
         headers: GigaChatRequestHeaders = .init()
     ) async throws -> GigaChatFile {
         let type = try GigaChatFileKind.check(filename: filename, bytes: contents.count)
-        let boundary = "gigachat-worker-" + UUID().uuidString.lowercased()
+        let boundary = "gigachat-worker-" + UUID().lowercasedString
         let name = Self.quotedParameter(filename.split(separator: "/").last.map(String.init) ?? filename)
         var body = ByteBuffer()
         body.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\n\(purpose)\r\n")

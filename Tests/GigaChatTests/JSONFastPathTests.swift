@@ -88,6 +88,7 @@ import Testing
         #"{"choices":[{"message":{"role":"assistant","content":null,"function_call":{"name":"f","arguments":"{\"x\":1}"},"functions_state_id":"s"},"index":0,"finish_reason":"function_call"}],"model":"m","extra":[1,{"y":null}]}"#,
         #" { "model" : "m" , "choices" : [ ] , "created" : null , "usage" : null } "#,
         #"{"choices":[{"message":{"role":"user","content":"x","attachments":null},"index":2},{"message":{"role":"assistant"}}],"model":"m","object":null}"#,
+        #"{"choices":[],"model":"m","usage":{"completion_tokens":2,"extra":{"a":[1]},"total_tokens":null}}"#,
     ])
     func answerMembersReadLikeCodable(text: String) throws {
         let fast = try ChatResponse(json: Array(text.utf8))
@@ -117,6 +118,8 @@ import Testing
             #"{"choices":[{"message":{"role":"assistant","attachments":[1]}}],"model":"m"}"#,
             "choices[0].message.attachments", "a string"
         ),
+        (#"{"choices":[],"model":"m","usage":{"total_tokens":1.5}}"#, "usage.total_tokens", "a whole number"),
+        (#"{"choices":[],"model":"m","usage":[1]}"#, "usage", "an object"),
     ])
     func aRejectedAnswerNamesTheMember(text: String, path: String, expected: String) {
         let error = #expect(throws: JSONFields.TypeError.self) { try ChatResponse(json: Array(text.utf8)) }

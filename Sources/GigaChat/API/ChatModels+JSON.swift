@@ -14,6 +14,37 @@ extension ChatUsage {
     }
 }
 
+extension ChatUsage {
+    /// Reads `usage` member by member off the bytes (the parser is at its value), as ``init(json:)`` reads it from a
+    /// parsed object (a missing count is 0), without a dictionary; `nil` for `null`. A repeated member keeps its
+    /// first value.
+    init?(reading parser: inout JSONByteParser, at path: @autoclosure () -> String, depth: Int) throws {
+        var counts: (prompt: Int??, completion: Int??, total: Int??, precached: Int??) = (nil, nil, nil, nil)
+        let isObject = try parser.readObject(at: path(), depth: depth) { parser, name in
+            switch name {
+            case "prompt_tokens" where counts.prompt == nil:
+                counts.prompt = .some(try parser.readInt(at: path() + ".prompt_tokens", depth: depth + 1))
+            case "completion_tokens" where counts.completion == nil:
+                counts.completion = .some(try parser.readInt(at: path() + ".completion_tokens", depth: depth + 1))
+            case "total_tokens" where counts.total == nil:
+                counts.total = .some(try parser.readInt(at: path() + ".total_tokens", depth: depth + 1))
+            case "precached_prompt_tokens" where counts.precached == nil:
+                counts.precached = .some(
+                    try parser.readInt(at: path() + ".precached_prompt_tokens", depth: depth + 1)
+                )
+            default: try parser.skipValue(depth: depth + 1)
+            }
+        }
+        guard isObject else { return nil }
+        self.init(
+            promptTokens: (counts.prompt ?? nil) ?? 0,
+            completionTokens: (counts.completion ?? nil) ?? 0,
+            totalTokens: (counts.total ?? nil) ?? 0,
+            precachedPromptTokens: (counts.precached ?? nil) ?? 0
+        )
+    }
+}
+
 extension ChatFunctionCall {
     /// Writes the call as GigaChat sends it: `{"name","arguments"}`, `arguments` an object, left out when absent.
     public func write(into json: inout JSONWriter) {
@@ -95,7 +126,7 @@ private struct TopLevelMembers<Choice> {
                     object = try parser.readString(at: "object")
                 case "usage" where !seen.usage:
                     seen.usage = true
-                    usage = try parser.readFields(at: "usage", depth: 1).map(ChatUsage.init(json:))
+                    usage = try ChatUsage(reading: &parser, at: "usage", depth: 1)
                 default: try parser.skipValue(depth: 1)
                 }
             }

@@ -30,7 +30,7 @@ extension GigaChatClient {
             url = oauthURL
             // The key is already Base64 of client_id:client_secret; re-encoding it is a known failure (code 4).
             headers.add(name: "Authorization", value: "Basic \(credentials)")
-            headers.add(name: "RqUID", value: UUID().uuidString.lowercased())
+            headers.add(name: "RqUID", value: UUID().lowercasedString)
             headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
             form = ByteBuffer(string: "scope=" + Self.formEncode(scope))
             secrets = [credentials]

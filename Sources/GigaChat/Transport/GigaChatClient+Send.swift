@@ -125,13 +125,34 @@ extension GigaChatClient {
                 throw GigaChatError(code: .badRequest, message: "a header name is not a valid token")
             }
             var value = value
-            let validValue = value.withUTF8 { bytes in
-                !bytes.contains { ($0 < 0x20 && $0 != UInt8(ascii: "\t")) || $0 == 0x7F }
-            }
-            guard validValue else {
+            guard !value.withUTF8(Self.holdsControlCharacter) else {
                 throw GigaChatError(code: .badRequest, message: "the value of header \(name) holds a control character")
             }
         }
+    }
+
+    /// Whether `bytes` hold a control character other than tab (below 0x20, or 0x7F). Eight bytes at a time: the
+    /// bearer token makes most of every call's header bytes (issue 17: checking them a byte at a time cost 4,700
+    /// instructions a call). A word that may hold one (the bit trick can also mark the bytes after a real one, and
+    /// tab is one it marks) is read byte by byte, and so is the rest.
+    static func holdsControlCharacter(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        let raw = UnsafeRawBufferPointer(bytes)
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        var index = 0
+        while index + 8 <= raw.count {
+            let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            let delete = word ^ (ones &* 0x7F)
+            let marks = ((word &- ones &* 0x20) & ~word) | ((delete &- ones) & ~delete)
+            if marks & highs != 0 { break }
+            index += 8
+        }
+        while index < raw.count {
+            let byte = raw[index]
+            if (byte < 0x20 && byte != UInt8(ascii: "\t")) || byte == 0x7F { return true }
+            index += 1
+        }
+        return false
     }
 
     /// RFC 9110's `tchar`.
