@@ -13,6 +13,19 @@ import Testing
         }
     }
 
+    /// UUIDs from the buffered random bytes are version 4, variant 1, and all different, across refills of the
+    /// buffer (256 UUIDs each).
+    @Test func bufferedRandomUUIDsAreVersion4AndDistinct() {
+        let uuids = (0..<1000).map { _ in BufferedRandom.uuid() }
+        #expect(Set(uuids).count == uuids.count)
+        for uuid in uuids {
+            #expect(uuid.uuid.6 >> 4 == 4)
+            #expect(uuid.uuid.8 >> 6 == 0b10)
+        }
+        // Not all zero: the bytes came from somewhere.
+        #expect(uuids.contains { $0.uuid.0 != 0 })
+    }
+
     /// The word-at-a-time check for control characters in header values finds what a byte loop finds, wherever
     /// the character stands (tab is allowed).
     @Test func controlCharactersAreFoundWhereverTheyStand() {

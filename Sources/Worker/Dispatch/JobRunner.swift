@@ -85,7 +85,7 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
 
             case .attempt(let number):
                 metrics.attempts.increment()
-                attemptID = UUID().lowercasedString
+                attemptID = BufferedRandom.uuid().lowercasedString
                 let id = attemptID
                 var headers = jobHeaders
                 headers.requestID = id
