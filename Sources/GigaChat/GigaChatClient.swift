@@ -305,7 +305,12 @@ public final class GigaChatClient: Sendable {
         }
         let token: GigaChatAccessToken
         do {
-            token = try await self.tokenProvider.token(timeout: wait, fetch: fetch)
+            // Most calls: the token as it is, without a turn on the provider's actor.
+            if let usable = self.tokenProvider.usableToken() {
+                token = usable
+            } else {
+                token = try await self.tokenProvider.token(timeout: wait, fetch: fetch)
+            }
         } catch let error as GigaChatError where error.code == .timeout && wait < self.configuration.timeouts.token {
             // The call's own deadline ended the wait (a slow token endpoint under load): that is the deadline, which
             // no retry can help, not the token endpoint's timeout.

@@ -55,6 +55,41 @@ struct GigaChatTokenProviderTests {
         }
     }
 
+    /// The token read without the actor is the one the actor would hand out as it is: until the refresh window
+    /// opens (a renewable token) or until it is `minimumRemaining` from expiry (a pre-issued one); never after it
+    /// was invalidated. Past that, callers ask the actor, which refreshes.
+    @Test func theTokenReadWithoutTheActorIsTheOneTheActorWouldHandOut() async throws {
+        let clock = TestClock()
+        let fetch = HeldFetch(clock: clock, lifetime: 1800)
+        let provider = GigaChatTokenProvider(source: Self.source, expiryBuffer: .seconds(60), now: { clock.now })
+        #expect(provider.usableToken() == nil)  // none yet
+        let first = try await provider.token(fetch: fetch.fetch)
+        #expect(provider.usableToken() == first)
+        clock.advance(1800 - 60 - 1)  // a second before the refresh window
+        #expect(provider.usableToken() == first)
+        #expect(try await provider.token(fetch: fetch.fetch) == first)
+        #expect(await provider.refreshCount == 1)  // no refresh started by that
+        clock.advance(2)  // inside the window: the actor starts a refresh
+        #expect(provider.usableToken() == nil)
+        _ = try await provider.token(fetch: fetch.fetch)
+        #expect(await provider.refreshCount == 2)
+        await provider.invalidate(first)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while provider.usableToken() == first, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(provider.usableToken() != first)
+
+        // Pre-issued, not renewable: usable until minimumRemaining before expiry.
+        let issued = GigaChatAccessToken(value: "pre", expiresAt: clock.now.addingTimeInterval(100))
+        let fixed = GigaChatTokenProvider(source: nil, initialToken: issued, now: { clock.now })
+        #expect(fixed.usableToken() == issued)
+        clock.advance(100 - GigaChatTokenProvider.minimumRemaining - 1)
+        #expect(fixed.usableToken() == issued)
+        clock.advance(2)
+        #expect(fixed.usableToken() == nil)
+    }
+
     @Test func refreshesInTheBackgroundAheadOfExpiryWhileServingTheCurrentToken() async throws {
         let clock = TestClock()
         let provider = GigaChatTokenProvider(source: Self.source, expiryBuffer: .seconds(60), now: { clock.now })

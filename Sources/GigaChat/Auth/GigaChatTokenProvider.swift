@@ -25,12 +25,16 @@ public actor GigaChatTokenProvider {
     public nonisolated let expiryBuffer: Duration
 
     private var current: GigaChatAccessToken? {
-        didSet { published.withLock { $0 = Self.published(current) } }
+        didSet { self.publish() }
     }
-    /// Whether there is a token and when it expires, readable without a turn on the actor (readiness probes).
-    private nonisolated let published: Mutex<(present: Bool, expiresAt: Date?)>
+    /// What callers read without a turn on the actor: whether there is a token and when it expires (readiness
+    /// probes), and the token itself with the time until which ``token(timeout:fetch:)`` would hand it out as it is
+    /// (``usableToken()``).
+    private nonisolated let published: Mutex<Published>
     /// When ``current`` was obtained (for its lifetime).
-    private var obtainedAt: Date?
+    private var obtainedAt: Date? {
+        didSet { self.publish() }
+    }
     private var refreshing = false
     /// When the last background refresh failed; the next one waits a little.
     private var lastFailure: Date?
@@ -70,11 +74,18 @@ public actor GigaChatTokenProvider {
         now: @escaping @Sendable () -> Date
     ) {
         self.source = source
-        self.published = Mutex(Self.published(initialToken))
         self.current = initialToken
         self.obtainedAt = initialToken == nil ? nil : now()
         self.expiryBuffer = expiryBuffer
         self.now = now
+        self.published = Mutex(
+            Self.published(
+                initialToken,
+                obtainedAt: initialToken == nil ? nil : now(),
+                canRefresh: source != nil,
+                expiryBuffer: expiryBuffer
+            )
+        )
     }
 
     private static let registry = Mutex<[GigaChatTokenSource: GigaChatTokenProvider]>([:])
@@ -98,13 +109,57 @@ public actor GigaChatTokenProvider {
     /// Whether a token is held that has not expired (one without a known expiry counts as valid): for readiness
     /// probes, without waiting for the actor.
     public nonisolated var hasValidToken: Bool {
-        let (present, expiresAt) = published.withLock { $0 }
-        guard present else { return false }
-        return expiresAt.map { $0 > now() } ?? true
+        guard let token = published.withLock({ $0.token }) else { return false }
+        return token.expiresAt.map { $0 > now() } ?? true
     }
 
-    private static func published(_ token: GigaChatAccessToken?) -> (present: Bool, expiresAt: Date?) {
-        (token != nil, token?.expiresAt)
+    /// The current token if ``token(timeout:fetch:)`` would return it as it is now — valid for more than
+    /// ``minimumRemaining`` and not yet in its refresh window — read without a turn on the actor; otherwise `nil`
+    /// (then ask the actor, which may refresh it).
+    ///
+    /// Why (issue 17): every GigaChat call asked the actor for the token, two executor switches a call, and with
+    /// many calls at once a queue on the actor, for a value that changes once in half an hour.
+    public nonisolated func usableToken() -> GigaChatAccessToken? {
+        let (token, until) = published.withLock { ($0.token, $0.usableUntil) }
+        guard let token, now() < until else { return nil }
+        return token
+    }
+
+    struct Published {
+        var token: GigaChatAccessToken?
+        /// Until when ``usableToken()`` may hand `token` out: the earlier of its refresh window's start (when it
+        /// can be refreshed) and ``minimumRemaining`` before it expires.
+        var usableUntil: Date
+    }
+
+    private func publish() {
+        let published = Self.published(
+            self.current,
+            obtainedAt: self.obtainedAt,
+            canRefresh: self.source != nil,
+            expiryBuffer: self.expiryBuffer
+        )
+        self.published.withLock { $0 = published }
+    }
+
+    /// The same rules as ``token(timeout:fetch:)``'s (``minimumRemaining(_:)``, ``shouldRefresh(_:now:)``), as a time.
+    private static func published(
+        _ token: GigaChatAccessToken?,
+        obtainedAt: Date?,
+        canRefresh: Bool,
+        expiryBuffer: Duration
+    ) -> Published {
+        guard let token else { return Published(token: nil, usableUntil: .distantPast) }
+        guard let expiresAt = token.expiresAt else { return Published(token: token, usableUntil: .distantFuture) }
+        var minimum = Self.minimumRemaining
+        var window = expiryBuffer.seconds
+        if let obtainedAt {
+            minimum = min(minimum, expiresAt.timeIntervalSince(obtainedAt) / 4)
+            window = min(window, expiresAt.timeIntervalSince(obtainedAt) / 2)
+        }
+        var until = expiresAt.addingTimeInterval(-minimum)
+        if canRefresh { until = min(until, expiresAt.addingTimeInterval(-window)) }
+        return Published(token: token, usableUntil: until)
     }
 
     /// A token usable now.
@@ -210,7 +265,13 @@ public actor GigaChatTokenProvider {
         if let timeout {
             Task {
                 try? await Task.sleep(for: timeout)
-                waiters.end(id, GigaChatError(code: .timeout, message: "no access token within \(timeout) (the token endpoint is slow)"))
+                waiters.end(
+                    id,
+                    GigaChatError(
+                        code: .timeout,
+                        message: "no access token within \(timeout) (the token endpoint is slow)"
+                    )
+                )
             }
         }
         return try await withTaskCancellationHandler {
@@ -235,7 +296,9 @@ public actor GigaChatTokenProvider {
         func add(_ id: UInt64, _ continuation: CheckedContinuation<GigaChatAccessToken, any Error>) {
             let early = state.withLock { state -> GigaChatError? in
                 if let error = state.ended.removeValue(forKey: id) { return error }
-                if Task.isCancelled { return GigaChatError(code: .cancelled, message: "cancelled while waiting for a token") }
+                if Task.isCancelled {
+                    return GigaChatError(code: .cancelled, message: "cancelled while waiting for a token")
+                }
                 state.waiting[id] = continuation
                 return nil
             }
