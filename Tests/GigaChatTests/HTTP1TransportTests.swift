@@ -81,6 +81,50 @@ struct HTTP1TransportTests {
         return result
     }
 
+    /// The request's head as the connection writes it: the caller's headers as given, `Host` unless the caller sent
+    /// one (in any case), and the body's framing the transport's own — a length for a body, `Content-Length: 0` for a
+    /// method that defines one, nothing for GET, HEAD and DELETE without one.
+    @Test(
+        arguments: [
+            (HTTPMethod.GET, nil, ["A": "b"], "GET /p HTTP/1.1\r\nA: b\r\nHost: h:1\r\n\r\n"),
+            (.DELETE, nil, [:], "DELETE /p HTTP/1.1\r\nHost: h:1\r\n\r\n"),
+            (.PUT, nil, [:], "PUT /p HTTP/1.1\r\nHost: h:1\r\nContent-Length: 0\r\n\r\n"),
+            (.PATCH, nil, [:], "PATCH /p HTTP/1.1\r\nHost: h:1\r\nContent-Length: 0\r\n\r\n"),
+            (
+                .POST, "xyz", ["host": "other", "content-length": "9", "TRANSFER-ENCODING": "chunked"],
+                "POST /p HTTP/1.1\r\nhost: other\r\nContent-Length: 3\r\n\r\n"
+            ),
+            (.RAW(value: "PROPFIND"), nil, [:], "PROPFIND /p HTTP/1.1\r\nHost: h:1\r\nContent-Length: 0\r\n\r\n"),
+        ] as [(HTTPMethod, String?, [String: String], String)]
+    )
+    func theRequestHeadIsWrittenAsHTTP11Wants(
+        method: HTTPMethod,
+        body: String?,
+        headers: [String: String],
+        head: String
+    ) {
+        let request = HTTP1Request(
+            method: method,
+            target: "/p",
+            headers: HTTPHeaders(headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }),
+            body: body.map { ByteBuffer(string: $0) }
+        )
+        let bytes = HTTP1Connection.head(of: request, host: "h:1", allocator: ByteBufferAllocator())
+        #expect(String(buffer: bytes) == head)
+    }
+
+    /// After `101 Switching Protocols` NIO's decoder reads nothing more: the connection is not used again.
+    @Test func aConnectionThatSwitchedProtocolsIsNotReused() throws {
+        let (loop, channel, connection, exchange, collector) = try Self.embeddedConnection()
+        connection.start(exchange)
+        try channel.writeInbound(
+            HTTPClientResponsePart.head(HTTPResponseHead(version: .http1_1, status: .switchingProtocols))
+        )
+        try channel.writeInbound(HTTPClientResponsePart.end(nil))
+        _ = Self.result(of: collector, on: loop)
+        #expect(!channel.isActive)
+    }
+
     @Test func callsOneAfterAnotherShareOneConnection() async throws {
         let server = try TestKeepAliveServer { _, index in .ok("answer \(index)") }
         defer { server.stop() }

@@ -73,15 +73,16 @@ public actor GigaChatTokenProvider {
         expiryBuffer: Duration = .seconds(60),
         now: @escaping @Sendable () -> Date
     ) {
+        let obtainedAt = initialToken == nil ? nil : now()
         self.source = source
         self.current = initialToken
-        self.obtainedAt = initialToken == nil ? nil : now()
+        self.obtainedAt = obtainedAt
         self.expiryBuffer = expiryBuffer
         self.now = now
         self.published = Mutex(
             Self.published(
                 initialToken,
-                obtainedAt: initialToken == nil ? nil : now(),
+                obtainedAt: obtainedAt,
                 canRefresh: source != nil,
                 expiryBuffer: expiryBuffer
             )

@@ -11,7 +11,8 @@ import Synchronization
 ///
 /// Why (issue 17): `UUID()` opens, reads and closes `/dev/urandom` for each UUID — three system calls for every
 /// attempt's id, seen as one `openat` per job under `strace`. The bytes are the same kernel randomness, read once
-/// per 256.
+/// per 256. (A process that forked would hand its child the unused bytes too, and both would make the same UUIDs;
+/// the worker does not fork.)
 public enum BufferedRandom {
     private struct Pool {
         var bytes = [UInt8](repeating: 0, count: 4096)

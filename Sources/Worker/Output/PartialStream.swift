@@ -79,9 +79,10 @@ final class PartialStream: Sendable {
         if send { drainWithoutWaiting() }
     }
 
-    /// Ends the flush timer without a final partial (the call failed, or the attempt was cancelled): text still
-    /// pending stays unpublished, under this attempt. A timer flush that had begun may still hand its partial over
-    /// after this returns (it is this attempt's, and readers order by attempt and `seq`).
+    /// Ends the flush timer when the call ends, however it ended: text still pending stays unpublished until
+    /// ``finish()`` (the answer stands) or for good (the call failed, was cancelled, or its answer was replaced). A
+    /// timer flush that had begun may still hand its partial over after this returns (it is this attempt's, and
+    /// readers order by attempt and `seq`).
     func stop() {
         state.withLock { $0.finished = true }
     }

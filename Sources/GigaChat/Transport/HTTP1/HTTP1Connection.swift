@@ -110,7 +110,10 @@ final class HTTP1Connection: ChannelInboundHandler, @unchecked Sendable {
         self.headReceived = false
         self.keepAlive = true
         let request = exchange.request
-        self.responseDecoder.write(data: .head(HTTPRequestHead(version: .http1_1, method: request.method, uri: "")))
+        // Told at once (NIO's write watch queued it while a read was being decoded): an exchange started from the
+        // previous one's end, inside the decoder, has its request registered before anything after that end is
+        // parsed, so an answer that follows in the same read is taken as this request's.
+        self.responseDecoder.write(data: .head(Self.decoderHead(request.method)))
         var bytes = Self.head(of: request, host: self.hostHeader, allocator: context.channel.allocator)
         let sent = context.eventLoop.makePromise(of: Void.self)
         if let body = request.body, body.readableBytes > Self.inlineBodyLimit {
@@ -154,7 +157,7 @@ final class HTTP1Connection: ChannelInboundHandler, @unchecked Sendable {
             bytes.writeString(host)
             bytes.writeStaticString("\r\n")
         }
-        if request.body != nil || request.method == .POST || request.method == .PUT {
+        if request.body != nil || !Self.hasNoBodyByDefault(request.method) {
             bytes.writeStaticString("Content-Length: ")
             bytes.writeString(String(bodyBytes))
             bytes.writeStaticString("\r\n")
@@ -162,6 +165,27 @@ final class HTTP1Connection: ChannelInboundHandler, @unchecked Sendable {
         bytes.writeStaticString("\r\n")
         return bytes
     }
+
+    /// Whether a request of `method` carries no body unless given one; any other gets `Content-Length: 0` without
+    /// one (RFC 9110 §8.6).
+    static func hasNoBodyByDefault(_ method: HTTPMethod) -> Bool {
+        switch method {
+        case .GET, .HEAD, .DELETE, .OPTIONS, .TRACE, .CONNECT: true
+        default: false
+        }
+    }
+
+    /// What the response decoder is told of a request: only its method matters (made once for the usual ones: a
+    /// request head allocates).
+    private static func decoderHead(_ method: HTTPMethod) -> HTTPRequestHead {
+        switch method {
+        case .POST: Self.postHead
+        case .GET: Self.getHead
+        default: HTTPRequestHead(version: .http1_1, method: method, uri: "")
+        }
+    }
+    private static let postHead = HTTPRequestHead(version: .http1_1, method: .POST, uri: "")
+    private static let getHead = HTTPRequestHead(version: .http1_1, method: .GET, uri: "")
 
     /// Whether header `name` is `lowercased` (ASCII letters compared without case).
     private static func isNamed(_ name: String, _ lowercased: StaticString) -> Bool {
@@ -207,7 +231,8 @@ final class HTTP1Connection: ChannelInboundHandler, @unchecked Sendable {
             self.lastActivity = .now()
             if !self.requestSent { self.markSent() }  // the server answers: nothing is waiting on the upload
             self.headReceived = true
-            self.keepAlive = head.isKeepAlive
+            // After 101 NIO's decoder parses nothing more: the connection cannot serve another exchange.
+            self.keepAlive = head.isKeepAlive && head.status != .switchingProtocols
             do {
                 try exchange.receiver.head(head)
             } catch {
