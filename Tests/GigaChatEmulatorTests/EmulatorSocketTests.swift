@@ -33,7 +33,7 @@ import Testing
             // on the event loop, so give it a moment.
             var server: Int32?
             for _ in 0..<200 where server == nil {
-                server = Self.descriptor(withPeerPort: clientPort, excluding: client)
+                server = Self.descriptor(withPeerPort: clientPort, localPort: UInt16(emulator.port), excluding: client)
                 if server == nil { try await Task.sleep(for: .milliseconds(10)) }
             }
             let accepted = try #require(server, "the emulator's end of the connection was not found")
@@ -52,14 +52,18 @@ import Testing
         return status == 0 ? UInt16(bigEndian: address.sin_port) : nil
     }
 
-    private static func descriptor(withPeerPort port: UInt16, excluding excluded: Int32) -> Int32? {
+    /// The socket whose peer is `port` and whose own port is `localPort` (the emulator's): other tests run at the
+    /// same time, and a socket of theirs may have a peer of the same port number.
+    private static func descriptor(withPeerPort port: UInt16, localPort: UInt16, excluding excluded: Int32) -> Int32? {
         for descriptor: Int32 in 3..<4096 where descriptor != excluded {
             var address = sockaddr_in()
             var length = socklen_t(MemoryLayout<sockaddr_in>.size)
             let status = withUnsafeMutablePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(descriptor, $0, &length) }
             }
-            if status == 0, address.sin_family == sa_family_t(AF_INET), UInt16(bigEndian: address.sin_port) == port {
+            if status == 0, address.sin_family == sa_family_t(AF_INET), UInt16(bigEndian: address.sin_port) == port,
+                Self.localPort(of: descriptor) == localPort
+            {
                 return descriptor
             }
         }

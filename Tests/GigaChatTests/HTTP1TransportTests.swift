@@ -9,6 +9,10 @@ import Testing
 
 @testable import GigaChat
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The direct transport (``HTTP1ConnectionPool``, ``HTTP1Connection``) against a keep-alive test server: reuse,
 /// the connection limit, connections the server closes, deadlines, cancellation and shutdown. What it shares with
 /// AsyncHTTPClient (statuses, timeouts, TLS, retries) is tested through ``GigaChatClient`` in the other suites.
@@ -123,6 +127,50 @@ struct HTTP1TransportTests {
         try channel.writeInbound(HTTPClientResponsePart.end(nil))
         _ = Self.result(of: collector, on: loop)
         #expect(!channel.isActive)
+    }
+
+    /// The pool's sockets have Nagle off at the TCP level and no SOL_SOCKET option 1 (SO_DEBUG): asking for
+    /// TCP_NODELAY at the socket level sets SO_DEBUG, which a container refuses (it needs CAP_NET_ADMIN), so every
+    /// call would fail there while every test on the host passed (the emulator had the same defect once).
+    @Test func theClientSocketHasNagleOffAndNoPrivilegedOption() async throws {
+        let server = try TestKeepAliveServer { _, _ in .ok("{}") }
+        defer { server.stop() }
+        let pool = try Self.makePool()
+        _ = try await Self.get(pool, server)
+        // The pool's idle connection: this process's socket whose peer is the server (its port is this test's own).
+        let socket = try #require(
+            Self.descriptor(withPeerPort: UInt16(server.origin.port), localPortOtherThan: UInt16(server.origin.port))
+        )
+        #expect(Self.option(socket, level: Int32(IPPROTO_TCP), name: TCP_NODELAY) == 1)
+        #expect(Self.option(socket, level: SOL_SOCKET, name: SO_DEBUG) == 0)
+        await pool.shutdown()
+    }
+
+    /// This process's TCP socket connected to `peerPort` on 127.0.0.1 (not the server's own accepted one).
+    static func descriptor(withPeerPort peerPort: UInt16, localPortOtherThan excluded: UInt16) -> Int32? {
+        func port(_ descriptor: Int32, peer: Bool) -> UInt16? {
+            var address = sockaddr_in()
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let status = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    peer ? getpeername(descriptor, $0, &length) : getsockname(descriptor, $0, &length)
+                }
+            }
+            guard status == 0, address.sin_family == sa_family_t(AF_INET) else { return nil }
+            return UInt16(bigEndian: address.sin_port)
+        }
+        for descriptor: Int32 in 3..<4096 {
+            if port(descriptor, peer: true) == peerPort, let local = port(descriptor, peer: false), local != excluded {
+                return descriptor
+            }
+        }
+        return nil
+    }
+
+    static func option(_ descriptor: Int32, level: Int32, name: Int32) -> Int32? {
+        var value: Int32 = -1
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        return getsockopt(descriptor, level, name, &value, &length) == 0 ? value : nil
     }
 
     @Test func callsOneAfterAnotherShareOneConnection() async throws {

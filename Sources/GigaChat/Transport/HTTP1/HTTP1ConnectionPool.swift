@@ -300,7 +300,9 @@ final class HTTP1ConnectionPool: Sendable {
         // A handler per socket: NIO may try several addresses of the host at once, each with a channel of its own.
         ClientBootstrap(group: loop)
             .connectTimeout(self.connectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            // At the TCP level: `.socketOption(.tcp_nodelay)` is SOL_SOCKET option 1, SO_DEBUG, which a container refuses
+            // (it needs CAP_NET_ADMIN), so every connection would fail there, and Nagle would stay on.
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
