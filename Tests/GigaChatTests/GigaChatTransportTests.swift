@@ -160,11 +160,11 @@ struct GigaChatTransportTests {
     }
 
     @Test func anErrorBodyIsReadWithinTheCallsDeadline() async throws {
-        // A 503 head and half a body, then silence for 5 s.
+        // A 503 head and half a body, then silence for 10 s.
         let head = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n"
         let server = try TestScriptedHTTPServer(
             pieces: [Array((head + #"{"status":503,"#).utf8), Array(String(repeating: " ", count: 186).utf8)],
-            pause: .seconds(5)
+            pause: .seconds(10)
         )
         defer { server.stop() }
         let client = try Self.scriptedClient(server)
@@ -172,7 +172,8 @@ struct GigaChatTransportTests {
         let error = await #expect(throws: GigaChatError.self) {
             _ = try await client.chat(ChatRequest(messages: [.user("x")]), deadline: .seconds(1))
         }
-        #expect(ContinuousClock.now - start < .seconds(3), "not held by the stalled body")
+        // Well short of the stall, and wide of the 1 s deadline: in a full parallel run the call once took 3.03 s.
+        #expect(ContinuousClock.now - start < .seconds(6), "not held by the stalled body")
         #expect(error?.httpStatus == 503)
         try await client.shutdown()
     }
@@ -256,14 +257,14 @@ struct GigaChatTransportTests {
             Array("\(String(text.utf8.count, radix: 16))\r\n\(text)\r\n".utf8)
         }
         let event = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"},\"index\":0}]}\n\n"
-        // Eight events 400 ms apart (3.2 s in all), then [DONE]; the idle timeout is 2 s (wide: the suites start
-        // all at once, and a starved event loop reads late).
+        // Eight events 700 ms apart (5.6 s in all), then [DONE]; the idle timeout is 4 s (wide: the suites start
+        // all at once, and a starved reader reads late: with 400 ms and 2 s a full run once saw a gap past 2 s).
         let pieces =
             [Array(head.utf8) + chunk(event)] + (1..<8).map { _ in chunk(event) }
             + [chunk("data: [DONE]\n\n") + Array("0\r\n\r\n".utf8)]
-        let server = try TestScriptedHTTPServer(pieces: pieces, pause: .milliseconds(400))
+        let server = try TestScriptedHTTPServer(pieces: pieces, pause: .milliseconds(700))
         defer { server.stop() }
-        let client = try Self.scriptedClient(server) { $0.timeouts.idle = .seconds(2) }
+        let client = try Self.scriptedClient(server) { $0.timeouts.idle = .seconds(4) }
         var received = 0
         var failure: (any Error)?
         do {
