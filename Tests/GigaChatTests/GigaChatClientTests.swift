@@ -108,12 +108,14 @@ struct GigaChatClientTests {
 
     @Test func expiredTokenMidRunCostsOneRetryNotAFailure() async throws {
         // The emulator reports tokens as living an hour longer than they do (a skewed clock), so the server's
-        // 401 "Token has expired" is what renews it: 20 concurrent calls then cost one extra OAuth call.
-        var emulator = GigaChatEmulatorConfiguration(tokenLifetime: .seconds(2))
+        // 401 "Token has expired" is what renews it: 20 concurrent calls then cost one extra OAuth call. (Tokens
+        // live 4 s: with 2 s, a loaded machine once took so long over the 20 calls that the renewed token expired
+        // too, and a third OAuth call came.)
+        var emulator = GigaChatEmulatorConfiguration(tokenLifetime: .seconds(4))
         emulator.faults.tokenExpiryReportedLate = .seconds(3600)
         try await EmulatorHarness.run(emulator: emulator) { emulator, client, _ in
             _ = try await client.chat(ChatRequest(messages: [.user("before")]))
-            try await Task.sleep(for: .milliseconds(2500))
+            try await Task.sleep(for: .milliseconds(4500))
             let answers = try await withThrowingTaskGroup(of: String.self) { group in
                 for _ in 0..<20 {
                     group.addTask { try await client.chat(ChatRequest(messages: [.user("after")])).content }
