@@ -130,6 +130,7 @@ let package = Package(
             dependencies: [
                 "GigaChat",
                 "GigaChatEmulator",
+                "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

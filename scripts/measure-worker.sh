@@ -7,7 +7,8 @@
 #   scripts/measure-worker.sh [stream|plain]          (default: stream)
 #
 # Environment: BIN (default .build/release/gigachat-worker), JOBS (6000), CONCURRENCY (1000), CHUNKS (170 events per
-# streamed answer), CHUNK_DELAY_MS (20), WARMUP (8), SECONDS_MEASURED (20), PROFILE (none|perf|strace).
+# streamed answer), CHUNK_DELAY_MS (20), PROMPT_BYTES (1024), WARMUP (8), SECONDS_MEASURED (20), PROFILE
+# (none|perf|strace).
 # Writes run/measure/: logs, perf.data or strace.txt.
 set -euo pipefail
 shopt -s inherit_errexit
@@ -18,6 +19,7 @@ JOBS=${JOBS:-6000}
 CONCURRENCY=${CONCURRENCY:-1000}
 CHUNKS=${CHUNKS:-170}
 CHUNK_DELAY_MS=${CHUNK_DELAY_MS:-20}
+PROMPT_BYTES=${PROMPT_BYTES:-1024}
 WARMUP=${WARMUP:-8}
 SECONDS_MEASURED=${SECONDS_MEASURED:-20}
 PROFILE=${PROFILE:-none}
@@ -26,36 +28,16 @@ mkdir -p "$OUT"
 [ -x "$BIN" ] || { echo "no worker binary at $BIN: swift build -c release --product gigachat-worker" >&2; exit 1; }
 export LD_LIBRARY_PATH=/usr/local/lib:${LD_LIBRARY_PATH:-}
 
-# shellcheck source=scripts/lib/net.sh
-. "$ROOT/scripts/lib/net.sh"
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done; }
-trap cleanup EXIT
-
-broker_port=$(free_port)
-/usr/local/bin/tansu broker --listener-url "tcp://127.0.0.1:$broker_port" \
-    --advertised-listener-url "tcp://127.0.0.1:$broker_port" --storage-engine memory://tansu/ >"$OUT/broker.log" 2>&1 &
-pids+=($!)
-emulator_port=$(free_port)
-"$BIN" emulator --port "$emulator_port" --chunk-count "$CHUNKS" --chunk-delay-ms "$CHUNK_DELAY_MS" >"$OUT/emulator.log" 2>&1 &
-pids+=($!)
-sleep 2
+# shellcheck source=scripts/lib/loopback-stack.sh
+. "$ROOT/scripts/lib/loopback-stack.sh"
+start_stack "$OUT" "$BIN" "$CHUNKS" "$CHUNK_DELAY_MS"
 
 tag=m$(date +%s)
 topics=("$tag.jobs" "$tag.partials" "$tag.completions" "$tag.jobs.DLT")
 "$BIN" topics create "${topics[@]}" --partitions 6 --bootstrap-servers "127.0.0.1:$broker_port" >/dev/null
 stream_flag=false
 [ "$MODE" = stream ] && stream_flag=true
-python3 - "$JOBS" "$stream_flag" >"$OUT/jobs.jsonl" <<'PY'
-import json, sys
-count, stream = int(sys.argv[1]), sys.argv[2] == "true"
-prompt = "word " * 204
-for i in range(count):
-    print(json.dumps({"id": f"m-{i}", "stream": stream, "messages": [{"role": "user", "content": f"{i} {prompt}"}]}))
-PY
-rm -f "$OUT/manifest.jsonl"  # submit skips what a manifest already names
-"$BIN" submit --bootstrap-servers "127.0.0.1:$broker_port" --topic "${topics[0]}" --manifest "$OUT/manifest.jsonl" \
-    "$OUT/jobs.jsonl" >/dev/null
+submit_jobs "$OUT" "$BIN" "${topics[0]}" "$JOBS" "$stream_flag" "$PROMPT_BYTES"
 
 metrics_port=$(free_port)
 GIGACHAT_BASE_URL="http://127.0.0.1:$emulator_port/api/v1" GIGACHAT_AUTH_URL="http://127.0.0.1:$emulator_port/api/v2/oauth" \

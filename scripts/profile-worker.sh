@@ -31,20 +31,9 @@ PROFILED=$OUT/gigachat-worker-profiled
 strip --strip-debug -o "$PROFILED" "$BIN"
 export LD_LIBRARY_PATH=/usr/local/lib:${LD_LIBRARY_PATH:-}
 
-# shellcheck source=scripts/lib/net.sh
-. "$ROOT/scripts/lib/net.sh"
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done; }
-trap cleanup EXIT
-
-broker_port=$(free_port)
-/usr/local/bin/tansu broker --listener-url "tcp://127.0.0.1:$broker_port" \
-    --advertised-listener-url "tcp://127.0.0.1:$broker_port" --storage-engine memory://tansu/ >"$OUT/broker.log" 2>&1 &
-pids+=($!)
-emulator_port=$(free_port)
-"$BIN" emulator --port "$emulator_port" --chunk-count "$CHUNKS" --chunk-delay-ms "$CHUNK_DELAY_MS" >"$OUT/emulator.log" 2>&1 &
-pids+=($!)
-sleep 2
+# shellcheck source=scripts/lib/loopback-stack.sh
+. "$ROOT/scripts/lib/loopback-stack.sh"
+start_stack "$OUT" "$BIN" "$CHUNKS" "$CHUNK_DELAY_MS"
 export GIGACHAT_BASE_URL="http://127.0.0.1:$emulator_port/api/v1"
 export GIGACHAT_AUTH_URL="http://127.0.0.1:$emulator_port/api/v2/oauth"
 export GIGACHAT_CREDENTIALS="ZGVtbzpkZW1vLXNlY3JldA=="
@@ -55,20 +44,13 @@ export GIGACHAT_WORKER_CONCURRENCY=$CONCURRENCY
 
 stream_flag=false
 [ "$MODE" = stream ] && stream_flag=true
-prompt=$(python3 -c "print('word ' * ($PROMPT_BYTES // 5))")
 
 profile() { # jobs
     local jobs=$1 tag
     tag=$(date +%s%N | tail -c 7)
     local topics=(prof-$tag.jobs prof-$tag.partials prof-$tag.completions prof-$tag.jobs.DLT)
     "$BIN" topics create "${topics[@]}" --partitions 6 --bootstrap-servers "127.0.0.1:$broker_port" >/dev/null
-    python3 - "$jobs" "$stream_flag" "$prompt" >"$OUT/jobs-$jobs.jsonl" <<'PY'
-import json, sys
-count, stream, prompt = int(sys.argv[1]), sys.argv[2] == "true", sys.argv[3]
-for i in range(count):
-    print(json.dumps({"id": f"p-{i}", "stream": stream, "messages": [{"role": "user", "content": f"{i} {prompt}"}]}))
-PY
-    "$BIN" submit --bootstrap-servers "127.0.0.1:$broker_port" --topic "${topics[0]}" --manifest "$OUT/manifest-$tag.jsonl" "$OUT/jobs-$jobs.jsonl" >/dev/null
+    submit_jobs "$OUT" "$BIN" "${topics[0]}" "$jobs" "$stream_flag" "$PROMPT_BYTES"
     GIGACHAT_WORKER_TOPICS_JOBS=${topics[0]} GIGACHAT_WORKER_TOPICS_PARTIALS=${topics[1]} \
         GIGACHAT_WORKER_TOPICS_COMPLETIONS=${topics[2]} GIGACHAT_WORKER_TOPICS_DEAD_LETTER=${topics[3]} \
         GIGACHAT_WORKER_KAFKA_GROUP_ID=prof-$tag \
@@ -76,7 +58,7 @@ PY
         >"$OUT/worker-$jobs.log" 2>&1 &
     local worker=$!
     pids+=("$worker")
-    "$BIN" collect --bootstrap-servers "127.0.0.1:$broker_port" --completions-topic "${topics[2]}" --manifest "$OUT/manifest-$tag.jsonl" \
+    "$BIN" collect --bootstrap-servers "127.0.0.1:$broker_port" --completions-topic "${topics[2]}" --manifest "$OUT/manifest-${topics[0]}.jsonl" \
         --output "$OUT/results-$jobs.jsonl" --timeout 600 >/dev/null &
     local collector=$!
     pids+=("$collector")

@@ -5,6 +5,7 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import GigaChat
@@ -33,8 +34,23 @@ struct HTTP1TransportTests {
         path: String = "/",
         deadline: NIODeadline = .distantFuture
     ) async throws -> CollectedResponse {
-        try await GigaChatClient.exchange(
+        try await Self.send(
             HTTP1Request(method: .GET, target: path, headers: ["Accept": "application/json"], body: nil),
+            pool,
+            server,
+            deadline: deadline
+        )
+    }
+
+    /// `request` to `server` through `pool` (idle timeout 10 s, answers up to 1 MiB).
+    static func send(
+        _ request: HTTP1Request,
+        _ pool: HTTP1ConnectionPool,
+        _ server: TestKeepAliveServer,
+        deadline: NIODeadline = .distantFuture
+    ) async throws -> CollectedResponse {
+        try await GigaChatClient.exchange(
+            request,
             origin: server.origin,
             pool: pool,
             idleTimeout: .seconds(10),
@@ -138,39 +154,11 @@ struct HTTP1TransportTests {
         let pool = try Self.makePool()
         _ = try await Self.get(pool, server)
         // The pool's idle connection: this process's socket whose peer is the server (its port is this test's own).
-        let socket = try #require(
-            Self.descriptor(withPeerPort: UInt16(server.origin.port), localPortOtherThan: UInt16(server.origin.port))
-        )
-        #expect(Self.option(socket, level: Int32(IPPROTO_TCP), name: TCP_NODELAY) == 1)
-        #expect(Self.option(socket, level: SOL_SOCKET, name: SO_DEBUG) == 0)
+        let serverPort = UInt16(server.origin.port)
+        let socket = try #require(SocketInspection.descriptor(peerPort: serverPort) { $0 != serverPort })
+        #expect(SocketInspection.option(socket, level: Int32(IPPROTO_TCP), name: TCP_NODELAY) == 1)
+        #expect(SocketInspection.option(socket, level: SOL_SOCKET, name: SO_DEBUG) == 0)
         await pool.shutdown()
-    }
-
-    /// This process's TCP socket connected to `peerPort` on 127.0.0.1 (not the server's own accepted one).
-    static func descriptor(withPeerPort peerPort: UInt16, localPortOtherThan excluded: UInt16) -> Int32? {
-        func port(_ descriptor: Int32, peer: Bool) -> UInt16? {
-            var address = sockaddr_in()
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let status = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    peer ? getpeername(descriptor, $0, &length) : getsockname(descriptor, $0, &length)
-                }
-            }
-            guard status == 0, address.sin_family == sa_family_t(AF_INET) else { return nil }
-            return UInt16(bigEndian: address.sin_port)
-        }
-        for descriptor: Int32 in 3..<4096 {
-            if port(descriptor, peer: true) == peerPort, let local = port(descriptor, peer: false), local != excluded {
-                return descriptor
-            }
-        }
-        return nil
-    }
-
-    static func option(_ descriptor: Int32, level: Int32, name: Int32) -> Int32? {
-        var value: Int32 = -1
-        var length = socklen_t(MemoryLayout<Int32>.size)
-        return getsockopt(descriptor, level, name, &value, &length) == 0 ? value : nil
     }
 
     @Test func callsOneAfterAnotherShareOneConnection() async throws {
@@ -194,32 +182,26 @@ struct HTTP1TransportTests {
         }
         defer { server.stop() }
         let pool = try Self.makePool()
-        _ = try await GigaChatClient.exchange(
+        _ = try await Self.send(
             HTTP1Request(
                 method: .POST,
                 target: "/api/v1/x?y=1",
                 headers: ["X-A": "b"],
                 body: ByteBuffer(string: "12345")
             ),
-            origin: server.origin,
-            pool: pool,
-            idleTimeout: .seconds(10),
-            deadline: .distantFuture,
-            limit: 1024
+            pool,
+            server
         )
         // The caller's Host stands; the body's framing is the transport's.
-        _ = try await GigaChatClient.exchange(
+        _ = try await Self.send(
             HTTP1Request(
                 method: .POST,
                 target: "/",
                 headers: ["Host": "api.example", "Content-Length": "99", "Transfer-Encoding": "chunked"],
                 body: ByteBuffer(string: "123")
             ),
-            origin: server.origin,
-            pool: pool,
-            idleTimeout: .seconds(10),
-            deadline: .distantFuture,
-            limit: 1024
+            pool,
+            server
         )
         let recorded = heads.withLock { $0 }
         try #require(recorded.count == 2)
@@ -243,13 +225,10 @@ struct HTTP1TransportTests {
         let pool = try Self.makePool(maxConnections: 1)
         let large = (0..<(HTTP1Connection.inlineBodyLimit * 2 + 7)).map { UInt8(truncatingIfNeeded: $0 % 251) }
         for body in [large, Array("tail".utf8), []] {
-            let response = try await GigaChatClient.exchange(
+            let response = try await Self.send(
                 HTTP1Request(method: .POST, target: "/upload", headers: [:], body: ByteBuffer(bytes: body)),
-                origin: server.origin,
-                pool: pool,
-                idleTimeout: .seconds(10),
-                deadline: .distantFuture,
-                limit: 1024
+                pool,
+                server
             )
             #expect(response.head.status == .ok)
         }
