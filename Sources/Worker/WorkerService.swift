@@ -221,6 +221,10 @@ public final class WorkerService: Service, Sendable {
     /// applied); `nil` before the first computation.
     public var concurrencyLimit: Int? { flow.currentLimit }
 
+    /// The jobs this worker has taken from the jobs topic and not yet ended: GigaChat requests in flight, jobs held
+    /// in the buffer, and jobs waiting for a slot to retry.
+    public var load: (running: Int, buffered: Int, retrying: Int) { dispatcher.load }
+
     /// Whether the worker can do work now (for `/readyz`), and if not, why: it owns partitions of the jobs topic,
     /// every output topic exists, the GigaChat account's circuit is closed, and it holds a valid access token.
     public var readiness: (ready: Bool, reason: String) {
