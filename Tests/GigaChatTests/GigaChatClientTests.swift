@@ -106,6 +106,33 @@ struct GigaChatClientTests {
         }
     }
 
+    @Test func aTokenCallThatHangsEndsAtTheTokenTimeoutSoTheNextCallFetchesAnew() async throws {
+        // Defect: the token call had no deadline of its own, only the idle timeout. One that hung held the single
+        // refresh, and every call without a token waited out `timeouts.token` on it, again and again, until it ended.
+        try await EmulatorHarness.run(
+            emulator: .init(faults: .init(oauthDelay: .seconds(20))),
+            configure: {
+                $0.timeouts.token = .seconds(1)
+                $0.retry.maxRetries = 0
+            }
+        ) { emulator, client, _ in
+            await #expect(throws: GigaChatError.self) {
+                _ = try await client.chat(ChatRequest(messages: [.user("first")]))
+            }
+            var faults = emulator.faults
+            faults.oauthDelay = .zero
+            emulator.updateFaults(faults)
+            // The hung call ends at its 1 s deadline (a call made just before may still get its failure).
+            let started = ContinuousClock.now
+            var answered = false
+            while !answered, ContinuousClock.now - started < .seconds(6) {
+                answered = (try? await client.chat(ChatRequest(messages: [.user("again")]))) != nil
+            }
+            #expect(answered, "no answer within 6 s: the next token call waited for the hung one")
+            #expect(emulator.counters.oauthCalls == 2)
+        }
+    }
+
     @Test func expiredTokenMidRunCostsOneRetryNotAFailure() async throws {
         // The emulator reports tokens as living an hour longer than they do (a skewed clock), so the server's
         // 401 "Token has expired" is what renews it: 20 concurrent calls then cost one extra OAuth call. (Tokens

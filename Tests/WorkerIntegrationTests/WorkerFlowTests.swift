@@ -389,12 +389,13 @@ struct WorkerAccountFaultTests {
             let worker = try bed.startWorker(
                 bed.configuration { $0.gigachat.tokenExpiryBuffer = .seconds(60) }
             )
-            // The first token is fetched at start; from now on every OAuth answer takes 30 s.
+            // The first token is fetched at start; from now on every OAuth answer takes 25 s (within the token
+            // call's own 30 s deadline, `timeouts.token`).
             #expect(try await collector.wait(timeout: .seconds(30)) { _ in worker.service.readiness.ready })
             var faults = bed.emulator.faults
-            faults.oauthDelay = .seconds(30)
+            faults.oauthDelay = .seconds(25)
             bed.emulator.updateFaults(faults)
-            // Jobs arrive through the refresh (due at 40 s, stalled until 70 s): 4 a second for 75 s.
+            // Jobs arrive through the refresh (due at 40 s, stalled until 65 s): 4 a second for 75 s.
             var jobs: [TestJob] = []
             var callsDuringTheStall: Int?
             for second in 0..<75 {

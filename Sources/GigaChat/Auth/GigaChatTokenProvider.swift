@@ -263,9 +263,10 @@ public actor GigaChatTokenProvider {
         self.nextWaiter += 1
         let id = self.nextWaiter
         let waiters = self.waiters
-        if let timeout {
+        // Stopped once the wait ends: a cold start's thousand waiters would otherwise leave a thousand sleeping tasks.
+        let timer = timeout.map { timeout in
             Task {
-                try? await Task.sleep(for: timeout)
+                guard (try? await Task.sleep(for: timeout)) != nil else { return }
                 waiters.end(
                     id,
                     GigaChatError(
@@ -275,6 +276,7 @@ public actor GigaChatTokenProvider {
                 )
             }
         }
+        defer { timer?.cancel() }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 waiters.add(id, continuation)
