@@ -57,7 +57,7 @@ ticks() { awk '{print $14, $15}' "/proc/$worker/stat"; }
 jobs0=$(answered)
 read -r user0 system0 < <(ticks)
 case "$PROFILE" in
-    perf) perf record -e cpu-clock -F 499 -g -p "$worker" -o "$OUT/perf.data" -- sleep "$SECONDS_MEASURED" >/dev/null 2>&1 ;;
+    perf) perf record -e cpu-clock -F 499 ${PERF_CALL_GRAPH:--g} -p "$worker" -o "$OUT/perf.data" -- sleep "$SECONDS_MEASURED" >/dev/null 2>&1 ;;
     strace) timeout "$SECONDS_MEASURED" strace -c -f -p "$worker" -o "$OUT/strace.txt" 2>/dev/null || true ;;
     *) sleep "$SECONDS_MEASURED" ;;
 esac
