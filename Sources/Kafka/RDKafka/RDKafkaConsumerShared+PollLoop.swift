@@ -23,11 +23,13 @@ extension RDKafkaConsumerShared {
             guard var message = rd_kafka_consumer_poll(handle, 100) else { continue }
             // Gather what is already fetched without waiting (at most what the buffer has room for), then hand it
             // over at once. A rebalance served by one of these polls drops the gathered messages it revokes.
-            let room = max(shared.roomInBytes, 1)
+            let room = shared.room
+            let most = min(maximumBatch, max(room.messages, 1))
+            let roomInBytes = max(room.bytes, 1)
             while true {
                 shared.handle(message, reader: &reader, context: client.context)
                 let thread = shared.pollThread
-                guard thread.gathered.count < maximumBatch, thread.gatheredBytes < room,
+                guard thread.gathered.count < most, thread.gatheredBytes < roomInBytes,
                     let more = rd_kafka_consumer_poll(handle, 0)
                 else { break }
                 message = more

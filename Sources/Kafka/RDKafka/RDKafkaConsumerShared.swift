@@ -192,8 +192,12 @@ final class RDKafkaConsumerShared: Sendable {
 
     // MARK: - Poll thread side
 
-    /// How many more bytes the buffer takes before back-pressure; the poll thread gathers at most this much.
-    var roomInBytes: Int { state.withLock { max(0, byteCapacity - $0.bufferedBytes) } }
+    /// How many more messages and bytes the buffer takes before back-pressure; the poll thread gathers at most this
+    /// much. (It gathered up to 2,048 messages whatever the count bound: a worker with room for 500 took a batch of
+    /// 2,048, paused at once, and every pause drops librdkafka's pre-fetch, so its intake stalled at each resume.)
+    var room: (messages: Int, bytes: Int) {
+        state.withLock { (max(0, capacity - $0.buffer.count), max(0, byteCapacity - $0.bufferedBytes)) }
+    }
 
     /// Buffers a batch and wakes waiting iterators (one message each); starts back-pressure when full.
     ///
@@ -419,7 +423,9 @@ final class RDKafkaConsumerShared: Sendable {
 
     func recordCloseError(_ error: KafkaError) {
         state.withLock { state in
-            if case .closing(let waiters, _) = state.lifecycle { state.lifecycle = .closing(waiters: waiters, error: error) }
+            if case .closing(let waiters, _) = state.lifecycle {
+                state.lifecycle = .closing(waiters: waiters, error: error)
+            }
         }
     }
 
