@@ -325,6 +325,10 @@ public final class WorkerService: Service, Sendable {
                 "Drain timeout: cancelled running jobs (they will be read again)",
                 metadata: ["jobs": "\(cancelled)"]
             )
+            // Cancelled jobs publish nothing more; they end at their next wait.
+            if await !inFlight.waitUntilIdle(until: .now + .seconds(10)) {
+                logger.warning("Cancelled jobs still running after 10 s", metadata: ["jobs": "\(inFlight.count())"])
+            }
         }
         // Nothing runs any more; the loop may be waiting for a missing output topic.
         dispatch.cancel()
@@ -439,25 +443,21 @@ public final class WorkerService: Service, Sendable {
         )
     }
 
+    /// Starts each job the dispatcher hands out, in a task of its own (so that a revocation can cancel this job
+    /// alone), counted as in-flight work of its partition until it ends. ``shutDown`` waits for the jobs through
+    /// ``InFlightWork``. (A child task per job that only awaited the job's task cost a task and a thread wake-up
+    /// per job, issue 17.)
     private func dispatchLoop() async {
         let runner = makeRunner()
-        await withDiscardingTaskGroup { group in
-            // No new job starts while its answer could not be published (``OutputGate``).
-            while await gate.waitUntilOpen(), let admitted = await dispatcher.nextRunnable() {
-                let token = inFlight.begin(admitted.ticket.partition)
-                let inFlight = self.inFlight
-                group.addTask {
-                    // A task of its own so that a revocation can cancel this job alone.
-                    let task = Task { await runner.run(admitted) }
-                    inFlight.attach(task, to: token)
-                    await withTaskCancellationHandler {
-                        await task.value
-                    } onCancel: {
-                        task.cancel()
-                    }
-                    inFlight.end(token)
-                }
+        let inFlight = self.inFlight
+        // No new job starts while its answer could not be published (``OutputGate``).
+        while await gate.waitUntilOpen(), let admitted = await dispatcher.nextRunnable() {
+            let token = inFlight.begin(admitted.ticket.partition)
+            let task = Task {
+                await runner.run(admitted)
+                inFlight.end(token)
             }
+            inFlight.attach(task, to: token)
         }
     }
 

@@ -190,9 +190,11 @@ import Testing
 }
 
 @Suite(.timeLimit(.minutes(1))) struct DispatcherTests {
-    private func job(_ offset: Int64, key: String? = nil, size: Int = 10) -> AdmittedJob {
-        AdmittedJob(
-            job: Job(id: "j\(offset)", messages: [.user("hi")]),
+    private func job(_ offset: Int64, key: String? = nil, size: Int = 10, deadline: Date? = nil) -> AdmittedJob {
+        var job = Job(id: "j\(offset)", messages: [.user("hi")])
+        job.deadline = deadline
+        return AdmittedJob(
+            job: job,
             ticket: OffsetTracker.Ticket(
                 ownership: PartitionOwnership(partition: KafkaTopicPartition(topic: "jobs", partition: 0), epoch: 1),
                 offset: offset
@@ -207,9 +209,7 @@ import Testing
     @Test func heldJobsPastTheirOwnDeadlineAreTakenWithoutASlot() async {
         // Defect: while the circuit was open (limit 0) buffered jobs were not ended at their own deadline.
         func dated(_ offset: Int64, key: String? = nil, deadline: Date?) -> AdmittedJob {
-            var admitted = job(offset, key: key)
-            admitted.job.deadline = deadline
-            return admitted
+            job(offset, key: key, deadline: deadline)
         }
         let now = Date()
         let unordered = Dispatcher(limit: 0, perKey: false, maxBufferedJobs: 10, maxBufferedBytes: 1 << 20)

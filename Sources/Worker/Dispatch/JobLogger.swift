@@ -4,13 +4,14 @@ import Logging
 /// metadata only when a line is actually written.
 struct JobLogger: Sendable {
     let logger: Logger
-    let admitted: AdmittedJob
+    let jobID: String
+    let ticket: OffsetTracker.Ticket
 
     private func metadata(_ extra: Logger.Metadata) -> Logger.Metadata {
         var metadata = extra
-        metadata["job_id"] = "\(admitted.job.id)"
-        metadata["partition"] = "\(admitted.ticket.partition)"
-        metadata["offset"] = "\(admitted.ticket.offset)"
+        metadata["job_id"] = "\(jobID)"
+        metadata["partition"] = "\(ticket.partition)"
+        metadata["offset"] = "\(ticket.offset)"
         return metadata
     }
 

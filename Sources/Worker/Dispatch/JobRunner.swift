@@ -14,7 +14,10 @@ import WireFormat
 /// answer is in, before the completion is published; the run ends when the completion is acknowledged (then the
 /// offset counts as done, ``OutcomePublisher``) or when the task is cancelled (revocation, forced shutdown), which
 /// publishes nothing.
-struct JobRunner<Chat: ChatCompleting>: Sendable {
+///
+/// A class: the runner is captured by every job's task and attempt, and as a struct each capture copied the whole
+/// configuration (about a hundred retains of its strings per plain job, issue 17).
+final class JobRunner<Chat: ChatCompleting>: Sendable {
     let client: Chat
     let publisher: OutcomePublisher
     let dispatcher: Dispatcher
@@ -23,6 +26,26 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
     let deadlines: AttemptDeadlines
     let flow: FlowController
     let logger: Logger
+
+    init(
+        client: Chat,
+        publisher: OutcomePublisher,
+        dispatcher: Dispatcher,
+        configuration: WorkerConfiguration,
+        metrics: WorkerMetrics,
+        deadlines: AttemptDeadlines,
+        flow: FlowController,
+        logger: Logger
+    ) {
+        self.client = client
+        self.publisher = publisher
+        self.dispatcher = dispatcher
+        self.configuration = configuration
+        self.metrics = metrics
+        self.deadlines = deadlines
+        self.flow = flow
+        self.logger = logger
+    }
 
     /// What one attempt produced.
     private enum AttemptResult {
@@ -43,7 +66,7 @@ struct JobRunner<Chat: ChatCompleting>: Sendable {
         }
         let job = admitted.job
         // Metadata is made only when something is logged (most jobs log nothing).
-        let logger = JobLogger(logger: self.logger, admitted: admitted)
+        let logger = JobLogger(logger: self.logger, jobID: admitted.job.id, ticket: admitted.ticket)
         var clock = JobClock(timeout: configuration.jobTimeout, deadline: jobDeadline(admitted))
         var request: ChatRequest
         let format: ResponseFormat?

@@ -2,19 +2,22 @@ import Kafka
 import WireFormat
 
 /// A job the worker has taken from Kafka: the decoded ``Job`` with where it came from.
-public struct AdmittedJob: Sendable {
+///
+/// An immutable class: it is handed from the intake to the dispatcher, its scheduler, the job's task and its
+/// attempts, and as a struct each of those copies (15 per plain job) retained every string of the job (issue 17).
+public final class AdmittedJob: Sendable {
     /// The job.
-    public var job: Job
+    public let job: Job
     /// The input record's offset, registered with the ``OffsetTracker``.
-    public var ticket: OffsetTracker.Ticket
+    public let ticket: OffsetTracker.Ticket
     /// The input record's key.
-    public var key: [UInt8]?
+    public let key: [UInt8]?
     /// The input record's headers (copied to every output).
-    public var headers: [KafkaHeader]
+    public let headers: [KafkaHeader]
     /// When the worker took the record.
-    public var receivedAt: ContinuousClock.Instant
+    public let receivedAt: ContinuousClock.Instant
     /// The value's size in bytes (what the dispatcher's byte bound counts).
-    public var size: Int
+    public let size: Int
 
     /// Creates an admitted job.
     public init(
