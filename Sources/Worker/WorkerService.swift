@@ -104,8 +104,8 @@ public final class WorkerService: Service, Sendable {
         // The dispatcher's buffer is the real one; the consumer keeps what the intake has not taken yet. Its read-ahead
         // is four times the dispatcher's in jobs (the bytes bound, half the dispatcher's, caps its memory): a pause
         // drops librdkafka's pre-fetch, and after the resume its next fetch comes up to a second later, so half the
-        // read-ahead plus the dispatcher's buffer must last that long. With 500 it lasted 0.15 s at 3,300 plain jobs
-        // a second, and the worker stalled at every resume (2,048 jobs a second on Tansu; 3,300 with 4,000).
+        // read-ahead plus the dispatcher's buffer must last that long. With 500 (250 + 1,000 jobs: 0.4 s at 3,000
+        // plain jobs a second) the worker stalled at every resume: 2,130 jobs a second in `make bench`, 3,050 now.
         consumerConfiguration.messageBufferCapacity = max(100, configuration.maxBufferedJobs * 4)
         consumerConfiguration.messageBufferBytes = max(1 << 20, configuration.maxBufferedBytes / 2)
         consumerConfiguration.properties = configuration.kafka.properties.merging(
@@ -318,6 +318,11 @@ public final class WorkerService: Service, Sendable {
         dispatcher.close()
         intake.cancel()
         await intake.value
+        // The closed dispatcher hands out nothing more, so the loop ends (cancelled if it waits for a missing output
+        // topic), and every job it started is in-flight work from here on (one handed out just before the close
+        // included).
+        dispatch.cancel()
+        await dispatch.value
         let drained = await inFlight.waitUntilIdle(until: drainEnd)
         if !drained {
             let cancelled = inFlight.cancel()
@@ -327,12 +332,12 @@ public final class WorkerService: Service, Sendable {
             )
             // Cancelled jobs publish nothing more; they end at their next wait.
             if await !inFlight.waitUntilIdle(until: .now + .seconds(10)) {
-                logger.warning("Cancelled jobs still running after 10 s", metadata: ["jobs": "\(inFlight.count())"])
+                logger.warning(
+                    "Cancelled jobs still running after 10 s; stopping beside them",
+                    metadata: ["jobs": "\(inFlight.count())"]
+                )
             }
         }
-        // Nothing runs any more; the loop may be waiting for a missing output topic.
-        dispatch.cancel()
-        await dispatch.value
         // This worker's units go to the others at once, not after the lease (flushed with the outputs).
         fleet?.leave()
         do {
@@ -342,7 +347,7 @@ public final class WorkerService: Service, Sendable {
         }
         // The maps that grew since the last tick, while the client is still the application's (once close is asked,
         // the revocation handler can no longer commit); then leaving the group commits the stored watermarks (the
-        // revocation handler finds nothing in flight).
+        // revocation handler finds nothing in flight, or only cancelled jobs, which publish nothing).
         tracker.commitChangedMaps()
         do {
             let consumer = self.consumer

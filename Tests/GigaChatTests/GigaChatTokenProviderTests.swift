@@ -115,6 +115,30 @@ struct GigaChatTokenProviderTests {
         #expect(await provider.refreshCount == 2)
     }
 
+    @Test func aRefreshThatHangsIsOutrunByACallerThatWaitedLongerThanItsTimeout() async throws {
+        // Defect: the one refresh held every caller without a valid token for as long as the call hung (the
+        // connection's idle timeout, 120 s), each of them failing at its own timeout and waiting again.
+        let clock = TestClock()
+        let provider = GigaChatTokenProvider(source: Self.source, expiryBuffer: .seconds(60), now: { clock.now })
+        let fetcher = HeldFetch(clock: clock, lifetime: 1800)
+        fetcher.held.withLock { $0 = true }
+        await #expect(throws: GigaChatError.self) {
+            _ = try await provider.token(timeout: .milliseconds(200), fetch: fetcher.fetch)
+        }
+        // Within the timeout of its start, a caller waits for the running refresh: no second call.
+        await #expect(throws: GigaChatError.self) {
+            _ = try await provider.token(timeout: .milliseconds(200), fetch: fetcher.fetch)
+        }
+        #expect(fetcher.calls.load(ordering: .relaxed) == 1)
+        // Later than that (the test clock moved), the next caller starts another beside it and gets its token.
+        clock.advance(1)
+        fetcher.held.withLock { $0 = false }
+        let token = try await provider.token(timeout: .milliseconds(200), fetch: fetcher.fetch)
+        #expect(fetcher.calls.load(ordering: .relaxed) == 2)
+        #expect(token.value == "t2" || token.value == "t1")
+        #expect(await provider.refreshCount == 2)
+    }
+
     @Test func shortLivedTokensAreRefreshedAtHalfTheirLifetimeNotOnEveryCall() async throws {
         let clock = TestClock()
         let provider = GigaChatTokenProvider(source: Self.source, expiryBuffer: .seconds(60), now: { clock.now })

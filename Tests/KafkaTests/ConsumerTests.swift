@@ -244,6 +244,27 @@ import Testing
         try await first.close()
     }
 
+    /// A consumer of `topic` (configured by `configure`) whose poll thread fills its buffer for 3 s while nobody
+    /// reads, and the most its buffer held by `measure`.
+    private func fillWhileNobodyReads(
+        _ topic: String,
+        in cluster: TestCluster,
+        measuring measure: KeyPath<(messages: Int, bytes: Int), Int>,
+        configure: (inout KafkaConsumerConfiguration) -> Void
+    ) async throws -> (KafkaConsumer, Int) {
+        var configuration = cluster.consumerConfiguration(group: "g-\(topic)")
+        configure(&configuration)
+        let consumer = try KafkaConsumer(configuration: configuration, logger: testLogger)
+        try consumer.subscribe(topics: [topic])
+        _ = try await firstEvent(of: consumer) { !($0.assignedPartitions ?? []).isEmpty }
+        var largest = 0
+        for _ in 0..<30 {
+            try await Task.sleep(for: .milliseconds(100))
+            largest = max(largest, consumer.shared.buffered[keyPath: measure])
+        }
+        return (consumer, largest)
+    }
+
     @Test func bufferIsBoundedInBytesAndDrainsWithoutLoss() async throws {
         let cluster = try TestCluster()
         let topic = try await cluster.createTopic(partitions: 1)
@@ -255,16 +276,8 @@ import Testing
         try await producer.flush(timeout: .seconds(20))
         await producer.close(timeout: .seconds(5))
 
-        var configuration = cluster.consumerConfiguration(group: "g-\(topic)")
-        configuration.messageBufferBytes = 64 * 1024
-        let consumer = try KafkaConsumer(configuration: configuration, logger: testLogger)
-        try consumer.subscribe(topics: [topic])
-        _ = try await firstEvent(of: consumer) { !($0.assignedPartitions ?? []).isEmpty }
-        // Let the poll thread fill the buffer while nobody reads.
-        var largest = 0
-        for _ in 0..<30 {
-            try await Task.sleep(for: .milliseconds(100))
-            largest = max(largest, consumer.shared.buffered.bytes)
+        let (consumer, largest) = try await fillWhileNobodyReads(topic, in: cluster, measuring: \.bytes) {
+            $0.messageBufferBytes = 64 * 1024
         }
         let oneMessage = value.count + 64
         #expect(largest > 0)
@@ -279,16 +292,8 @@ import Testing
         let cluster = try TestCluster()
         let topic = try await cluster.createTopic(partitions: 1)
         try await produce(300, to: topic, in: cluster)
-        var configuration = cluster.consumerConfiguration(group: "g-\(topic)")
-        configuration.messageBufferCapacity = 20
-        let consumer = try KafkaConsumer(configuration: configuration, logger: testLogger)
-        try consumer.subscribe(topics: [topic])
-        _ = try await firstEvent(of: consumer) { !($0.assignedPartitions ?? []).isEmpty }
-        // Let the poll thread fill the buffer while nobody reads.
-        var largest = 0
-        for _ in 0..<30 {
-            try await Task.sleep(for: .milliseconds(100))
-            largest = max(largest, consumer.shared.buffered.messages)
+        let (consumer, largest) = try await fillWhileNobodyReads(topic, in: cluster, measuring: \.messages) {
+            $0.messageBufferCapacity = 20
         }
         #expect(largest > 0)
         #expect(largest <= 20, "buffered \(largest) messages")

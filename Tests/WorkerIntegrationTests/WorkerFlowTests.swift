@@ -243,7 +243,7 @@ struct WorkerAccountFaultTests {
             // Four jobs without a deadline, then twenty with one, in this order on the one partition: a backlog the
             // worker starts onto.
             let open = (0..<4).map { TestJob(id: "n-\($0)", prompt: "no deadline \($0)") }
-            let deadline = Date().addingTimeInterval(12)
+            let deadline = Date().addingTimeInterval(20)
             let dated = (0..<20).map { index in
                 var job = TestJob(id: "d-\(index)", prompt: "deadline \(index)")
                 job.deadline = deadline
@@ -271,7 +271,12 @@ struct WorkerAccountFaultTests {
             var faults = bed.emulator.faults
             faults.balanceTokens = 0
             bed.emulator.updateFaults(faults)
-            // Their deadline is 12 s after they were produced. The window is wider than that for a loaded machine: a
+            // Else the jobs could reach their deadline before the circuit opens, and pass without it.
+            try #require(
+                Date() < deadline.addingTimeInterval(-4),
+                "the machine was too slow to open the circuit in time"
+            )
+            // Their deadline is 20 s after they were produced. The window is wider than that for a loaded machine: a
             // stall past the 6 s session timeout loses the assignment (the held jobs are dropped, the partition is
             // read again once the group has settled, ~10 s) — seen once in CI with every suite running at once.
             // Without the fix the jobs wait for the account, which comes back only after this wait.
@@ -389,13 +394,12 @@ struct WorkerAccountFaultTests {
             let worker = try bed.startWorker(
                 bed.configuration { $0.gigachat.tokenExpiryBuffer = .seconds(60) }
             )
-            // The first token is fetched at start; from now on every OAuth answer takes 25 s (within the token
-            // call's own 30 s deadline, `timeouts.token`).
+            // The first token is fetched at start; from now on every OAuth answer takes 30 s.
             #expect(try await collector.wait(timeout: .seconds(30)) { _ in worker.service.readiness.ready })
             var faults = bed.emulator.faults
-            faults.oauthDelay = .seconds(25)
+            faults.oauthDelay = .seconds(30)
             bed.emulator.updateFaults(faults)
-            // Jobs arrive through the refresh (due at 40 s, stalled until 65 s): 4 a second for 75 s.
+            // Jobs arrive through the refresh (due at 40 s, stalled until 70 s): 4 a second for 75 s.
             var jobs: [TestJob] = []
             var callsDuringTheStall: Int?
             for second in 0..<75 {

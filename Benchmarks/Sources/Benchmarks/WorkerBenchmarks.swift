@@ -79,6 +79,9 @@ enum WorkerBenchmarks {
         // WORKER_BENCH_ONLY: the settings whose name holds this text (e.g. `1,000 streams`); default all.
         let only = ProcessInfo.processInfo.environment["WORKER_BENCH_ONLY"] ?? ""
         let settings = all.filter { only.isEmpty || $0.name.contains(only) }
+        guard !settings.isEmpty else {
+            throw BenchmarkError("WORKER_BENCH_ONLY=\(only) names none of: \(all.map(\.name).joined(separator: "; "))")
+        }
         var rows: [Row] = []
         for setting in settings {
             rows.append(try await measure(setting, binary: binary))

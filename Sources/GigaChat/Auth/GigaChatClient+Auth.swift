@@ -44,11 +44,9 @@ extension GigaChatClient {
         headers.add(name: "Accept", value: "application/json")
         headers.add(name: "User-Agent", value: self.configuration.userAgent)
 
-        // The call ends at `timeouts.token`: a token endpoint that takes the request and never answers would
-        // otherwise hold the one refresh (and every caller without a valid token) until the idle timeout, and the
-        // next refresh starts only when this one has ended.
-        let deadline = NIODeadline.now() + TimeAmount(self.configuration.timeouts.token)
-        let response = try await self.send(.POST, root: url, headers: headers, body: form, deadline: deadline)
+        // No deadline of its own (a slow endpoint still renews a valid token in the background): a call that hangs
+        // is outrun by the next caller that waits longer than its timeout (``GigaChatTokenProvider``).
+        let response = try await self.send(.POST, root: url, headers: headers, body: form, deadline: .distantFuture)
         if let error = self.statusError(of: response, secrets: secrets) { throw error }
         let body = response.body
         let data = Data(body.readableBytesView)

@@ -10,6 +10,9 @@ import Synchronization
 ///   holds nobody up while the current token is valid. Only when there is no valid token do requests wait.
 /// - Waiting for a token is bounded (the `timeout` of ``token(timeout:fetch:)``) and ends at once when the
 ///   waiting task is cancelled; the refresh itself goes on for the others.
+/// - A refresh that has run longer than a caller without a valid token waits (its `timeout`) is taken as lost — a
+///   token endpoint that took the request and never answered — and another starts beside it; the first answer
+///   serves every waiter. (The one refresh once held every such caller until the connection's idle timeout.)
 /// - ``invalidate(_:)`` after a 401 drops the token only if it is still the one that failed, so a burst of
 ///   401s from one expired token causes one refresh, not one per request.
 ///
@@ -36,6 +39,10 @@ public actor GigaChatTokenProvider {
         didSet { self.publish() }
     }
     private var refreshing = false
+    /// The running refresh: when it started, and its number (a refresh outrun by a newer one still hands over a
+    /// token it gets, but only the newest ends the refresh, or fails the waiters).
+    private var refreshStartedAt: Date?
+    private var currentRefresh = 0
     /// When the last background refresh failed; the next one waits a little.
     private var lastFailure: Date?
     /// Callers waiting for a refresh. Outside the actor's state so that a cancellation or a timeout resumes its
@@ -185,7 +192,7 @@ public actor GigaChatTokenProvider {
                 message: "the access token was rejected or has expired and no credentials are configured to renew it"
             )
         }
-        self.startRefresh(fetch)
+        self.startRefresh(fetch, outrunningAfter: timeout)
         return try await self.waitForRefresh(timeout: timeout)
     }
 
@@ -230,10 +237,20 @@ public actor GigaChatTokenProvider {
         return expiresAt.timeIntervalSince(now) <= window
     }
 
-    private func startRefresh(_ fetch: @escaping Fetch) {
-        guard !self.refreshing, let source = self.source else { return }
+    /// Starts a refresh unless one runs; with `outrunningAfter` (a caller without a valid token waits that long),
+    /// also when the running one started longer ago than that.
+    private func startRefresh(_ fetch: @escaping Fetch, outrunningAfter limit: Duration? = nil) {
+        guard let source = self.source else { return }
+        if self.refreshing {
+            guard let limit, let started = self.refreshStartedAt,
+                self.now().timeIntervalSince(started) >= limit.seconds
+            else { return }
+        }
         self.refreshing = true
+        self.refreshStartedAt = self.now()
         self.refreshCount += 1
+        self.currentRefresh += 1
+        let number = self.currentRefresh
         // An unstructured task: no waiter's cancellation may cancel the call the others wait for.
         Task {
             let result: Result<GigaChatAccessToken, any Error>
@@ -242,18 +259,21 @@ public actor GigaChatTokenProvider {
             } catch {
                 result = .failure(error)
             }
-            self.finishRefresh(result)
+            self.finishRefresh(number, result)
         }
     }
 
-    private func finishRefresh(_ result: Result<GigaChatAccessToken, any Error>) {
-        self.refreshing = false
+    private func finishRefresh(_ number: Int, _ result: Result<GigaChatAccessToken, any Error>) {
+        let newest = number == self.currentRefresh
+        if newest { self.refreshing = false }
         switch result {
         case .success(let token):
             self.current = token
             self.obtainedAt = self.now()
             self.lastFailure = nil
         case .failure:
+            // An outrun refresh's failure is not news: the newer one may still answer the waiters.
+            guard newest else { return }
             self.lastFailure = self.now()
         }
         for waiter in self.waiters.takeAll() { waiter.resume(with: result) }
@@ -311,8 +331,9 @@ public actor GigaChatTokenProvider {
         func end(_ id: UInt64, _ error: GigaChatError) {
             let waiter = state.withLock { state -> CheckedContinuation<GigaChatAccessToken, any Error>? in
                 if let waiter = state.waiting.removeValue(forKey: id) { return waiter }
-                // Not added yet (cancelled first) or already answered: remember cancellations only briefly.
-                if error.code == .cancelled { state.ended[id] = error }
+                // Not added yet (cancelled, or timed out with a wait of about zero) or already answered: remembered
+                // until the next refresh ends.
+                state.ended[id] = error
                 return nil
             }
             waiter?.resume(throwing: error)

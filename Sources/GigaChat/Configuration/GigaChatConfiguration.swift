@@ -17,7 +17,8 @@ public struct GigaChatConfiguration: Sendable, CustomStringConvertible {
         public var deadline: Duration?
         /// The longest a call waits for an access token when there is no valid one (a valid token is served while
         /// it is refreshed in the background, so this only matters when the token endpoint is slow and the token
-        /// expired), and the longest one token call may take. Default: 30 s.
+        /// expired); a token call that has run longer than this when a caller needs a token is taken as lost, and
+        /// another starts. Default: 30 s.
         public var token: Duration
 
         /// Creates timeouts.

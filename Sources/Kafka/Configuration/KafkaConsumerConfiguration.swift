@@ -26,10 +26,11 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// How many fetched messages may wait for the application before all assigned partitions are paused
     /// (back-pressure); they resume when both bounds have drained to half. Default: 10000.
     ///
-    /// A pause drops what librdkafka had pre-fetched beyond the buffer, and after a resume librdkafka fetches
-    /// again only when its broker thread next wakes, up to about a second later (measured with 2.8.0). A reader
-    /// that drains the buffer faster than that (reading a long topic, not running jobs) should size both bounds
-    /// so that half of them lasts a second of its reading, or it stalls at every resume.
+    /// The poll thread gathers no more than the room left, so a reader that keeps up with the broker pauses once
+    /// every half of this. A pause drops what librdkafka had pre-fetched beyond the buffer, and after a resume
+    /// librdkafka fetches again only when its broker thread next wakes, up to about a second later (measured with
+    /// 2.8.0). A reader that drains the buffer faster than that (reading a long topic, not running jobs) should size
+    /// both bounds so that half of them lasts a second of its reading, or it stalls at every resume.
     public var messageBufferCapacity: Int
     /// How many bytes of fetched messages (keys, values, headers) may wait for the application before all
     /// assigned partitions are paused. librdkafka's own pre-fetch queue (`queued.max.messages.kbytes`) comes on
@@ -68,7 +69,9 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// only cooperative strategies, so that the group rebalances incrementally.
     var usesCooperativeRebalancing: Bool {
         let strategies = rdKafkaProperties.last { $0.0 == "partition.assignment.strategy" }?.1 ?? "range,roundrobin"
-        return strategies.split(separator: ",").allSatisfy { $0.trimmingCharacters(in: .whitespaces) == "cooperative-sticky" }
+        return strategies.split(separator: ",").allSatisfy {
+            $0.trimmingCharacters(in: .whitespaces) == "cooperative-sticky"
+        }
     }
 
     /// The librdkafka properties this configuration sets, in the order they are applied.

@@ -78,12 +78,14 @@ final class InFlightWork: Sendable {
         return true
     }
 
-    /// Waits (asynchronously, polling) until all work has ended or `deadline` passed.
+    /// Waits (asynchronously, polling) until all work has ended or `deadline` passed, also in a cancelled task (a
+    /// shutdown can run in one).
     /// - Returns: Whether it all ended.
     func waitUntilIdle(until deadline: ContinuousClock.Instant) async -> Bool {
         while count() > 0 {
             guard ContinuousClock.now < deadline else { return false }
-            try? await Task.sleep(for: .milliseconds(20))
+            // A sleep of its own: in a cancelled task `Task.sleep` returns at once, and this loop spun a core.
+            await Task.detached { try? await Task.sleep(for: .milliseconds(20)) }.value
         }
         return true
     }
