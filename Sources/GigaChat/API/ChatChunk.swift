@@ -76,11 +76,14 @@ public struct ChatChunk: Codable, Sendable, Hashable {
     public var xRequestID: String?
 
     /// The first choice's new text ("" when absent).
-    public var content: String { self.choices.first?.delta.content ?? "" }
+    ///
+    /// These read through the array's subscript, which lends the element: `choices.first` copied the whole first
+    /// choice (every string of its delta retained and released) for each member read, several times an event.
+    public var content: String { self.choices.isEmpty ? "" : self.choices[0].delta.content ?? "" }
     /// The first choice's finish reason, when this is the final event.
-    public var finishReason: ChatFinishReason? { self.choices.first?.finishReason }
+    public var finishReason: ChatFinishReason? { self.choices.isEmpty ? nil : self.choices[0].finishReason }
     /// The first choice's function call, when present.
-    public var functionCall: ChatFunctionCall? { self.choices.first?.delta.functionCall }
+    public var functionCall: ChatFunctionCall? { self.choices.isEmpty ? nil : self.choices[0].delta.functionCall }
 
     /// Creates a chunk.
     public init(choices: [Choice], created: Int? = nil, model: String? = nil, usage: ChatUsage? = nil) {

@@ -75,10 +75,16 @@ extension ChatChunk {
 
     /// Decodes one stream event's JSON, member by member off the bytes (an event comes every few milliseconds of
     /// every stream: no dictionary is built for it). A repeated member keeps its first value, as elsewhere.
-    init(json bytes: UnsafeRawBufferPointer) throws {
+    /// - Parameter requestID: The call's `X-Request-Id` (``xRequestID``).
+    init(json bytes: UnsafeRawBufferPointer, requestID: String? = nil) throws {
         let top = try TopLevelMembers(reading: bytes) { parser, index in try Choice(reading: &parser, index: index) }
-        self.init(choices: top.choices ?? [], created: top.created, model: top.model, usage: top.usage)
+        // Member by member: `self.init(...)` and then setting `object` copied the whole chunk twice an event.
+        self.choices = top.choices ?? []
+        self.created = top.created
+        self.model = top.model
         self.object = top.object
+        self.usage = top.usage
+        self.xRequestID = requestID
     }
 }
 
@@ -145,28 +151,27 @@ extension ChatChunk.Choice {
     fileprivate init(reading parser: inout JSONByteParser, index position: Int) throws {
         func path() -> String { "choices[\(position)]" }
         var index: Int??
-        var delta: ChatChunk.Delta?
+        // Read in place (a delta read into a variable of its own and then stored was copied twice an event).
+        var delta = ChatChunk.Delta()
+        var deltaSeen = false
         var finishReason: String??
         let isObject = try parser.readObject(at: path(), depth: 2) { parser, name in
             switch name {
             case "index" where index == nil: index = .some(try parser.readInt(at: "\(path()).index", depth: 3))
-            case "delta" where delta == nil:
-                var read = ChatChunk.Delta()
+            case "delta" where !deltaSeen:
+                deltaSeen = true
                 _ = try parser.readObject(at: "\(path()).delta", depth: 3) { parser, name in
-                    try read.read(name, from: &parser, at: "\(path()).delta")
+                    try delta.read(name, from: &parser, at: "\(path()).delta")
                 }
-                delta = read
             case "finish_reason" where finishReason == nil:
                 finishReason = .some(try parser.readString(at: "\(path()).finish_reason"))
             default: try parser.skipValue(depth: 3)
             }
         }
         guard isObject else { throw JSONFields.TypeError(path: path(), expected: "an object") }
-        self.init(
-            index: (index ?? nil) ?? 0,
-            delta: delta ?? ChatChunk.Delta(),
-            finishReason: (finishReason ?? nil).map(ChatFinishReason.init(rawValue:))
-        )
+        self.index = (index ?? nil) ?? 0
+        self.delta = delta
+        self.finishReason = (finishReason ?? nil).map(ChatFinishReason.init(rawValue:))
     }
 }
 

@@ -109,7 +109,8 @@ private struct Events {
 
     private func decode(_ bytes: UnsafeRawBufferPointer) throws -> ChatChunk {
         do {
-            var chunk = self.api == .v1 ? try ChatChunk(json: bytes) : try ChatChunk(v2: bytes)
+            if self.api == .v1 { return try ChatChunk(json: bytes, requestID: self.requestID) }
+            var chunk = try ChatChunk(v2: bytes)
             chunk.xRequestID = self.requestID
             return chunk
         } catch {

@@ -20,21 +20,23 @@ final class StreamedAnswer: Sendable {
     /// Adds a chunk's delta, finish reason, usage, model and extras.
     func add(_ chunk: ChatChunk) {
         let text = chunk.content
-        let delta = chunk.choices.first?.delta
         answer.withLock { answer in
             if answer.timeToFirstToken == .zero { answer.timeToFirstToken = .now - start }
             answer.content += text
-            if let reason = chunk.finishReason { answer.finishReason = reason.rawValue }
-            if let call = delta?.functionCall { answer.functionCall = call }
             if let usage = chunk.usage { answer.usage = usage }
+            if let model = chunk.model { answer.model = model }
+            // The first choice's members through the subscript, which lends it (a copy of the choice retained every
+            // string of its delta, each event).
+            guard !chunk.choices.isEmpty else { return }
+            if let reason = chunk.choices[0].finishReason { answer.finishReason = reason.rawValue }
+            if let call = chunk.choices[0].delta.functionCall { answer.functionCall = call }
             // Appended in place: the text gathered so far is not copied for every event.
-            if let reasoning = delta?.reasoningContent {
+            if let reasoning = chunk.choices[0].delta.reasoningContent {
                 if answer.reasoning == nil { answer.reasoning = reasoning } else { answer.reasoning! += reasoning }
             }
-            if let files = delta?.attachments {
+            if let files = chunk.choices[0].delta.attachments {
                 if answer.files == nil { answer.files = files } else { answer.files! += files }
             }
-            if let model = chunk.model { answer.model = model }
         }
         if !text.isEmpty { partials.add(text) }
     }
