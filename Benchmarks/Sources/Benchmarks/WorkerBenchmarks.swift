@@ -249,13 +249,18 @@ enum WorkerBenchmarks {
         // The group join (~3.6 s on Tansu) is reported apart; the measured window is the steady middle half.
         let first = try await collector.waitForFirst(timeout: .seconds(60))
         let sample: () async throws -> [Double] = {
-            [ProcessStats.cpuSeconds(pid) ?? 0, brokerCPUSeconds(broker), try await emulatorCPUSeconds(emulator)]
+            [
+                ProcessStats.cpuSeconds(pid) ?? 0, brokerCPUSeconds(broker), try await emulatorCPUSeconds(emulator),
+                ProcessStats.selfCPUSeconds(),
+            ]
         }
         let (opened, closed) = try await steadyWindow(of: setting.jobs, count: { collector.count }, cpu: sample)
         _ = try await collector.waitForAll(timeout: .seconds(600))
         let workerCPU: Double = closed.cpu[0] - opened.cpu[0]
         let brokerCPU: Double = closed.cpu[1] - opened.cpu[1]
         let emulatorCPU: Double = closed.cpu[2] - opened.cpu[2]
+        // This process: the consumer counting completions (it shares the cores; the client alone has none).
+        let counterCPU: Double = closed.cpu[3] - opened.cpu[3]
         let window = KafkaBenchmarks.seconds(of: closed.instant - opened.instant)
         let measured = closed.count - opened.count
         let jobsPerSecond = Double(measured) / window
@@ -270,12 +275,14 @@ enum WorkerBenchmarks {
         let workerPerJob: Double = workerCPU * 1000 / jobs
         let emulatorPerJob: Double = emulatorCPU * 1000 / jobs
         let brokerPerJob: Double = brokerCPU * 1000 / jobs
+        let counterPerJob: Double = counterCPU * 1000 / jobs
         let peakMiB: Double = Double(peak) / 1_048_576
         print(
             "worker:   \(fixed(jobsPerSecond, 0)) jobs/s over \(fixed(window, 2)) s (\(measured) jobs, the middle half; join \(fixed(join, 1)) s), exit \(exitStatus)"
         )
         print(
-            "CPU/job:  worker \(fixed(workerPerJob, 3)) ms, emulator \(fixed(emulatorPerJob, 3)) ms, tansu \(fixed(brokerPerJob, 3)) ms"
+            "CPU/job:  worker \(fixed(workerPerJob, 3)) ms, emulator \(fixed(emulatorPerJob, 3)) ms, tansu \(fixed(brokerPerJob, 3)) ms, "
+                + "the bench's completion counter \(fixed(counterPerJob, 3)) ms"
         )
         print("memory:   worker peak RSS \(fixed(peakMiB, 1)) MiB")
         if setting.answerTime > .zero {
