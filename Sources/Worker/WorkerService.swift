@@ -420,17 +420,14 @@ public final class WorkerService: Service, Sendable {
             group: configuration.kafka.groupID,
             workerID: configuration.workerID
         )
-        let token = inFlight.begin(ticket.partition)
-        let (publisher, inFlight, metrics, gate) = (self.publisher, self.inFlight, self.metrics, self.gate)
+        let (publisher, metrics, gate) = (self.publisher, self.metrics, self.gate)
         gate.beginPublishing()
-        let task = Task {
+        inFlight.run(in: ticket.partition) {
             if await publisher.publish(Outcome(record: record, kind: .deadLetter), completing: ticket) != nil {
                 metrics.jobsDeadLettered.increment()
             }
             gate.endPublishing()
-            inFlight.end(token)
         }
-        inFlight.attach(task, to: token)
     }
 
     // MARK: - Dispatch
@@ -454,15 +451,9 @@ public final class WorkerService: Service, Sendable {
     /// per job, issue 17.)
     private func dispatchLoop() async {
         let runner = makeRunner()
-        let inFlight = self.inFlight
         // No new job starts while its answer could not be published (``OutputGate``).
         while await gate.waitUntilOpen(), let admitted = await dispatcher.nextRunnable() {
-            let token = inFlight.begin(admitted.ticket.partition)
-            let task = Task {
-                await runner.run(admitted)
-                inFlight.end(token)
-            }
-            inFlight.attach(task, to: token)
+            inFlight.run(in: admitted.ticket.partition) { await runner.run(admitted) }
         }
     }
 
@@ -481,13 +472,7 @@ public final class WorkerService: Service, Sendable {
                     "Job deadline passed while it waited; answering deadline_exceeded",
                     metadata: ["job_id": "\(admitted.job.id)", "partition": "\(admitted.ticket.partition)"]
                 )
-                let token = inFlight.begin(admitted.ticket.partition)
-                let inFlight = self.inFlight
-                let task = Task {
-                    await runner.expire(admitted)
-                    inFlight.end(token)
-                }
-                inFlight.attach(task, to: token)
+                inFlight.run(in: admitted.ticket.partition) { await runner.expire(admitted) }
             }
         }
     }

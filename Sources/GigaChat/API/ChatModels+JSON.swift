@@ -4,20 +4,8 @@ import Foundation
 // `Codable` conformances (missing optional members are `nil`; wrong types are errors).
 
 extension ChatUsage {
-    init(json fields: JSONFields) throws(JSONFields.TypeError) {
-        self.init(
-            promptTokens: try fields.int("prompt_tokens") ?? 0,
-            completionTokens: try fields.int("completion_tokens") ?? 0,
-            totalTokens: try fields.int("total_tokens") ?? 0,
-            precachedPromptTokens: try fields.int("precached_prompt_tokens") ?? 0
-        )
-    }
-}
-
-extension ChatUsage {
-    /// Reads `usage` member by member off the bytes (the parser is at its value), as ``init(json:)`` reads it from a
-    /// parsed object (a missing count is 0), without a dictionary; `nil` for `null`. A repeated member keeps its
-    /// first value.
+    /// Reads `usage` member by member off the bytes (the parser is at its value), without a dictionary: a missing
+    /// count is 0, a count of the wrong type throws, `null` is `nil`. A repeated member keeps its first value.
     init?(reading parser: inout JSONByteParser, at path: @autoclosure () -> String, depth: Int) throws {
         var counts: (prompt: Int??, completion: Int??, total: Int??, precached: Int??) = (nil, nil, nil, nil)
         let isObject = try parser.readObject(at: path(), depth: depth) { parser, name in

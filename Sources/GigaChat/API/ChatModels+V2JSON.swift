@@ -148,7 +148,8 @@ extension ChatChunk {
     /// Decodes one v2 stream event (`response.message.delta` or `response.message.done`), member by member off the
     /// bytes as the v1 event is (``init(json:)``), folding its `messages` with ``V2Messages/read(_:)``; the first
     /// of a repeated member is kept.
-    init(v2 bytes: UnsafeRawBufferPointer) throws {
+    /// - Parameter requestID: The call's `X-Request-Id` (``xRequestID``).
+    init(v2 bytes: UnsafeRawBufferPointer, requestID: String? = nil) throws {
         var model: String??
         var created: Int??
         var finish: String??
@@ -183,5 +184,6 @@ extension ChatChunk {
             model: model ?? nil,
             usage: usage ?? nil
         )
+        self.xRequestID = requestID
     }
 }

@@ -150,7 +150,8 @@ public actor GigaChatTokenProvider {
         self.published.withLock { $0 = published }
     }
 
-    /// The same rules as ``token(timeout:fetch:)``'s (``minimumRemaining(_:)``, ``shouldRefresh(_:now:)``), as a time.
+    /// ``token(timeout:fetch:)``'s rules (``minimumRemaining(expiresAt:obtainedAt:)``,
+    /// ``refreshWindow(expiresAt:obtainedAt:expiryBuffer:)``) as a time.
     private static func published(
         _ token: GigaChatAccessToken?,
         obtainedAt: Date?,
@@ -159,15 +160,26 @@ public actor GigaChatTokenProvider {
     ) -> Published {
         guard let token else { return Published(token: nil, usableUntil: .distantPast) }
         guard let expiresAt = token.expiresAt else { return Published(token: token, usableUntil: .distantFuture) }
-        var minimum = Self.minimumRemaining
-        var window = expiryBuffer.seconds
-        if let obtainedAt {
-            minimum = min(minimum, expiresAt.timeIntervalSince(obtainedAt) / 4)
-            window = min(window, expiresAt.timeIntervalSince(obtainedAt) / 2)
+        var until = expiresAt.addingTimeInterval(-Self.minimumRemaining(expiresAt: expiresAt, obtainedAt: obtainedAt))
+        if canRefresh {
+            let window = Self.refreshWindow(expiresAt: expiresAt, obtainedAt: obtainedAt, expiryBuffer: expiryBuffer)
+            until = min(until, expiresAt.addingTimeInterval(-window))
         }
-        var until = expiresAt.addingTimeInterval(-minimum)
-        if canRefresh { until = min(until, expiresAt.addingTimeInterval(-window)) }
         return Published(token: token, usableUntil: until)
+    }
+
+    /// How long a token must still be valid to be handed out: ``minimumRemaining``, or a quarter of its lifetime
+    /// when that is shorter.
+    private static func minimumRemaining(expiresAt: Date, obtainedAt: Date?) -> TimeInterval {
+        guard let obtainedAt else { return Self.minimumRemaining }
+        return min(Self.minimumRemaining, expiresAt.timeIntervalSince(obtainedAt) / 4)
+    }
+
+    /// How long before expiry a token is refreshed in the background: ``expiryBuffer``, or half its lifetime when
+    /// that is shorter (so short-lived tokens are not refreshed on every call).
+    private static func refreshWindow(expiresAt: Date, obtainedAt: Date?, expiryBuffer: Duration) -> TimeInterval {
+        guard let obtainedAt else { return expiryBuffer.seconds }
+        return min(expiryBuffer.seconds, expiresAt.timeIntervalSince(obtainedAt) / 2)
     }
 
     /// A token usable now.
@@ -218,8 +230,8 @@ public actor GigaChatTokenProvider {
     // MARK: - Refresh
 
     private func minimumRemaining(_ token: GigaChatAccessToken) -> TimeInterval {
-        guard let expiresAt = token.expiresAt, let obtainedAt else { return Self.minimumRemaining }
-        return min(Self.minimumRemaining, expiresAt.timeIntervalSince(obtainedAt) / 4)
+        guard let expiresAt = token.expiresAt else { return Self.minimumRemaining }
+        return Self.minimumRemaining(expiresAt: expiresAt, obtainedAt: self.obtainedAt)
     }
 
     private func remaining(_ token: GigaChatAccessToken, now: Date) -> TimeInterval {
@@ -227,13 +239,16 @@ public actor GigaChatTokenProvider {
         return expiresAt.timeIntervalSince(now)
     }
 
-    /// Whether a token still valid should be replaced in the background: within ``expiryBuffer`` of expiry, or
-    /// past half its lifetime when that is shorter (so short-lived tokens are not refreshed on every call).
+    /// Whether a token still valid should be replaced in the background: within its refresh window
+    /// (``refreshWindow(expiresAt:obtainedAt:expiryBuffer:)``) of expiry.
     private func shouldRefresh(_ token: GigaChatAccessToken, now: Date) -> Bool {
         guard self.source != nil, !self.refreshing, let expiresAt = token.expiresAt else { return false }
         if let lastFailure, now.timeIntervalSince(lastFailure) < Self.refreshRetryDelay { return false }
-        var window = self.expiryBuffer.seconds
-        if let obtainedAt { window = min(window, expiresAt.timeIntervalSince(obtainedAt) / 2) }
+        let window = Self.refreshWindow(
+            expiresAt: expiresAt,
+            obtainedAt: self.obtainedAt,
+            expiryBuffer: self.expiryBuffer
+        )
         return expiresAt.timeIntervalSince(now) <= window
     }
 

@@ -109,10 +109,9 @@ private struct Events {
 
     private func decode(_ bytes: UnsafeRawBufferPointer) throws -> ChatChunk {
         do {
-            if self.api == .v1 { return try ChatChunk(json: bytes, requestID: self.requestID) }
-            var chunk = try ChatChunk(v2: bytes)
-            chunk.xRequestID = self.requestID
-            return chunk
+            return self.api == .v1
+                ? try ChatChunk(json: bytes, requestID: self.requestID)
+                : try ChatChunk(v2: bytes, requestID: self.requestID)
         } catch {
             throw GigaChatError(
                 code: .decoding,

@@ -8,7 +8,7 @@ import Kafka
 /// passes, then cancels what is left; shutdown waits the same way for everything. Entries may carry the task
 /// running them, so they can be cancelled one by one.
 final class InFlightWork: Sendable {
-    struct Token: Hashable, Sendable {
+    private struct Token: Hashable, Sendable {
         var id: UInt64
         var partition: KafkaTopicPartition
     }
@@ -29,7 +29,7 @@ final class InFlightWork: Sendable {
     private nonisolated(unsafe) var state = State()
 
     /// Registers work of `partition`.
-    func begin(_ partition: KafkaTopicPartition) -> Token {
+    private func begin(_ partition: KafkaTopicPartition) -> Token {
         condition.lock()
         defer { condition.unlock() }
         state.nextID += 1
@@ -39,7 +39,7 @@ final class InFlightWork: Sendable {
 
     /// Attaches the task running the work, so that it can be cancelled; cancels it at once if the work was
     /// cancelled before.
-    func attach(_ task: Task<Void, Never>, to token: Token) {
+    private func attach(_ task: Task<Void, Never>, to token: Token) {
         condition.lock()
         let cancelled = state.entries[token.id]?.cancelled ?? true
         state.entries[token.id]?.task = task
@@ -47,8 +47,19 @@ final class InFlightWork: Sendable {
         if cancelled { task.cancel() }
     }
 
+    /// Runs `work` in a task of its own, counted as work of `partition` until it ends (and cancelled with the
+    /// partition's work).
+    func run(in partition: KafkaTopicPartition, _ work: @escaping @Sendable () async -> Void) {
+        let token = begin(partition)
+        let task = Task {
+            await work()
+            self.end(token)
+        }
+        attach(task, to: token)
+    }
+
     /// Ends the work.
-    func end(_ token: Token) {
+    private func end(_ token: Token) {
         condition.lock()
         state.entries[token.id] = nil
         condition.broadcast()
