@@ -24,6 +24,7 @@ let package = Package(
                 .product(name: "GigaChatEmulator", package: rootIdentity),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: [
                 .swiftLanguageMode(.v6),

@@ -104,6 +104,10 @@ enum WorkerBenchmarks {
         var eventsPerJob: Double
         var instructionsPerJob: Double?
         var clientRequestsPerSecond: Double
+        /// The client alone's CPU per request: what the same calls cost with no pipeline around them.
+        var clientCPUPerRequest: Double
+        /// Streamed settings: CPU per request of NIO reading the same streams and dropping the bytes (``ReadFloor``).
+        var floorCPUPerRequest: Double?
         var peakRSSMiB: Double
         var partialP99: Double?
         var ratio: Double { jobsPerSecond / clientRequestsPerSecond }
@@ -112,18 +116,22 @@ enum WorkerBenchmarks {
     static func printTable(_ rows: [Row]) {
         print("")
         print(
-            "| setting | jobs/s | worker CPU/job | per event | instructions/job | client alone, req/s | worker / client | peak RSS | partial p99 |"
+            "| setting | jobs/s | worker CPU/job | per event | instructions/job | client alone, req/s | client alone, CPU/req (per event) | NIO read floor, CPU/req (per event) | worker / client | peak RSS | partial p99 |"
         )
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for row in rows {
-            let perEvent =
-                row.stream && row.eventsPerJob > 0
-                ? "\(fixed(row.workerCPUPerJob * 1000 / row.eventsPerJob, 1)) µs" : "-"
+            func perEvent(_ perJob: Double) -> String? {
+                row.stream && row.eventsPerJob > 0 ? "\(fixed(perJob * 1000 / row.eventsPerJob, 1)) µs" : nil
+            }
+            func cpu(_ perRequest: Double) -> String {
+                "\(fixed(perRequest, 3)) ms" + (perEvent(perRequest).map { " (\($0))" } ?? "")
+            }
             let instructions = row.instructionsPerJob.map { String(format: "%.2f M", $0 / 1e6) } ?? "-"
             let partial = row.partialP99.map { "≤ \(fixed($0 * 1000, 0)) ms" } ?? "-"
             print(
-                "| \(row.name) | \(fixed(row.jobsPerSecond, 0)) | \(fixed(row.workerCPUPerJob, 3)) ms | \(perEvent) | "
-                    + "\(instructions) | \(fixed(row.clientRequestsPerSecond, 0)) | \(fixed(row.ratio, 2)) | "
+                "| \(row.name) | \(fixed(row.jobsPerSecond, 0)) | \(fixed(row.workerCPUPerJob, 3)) ms | "
+                    + "\(perEvent(row.workerCPUPerJob) ?? "-") | \(instructions) | \(fixed(row.clientRequestsPerSecond, 0)) | "
+                    + "\(cpu(row.clientCPUPerRequest)) | \(row.floorCPUPerRequest.map(cpu) ?? "-") | \(fixed(row.ratio, 2)) | "
                     + "\(fixed(row.peakRSSMiB, 1)) MiB | \(partial) |"
             )
         }
@@ -369,6 +377,21 @@ enum WorkerBenchmarks {
             "client:   \(fixed(requestsPerSecond, 0)) requests/s alone (\(failed) failed), \(fixed(clientPerRequest, 3)) ms CPU/request"
         )
         print("pipeline: worker jobs/s / client requests/s = \(fixed(ratio, 2))")
+        var floor: ReadFloor.Result?
+        if setting.stream {
+            let result = try await ReadFloor.measure(
+                emulator: emulator,
+                credentials: credentials,
+                prompt: prompt,
+                connections: setting.concurrency,
+                requests: setting.jobs
+            )
+            floor = result
+            print(
+                "floor:    NIO reading the same streams and dropping the bytes: \(fixed(result.requestsPerSecond, 0)) requests/s, "
+                    + "\(fixed(result.cpuPerRequest, 3)) ms CPU/request"
+            )
+        }
         return Row(
             name: setting.name,
             stream: setting.stream,
@@ -376,6 +399,8 @@ enum WorkerBenchmarks {
             workerCPUPerJob: workerPerJob,
             eventsPerJob: Double(events.value) / Double(setting.jobs),
             clientRequestsPerSecond: requestsPerSecond,
+            clientCPUPerRequest: clientPerRequest,
+            floorCPUPerRequest: floor?.cpuPerRequest,
             peakRSSMiB: peakMiB,
             partialP99: partialP99
         )
@@ -559,7 +584,6 @@ final class Arrivals: Sendable {
     var snapshot: Snapshot { state.withLock { $0 } }
 }
 
-/// A counter shared by tasks.
 /// The first error of many, to say why calls failed.
 final class FirstFailure: Sendable {
     private let first = Mutex<String?>(nil)
@@ -569,6 +593,7 @@ final class FirstFailure: Sendable {
     func note(_ error: any Error) { first.withLock { if $0 == nil { $0 = "\(error)" } } }
 }
 
+/// A counter shared by tasks.
 final class Tally: Sendable {
     private let count = Mutex(0)
 
