@@ -25,7 +25,8 @@ import Testing
 
     @Test(arguments: [
         "", "{", "[1,]", #"{"a":}"#, #"{"a" 1}"#, "01", "1.", "-", ".5", "tru", #""\x""#, #""\ud800""#,
-        "\"tab\there\"", "[1] 2", #"{"a":1,}"#, "nul",
+        "\"tab\there\"", "[1] 2", #"{"a":1,}"#, "nul", "{,}", "[,1]", #"{"a":1 "b":2}"#, "[1 2]", #"{"a":1"#, "[1",
+        #"{"a":1,,"b":2}"#, #"{"a"}"#, "[}", #"{"a":1]"#,
     ])
     func rejectsWhatIsNotJSON(text: String) {
         #expect(throws: JSONValue.ParseError.self) { try JSONValue(parsing: Array(text.utf8)) }
@@ -67,10 +68,40 @@ import Testing
     @Test(arguments: [
         #"{"choices":"no"}"#, #"{"choices":[{"delta":{"content":1}}]}"#, #"{"choices":[{"index":1.5}]}"#,
         #"{"created":"x"}"#, #"[1]"#, "null", #"{"choices":[}"#, #"{"model":"m"} x"#, #"{"choices":[{"delta":[]}]}"#,
+        #"{"created":1,,"model":"m"}"#, #"{"choices":[{"delta":{"content":"x"}"#, "null x",
     ])
     func chunkReaderRejectsWhatCodableRejects(text: String) {
         #expect(throws: (any Error).self) { try ChatChunk(json: Array(text.utf8)) }
         #expect(throws: (any Error).self) { try JSONDecoder().decode(ChatChunk.self, from: Data(text.utf8)) }
+    }
+
+    /// Foundation's decoder takes a comma before a closing bracket; JSON (RFC 8259) does not, nor does this reader.
+    @Test(arguments: [
+        #"{"choices":[{"delta":{"content":"x",}}]}"#, #"{"choices":[{"index":0,}]}"#, #"{"choices":[{},]}"#,
+        #"{"model":"m",}"#,
+    ])
+    func chunkReaderRejectsATrailingComma(text: String) {
+        #expect(throws: (any Error).self) { try ChatChunk(json: Array(text.utf8)) }
+    }
+
+    /// A whole number is read without a `Double` when it is short; the value is the one the `Double` path gives.
+    @Test(arguments: [
+        "0", "-0", "7", "-42", "123456789012345", "-12345678901234", "1234567890123456", "9007199254740993", "2.0",
+        "1e3", "-1E+2",
+    ])
+    func wholeNumbersReadAsTheGeneralPathReadsThem(number: String) throws {
+        let chunk = try ChatChunk(json: Array(#"{"created":\#(number),"choices":[{"index":\#(number)}]}"#.utf8))
+        let expected = try JSONValue(parsing: Array(number.utf8)).intValue
+        #expect(expected != nil)
+        #expect(chunk.created == expected)
+        #expect(chunk.choices.first?.index == expected)
+    }
+
+    @Test(arguments: ["2.5", "1e-1", "-", "01"])
+    func aNumberThatIsNotWholeIsRejected(number: String) {
+        #expect(throws: (any Error).self) {
+            try ChatChunk(json: Array(#"{"created":\#(number),"choices":[]}"#.utf8))
+        }
     }
 
     @Test func aChunkMemberOfTheWrongTypeIsNamedByItsPath() {
@@ -209,6 +240,16 @@ import Testing
                         let found = bytes.withUnsafeBytes { JSONStringScan.firstSpecialByte(in: $0, from: start) }
                         #expect(found == naive(bytes, from: start), "\(bytes) from \(start)")
                     }
+                }
+            }
+            // Two in one word: the first is found, whatever a borrow from it marks after it.
+            for first in 0..<filler.count {
+                for second in (first + 1)..<min(first + 9, filler.count + 1) where second < filler.count {
+                    var bytes = filler
+                    bytes[first] = [0x22, 0x5C, 0x1F][first % 3]
+                    bytes[second] = [0x00, 0x22, 0x5C][second % 3]
+                    let found = bytes.withUnsafeBytes { JSONStringScan.firstSpecialByte(in: $0, from: 0) }
+                    #expect(found == first, "\(bytes)")
                 }
             }
             let plain = filler.withUnsafeBytes { JSONStringScan.firstSpecialByte(in: $0, from: 0) }

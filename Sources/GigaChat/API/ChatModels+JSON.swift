@@ -90,6 +90,15 @@ private struct TopLevelMembers<Choice> {
         reading bytes: UnsafeRawBufferPointer,
         choice: (inout JSONByteParser, Int) throws -> Choice
     ) throws {
+        let top = try JSONByteParser.read(bytes) { parser in try TopLevelMembers(parser: &parser, choice: choice) }
+        guard let top else { throw JSONFields.TypeError(path: "", expected: "an object") }
+        self = top
+    }
+
+    /// Reads the members (the parser is at the value); `nil` for `null`. A loop, not closures: what it reads moves
+    /// into the result (a variable a closure captured was copied out, its strings retained once more).
+    private init?(parser: inout JSONByteParser, choice: (inout JSONByteParser, Int) throws -> Choice) throws {
+        guard var members = try parser.beginObject(at: "", depth: 0) else { return nil }
         // Seen members (a member's first value stands even when it is `null`).
         var seen: (choices: Bool, created: Bool, model: Bool, object: Bool, usage: Bool) = (
             false, false, false, false, false
@@ -99,33 +108,32 @@ private struct TopLevelMembers<Choice> {
         var model: String?
         var object: String?
         var usage: ChatUsage?
-        let isObject = try JSONByteParser.read(bytes) { parser in
-            try parser.readObject(at: "", depth: 0) { parser, name in
-                switch name {
-                case "choices" where !seen.choices:
-                    seen.choices = true
-                    var read: [Choice] = []
-                    _ = try parser.readArray(at: "choices", depth: 1) { parser, index in
-                        read.append(try choice(&parser, index))
-                    }
-                    choices = read
-                case "created" where !seen.created:
-                    seen.created = true
-                    created = try parser.readInt(at: "created", depth: 1)
-                case "model" where !seen.model:
-                    seen.model = true
-                    model = try parser.readString(at: "model")
-                case "object" where !seen.object:
-                    seen.object = true
-                    object = try parser.readString(at: "object")
-                case "usage" where !seen.usage:
-                    seen.usage = true
-                    usage = try ChatUsage(reading: &parser, at: "usage", depth: 1)
-                default: try parser.skipValue(depth: 1)
+        while let name = try parser.nextMember(&members) {
+            switch name {
+            case "choices" where !seen.choices:
+                seen.choices = true
+                guard var array = try parser.beginArray(at: "choices", depth: 1) else {
+                    choices = []
+                    continue
                 }
+                var read: [Choice] = []
+                while try parser.nextElement(&array) { read.append(try choice(&parser, read.count)) }
+                choices = read
+            case "created" where !seen.created:
+                seen.created = true
+                created = try parser.readInt(at: "created", depth: 1)
+            case "model" where !seen.model:
+                seen.model = true
+                model = try parser.readString(at: "model")
+            case "object" where !seen.object:
+                seen.object = true
+                object = try parser.readString(at: "object")
+            case "usage" where !seen.usage:
+                seen.usage = true
+                usage = try ChatUsage(reading: &parser, at: "usage", depth: 1)
+            default: try parser.skipValue(depth: 1)
             }
         }
-        guard isObject else { throw JSONFields.TypeError(path: "", expected: "an object") }
         self.choices = choices
         self.created = created
         self.model = model
@@ -139,16 +147,20 @@ extension ChatChunk.Choice {
     fileprivate init(reading parser: inout JSONByteParser, index position: Int) throws {
         func path() -> String { "choices[\(position)]" }
         var index: Int??
-        // Read in place (a delta read into a variable of its own and then stored was copied twice an event).
         var delta = ChatChunk.Delta()
         var deltaSeen = false
         var finishReason: String??
-        let isObject = try parser.readObject(at: path(), depth: 2) { parser, name in
+        // A loop, not closures: the delta read here moves into the choice (captured, it was copied out).
+        guard var members = try parser.beginObject(at: path(), depth: 2) else {
+            throw JSONFields.TypeError(path: path(), expected: "an object")
+        }
+        while let name = try parser.nextMember(&members) {
             switch name {
             case "index" where index == nil: index = .some(try parser.readInt(at: "\(path()).index", depth: 3))
             case "delta" where !deltaSeen:
                 deltaSeen = true
-                _ = try parser.readObject(at: "\(path()).delta", depth: 3) { parser, name in
+                guard var deltaMembers = try parser.beginObject(at: "\(path()).delta", depth: 3) else { continue }
+                while let name = try parser.nextMember(&deltaMembers) {
                     try delta.read(name, from: &parser, at: "\(path()).delta")
                 }
             case "finish_reason" where finishReason == nil:
@@ -156,7 +168,6 @@ extension ChatChunk.Choice {
             default: try parser.skipValue(depth: 3)
             }
         }
-        guard isObject else { throw JSONFields.TypeError(path: path(), expected: "an object") }
         self.index = (index ?? nil) ?? 0
         self.delta = delta
         self.finishReason = (finishReason ?? nil).map(ChatFinishReason.init(rawValue:))
@@ -208,7 +219,10 @@ extension ChatResponse.Choice {
         var index: Int??
         var message: ChatMessage??
         var finishReason: String??
-        let isObject = try parser.readObject(at: path(), depth: 2) { parser, name in
+        guard var members = try parser.beginObject(at: path(), depth: 2) else {
+            throw JSONFields.TypeError(path: path(), expected: "an object")
+        }
+        while let name = try parser.nextMember(&members) {
             switch name {
             case "index" where index == nil: index = .some(try parser.readInt(at: "\(path()).index", depth: 3))
             case "message" where message == nil:
@@ -218,7 +232,6 @@ extension ChatResponse.Choice {
             default: try parser.skipValue(depth: 3)
             }
         }
-        guard isObject else { throw JSONFields.TypeError(path: path(), expected: "an object") }
         guard let message = message ?? nil else {
             throw JSONFields.TypeError(path: "\(path()).message", expected: "an object")
         }
@@ -240,20 +253,25 @@ extension ChatMessage {
         var functionCall: ChatFunctionCall??
         var functionsStateID: String??
         var reasoningContent: String??
-        let isObject = try parser.readObject(at: path(), depth: 3) { parser, member in
+        guard var members = try parser.beginObject(at: path(), depth: 3) else { return nil }
+        while let member = try parser.nextMember(&members) {
             switch member {
             case "role" where role == nil: role = .some(try parser.readString(at: "\(path()).role"))
             case "content" where content == nil: content = .some(try parser.readString(at: "\(path()).content"))
             case "name" where name == nil: name = .some(try parser.readString(at: "\(path()).name"))
             case "attachments" where attachments == nil:
+                guard var array = try parser.beginArray(at: "\(path()).attachments", depth: 4) else {
+                    attachments = .some(nil)
+                    continue
+                }
                 var read: [String] = []
-                let isArray = try parser.readArray(at: "\(path()).attachments", depth: 4) { parser, _ in
+                while try parser.nextElement(&array) {
                     guard let text = try parser.readString(at: "\(path()).attachments") else {
                         throw JSONFields.TypeError(path: "\(path()).attachments", expected: "strings")
                     }
                     read.append(text)
                 }
-                attachments = .some(isArray ? read : nil)
+                attachments = .some(read)
             case "function_call" where functionCall == nil:
                 functionCall = .some(
                     try parser.readFields(at: "\(path()).function_call", depth: 4).map(ChatFunctionCall.init(json:))
@@ -265,7 +283,6 @@ extension ChatMessage {
             default: try parser.skipValue(depth: 4)
             }
         }
-        guard isObject else { return nil }
         guard let role = role ?? nil else { throw JSONFields.TypeError(path: "\(path()).role", expected: "a string") }
         self.init(
             role: ChatRole(rawValue: role),

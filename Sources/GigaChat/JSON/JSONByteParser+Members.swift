@@ -72,14 +72,96 @@ extension JSONByteParser {
     /// Reads a member name (the parser is at its opening quote).
     private mutating func parseMemberName() throws(JSONValue.ParseError) -> MemberName {
         let start = position + 1
-        var end = start
-        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20
-        {
-            end += 1
-        }
+        let end = JSONStringScan.firstSpecialByte(in: bytes, from: start)
         guard end < bytes.count, bytes[end] == UInt8(ascii: "\"") else { return .decoded(try parseString()) }
         position = end + 1
         return .raw(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+    }
+
+    /// Where a member-by-member read of one object or array stands (``nextMember(_:)``, ``nextElement(_:)``).
+    struct Items {
+        /// The bracket that ends it.
+        fileprivate let close: UInt8
+        /// Whether an item was read (the next one follows a comma).
+        fileprivate var started = false
+    }
+
+    /// Starts reading an object member by member (the parser is at its value); read its members with
+    /// ``nextMember(_:)`` until that returns `nil`. A loop over these, unlike ``readObject(at:depth:_:)``'s
+    /// closure, lets the reader move what it read into its result: a variable a closure captured was copied out
+    /// (each of its strings retained once more) on every stream event.
+    /// - Returns: `nil` for `null` (nothing else read).
+    mutating func beginObject(at path: @autoclosure () -> String, depth: Int) throws -> Items? {
+        try begin(open: "{", close: "}", expected: "an object", at: path, depth: depth)
+    }
+
+    /// Starts reading an array item by item (the parser is at its value); read each with one of these reads
+    /// while ``nextElement(_:)`` returns `true`.
+    /// - Returns: `nil` for `null` (nothing else read).
+    mutating func beginArray(at path: @autoclosure () -> String, depth: Int) throws -> Items? {
+        try begin(open: "[", close: "]", expected: "an array", at: path, depth: depth)
+    }
+
+    private mutating func begin(
+        open: Unicode.Scalar,
+        close: Unicode.Scalar,
+        expected: String,
+        at path: () -> String,
+        depth: Int
+    ) throws -> Items? {
+        if try readNull() { return nil }
+        guard depth < 512 else { throw error("nested too deeply") }
+        guard position < bytes.count, bytes[position] == UInt8(ascii: open) else {
+            throw JSONFields.TypeError(path: path(), expected: expected)
+        }
+        position += 1
+        return Items(close: UInt8(ascii: close))
+    }
+
+    /// Moves past the comma before the next item, or past the closing bracket.
+    /// - Returns: Whether an item follows (the parser is at it).
+    private mutating func advance(_ items: inout Items) throws(JSONValue.ParseError) -> Bool {
+        skipWhitespace()
+        if items.started {
+            guard position < bytes.count else { throw error("unexpected end") }
+            if bytes[position] == UInt8(ascii: ",") {
+                position += 1
+                skipWhitespace()
+                return true
+            }
+            guard bytes[position] == items.close else {
+                throw error("expected ',' or '\(Unicode.Scalar(items.close))'")
+            }
+            position += 1
+            return false
+        }
+        items.started = true
+        if position < bytes.count, bytes[position] == items.close {
+            position += 1
+            return false
+        }
+        return true
+    }
+
+    /// The next member's name of an object begun with ``beginObject(at:depth:)``, the parser then at its value
+    /// (which the caller must read, or skip with ``skipValue(depth:)``); `nil` past the object's end.
+    mutating func nextMember(_ object: inout Items) throws(JSONValue.ParseError) -> MemberName? {
+        guard try advance(&object) else { return nil }
+        guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else {
+            throw error("expected a member name")
+        }
+        let name = try parseMemberName()
+        skipWhitespace()
+        guard position < bytes.count, bytes[position] == UInt8(ascii: ":") else { throw error("expected ':'") }
+        position += 1
+        skipWhitespace()
+        return name
+    }
+
+    /// Whether another item of an array begun with ``beginArray(at:depth:)`` follows (the parser is then at it);
+    /// `false` past the array's end.
+    mutating func nextElement(_ array: inout Items) throws(JSONValue.ParseError) -> Bool {
+        try advance(&array)
     }
 
     /// Reads an object, calling `member` with each member's name; `member` must read the member's value (with
@@ -90,19 +172,9 @@ extension JSONByteParser {
         depth: Int,
         _ member: (inout JSONByteParser, MemberName) throws -> Void
     ) throws -> Bool {
-        try readDelimited(open: "{", close: "}", expected: "an object", at: path, depth: depth) { parser in
-            guard parser.position < parser.bytes.count, parser.bytes[parser.position] == UInt8(ascii: "\"") else {
-                throw parser.error("expected a member name")
-            }
-            let name = try parser.parseMemberName()
-            parser.skipWhitespace()
-            guard parser.position < parser.bytes.count, parser.bytes[parser.position] == UInt8(ascii: ":") else {
-                throw parser.error("expected ':'")
-            }
-            parser.position += 1
-            parser.skipWhitespace()
-            try member(&parser, name)
-        }
+        guard var object = try beginObject(at: path(), depth: depth) else { return false }
+        while let name = try nextMember(&object) { try member(&self, name) }
+        return true
     }
 
     /// Reads an array, calling `element` with each item's index; `element` must read the item.
@@ -112,48 +184,13 @@ extension JSONByteParser {
         depth: Int,
         _ element: (inout JSONByteParser, Int) throws -> Void
     ) throws -> Bool {
+        guard var array = try beginArray(at: path(), depth: depth) else { return false }
         var index = 0
-        return try readDelimited(open: "[", close: "]", expected: "an array", at: path, depth: depth) { parser in
-            try element(&parser, index)
+        while try nextElement(&array) {
+            try element(&self, index)
             index += 1
         }
-    }
-
-    /// The syntax objects and arrays share: `open`, items separated by commas (`item` reads one, white space
-    /// around it skipped), `close`.
-    /// - Returns: `false` for `null` (nothing else read).
-    private mutating func readDelimited(
-        open: Unicode.Scalar,
-        close: Unicode.Scalar,
-        expected: String,
-        at path: () -> String,
-        depth: Int,
-        _ item: (inout JSONByteParser) throws -> Void
-    ) throws -> Bool {
-        if try readNull() { return false }
-        guard depth < 512 else { throw error("nested too deeply") }
-        guard position < bytes.count, bytes[position] == UInt8(ascii: open) else {
-            throw JSONFields.TypeError(path: path(), expected: expected)
-        }
-        position += 1
-        skipWhitespace()
-        if position < bytes.count, bytes[position] == UInt8(ascii: close) {
-            position += 1
-            return true
-        }
-        while true {
-            skipWhitespace()
-            try item(&self)
-            skipWhitespace()
-            guard position < bytes.count else { throw error("unexpected end") }
-            if bytes[position] == UInt8(ascii: ",") {
-                position += 1
-                continue
-            }
-            guard bytes[position] == UInt8(ascii: close) else { throw error("expected ',' or '\(close)'") }
-            position += 1
-            return true
-        }
+        return true
     }
 
     /// Reads a string member's value; `nil` for `null`.
@@ -167,6 +204,7 @@ extension JSONByteParser {
 
     /// Reads a whole-number member's value; `nil` for `null`.
     mutating func readInt(at path: @autoclosure () -> String, depth: Int) throws -> Int? {
+        if let number = try parseShortInteger() { return number }
         let value = try parseValue(depth: depth)
         if value == .null { return nil }
         guard let number = value.intValue else { throw JSONFields.TypeError(path: path(), expected: "a whole number") }

@@ -163,13 +163,42 @@ struct JSONByteParser {
 
     private mutating func parseNumber() throws(JSONValue.ParseError) -> Double {
         let start = position
-        if bytes[position] == UInt8(ascii: "-") { position += 1 }
+        if let value = try scanNumber() { return Double(value) }
+        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
+        guard let value = Double(text) else { throw error("invalid number") }
+        return value
+    }
+
+    /// Reads a number that is a short whole number (the common case: indices, token counts, timestamps) as an
+    /// `Int`, the value ``parseValue(depth:)`` and ``JSONValue/intValue`` would give; `nil`, with the parser where
+    /// it was, for anything else (another number is read as a `Double` first, as always).
+    mutating func parseShortInteger() throws(JSONValue.ParseError) -> Int? {
+        guard position < bytes.count, bytes[position] == UInt8(ascii: "-") || isDigit() else { return nil }
+        let start = position
+        guard let value = try scanNumber() else {
+            position = start
+            return nil
+        }
+        return Int(value)
+    }
+
+    /// Moves past a number's syntax (the parser is at its first byte).
+    /// - Returns: Its value when it is a short whole number: no fraction or exponent, at most 15 bytes (exact as a
+    ///   `Double`); else `nil`. The digits are summed as they are read (wrapping: a longer number's sum is not used).
+    private mutating func scanNumber() throws(JSONValue.ParseError) -> Int64? {
+        let start = position
+        let negative = bytes[position] == UInt8(ascii: "-")
+        if negative { position += 1 }
         guard position < bytes.count else { throw error("unexpected end") }
+        var value: Int64 = 0
         if bytes[position] == UInt8(ascii: "0") {
             position += 1
         } else {
             guard isDigit() else { throw error("invalid number") }
-            while isDigit() { position += 1 }
+            repeat {
+                value = value &* 10 &+ Int64(bytes[position] &- UInt8(ascii: "0"))
+                position += 1
+            } while isDigit()
         }
         var integral = true
         if position < bytes.count, bytes[position] == UInt8(ascii: ".") {
@@ -187,21 +216,8 @@ struct JSONByteParser {
             guard isDigit() else { throw error("invalid number") }
             while isDigit() { position += 1 }
         }
-        // Short integers without a string: the common case (indices, token counts, timestamps).
-        if integral, position - start <= 15 {
-            var value: Int64 = 0
-            var index = start
-            let negative = bytes[index] == UInt8(ascii: "-")
-            if negative { index += 1 }
-            while index < position {
-                value = value * 10 + Int64(bytes[index] - UInt8(ascii: "0"))
-                index += 1
-            }
-            return Double(negative ? -value : value)
-        }
-        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
-        guard let value = Double(text) else { throw error("invalid number") }
-        return value
+        guard integral, position - start <= 15 else { return nil }
+        return negative ? -value : value
     }
 
     @inline(__always)
