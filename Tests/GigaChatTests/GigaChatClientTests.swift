@@ -133,8 +133,9 @@ struct GigaChatClientTests {
                 answered = (try? await client.chat(ChatRequest(messages: [.user("again")]))) != nil
             }
             #expect(answered, "no answer within 6 s: the next token call waited for the hung one")
-            // The hung call and the one that outran it; on a loaded machine the outrunning call itself can take
-            // longer than the 1 s a caller waits, and the next caller outruns it too (seen once in a full run).
+            // The hung call and the one that outran it; on a loaded machine an outrunning call can itself take
+            // longer than the 1 s a caller waits, and the next caller outruns it too (a third call, seen once in a
+            // full unit run; a fourth would need that twice).
             #expect((2...4).contains(emulator.counters.oauthCalls), "\(emulator.counters.oauthCalls) token calls")
         }
     }

@@ -77,29 +77,50 @@ import Testing
 
     /// Foundation's decoder takes a comma before a closing bracket; JSON (RFC 8259) does not, nor does this reader.
     @Test(arguments: [
-        #"{"choices":[{"delta":{"content":"x",}}]}"#, #"{"choices":[{"index":0,}]}"#, #"{"choices":[{},]}"#,
-        #"{"model":"m",}"#,
+        #"{"choices":[{"delta":{"content":"x",}}]}"#, #"{"choices":[{"index":0,}]}"#, #"{"model":"m",}"#,
     ])
     func chunkReaderRejectsATrailingComma(text: String) {
-        #expect(throws: (any Error).self) { try ChatChunk(json: Array(text.utf8)) }
+        #expect(throws: JSONValue.ParseError.self) { try ChatChunk(json: Array(text.utf8)) }
     }
 
-    /// A whole number is read without a `Double` when it is short; the value is the one the `Double` path gives.
+    /// In an array a comma promises an item, and what follows it is not one.
+    @Test func chunkReaderRejectsATrailingCommaInAnArray() {
+        #expect(throws: JSONFields.TypeError(path: "choices[1]", expected: "an object")) {
+            try ChatChunk(json: Array(#"{"choices":[{},]}"#.utf8))
+        }
+    }
+
+    /// Bytes after a top-level `null` are a syntax error before `null` is the wrong type.
+    @Test func bytesAfterTheValueAreReportedFirst() {
+        #expect(throws: JSONValue.ParseError.self) { try ChatChunk(json: Array("null x".utf8)) }
+        #expect(throws: JSONFields.TypeError(path: "", expected: "an object")) {
+            try ChatChunk(json: Array("null".utf8))
+        }
+    }
+
+    /// Whole numbers: short ones are summed as they are read, longer ones (or with a fraction or an exponent) go
+    /// through a `Double`, as before; the values are written out here.
     @Test(arguments: [
-        "0", "-0", "7", "-42", "123456789012345", "-12345678901234", "1234567890123456", "9007199254740993", "2.0",
-        "1e3", "-1E+2",
+        ("0", 0), ("-0", 0), ("7", 7), ("-42", -42), ("123456789012345", 123_456_789_012_345),
+        ("-12345678901234", -12_345_678_901_234), ("1234567890123456", 1_234_567_890_123_456),
+        ("9007199254740993", 9_007_199_254_740_992), ("2.0", 2), ("1e3", 1000), ("-1E+2", -100),
     ])
-    func wholeNumbersReadAsTheGeneralPathReadsThem(number: String) throws {
+    func wholeNumbersAreReadExactly(number: String, expected: Int) throws {
         let chunk = try ChatChunk(json: Array(#"{"created":\#(number),"choices":[{"index":\#(number)}]}"#.utf8))
-        let expected = try JSONValue(parsing: Array(number.utf8)).intValue
-        #expect(expected != nil)
         #expect(chunk.created == expected)
         #expect(chunk.choices.first?.index == expected)
     }
 
-    @Test(arguments: ["2.5", "1e-1", "-", "01"])
-    func aNumberThatIsNotWholeIsRejected(number: String) {
-        #expect(throws: (any Error).self) {
+    @Test(arguments: ["2.5", "1e-1"])
+    func aNumberThatIsNotWholeIsTheWrongType(number: String) {
+        #expect(throws: JSONFields.TypeError(path: "created", expected: "a whole number")) {
+            try ChatChunk(json: Array(#"{"created":\#(number),"choices":[]}"#.utf8))
+        }
+    }
+
+    @Test(arguments: ["-", "01", "-a", "1.", "1e"])
+    func aNumberThatIsNotJSONIsASyntaxError(number: String) {
+        #expect(throws: JSONValue.ParseError.self) {
             try ChatChunk(json: Array(#"{"created":\#(number),"choices":[]}"#.utf8))
         }
     }

@@ -204,7 +204,7 @@ extension JSONByteParser {
 
     /// Reads a whole-number member's value; `nil` for `null`.
     mutating func readInt(at path: @autoclosure () -> String, depth: Int) throws -> Int? {
-        if let number = try parseShortInteger() { return number }
+        if depth < 512, let number = try parseShortInteger() { return number }
         let value = try parseValue(depth: depth)
         if value == .null { return nil }
         guard let number = value.intValue else { throw JSONFields.TypeError(path: path(), expected: "a whole number") }
