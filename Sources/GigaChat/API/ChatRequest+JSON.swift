@@ -8,66 +8,75 @@ extension ChatRequest {
     func jsonBytes() throws -> [UInt8] {
         var json = JSONWriter(capacity: 256 + messages.reduce(0) { $0 + ($1.content?.utf8.count ?? 0) })
         json.beginObject()
-        var typed: Set<String> = ["messages"]
         if let model {
             json.key("model")
             json.string(model)
-            typed.insert("model")
         }
         json.key("messages")
         json.beginArray()
         for message in messages { Self.write(message, into: &json) }
         json.endArray()
-        func number(_ key: StaticString, _ name: String, _ value: Double?) {
+        func number(_ key: StaticString, _ value: Double?) {
             guard let value else { return }
             json.key(key)
             json.double(value)
-            typed.insert(name)
         }
-        func integer(_ key: StaticString, _ name: String, _ value: Int?) {
+        func integer(_ key: StaticString, _ value: Int?) {
             guard let value else { return }
             json.key(key)
             json.int(value)
-            typed.insert(name)
         }
-        number("temperature", "temperature", temperature)
-        number("top_p", "top_p", topP)
-        integer("n", "n", n)
+        number("temperature", temperature)
+        number("top_p", topP)
+        integer("n", n)
         if let stream {
             json.key("stream")
             json.bool(stream)
-            typed.insert("stream")
         }
-        integer("max_tokens", "max_tokens", maxTokens)
-        number("repetition_penalty", "repetition_penalty", repetitionPenalty)
-        number("update_interval", "update_interval", updateInterval)
+        integer("max_tokens", maxTokens)
+        number("repetition_penalty", repetitionPenalty)
+        number("update_interval", updateInterval)
         if let functions {
             json.key("functions")
             json.raw(Array(try JSONEncoder().encode(functions)))
-            typed.insert("functions")
         }
         if let functionCall {
             json.key("function_call")
             json.raw(Array(try JSONEncoder().encode(functionCall)))
-            typed.insert("function_call")
         }
         if let profanityCheck {
             json.key("profanity_check")
             json.bool(profanityCheck)
-            typed.insert("profanity_check")
         }
         if let flags {
             json.key("flags")
             json.value(.array(flags.map(JSONValue.string)))
-            typed.insert("flags")
         }
-        // An extra parameter named like a typed field is sent only when that field is unset.
-        for (name, value) in extraParameters.sorted(by: { $0.key < $1.key }) where !typed.contains(name) {
-            json.rawKey(name)
-            json.value(value)
+        // An extra parameter named like a typed field is sent only when that field is unset. The set of typed fields
+        // is made only when there are extra parameters (making it for every call cost a set and its hashes).
+        if !extraParameters.isEmpty {
+            let typed = typedFieldNames
+            for (name, value) in extraParameters.sorted(by: { $0.key < $1.key }) where !typed.contains(name) {
+                json.rawKey(name)
+                json.value(value)
+            }
         }
         json.endObject()
         return json.bytes
+    }
+
+    /// The body's members that typed fields of this request set (an extra parameter of the same name is not sent).
+    private var typedFieldNames: Set<String> {
+        var names: Set<String> = ["messages"]
+        let set: [(String, Bool)] = [
+            ("model", model != nil), ("temperature", temperature != nil), ("top_p", topP != nil), ("n", n != nil),
+            ("stream", stream != nil), ("max_tokens", maxTokens != nil),
+            ("repetition_penalty", repetitionPenalty != nil), ("update_interval", updateInterval != nil),
+            ("functions", functions != nil), ("function_call", functionCall != nil),
+            ("profanity_check", profanityCheck != nil), ("flags", flags != nil),
+        ]
+        for (name, isSet) in set where isSet { names.insert(name) }
+        return names
     }
 
     private static func write(_ message: ChatMessage, into json: inout JSONWriter) {

@@ -50,7 +50,8 @@ struct JSONByteParser {
     // switch in `parseValue` has ruled out.
 
     private mutating func parseObject(depth: Int) throws(JSONValue.ParseError) -> JSONValue {
-        var members: [String: JSONValue] = [:]
+        // Room for eight members at once: grown from empty, a job's object was re-allocated and re-hashed twice.
+        var members = [String: JSONValue](minimumCapacity: 8)
         do {
             _ = try readObject(at: "", depth: depth) { parser, name in
                 let value = try parser.parseValue(depth: depth + 1)
