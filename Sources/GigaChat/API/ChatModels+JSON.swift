@@ -65,12 +65,13 @@ extension ChatChunk {
     /// every stream: no dictionary is built for it). A repeated member keeps its first value, as elsewhere.
     /// - Parameter requestID: The call's `X-Request-Id` (``xRequestID``).
     init(json bytes: UnsafeRawBufferPointer, requestID: String? = nil) throws {
-        let top = try TopLevelMembers(reading: bytes) { parser, index in try Choice(reading: &parser, index: index) }
+        var top = try TopLevelMembers(reading: bytes) { parser, index in try Choice(reading: &parser, index: index) }
         // Member by member: `self.init(...)` and then setting `object` copied the whole chunk twice an event.
-        self.choices = top.choices ?? []
+        // `take()` moves the array and strings out of `top` (reading them retained each, and `top` then released it).
+        self.choices = top.choices.take() ?? []
         self.created = top.created
-        self.model = top.model
-        self.object = top.object
+        self.model = top.model.take()
+        self.object = top.object.take()
         self.usage = top.usage
         self.xRequestID = requestID
     }
