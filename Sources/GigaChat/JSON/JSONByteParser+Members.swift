@@ -4,9 +4,9 @@
     import Darwin
 #endif
 
-/// Member-by-member reads straight off the bytes, for the one shape read on every streamed event (``ChatChunk``):
-/// no `[String: JSONValue]` is built per object. Building them (hashing every member name) was half of the
-/// worker's instructions per streamed job (issue 17). The rules are ``JSONFields``' (a missing or `null` member is
+/// Member-by-member reads straight off the bytes, for the shapes read on every call (a stream event, ``ChatChunk``,
+/// and an answer): no `[String: JSONValue]` is built per object. Building them (hashing every member name) was half
+/// of the worker's instructions per streamed job (issue 17). The rules are ``JSONFields``' (a missing or `null` member is
 /// `nil`, a member of the wrong type throws ``JSONFields/TypeError`` naming its path) and the syntax errors
 /// ``JSONValue/ParseError``s.
 extension JSONByteParser {
@@ -82,7 +82,7 @@ extension JSONByteParser {
     struct Items {
         /// The bracket that ends it.
         fileprivate let close: UInt8
-        /// Whether an item was read (the next one follows a comma).
+        /// Whether the first item's place was passed (every later item follows a comma).
         fileprivate var started = false
     }
 
