@@ -50,11 +50,13 @@ struct JSONByteParser {
     // switch in `parseValue` has ruled out.
 
     private mutating func parseObject(depth: Int) throws(JSONValue.ParseError) -> JSONValue {
-        // Room for eight members at once: grown from empty, a job's object was re-allocated and re-hashed twice.
-        var members = [String: JSONValue](minimumCapacity: 8)
+        var members: [String: JSONValue] = [:]
         do {
             _ = try readObject(at: "", depth: depth) { parser, name in
                 let value = try parser.parseValue(depth: depth + 1)
+                // Room for eight members with the first: grown one by one, a job's object was re-allocated and
+                // re-hashed twice. Not before it: `{}` stays without storage.
+                if members.isEmpty { members.reserveCapacity(8) }
                 // A repeated name keeps its first value, as Foundation's decoder does.
                 let key = name.string
                 if members[key] == nil { members[key] = value }
